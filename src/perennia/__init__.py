@@ -1,0 +1,55 @@
+"""Perennia: the machine-learning model lifecycle in one coherent system.
+
+The fluent API mirrors MLflow's names: `set_experiment`, `start_run`, `log_metric`, ...
+Everything is imported lazily, so `import perennia` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_FLUENT = (
+    "set_tracking_uri", "get_tracking_uri", "set_artifacts_uri", "set_experiment", "create_experiment",
+    "get_experiment", "get_experiment_by_name", "start_run", "end_run", "active_run", "last_active_run",
+    "get_run", "log_metric", "log_metrics", "log_param", "log_params", "set_tag", "set_tags", "delete_tag",
+    "flush", "log_input", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
+    "search_runs", "ActiveRun",
+)  # fmt: skip
+_ELSEWHERE = {
+    "Client": "perennia.tracking.client",
+    "Settings": "perennia.config",
+    "PerenniaError": "perennia.errors",
+    "RunStatus": "perennia.entities",
+    "ViewType": "perennia.entities",
+}
+_SUBMODULES = ("data", "sklearn", "entities", "errors", "store", "artifacts", "tracking")
+
+__all__ = [*_FLUENT, *_ELSEWHERE, *_SUBMODULES, "__version__"]
+
+if TYPE_CHECKING:
+    from perennia import data, sklearn  # noqa: F401
+    from perennia.config import Settings  # noqa: F401
+    from perennia.entities import RunStatus, ViewType  # noqa: F401
+    from perennia.errors import PerenniaError  # noqa: F401
+    from perennia.tracking.client import Client  # noqa: F401
+    from perennia.tracking.fluent import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FLUENT:
+        value = getattr(importlib.import_module("perennia.tracking.fluent"), name)
+    elif name in _ELSEWHERE:
+        value = getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"perennia.{name}")
+    else:
+        raise AttributeError(f"module 'perennia' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,100 @@
+"""Settings: the one place that reads the environment.
+
+Every other module receives a `Settings` (or values taken from one); none reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from perennia.errors import InvalidInput
+
+_ENV_PREFIX = "PERENNIA_"
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(_ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not a number; set it to seconds, e.g. 10") from None
+    if value <= 0:
+        raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} must be positive")
+    return value
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(_ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not an integer") from None
+    if value <= 0:
+        raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} must be positive")
+    return value
+
+
+def _env_bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(_ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not a boolean; use true or false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved once from the environment and explicit arguments."""
+
+    home: Path = field(default_factory=lambda: Path(".perennia"))
+    tracking_uri: str | None = None
+    artifacts_uri: str | None = None
+    # A live run rewrites its heartbeat this often; a run silent for `heartbeat_timeout` is KILLED.
+    heartbeat_interval: float = 10.0
+    heartbeat_timeout: float = 60.0
+    # The background writer flushes when this many points wait, or this many seconds pass.
+    writer_batch_size: int = 5_000
+    writer_flush_interval: float = 1.0
+    synchronous: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Return settings read from `env` (default: the process environment)."""
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("PERENNIA_HOME") or ".perennia")
+        return cls(
+            home=home,
+            tracking_uri=env.get("PERENNIA_TRACKING_URI") or None,
+            artifacts_uri=env.get("PERENNIA_ARTIFACTS_URI") or None,
+            heartbeat_interval=_env_float(env, "HEARTBEAT_INTERVAL", cls.heartbeat_interval),
+            heartbeat_timeout=_env_float(env, "HEARTBEAT_TIMEOUT", cls.heartbeat_timeout),
+            writer_batch_size=_env_int(env, "WRITER_BATCH_SIZE", cls.writer_batch_size),
+            writer_flush_interval=_env_float(env, "WRITER_FLUSH_INTERVAL", cls.writer_flush_interval),
+            synchronous=_env_bool(env, "SYNCHRONOUS_LOGGING", cls.synchronous),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with the given fields replaced (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def resolved_tracking_uri(self) -> str:
+        """Return the metadata store URI, defaulting to SQLite inside `home`."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{(self.home / 'perennia.db').resolve()}"
+
+    def resolved_artifacts_uri(self) -> str:
+        """Return the artifact store URI, defaulting to a folder inside `home`."""
+        if self.artifacts_uri:
+            return self.artifacts_uri
+        return str((self.home / "artifacts").resolve())

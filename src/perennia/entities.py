@@ -1,0 +1,267 @@
+"""The shared entity types, defined once and used by the SDK, the stores and the server.
+
+Times are integer milliseconds since the Unix epoch (UTC), as in storage and in MLflow;
+the `*_datetime` properties give timezone-aware views for people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Return True for states a run never leaves on its own."""
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class LifecycleStage(StrEnum):
+    """Whether an experiment or run is live or in the trash."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class ViewType(StrEnum):
+    """Which lifecycle stages a search returns."""
+
+    ACTIVE_ONLY = "ACTIVE_ONLY"
+    DELETED_ONLY = "DELETED_ONLY"
+    ALL = "ALL"
+
+    def stages(self) -> tuple[str, ...]:
+        """Return the lifecycle stages this view includes."""
+        if self is ViewType.ACTIVE_ONLY:
+            return (LifecycleStage.ACTIVE.value,)
+        if self is ViewType.DELETED_ONLY:
+            return (LifecycleStage.DELETED.value,)
+        return (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value)
+
+
+def ms_to_datetime(ms: int | None) -> datetime | None:
+    """Return the UTC datetime for a millisecond timestamp, or None."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """A named group of runs."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str | None
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One point of a metric's time series."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """An immutable run input such as a hyper-parameter."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    """A mutable key/value annotation on a run."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A run's identity and lifecycle."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    user_id: str | None
+    lifecycle_stage: str
+    parent_run_id: str | None = None
+    source_name: str | None = None
+    git_commit: str | None = None
+    heartbeat_time: int | None = None
+    error: str | None = None
+
+    @property
+    def run_uuid(self) -> str:
+        """Return the run id (MLflow's older name for it)."""
+        return self.run_id
+
+    @property
+    def start_datetime(self) -> datetime | None:
+        """Return the start time as an aware UTC datetime."""
+        return ms_to_datetime(self.start_time)
+
+    @property
+    def end_datetime(self) -> datetime | None:
+        """Return the end time as an aware UTC datetime, or None while running."""
+        return ms_to_datetime(self.end_time)
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    """A run's latest metric values, params and tags."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A description of a data set: its identity (name + content digest), shape and origin."""
+
+    name: str
+    digest: str
+    source: str
+    source_type: str
+    schema: list[dict[str, Any]]
+    row_count: int
+    targets: list[str] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """A dataset used by a run, and how (context: training, evaluation, ...)."""
+
+    dataset: Dataset
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    """Everything a run consumed."""
+
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run: info, data and inputs, shaped like MLflow's `Run`."""
+
+    info: RunInfo
+    data: RunData = field(default_factory=RunData)
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactEntry:
+    """One file of a run's artifact manifest: its path in the run and the digest of its bytes."""
+
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One entry of an artifact listing: a file, or a directory holding files."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of results and the token for the next page (None on the last page)."""
+
+    items: list[T]
+    next_page_token: str | None = None
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> T:
+        return self.items[index]
+
+
+@dataclass(slots=True)
+class MetricBatch:
+    """Metric points for one run as parallel columns: the form every hot path moves."""
+
+    keys: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def append(self, key: str, value: float, step: int, timestamp: int) -> None:
+        """Add one point."""
+        self.keys.append(key)
+        self.values.append(value)
+        self.steps.append(step)
+        self.timestamps.append(timestamp)
+
+    def extend(self, other: MetricBatch) -> None:
+        """Add every point of `other`."""
+        self.keys.extend(other.keys)
+        self.values.extend(other.values)
+        self.steps.extend(other.steps)
+        self.timestamps.extend(other.timestamps)
+
+    @classmethod
+    def from_metrics(cls, metrics: list[Metric]) -> MetricBatch:
+        """Return a batch holding `metrics`."""
+        batch = cls()
+        for m in metrics:
+            batch.append(m.key, m.value, m.step, m.timestamp)
+        return batch
+
+    def to_metrics(self) -> list[Metric]:
+        """Return the batch as Metric entities."""
+        return [Metric(k, v, t, s) for k, v, s, t in zip(self.keys, self.values, self.steps, self.timestamps, strict=True)]
+
+
+def to_dict(entity: Any) -> Any:
+    """Return a JSON-ready structure for an entity (non-finite floats become strings)."""
+    if dataclasses.is_dataclass(entity) and not isinstance(entity, type):
+        return {f.name: to_dict(getattr(entity, f.name)) for f in dataclasses.fields(entity)}
+    if isinstance(entity, dict):
+        return {k: to_dict(v) for k, v in entity.items()}
+    if isinstance(entity, list | tuple):
+        return [to_dict(v) for v in entity]
+    if isinstance(entity, float) and not math.isfinite(entity):
+        return "NaN" if math.isnan(entity) else ("Infinity" if entity > 0 else "-Infinity")
+    return entity

@@ -1,0 +1,27 @@
+"""The metadata store: protocols in `base`, backends chosen by URI through `open_store`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perennia.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from perennia.store.base import Store
+
+
+def open_store(uri: str) -> Store:
+    """Return the store for a URI: `sqlite:///path.db` or `postgresql+psycopg://...`."""
+    from perennia.store.sql.engine import is_sql_uri
+
+    if is_sql_uri(uri):
+        from perennia.store.sql.store import SqlStore
+
+        return SqlStore(uri)
+    if uri.startswith(("http://", "https://")):
+        raise InvalidInput(
+            f"tracking URI {uri!r} points at a server; the REST store arrives with `perennia server`"
+        )
+    raise InvalidInput(
+        f"tracking URI {uri!r} is not supported; use sqlite:///path.db or postgresql+psycopg://user@host/db"
+    )

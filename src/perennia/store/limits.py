@@ -1,0 +1,7 @@
+"""Size limits shared by validation and the SQL schema (the same as MLflow's)."""
+
+KEY_LENGTH = 250
+NAME_LENGTH = 256
+PARAM_VALUE_LENGTH = 6000
+TAG_VALUE_LENGTH = 8000
+ARTIFACT_PATH_LENGTH = 1024

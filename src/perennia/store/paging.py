@@ -1,0 +1,35 @@
+"""Page tokens and result-size checks shared by every backend."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from perennia.errors import InvalidInput
+
+
+def encode_page_token(offset: int) -> str:
+    """Return an opaque token for the page that starts at `offset`."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int:
+    """Return the offset a page token stands for (0 for None); InvalidInput if it is malformed."""
+    if not token:
+        return 0
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = payload["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidInput(f"page_token {token[:40]!r} is malformed; pass the token a previous page returned") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput(f"page_token {token[:40]!r} is malformed; pass the token a previous page returned")
+    return offset
+
+
+def check_max_results(max_results: object, limit: int) -> int:
+    """Return `max_results` if it is an int between 1 and `limit`, else raise InvalidInput."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= limit:
+        raise InvalidInput(f"max_results must be an integer between 1 and {limit}, got {max_results!r}")
+    return max_results

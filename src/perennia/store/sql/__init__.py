@@ -1,0 +1,1 @@
+"""The SQL metadata store (SQLite and PostgreSQL through SQLAlchemy Core)."""

@@ -1,0 +1,74 @@
+"""Dataset inputs in SQL: datasets are stored once by (name, digest) and linked to runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+
+from perennia.clock import now_ms
+from perennia.entities import DatasetInput
+from perennia.errors import InvalidInput
+from perennia.store.sql import schema as s
+from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.run_loader import load_inputs
+from perennia.store.sql.runs import require_run
+from perennia.store.sql.upsert import insert_ignore
+from perennia.store.validation import validate_key, validate_name
+
+_DIGEST_CHARS = set("0123456789abcdef")
+
+
+def _check(item: DatasetInput) -> DatasetInput:
+    dataset = item.dataset
+    validate_name(dataset.name, "dataset name")
+    if not (isinstance(dataset.digest, str) and 1 <= len(dataset.digest) <= 64 and set(dataset.digest) <= _DIGEST_CHARS):
+        raise InvalidInput(f"dataset {dataset.name!r} digest {dataset.digest!r:.70} is not a lowercase hex digest")
+    if item.context is not None:
+        validate_key(item.context, "dataset context")
+    if isinstance(dataset.row_count, bool) or not isinstance(dataset.row_count, int) or dataset.row_count < 0:
+        raise InvalidInput(f"dataset {dataset.name!r} row_count must be a non-negative integer")
+    return item
+
+
+class SqlInputStore:
+    """The `InputStore` protocol over SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def log(self, run_id: str, inputs: Sequence[DatasetInput]) -> None:
+        """Record dataset inputs (idempotent)."""
+        items = [_check(item) for item in inputs]
+        if not items:
+            return
+        now = now_ms()
+        dataset_rows = [
+            {
+                "name": i.dataset.name,
+                "digest": i.dataset.digest,
+                "source": i.dataset.source,
+                "source_type": i.dataset.source_type,
+                "schema": json.dumps(i.dataset.schema),
+                "row_count": i.dataset.row_count,
+                "targets": json.dumps(list(i.dataset.targets)),
+                "profile": json.dumps(i.dataset.profile),
+                "created_time": now,
+            }
+            for i in items
+        ]
+        link_rows = [
+            {"run_uuid": run_id, "dataset_name": i.dataset.name, "dataset_digest": i.dataset.digest, "context": i.context or ""}
+            for i in items
+        ]
+        with write_transaction(self.engine) as conn:
+            require_run(conn, run_id)
+            insert_ignore(conn, s.datasets, dataset_rows, ["name", "digest"])
+            insert_ignore(conn, s.run_inputs, link_rows, ["run_uuid", "dataset_name", "dataset_digest", "context"])
+
+    def list(self, run_id: str) -> list[DatasetInput]:
+        """Return the run's dataset inputs."""
+        with read_transaction(self.engine) as conn:
+            require_run(conn, run_id, writable=False)
+            return load_inputs(conn, [run_id]).get(run_id, [])

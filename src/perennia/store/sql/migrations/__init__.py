@@ -1,0 +1,95 @@
+"""Alembic migrations shipped with the package, applied under a lock when a store opens.
+
+The fast path reads `alembic_version` directly, so opening an up-to-date store does not
+import Alembic at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from perennia.errors import StoreUnavailable
+
+HEAD_REVISION = "0001"
+KNOWN_REVISIONS = ("0001",)
+MIGRATIONS_DIR = Path(__file__).parent
+_PG_LOCK_KEY = zlib.crc32(b"perennia-migrations")
+
+
+def current_revision(conn: Connection) -> str | None:
+    """Return the schema revision stored in the database, or None for an empty one."""
+    try:
+        with conn.begin():
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    except (OperationalError, ProgrammingError):
+        return None
+    return row[0] if row else None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema, migrating under a cross-process lock if needed."""
+    with engine.connect() as conn:
+        if _check(current_revision(conn)):
+            return
+    with _migration_lock(engine) as conn:
+        if _check(current_revision(conn)):
+            return
+        _upgrade(conn)
+        if conn.in_transaction():
+            conn.commit()
+
+
+def _check(revision: str | None) -> bool:
+    if revision == HEAD_REVISION:
+        return True
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        raise StoreUnavailable(
+            f"the database is at schema revision {revision!r}, newer than this Perennia knows "
+            f"({HEAD_REVISION!r}); upgrade the perennia package"
+        )
+    return False
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection while holding an exclusive, cross-process migration lock."""
+    database = engine.url.database
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+    elif database and database != ":memory:":
+        lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate-lock")
+        with open(lock_path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                with engine.connect() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        with engine.connect() as conn:
+            yield conn

@@ -1,0 +1,228 @@
+"""Runs in SQL: lifecycle (create, update, trash, restore, purge), heartbeats and search."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from perennia.clock import now_ms
+from perennia.entities import LifecycleStage, Page, Run, RunInfo, RunStatus, ViewType
+from perennia.errors import Conflict, InvalidInput, NotFound
+from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
+from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
+from perennia.store.run_names import generate_run_name
+from perennia.store.sql import schema as s
+from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.run_loader import load_runs, run_info
+from perennia.store.sql.run_search import build_search_query, search_frame
+from perennia.store.validation import (
+    validate_experiment_id,
+    validate_int64,
+    validate_key,
+    validate_name,
+    validate_run_id,
+    validate_tag_value,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def require_run(conn: Connection, run_id: str, *, writable: bool = True):
+    """Return the `runs` row; NotFound if absent, Conflict if it is trashed and `writable`."""
+    validate_run_id(run_id)
+    row = conn.execute(select(s.runs).where(s.runs.c.run_uuid == run_id)).first()
+    if row is None:
+        raise NotFound(f"run {run_id!r} does not exist")
+    if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+        raise Conflict(f"run {run_id!r} is deleted; restore it before writing to it")
+    return row
+
+
+class SqlRunStore:
+    """The `RunStore` protocol over SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        experiment_id: str,
+        *,
+        run_name: str | None = None,
+        user_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        parent_run_id: str | None = None,
+        source_name: str | None = None,
+        git_commit: str | None = None,
+    ) -> Run:
+        """Return a new RUNNING run in the experiment."""
+        eid = validate_experiment_id(experiment_id)
+        name = validate_name(run_name, "run name") if run_name is not None else generate_run_name()
+        if parent_run_id is not None:
+            validate_run_id(parent_run_id)
+        start = now_ms() if start_time is None else validate_int64("start_time", start_time)
+        clean_tags = {validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in (tags or {}).items()}
+        run_id = uuid.uuid4().hex
+        with write_transaction(self.engine) as conn:
+            stage = conn.execute(
+                select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == eid)
+            ).scalar()
+            if stage is None:
+                raise NotFound(f"experiment {str(eid)!r} does not exist; create it with set_experiment()")
+            if stage != LifecycleStage.ACTIVE.value:
+                raise Conflict(f"experiment {str(eid)!r} is deleted; restore it before starting runs in it")
+            conn.execute(
+                insert(s.runs).values(
+                    run_uuid=run_id,
+                    name=name,
+                    experiment_id=eid,
+                    user_id=user_id,
+                    status=RunStatus.RUNNING.value,
+                    start_time=start,
+                    end_time=None,
+                    heartbeat_time=start,
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    parent_run_uuid=parent_run_id,
+                    source_name=source_name,
+                    git_commit=git_commit,
+                )
+            )
+            if clean_tags:
+                conn.execute(
+                    insert(s.tags), [{"run_uuid": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
+                )
+            return load_runs(conn, [run_id])[0]
+
+    def get(self, run_id: str) -> Run:
+        """Return the run with its latest metrics, params, tags and inputs; NotFound if absent."""
+        validate_run_id(run_id)
+        with read_transaction(self.engine) as conn:
+            runs = load_runs(conn, [run_id])
+        if not runs:
+            raise NotFound(f"run {run_id!r} does not exist")
+        return runs[0]
+
+    def update(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+        error: str | None = None,
+    ) -> RunInfo:
+        """Return the run info after changing its status, end time, name or error."""
+        values: dict[str, object] = {}
+        if status is not None:
+            try:
+                values["status"] = RunStatus(status).value
+            except ValueError:
+                allowed = ", ".join(m.value for m in RunStatus)
+                raise InvalidInput(f"run status {status!r} is not one of {allowed}") from None
+        if end_time is not None:
+            values["end_time"] = validate_int64("end_time", end_time)
+        if run_name is not None:
+            values["name"] = validate_name(run_name, "run name")
+        if error is not None:
+            values["error"] = str(error)[:20_000]
+        with write_transaction(self.engine) as conn:
+            require_run(conn, run_id)
+            if values:
+                conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(**values))
+            return run_info(conn.execute(select(s.runs).where(s.runs.c.run_uuid == run_id)).one())
+
+    def delete(self, run_id: str) -> None:
+        """Move a run to the trash."""
+        self._set_stage(run_id, LifecycleStage.DELETED, now_ms())
+
+    def restore(self, run_id: str) -> None:
+        """Take a run out of the trash."""
+        self._set_stage(run_id, LifecycleStage.ACTIVE, None)
+
+    def _set_stage(self, run_id: str, stage: LifecycleStage, deleted_time: int | None) -> None:
+        with write_transaction(self.engine) as conn:
+            require_run(conn, run_id, writable=False)
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.run_uuid == run_id)
+                .values(lifecycle_stage=stage.value, deleted_time=deleted_time)
+            )
+
+    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None:
+        """Record that the given live runs are still alive."""
+        if not run_ids:
+            return
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.run_uuid.in_(list(run_ids)), s.runs.c.status == RunStatus.RUNNING.value)
+                .values(heartbeat_time=now_ms)
+            )
+
+    def mark_stale_killed(self, cutoff_ms: int) -> list[str]:
+        """Mark RUNNING runs whose heartbeat is older than the cutoff KILLED; return their ids."""
+        stale = (s.runs.c.status == RunStatus.RUNNING.value) & (s.runs.c.heartbeat_time < cutoff_ms)
+        with read_transaction(self.engine) as conn:
+            if conn.execute(select(s.runs.c.run_uuid).where(stale).limit(1)).first() is None:
+                return []  # the common case stays a read: no write lock taken
+        with write_transaction(self.engine) as conn:
+            ids = list(conn.execute(select(s.runs.c.run_uuid).where(stale)).scalars())
+            if ids:
+                # The last heartbeat is the last moment the run was known to be alive.
+                conn.execute(
+                    update(s.runs)
+                    .where(s.runs.c.run_uuid.in_(ids), s.runs.c.status == RunStatus.RUNNING.value)
+                    .values(status=RunStatus.KILLED.value, end_time=s.runs.c.heartbeat_time)
+                )
+            return ids
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        """Return a page of runs matching the filter, in the requested order."""
+        check_max_results(max_results, MAX_SEARCH_RESULTS)
+        offset = decode_page_token(page_token)
+        query = build_search_query(experiment_ids, filter_string, view_type, order_by)
+        query = query.offset(offset).limit(max_results + 1)
+        with read_transaction(self.engine) as conn:
+            ids = list(conn.execute(query).scalars())
+            runs = load_runs(conn, ids[:max_results])
+        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return Page(runs, token)
+
+    def search_frame(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns."""
+        if max_results is not None:
+            check_max_results(max_results, 10**9)
+        query = build_search_query(experiment_ids, filter_string, view_type, order_by)
+        with read_transaction(self.engine) as conn:
+            return search_frame(conn, query, max_results)
+
+    def purge_deleted(self, older_than_ms: int) -> int:
+        """Permanently remove runs trashed before the cutoff; return how many."""
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                delete(s.runs).where(
+                    s.runs.c.lifecycle_stage == LifecycleStage.DELETED.value,
+                    s.runs.c.deleted_time < older_than_ms,
+                )
+            )
+            return result.rowcount or 0

@@ -1,0 +1,152 @@
+"""The metadata schema as SQLAlchemy Core tables: the single source the queries are written against.
+
+Migrations in `migrations/versions/` create the same tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from perennia.store.limits import ARTIFACT_PATH_LENGTH, KEY_LENGTH, NAME_LENGTH
+
+metadata = MetaData()
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("artifact_location", Text, nullable=True),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key", name="experiment_tags_pk"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("user_id", String(NAME_LENGTH), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("heartbeat_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    Column("parent_run_uuid", String(32), nullable=True),
+    Column("source_name", Text, nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_status_heartbeat", "status", "heartbeat_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="params_pk"),
+    Index("ix_params_key", "key"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="tags_pk"),
+    Index("ix_tags_key", "key"),
+)
+
+# NaN is stored as NULL: SQLite cannot hold a NaN REAL, and one encoding for both engines
+# keeps search semantics identical. Infinities are stored as themselves.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Float(precision=53), nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_metrics_run_key_step", "run_uuid", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Float(precision=53), nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="latest_metrics_pk"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_type", String(64), nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("targets", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("name", "digest", name="datasets_pk"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("dataset_name", String(NAME_LENGTH), nullable=False),
+    Column("dataset_digest", String(64), nullable=False),
+    Column("context", String(64), nullable=False),
+    PrimaryKeyConstraint("run_uuid", "dataset_name", "dataset_digest", "context", name="run_inputs_pk"),
+    ForeignKeyConstraint(
+        ["dataset_name", "dataset_digest"], ["datasets.name", "datasets.digest"], name="run_inputs_dataset_fk"
+    ),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("path", String(ARTIFACT_PATH_LENGTH), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "path", name="artifacts_pk"),
+    Index("ix_artifacts_digest", "digest"),
+)

@@ -1,0 +1,59 @@
+"""`SqlStore`: the per-entity SQL parts assembled into one `Store`, plus the cross-entity batch write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perennia.entities import MetricBatch, Param, RunTag
+from perennia.store.sql.artifacts import SqlArtifactIndex
+from perennia.store.sql.engine import make_sql_engine, write_transaction
+from perennia.store.sql.experiments import SqlExperimentStore
+from perennia.store.sql.inputs import SqlInputStore
+from perennia.store.sql.metrics import SqlMetricStore, check_batch, write_metrics
+from perennia.store.sql.migrations import ensure_schema
+from perennia.store.sql.params import SqlParamStore, check_params, write_params
+from perennia.store.sql.runs import SqlRunStore, require_run
+from perennia.store.sql.tags import SqlTagStore, check_tags, write_tags
+
+
+class SqlStore:
+    """The metadata store on SQLite or PostgreSQL, migrated to the newest schema on open."""
+
+    def __init__(self, uri: str, *, migrate: bool = True) -> None:
+        self.uri = uri
+        self.engine = make_sql_engine(uri)
+        if migrate:
+            ensure_schema(self.engine)
+        self.experiments = SqlExperimentStore(self.engine)
+        self.runs = SqlRunStore(self.engine)
+        self.metrics = SqlMetricStore(self.engine)
+        self.params = SqlParamStore(self.engine)
+        self.tags = SqlTagStore(self.engine)
+        self.inputs = SqlInputStore(self.engine)
+        self.artifacts = SqlArtifactIndex(self.engine)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: MetricBatch | None = None,
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags of one run in a single transaction."""
+        if metrics is not None:
+            check_batch(metrics)
+        clean_params = check_params(params)
+        clean_tags = check_tags(tags)
+        with write_transaction(self.engine) as conn:
+            require_run(conn, run_id)
+            write_params(conn, run_id, clean_params)
+            if metrics is not None:
+                write_metrics(conn, run_id, metrics)
+            write_tags(conn, run_id, clean_tags)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"

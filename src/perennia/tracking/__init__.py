@@ -1,0 +1,1 @@
+"""Experiment tracking: the fluent API, the Client, the batching writer and heartbeats."""
