@@ -1,0 +1,177 @@
+"""Shared fixtures: every store test runs against SQLite and PostgreSQL; S3 tests use a moto server.
+
+Under CI=true an unreachable PostgreSQL is an error, not a skip: the suite must prove both engines.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URI = os.environ.get("PERENNIA_TEST_POSTGRES_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _admin_engine():
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
+
+
+def _database_uri(name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_ADMIN_URI).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """Create a migrated template database once per worker; each test copies it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        engine = _admin_engine()
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, ImportError) as error:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URI}: {error}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run, not skip)", pytrace=False)
+        pytest.skip(message)
+    name = f"perennia_tpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    from perennia.store.sql.store import SqlStore
+
+    SqlStore(_database_uri(name)).close()
+    yield name
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_uri(postgres_template: str) -> Iterator[str]:
+    """Return the URI of a fresh, migrated PostgreSQL database for one test."""
+    from sqlalchemy import text
+
+    name = f"perennia_t_{uuid.uuid4().hex[:12]}"
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    yield _database_uri(name)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path) -> str:
+    """Return the URI of a fresh SQLite database file."""
+    return f"sqlite:///{tmp_path / 'perennia.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_uri(request: pytest.FixtureRequest) -> str:
+    """Return a fresh store URI, once per backend."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_uri")
+    return request.getfixturevalue("postgres_uri")
+
+
+@pytest.fixture
+def store(store_uri: str):
+    """Return an open store on a fresh database, once per backend."""
+    from perennia.store import open_store
+
+    opened = open_store(store_uri)
+    yield opened
+    opened.close()
+
+
+def _reset_tracking() -> None:
+    from perennia.tracking import context, fluent
+
+    while fluent.active_run() is not None:
+        try:
+            fluent.end_run()
+        except Exception:  # noqa: BLE001 - a test may leave a broken run behind
+            fluent._stack().pop()
+    try:
+        context.close_all()
+    except Exception:  # noqa: BLE001 - a test may leave queued errors behind on purpose
+        pass
+    fluent._valid_keys.clear()
+    fluent._last_run = None
+    fluent.set_tracking_uri(None)
+
+
+@pytest.fixture
+def tracking(store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the fluent API and Client at a fresh store (per backend) and artifact folder."""
+    monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PERENNIA_TRACKING_URI", store_uri)
+    monkeypatch.setenv("PERENNIA_ARTIFACTS_URI", str(tmp_path / "artifacts"))
+    _reset_tracking()
+    yield store_uri
+    _reset_tracking()
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """Run moto's standalone S3 server on loopback for the session and return its URL."""
+    pytest.importorskip("moto")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("moto server did not start")
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Return a fresh bucket on the moto server, with boto3 pointed at it through the environment."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = f"perennia-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket
