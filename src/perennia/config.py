@@ -21,7 +21,9 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not a number; set it to seconds, e.g. 10") from None
+        raise InvalidInput(
+            f"{_ENV_PREFIX}{name}={raw!r} is not a number; set it to seconds, e.g. 10"
+        ) from None
     if value <= 0:
         raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} must be positive")
     return value
@@ -79,7 +81,9 @@ class Settings:
             heartbeat_interval=_env_float(env, "HEARTBEAT_INTERVAL", cls.heartbeat_interval),
             heartbeat_timeout=_env_float(env, "HEARTBEAT_TIMEOUT", cls.heartbeat_timeout),
             writer_batch_size=_env_int(env, "WRITER_BATCH_SIZE", cls.writer_batch_size),
-            writer_flush_interval=_env_float(env, "WRITER_FLUSH_INTERVAL", cls.writer_flush_interval),
+            writer_flush_interval=_env_float(
+                env, "WRITER_FLUSH_INTERVAL", cls.writer_flush_interval
+            ),
             synchronous=_env_bool(env, "SYNCHRONOUS_LOGGING", cls.synchronous),
         )
 

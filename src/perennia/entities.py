@@ -251,7 +251,10 @@ class MetricBatch:
 
     def to_metrics(self) -> list[Metric]:
         """Return the batch as Metric entities."""
-        return [Metric(k, v, t, s) for k, v, s, t in zip(self.keys, self.values, self.steps, self.timestamps, strict=True)]
+        return [
+            Metric(k, v, t, s)
+            for k, v, s, t in zip(self.keys, self.values, self.steps, self.timestamps, strict=True)
+        ]
 
 
 def to_dict(entity: Any) -> Any:

@@ -19,7 +19,9 @@ def open_blob_store(uri: str) -> BlobStore:
     if uri.startswith("file://"):
         uri = uri[len("file://") :]
     if "://" in uri or uri.startswith(("http:", "https:")):
-        raise InvalidInput(f"artifact URI {uri!r} is not supported; use a folder path, file:///path or s3://bucket/prefix")
+        raise InvalidInput(
+            f"artifact URI {uri!r} is not supported; use a folder path, file:///path or s3://bucket/prefix"
+        )
     from perennia.artifacts.local import LocalBlobStore
 
     return LocalBlobStore(uri)

@@ -26,16 +26,24 @@ def validate_artifact_path(path: object, *, allow_empty: bool = False) -> str:
             return ""
         raise InvalidArtifactPath("artifact path must not be empty")
     if len(path) > ARTIFACT_PATH_LENGTH:
-        raise InvalidArtifactPath(f"artifact path is {len(path)} characters; the limit is {ARTIFACT_PATH_LENGTH}")
+        raise InvalidArtifactPath(
+            f"artifact path is {len(path)} characters; the limit is {ARTIFACT_PATH_LENGTH}"
+        )
     for char, name in _FORBIDDEN.items():
         if char in path:
-            raise InvalidArtifactPath(f"artifact path {path!r} contains {name}; use plain '/'-separated names")
+            raise InvalidArtifactPath(
+                f"artifact path {path!r} contains {name}; use plain '/'-separated names"
+            )
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise InvalidArtifactPath(f"artifact path {path!r} contains a control character")
     if _PERCENT_ENCODED.search(path):
-        raise InvalidArtifactPath(f"artifact path {path!r} contains percent-encoding; pass the decoded name")
+        raise InvalidArtifactPath(
+            f"artifact path {path!r} contains percent-encoding; pass the decoded name"
+        )
     if path.startswith("/") or _DRIVE.match(path) or path.startswith("~"):
-        raise InvalidArtifactPath(f"artifact path {path!r} must be relative to the run, e.g. 'plots/roc.png'")
+        raise InvalidArtifactPath(
+            f"artifact path {path!r} must be relative to the run, e.g. 'plots/roc.png'"
+        )
     parts = path.rstrip("/").split("/")
     for part in parts:
         if part in ("", ".", ".."):
@@ -43,7 +51,9 @@ def validate_artifact_path(path: object, *, allow_empty: bool = False) -> str:
                 f"artifact path {path!r} has an empty, '.' or '..' segment; it must stay inside the run"
             )
         if part != part.strip():
-            raise InvalidArtifactPath(f"artifact path {path!r} has a segment with leading or trailing spaces")
+            raise InvalidArtifactPath(
+                f"artifact path {path!r} has a segment with leading or trailing spaces"
+            )
     return "/".join(parts)
 
 

@@ -41,16 +41,22 @@ class ArtifactRepository:
         self.blobs = blobs
         self.index = index
 
-    def log_file(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> ArtifactEntry:
+    def log_file(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> ArtifactEntry:
         """Store one local file under `artifact_path/<file name>` and return its manifest entry."""
         source = Path(local_path)
         if not source.is_file():
-            raise InvalidInput(f"{str(source)!r} is not a file; pass a file path (or use log_artifacts for a folder)")
+            raise InvalidInput(
+                f"{str(source)!r} is not a file; pass a file path (or use log_artifacts for a folder)"
+            )
         entry = self._store(source, join_artifact_path(artifact_path, source.name))
         self.index.record(run_id, [entry])
         return entry
 
-    def log_dir(self, run_id: str, local_dir: str | Path, artifact_path: str | None = None) -> list[ArtifactEntry]:
+    def log_dir(
+        self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
+    ) -> list[ArtifactEntry]:
         """Store every file under a local folder, keeping its layout, and return the entries."""
         root = Path(local_dir)
         if not root.is_dir():
@@ -125,7 +131,9 @@ class ArtifactRepository:
         destination = Path(dst_dir).resolve()
         for entry in entries:
             target = (destination / entry.path).resolve()
-            if not target.is_relative_to(destination):  # defence in depth: paths are validated on write
+            if not target.is_relative_to(
+                destination
+            ):  # defence in depth: paths are validated on write
                 raise IntegrityError(f"manifest path {entry.path!r} escapes the download folder")
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")

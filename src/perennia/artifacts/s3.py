@@ -35,7 +35,9 @@ class S3BlobStore:
             try:
                 import boto3
             except ImportError:
-                raise StoreUnavailable("S3 artifacts need boto3: pip install 'perennia[s3]'") from None
+                raise StoreUnavailable(
+                    "S3 artifacts need boto3: pip install 'perennia[s3]'"
+                ) from None
             client = boto3.client("s3")
         self.client = client
 

@@ -50,11 +50,15 @@ def _profile(frame: Any) -> dict[str, Any]:
     for name in frame.columns:
         series = frame[name]
         entry: dict[str, Any] = {"null_count": int(nulls[name])}
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype
+        ):
             finite = series.dropna()
             if len(finite):
                 entry.update(
-                    min=_json_number(finite.min()), max=_json_number(finite.max()), mean=_json_number(finite.mean())
+                    min=_json_number(finite.min()),
+                    max=_json_number(finite.max()),
+                    mean=_json_number(finite.mean()),
                 )
         columns[str(name)] = entry
     return {"columns": columns}
@@ -75,12 +79,17 @@ def _content_digest(frame: Any) -> str:
     return hasher.hexdigest()
 
 
-def _describe(frame: Any, name: str | None, targets: Sequence[str], source: str, source_type: str) -> Dataset:
+def _describe(
+    frame: Any, name: str | None, targets: Sequence[str], source: str, source_type: str
+) -> Dataset:
     missing = [t for t in targets if t not in frame.columns]
     if missing:
-        raise InvalidInput(f"target column(s) {missing} are not in the data; columns are {list(map(str, frame.columns))[:20]}")
+        raise InvalidInput(
+            f"target column(s) {missing} are not in the data; columns are {list(map(str, frame.columns))[:20]}"
+        )
     schema = [
-        {"name": str(c), "type": _logical_type(frame[c].dtype), "dtype": str(frame[c].dtype)} for c in frame.columns
+        {"name": str(c), "type": _logical_type(frame[c].dtype), "dtype": str(frame[c].dtype)}
+        for c in frame.columns
     ]
     return Dataset(
         name=name or DEFAULT_NAME,
@@ -100,7 +109,12 @@ def _targets(targets: str | Sequence[str] | None) -> list[str]:
     return [targets] if isinstance(targets, str) else list(targets)
 
 
-def from_pandas(df: Any, name: str | None = None, targets: str | Sequence[str] | None = None, source: str | None = None) -> Dataset:
+def from_pandas(
+    df: Any,
+    name: str | None = None,
+    targets: str | Sequence[str] | None = None,
+    source: str | None = None,
+) -> Dataset:
     """Return a descriptor of a pandas DataFrame (targets name its label columns)."""
     import pandas as pd
 
@@ -125,27 +139,41 @@ def from_numpy(
     if targets is not None:
         target_array = np.asarray(targets)
         if len(target_array) != len(frame):
-            raise InvalidInput(f"targets have {len(target_array)} rows but features have {len(frame)}")
+            raise InvalidInput(
+                f"targets have {len(target_array)} rows but features have {len(frame)}"
+            )
         frame["target"] = target_array
         target_names = ["target"]
     return _describe(frame, name, target_names, source or "numpy", "numpy")
 
 
-def from_polars(df: Any, name: str | None = None, targets: str | Sequence[str] | None = None, source: str | None = None) -> Dataset:
+def from_polars(
+    df: Any,
+    name: str | None = None,
+    targets: str | Sequence[str] | None = None,
+    source: str | None = None,
+) -> Dataset:
     """Return a descriptor of a polars DataFrame."""
     if not hasattr(df, "to_pandas") or type(df).__module__.split(".")[0] != "polars":
         raise InvalidInput(f"from_polars needs a polars DataFrame, got {type(df).__name__}")
     return _describe(df.to_pandas(), name, _targets(targets), source or "polars", "polars")
 
 
-def from_arrow(table: Any, name: str | None = None, targets: str | Sequence[str] | None = None, source: str | None = None) -> Dataset:
+def from_arrow(
+    table: Any,
+    name: str | None = None,
+    targets: str | Sequence[str] | None = None,
+    source: str | None = None,
+) -> Dataset:
     """Return a descriptor of a pyarrow Table."""
     if type(table).__module__.split(".")[0] != "pyarrow" or not hasattr(table, "to_pandas"):
         raise InvalidInput(f"from_arrow needs a pyarrow Table, got {type(table).__name__}")
     return _describe(table.to_pandas(), name, _targets(targets), source or "pyarrow", "pyarrow")
 
 
-def from_any(data: Any, name: str | None = None, targets: str | Sequence[str] | None = None) -> Dataset:
+def from_any(
+    data: Any, name: str | None = None, targets: str | Sequence[str] | None = None
+) -> Dataset:
     """Return a descriptor for pandas, polars, pyarrow or numpy data, whichever `data` is."""
     module = type(data).__module__.split(".")[0]
     if module == "pandas":

@@ -33,7 +33,9 @@ MAX_SEARCH_RESULTS = 50_000
 class ExperimentStore(Protocol):
     """Create, find, rename, delete and restore experiments."""
 
-    def create(self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None) -> str:
+    def create(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
         """Return the id of a new experiment; AlreadyExists if the name is taken."""
         ...
 

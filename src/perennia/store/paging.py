@@ -22,14 +22,24 @@ def decode_page_token(token: str | None) -> int:
         payload = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = payload["offset"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidInput(f"page_token {token[:40]!r} is malformed; pass the token a previous page returned") from None
+        raise InvalidInput(
+            f"page_token {token[:40]!r} is malformed; pass the token a previous page returned"
+        ) from None
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInput(f"page_token {token[:40]!r} is malformed; pass the token a previous page returned")
+        raise InvalidInput(
+            f"page_token {token[:40]!r} is malformed; pass the token a previous page returned"
+        )
     return offset
 
 
 def check_max_results(max_results: object, limit: int) -> int:
     """Return `max_results` if it is an int between 1 and `limit`, else raise InvalidInput."""
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= limit:
-        raise InvalidInput(f"max_results must be an integer between 1 and {limit}, got {max_results!r}")
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= limit
+    ):
+        raise InvalidInput(
+            f"max_results must be an integer between 1 and {limit}, got {max_results!r}"
+        )
     return max_results

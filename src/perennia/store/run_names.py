@@ -4,16 +4,95 @@ from __future__ import annotations
 
 import random
 
-_ADJECTIVES = (
-    "agile amber bold brave bright calm clever crisp daring eager fancy fierce gentle glad golden "
-    "grand happy honest jolly keen kind lively lucky merry mighty nimble noble polite proud quick "
-    "quiet rapid serene sharp shy silent smooth steady sunny swift tidy vivid warm wise witty"
-).split()
-_NOUNS = (
-    "otter falcon heron lynx badger panda koala gecko bison crane dolphin eagle ferret gazelle hare "
-    "ibis jaguar kestrel lemur marten newt ocelot owl puffin quail raven salmon seal tapir toucan "
-    "viper walrus wombat yak zebra finch moose mole swan whale"
-).split()
+_ADJECTIVES = [
+    "agile",
+    "amber",
+    "bold",
+    "brave",
+    "bright",
+    "calm",
+    "clever",
+    "crisp",
+    "daring",
+    "eager",
+    "fancy",
+    "fierce",
+    "gentle",
+    "glad",
+    "golden",
+    "grand",
+    "happy",
+    "honest",
+    "jolly",
+    "keen",
+    "kind",
+    "lively",
+    "lucky",
+    "merry",
+    "mighty",
+    "nimble",
+    "noble",
+    "polite",
+    "proud",
+    "quick",
+    "quiet",
+    "rapid",
+    "serene",
+    "sharp",
+    "shy",
+    "silent",
+    "smooth",
+    "steady",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "wise",
+    "witty",
+]
+_NOUNS = [
+    "otter",
+    "falcon",
+    "heron",
+    "lynx",
+    "badger",
+    "panda",
+    "koala",
+    "gecko",
+    "bison",
+    "crane",
+    "dolphin",
+    "eagle",
+    "ferret",
+    "gazelle",
+    "hare",
+    "ibis",
+    "jaguar",
+    "kestrel",
+    "lemur",
+    "marten",
+    "newt",
+    "ocelot",
+    "owl",
+    "puffin",
+    "quail",
+    "raven",
+    "salmon",
+    "seal",
+    "tapir",
+    "toucan",
+    "viper",
+    "walrus",
+    "wombat",
+    "yak",
+    "zebra",
+    "finch",
+    "moose",
+    "mole",
+    "swan",
+    "whale",
+]
 
 
 def generate_run_name(rng: random.Random | None = None) -> str:

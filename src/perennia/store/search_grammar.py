@@ -103,7 +103,11 @@ def _tokenize(text: str) -> list[_Token]:
     while position < len(text):
         match = _TOKEN_RE.match(text, position)
         if match is None:
-            raise InvalidFilter(f"unexpected character {text[position]!r} at position {position}", text=text, position=position)
+            raise InvalidFilter(
+                f"unexpected character {text[position]!r} at position {position}",
+                text=text,
+                position=position,
+            )
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(_Token(kind, match.group(), position))
@@ -138,7 +142,11 @@ class _Parser:
     def fail(self, message: str, token: _Token | None = None) -> InvalidFilter:
         token = token or self.current
         shown = repr(token.text) if token.kind != "end" else "end of input"
-        return InvalidFilter(f"{message} (at {shown}, position {token.position})", text=self.text, position=token.position)
+        return InvalidFilter(
+            f"{message} (at {shown}, position {token.position})",
+            text=self.text,
+            position=token.position,
+        )
 
     def keyword(self, *words: str) -> bool:
         token = self.current
@@ -173,7 +181,9 @@ class _Parser:
         """Parse `kind.key`, with the key optionally quoted; a bare attribute name is allowed."""
         start = self.current
         if start.kind != "word" or start.upper in _KEYWORDS:
-            raise self.fail("expected an identifier such as metrics.acc, params.model or attributes.status")
+            raise self.fail(
+                "expected an identifier such as metrics.acc, params.model or attributes.status"
+            )
         self.advance()
         if self.current.kind != "dot":
             name = start.text.lower()
@@ -186,7 +196,8 @@ class _Parser:
         kind = _KIND_ALIASES.get(start.text.lower())
         if kind is None:
             raise self.fail(
-                f"unknown prefix {start.text!r}; use metrics., params., tags., attributes. or datasets.", start
+                f"unknown prefix {start.text!r}; use metrics., params., tags., attributes. or datasets.",
+                start,
             )
         self.advance()  # the dot
         key_token = self.current
@@ -196,7 +207,10 @@ class _Parser:
         elif key_token.kind == "word":
             parts = [self.advance().text]
             # An unquoted key may itself contain dots (tags.mlflow.user).
-            while self.current.kind == "dot" and self.tokens[self.index + 1].kind in ("word", "number"):
+            while self.current.kind == "dot" and self.tokens[self.index + 1].kind in (
+                "word",
+                "number",
+            ):
                 self.advance()
                 parts.append(self.advance().text)
             key = ".".join(parts)
@@ -214,7 +228,10 @@ class _Parser:
                 raise self.fail(f"unknown attribute {key!r}; known attributes: {known}", token)
             return lowered
         if kind == DATASET and key.lower() not in DATASET_FIELDS:
-            raise self.fail(f"unknown dataset field {key!r}; use datasets.name, datasets.digest or datasets.context", token)
+            raise self.fail(
+                f"unknown dataset field {key!r}; use datasets.name, datasets.digest or datasets.context",
+                token,
+            )
         return key.lower() if kind == DATASET else key
 
     def operator(self) -> tuple[str, _Token]:
@@ -240,7 +257,9 @@ class _Parser:
                     raise self.fail("expected NULL after IS")
                 self.advance()
                 return ("IS NOT NULL" if negate else "IS NULL"), token
-        raise self.fail("expected a comparator: =, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL")
+        raise self.fail(
+            "expected a comparator: =, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL"
+        )
 
     def comparison(self) -> Comparison:
         kind, key, start = self.identifier()
@@ -248,16 +267,28 @@ class _Parser:
         numeric = kind == METRIC or (kind == ATTRIBUTE and key in NUMERIC_ATTRIBUTES)
         allowed = (_NUMERIC_OPS if numeric else _STRING_OPS) + _NULL_OPS
         if op not in allowed:
-            raise self.fail(f"{op} cannot compare {kind} {key!r}; use one of {', '.join(allowed)}", op_token)
+            raise self.fail(
+                f"{op} cannot compare {kind} {key!r}; use one of {', '.join(allowed)}", op_token
+            )
         if op in _NULL_OPS:
             return Comparison(kind, key, op, None, start.position)
         if op in ("IN", "NOT IN"):
             return Comparison(kind, key, op, self.string_list(), start.position)
         token = self.advance()
+        if token.kind in ("op", "end"):
+            raise self.fail(f"expected a value after {op}", token)
         if numeric:
             if token.kind != "number":
-                raise self.fail(f"{kind} {key!r} compares with a number, e.g. {kind}s.{key} > 0.5", token)
-            return Comparison(kind, key, op, float(token.text) if kind == METRIC else int(float(token.text)), start.position)
+                raise self.fail(
+                    f"{kind} {key!r} compares with a number, e.g. {kind}s.{key} > 0.5", token
+                )
+            return Comparison(
+                kind,
+                key,
+                op,
+                float(token.text) if kind == METRIC else int(float(token.text)),
+                start.position,
+            )
         if token.kind != "string":
             raise self.fail(f"{kind} {key!r} compares with a quoted string, e.g. = 'value'", token)
         return Comparison(kind, key, op, _unquote(token), start.position)
@@ -297,7 +328,9 @@ def parse_order_by(clauses: list[str] | tuple[str, ...] | None) -> list[OrderBy]
     result: list[OrderBy] = []
     for clause in clauses or ():
         if not isinstance(clause, str) or not clause.strip():
-            raise InvalidFilter(f"order_by entry {clause!r} must be a non-empty string like 'metrics.acc DESC'")
+            raise InvalidFilter(
+                f"order_by entry {clause!r} must be a non-empty string like 'metrics.acc DESC'"
+            )
         parser = _Parser(clause)
         kind, key, _ = parser.identifier()
         ascending = True

@@ -24,13 +24,17 @@ def validate_key(key: object, what: str = "key") -> str:
     if not key:
         raise InvalidInput(f"{what} must not be empty")
     if len(key) > KEY_LENGTH:
-        raise InvalidInput(f"{what} {key[:40]!r}... is {len(key)} characters; the limit is {KEY_LENGTH}")
+        raise InvalidInput(
+            f"{what} {key[:40]!r}... is {len(key)} characters; the limit is {KEY_LENGTH}"
+        )
     if not _KEY_RE.match(key):
         raise InvalidInput(
             f"{what} {key!r} has characters outside letters, digits, '_', '-', '.', ' ', '/' and ':'"
         )
     if key.startswith("/") or any(part in (".", "..") for part in key.split("/")):
-        raise InvalidInput(f"{what} {key!r} must not start with '/' or contain '.' or '..' path segments")
+        raise InvalidInput(
+            f"{what} {key!r} must not start with '/' or contain '.' or '..' path segments"
+        )
     return key
 
 
@@ -70,7 +74,9 @@ def validate_tag_value(key: str, value: object) -> str:
     """Return the string form of a tag value within the size limit."""
     text = value if isinstance(value, str) else str(value)
     if len(text) > TAG_VALUE_LENGTH:
-        raise InvalidInput(f"tag {key!r} value is {len(text)} characters; the limit is {TAG_VALUE_LENGTH}")
+        raise InvalidInput(
+            f"tag {key!r} value is {len(text)} characters; the limit is {TAG_VALUE_LENGTH}"
+        )
     return text
 
 
@@ -99,6 +105,10 @@ def validate_experiment_id(experiment_id: object) -> int:
     """Return an experiment id as an int, accepting its string form."""
     if isinstance(experiment_id, str) and experiment_id.strip().isdigit():
         return int(experiment_id)
-    if isinstance(experiment_id, int) and not isinstance(experiment_id, bool) and experiment_id >= 0:
+    if (
+        isinstance(experiment_id, int)
+        and not isinstance(experiment_id, bool)
+        and experiment_id >= 0
+    ):
         return experiment_id
     raise InvalidInput(f"experiment id {experiment_id!r:.60} is not a non-negative integer")

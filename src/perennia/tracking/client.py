@@ -38,11 +38,22 @@ if TYPE_CHECKING:
 class Client:
     """Read and write tracking data explicitly; every write is durable when the call returns."""
 
-    def __init__(self, tracking_uri: str | None = None, artifacts_uri: str | None = None, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        artifacts_uri: str | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
         base = settings or Settings.from_env()
         self.settings = base.with_overrides(tracking_uri=tracking_uri, artifacts_uri=artifacts_uri)
         self._context: TrackingContext = get_context(self.settings)
         self.store = self._context.store
+
+    @property
+    def context(self) -> TrackingContext:
+        """Return the process-wide tracking context (store, writer, artifact repositories) behind this client."""
+        return self._context
 
     @property
     def tracking_uri(self) -> str:
@@ -56,10 +67,14 @@ class Client:
 
     # -- experiments ------------------------------------------------------------------------
 
-    def create_experiment(self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str:
         """Return the id of a new experiment."""
         location = artifact_location or self.settings.resolved_artifacts_uri()
-        return self.store.experiments.create(name, location, {k: str(v) for k, v in (tags or {}).items()})
+        return self.store.experiments.create(
+            name, location, {k: str(v) for k, v in (tags or {}).items()}
+        )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """Return an experiment by id."""
@@ -77,7 +92,9 @@ class Client:
         page_token: str | None = None,
     ) -> Page[Experiment]:
         """Return a page of experiments."""
-        return self.store.experiments.search(ViewType(view_type), max_results, name_like, page_token)
+        return self.store.experiments.search(
+            ViewType(view_type), max_results, name_like, page_token
+        )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an experiment."""
@@ -118,11 +135,15 @@ class Client:
         self._fresh()
         return self.store.runs.get(run_id)
 
-    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
+    def update_run(
+        self, run_id: str, status: str | None = None, name: str | None = None
+    ) -> RunInfo:
         """Change a run's status or name and return its info."""
         return self.store.runs.update(run_id, status=status, run_name=name)
 
-    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED.value, end_time: int | None = None) -> RunInfo:
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED.value, end_time: int | None = None
+    ) -> RunInfo:
         """Flush the run's queued writes, then end it with a terminal status."""
         self._context.writer.flush(run_id)
         self._context.heartbeat.remove(run_id)
@@ -148,7 +169,9 @@ class Client:
         """Return a page of runs matching an MLflow-style filter."""
         self._fresh()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
-        return self.store.runs.search(ids, filter_string, ViewType(run_view_type), max_results, order_by, page_token)
+        return self.store.runs.search(
+            ids, filter_string, ViewType(run_view_type), max_results, order_by, page_token
+        )
 
     def search_runs_frame(
         self,
@@ -161,14 +184,25 @@ class Client:
         """Return matching runs as a pandas DataFrame (one row per run)."""
         self._fresh()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
-        return self.store.runs.search_frame(ids, filter_string, ViewType(run_view_type), max_results, order_by)
+        return self.store.runs.search_frame(
+            ids, filter_string, ViewType(run_view_type), max_results, order_by
+        )
 
     # -- logging --------------------------------------------------------------------------------
 
-    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None) -> None:
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
         """Log one metric point."""
         batch = MetricBatch()
-        batch.append(key, value, 0 if step is None else step, now_ms() if timestamp is None else timestamp)
+        batch.append(
+            key, value, 0 if step is None else step, now_ms() if timestamp is None else timestamp
+        )
         self.store.log_batch(run_id, batch)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
@@ -210,17 +244,23 @@ class Client:
 
     # -- artifacts ------------------------------------------------------------------------------
 
-    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> None:
         """Store a local file as an artifact of the run."""
         self._context.repository_for_run(run_id).log_file(run_id, local_path, artifact_path)
 
-    def log_artifacts(self, run_id: str, local_dir: str | Path, artifact_path: str | None = None) -> None:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
+    ) -> None:
         """Store every file under a local folder as artifacts of the run."""
         self._context.repository_for_run(run_id).log_dir(run_id, local_dir, artifact_path)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """Store text as an artifact file."""
-        self._context.repository_for_run(run_id).log_bytes(run_id, text.encode("utf-8"), artifact_file)
+        self._context.repository_for_run(run_id).log_bytes(
+            run_id, text.encode("utf-8"), artifact_file
+        )
 
     def log_dict(self, run_id: str, dictionary: dict[str, Any], artifact_file: str) -> None:
         """Store a dict as a JSON artifact file."""
@@ -231,12 +271,15 @@ class Client:
         """Return the files and folders directly under `path` in the run's artifact tree."""
         return self._context.repository_for_run(run_id).list(run_id, path)
 
-    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | Path | None = None) -> str:
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | Path | None = None
+    ) -> str:
         """Download an artifact file or folder (verifying digests) and return its local path."""
-        destination = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="perennia-"))
+        destination = (
+            Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="perennia-"))
+        )
         return str(self._context.repository_for_run(run_id).download(run_id, path, destination))
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         """Return one artifact's bytes (digest-checked)."""
         return self._context.repository_for_run(run_id).read_bytes(run_id, path)
-

@@ -57,7 +57,10 @@ class TrackingContext:
         experiment_id = self.store.runs.get(run_id).info.experiment_id
         location = self._experiment_locations.get(experiment_id)
         if location is None:
-            location = self.store.experiments.get(experiment_id).artifact_location or self.default_artifact_location()
+            location = (
+                self.store.experiments.get(experiment_id).artifact_location
+                or self.default_artifact_location()
+            )
             self._experiment_locations[experiment_id] = location
         return self.repository_for_location(location)
 

@@ -7,6 +7,7 @@ writer and return; `flush()`, `end_run()` and interpreter exit make them durable
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import json
 import logging
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from perennia.clock import now_ms
 from perennia.config import Settings
 from perennia.entities import DatasetInput, Experiment, MetricBatch, Run, RunStatus, ViewType
-from perennia.errors import Conflict, InvalidInput, NotFound
+from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from perennia.store.validation import (
     validate_int64,
     validate_key,
@@ -127,14 +128,18 @@ def set_artifacts_uri(uri: str | Path | None) -> None:
     """Set where new experiments store artifact bytes (a folder or s3://bucket/prefix)."""
     global _settings, _ctx
     with _state_lock:
-        _settings = dataclasses.replace(_current_settings(), artifacts_uri=str(uri) if uri else None)
+        _settings = dataclasses.replace(
+            _current_settings(), artifacts_uri=str(uri) if uri else None
+        )
         _ctx = None
 
 
 # -- experiments ------------------------------------------------------------------------------
 
 
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
     """Make an experiment active (created if the name is new) and return it."""
     global _active_experiment_id
     client = Client(settings=_current_settings())
@@ -145,20 +150,22 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     else:
         experiment = client.get_experiment_by_name(experiment_name)
         if experiment is None:
-            try:
+            with contextlib.suppress(AlreadyExists):  # another process created it first
                 client.create_experiment(experiment_name)
-            except Conflict:
-                pass
             experiment = client.get_experiment_by_name(experiment_name)
             if experiment is None:  # pragma: no cover - deleted between the two calls
                 raise NotFound(f"experiment {experiment_name!r} vanished while being created")
     if experiment.lifecycle_stage != "active":
-        raise Conflict(f"experiment {experiment.name!r} is deleted; restore it with Client().restore_experiment()")
+        raise Conflict(
+            f"experiment {experiment.name!r} is deleted; restore it with Client().restore_experiment()"
+        )
     _active_experiment_id = experiment.experiment_id
     return experiment
 
 
-def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+) -> str:
     """Return the id of a new experiment."""
     return Client(settings=_current_settings()).create_experiment(name, artifact_location, tags)
 
@@ -218,7 +225,9 @@ def _default_experiment_id() -> str:
     return _active_experiment_id or "0"
 
 
-def end_run(status: str = RunStatus.FINISHED.value, *, run_id: str | None = None, error: str | None = None) -> None:
+def end_run(
+    status: str = RunStatus.FINISHED.value, *, run_id: str | None = None, error: str | None = None
+) -> None:
     """Flush the active run's queued data and end it with `status` (no-op when no run is active)."""
     stack = _stack()
     if not stack:
@@ -282,7 +291,11 @@ def log_metric(
         _valid_keys.add(key)
     if value.__class__ is not float:
         value = validate_metric_value(key, value)
-    step = 0 if step is None else (step if step.__class__ is int else validate_int64("metric step", step))
+    step = (
+        0
+        if step is None
+        else (step if step.__class__ is int else validate_int64("metric step", step))
+    )
     if timestamp is None:
         timestamp = now_ms()
     elif timestamp.__class__ is not int:
@@ -307,7 +320,9 @@ def log_metrics(
     timestamp = now_ms() if timestamp is None else validate_int64("metric timestamp", timestamp)
     batch = MetricBatch()
     for key, value in metrics.items():
-        batch.append(validate_key(key, "metric key"), validate_metric_value(key, value), step, timestamp)
+        batch.append(
+            validate_key(key, "metric key"), validate_metric_value(key, value), step, timestamp
+        )
     rid = _run_id(run_id)
     writer = _context().writer
     writer.log_metrics(rid, batch)
@@ -321,7 +336,9 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     return value
 
 
-def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+def log_params(
+    params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> None:
     """Queue several params."""
     clean = {validate_key(k, "param key"): validate_param_value(k, v) for k, v in params.items()}
     rid = _run_id(run_id)
@@ -336,7 +353,9 @@ def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     set_tags({key: value}, synchronous=synchronous)
 
 
-def set_tags(tags: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+def set_tags(
+    tags: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> None:
     """Queue several run tags."""
     clean = {validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in tags.items()}
     rid = _run_id(run_id)
@@ -396,7 +415,9 @@ def log_dict(dictionary: dict[str, Any], artifact_file: str) -> None:
         try:
             import yaml
         except ImportError:
-            raise InvalidInput(f"{artifact_file!r}: YAML output needs PyYAML; use a .json name") from None
+            raise InvalidInput(
+                f"{artifact_file!r}: YAML output needs PyYAML; use a .json name"
+            ) from None
         data = yaml.safe_dump(dictionary, sort_keys=True).encode("utf-8")
     else:
         data = json.dumps(dictionary, indent=2, sort_keys=True, default=str).encode("utf-8")
@@ -445,7 +466,14 @@ def search_runs(
         runs: list[Run] = []
         token = None
         while len(runs) < max_results:
-            page = client.search_runs(ids, filter_string, run_view_type, min(1000, max_results - len(runs)), order_by, token)
+            page = client.search_runs(
+                ids,
+                filter_string,
+                run_view_type,
+                min(1000, max_results - len(runs)),
+                order_by,
+                token,
+            )
             runs.extend(page.items)
             token = page.next_page_token
             if token is None:
@@ -470,7 +498,11 @@ sys.excepthook = _record_uncaught
 
 def _end_runs_at_exit() -> None:
     status = RunStatus.FAILED.value if _uncaught else RunStatus.FINISHED.value
-    error = "".join(traceback.format_exception_only(type(_uncaught[0]), _uncaught[0])).strip() if _uncaught else None
+    error = (
+        "".join(traceback.format_exception_only(type(_uncaught[0]), _uncaught[0])).strip()
+        if _uncaught
+        else None
+    )
     stack = _stack()
     while stack:
         before = len(stack)

@@ -31,7 +31,9 @@ class Heartbeat:
         with self._lock:
             self._runs.add(run_id)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="perennia-heartbeat", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="perennia-heartbeat", daemon=True
+                )
                 self._thread.start()
 
     def remove(self, run_id: str) -> None:

@@ -52,7 +52,13 @@ def _common_dir(git_dir: Path) -> Path:
 def git_commit(start: str | None = None) -> str | None:
     """Return the commit checked out in the repository around the script (or cwd), if any."""
     try:
-        origin = Path(start) if start else Path(source_name()).parent if Path(source_name()).is_file() else Path.cwd()
+        origin = (
+            Path(start)
+            if start
+            else Path(source_name()).parent
+            if Path(source_name()).is_file()
+            else Path.cwd()
+        )
         git_dir = _find_git_dir(origin.resolve())
         if git_dir is None:
             return None

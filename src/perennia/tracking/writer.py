@@ -37,7 +37,14 @@ class _Pending:
 class BatchingWriter:
     """Queues metrics, params and tags per run and writes them to a `Store` in batches."""
 
-    def __init__(self, store: Store, *, batch_size: int = 5_000, flush_interval: float = 1.0, synchronous: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch_size: int = 5_000,
+        flush_interval: float = 1.0,
+        synchronous: bool = False,
+    ) -> None:
         self.store = store
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -143,7 +150,9 @@ class BatchingWriter:
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="perennia-writer", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="perennia-writer", daemon=True
+                )
                 self._thread.start()
         if self._count >= self.batch_size:
             self._wake.set()

@@ -21,7 +21,9 @@ def _check_entry(entry: ArtifactEntry) -> ArtifactEntry:
 
     validate_artifact_path(entry.path)
     if not (isinstance(entry.digest, str) and len(entry.digest) == 64):
-        raise InvalidInput(f"artifact {entry.path!r} digest must be a 64-character sha256 hex string")
+        raise InvalidInput(
+            f"artifact {entry.path!r} digest must be a 64-character sha256 hex string"
+        )
     if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
         raise InvalidInput(f"artifact {entry.path!r} size must be a non-negative integer")
     return entry
@@ -37,10 +39,21 @@ class SqlArtifactIndex:
         """Add or replace manifest entries."""
         checked = [_check_entry(e) for e in entries]
         now = now_ms()
-        rows = [{"run_uuid": run_id, "path": e.path, "digest": e.digest, "size": e.size, "created_time": now} for e in checked]
+        rows = [
+            {
+                "run_uuid": run_id,
+                "path": e.path,
+                "digest": e.digest,
+                "size": e.size,
+                "created_time": now,
+            }
+            for e in checked
+        ]
         with write_transaction(self.engine) as conn:
             require_run(conn, run_id)
-            upsert(conn, s.artifacts, rows, ["run_uuid", "path"], ["digest", "size", "created_time"])
+            upsert(
+                conn, s.artifacts, rows, ["run_uuid", "path"], ["digest", "size", "created_time"]
+            )
 
     def list(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
         """Return the entries under a path prefix, ordered by path."""
@@ -49,7 +62,9 @@ class SqlArtifactIndex:
         if prefix:
             # A prefix names a directory: match it exactly or as a parent, never "model" for "models/".
             prefix = prefix.rstrip("/")
-            query = query.where((a.c.path == prefix) | (func.substr(a.c.path, 1, len(prefix) + 1) == prefix + "/"))
+            query = query.where(
+                (a.c.path == prefix) | (func.substr(a.c.path, 1, len(prefix) + 1) == prefix + "/")
+            )
         with read_transaction(self.engine) as conn:
             require_run(conn, run_id, writable=False)
             return [ArtifactEntry(p, d, n) for p, d, n in conn.execute(query.order_by(a.c.path))]
@@ -60,7 +75,9 @@ class SqlArtifactIndex:
         a = s.artifacts
         with read_transaction(self.engine) as conn:
             row = conn.execute(
-                select(a.c.path, a.c.digest, a.c.size).where(a.c.run_uuid == run_id, a.c.path == path)
+                select(a.c.path, a.c.digest, a.c.size).where(
+                    a.c.run_uuid == run_id, a.c.path == path
+                )
             ).first()
             if row is None:
                 require_run(conn, run_id, writable=False)
@@ -71,4 +88,3 @@ class SqlArtifactIndex:
         """Return every digest some run still refers to."""
         with read_transaction(self.engine) as conn:
             return set(conn.execute(select(s.artifacts.c.digest).distinct()).scalars())
-

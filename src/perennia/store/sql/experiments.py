@@ -15,7 +15,12 @@ from perennia.store.paging import check_max_results, decode_page_token, encode_p
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.upsert import upsert
-from perennia.store.validation import validate_experiment_id, validate_key, validate_name, validate_tag_value
+from perennia.store.validation import (
+    validate_experiment_id,
+    validate_key,
+    validate_name,
+    validate_tag_value,
+)
 
 MAX_EXPERIMENT_PAGE = 50_000
 
@@ -26,10 +31,15 @@ class SqlExperimentStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None) -> str:
+    def create(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
         """Return the id of a new experiment; AlreadyExists if the name is taken."""
         name = validate_name(name, "experiment name")
-        clean_tags = {validate_key(k, "experiment tag key"): validate_tag_value(k, v) for k, v in (tags or {}).items()}
+        clean_tags = {
+            validate_key(k, "experiment tag key"): validate_tag_value(k, v)
+            for k, v in (tags or {}).items()
+        }
         now = now_ms()
         try:
             with write_transaction(self.engine) as conn:
@@ -45,13 +55,18 @@ class SqlExperimentStore:
                 if clean_tags:
                     conn.execute(
                         insert(s.experiment_tags),
-                        [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in clean_tags.items()],
+                        [
+                            {"experiment_id": experiment_id, "key": k, "value": v}
+                            for k, v in clean_tags.items()
+                        ],
                     )
         except IntegrityError:
             existing = self.get_by_name(name)
-            hint = " (it is in the trash: restore it or purge it with `perennia gc`)" if (
-                existing and existing.lifecycle_stage == LifecycleStage.DELETED
-            ) else ""
+            hint = (
+                " (it is in the trash: restore it or purge it with `perennia gc`)"
+                if (existing and existing.lifecycle_stage == LifecycleStage.DELETED)
+                else ""
+            )
             raise AlreadyExists(f"experiment {name!r} already exists{hint}") from None
         return str(experiment_id)
 
@@ -59,7 +74,9 @@ class SqlExperimentStore:
         """Return the experiment; NotFound if there is none."""
         eid = validate_experiment_id(experiment_id)
         with read_transaction(self.engine) as conn:
-            row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == eid)).first()
+            row = conn.execute(
+                select(s.experiments).where(s.experiments.c.experiment_id == eid)
+            ).first()
             if row is None:
                 raise NotFound(f"experiment {experiment_id!r} does not exist")
             return self._hydrate(conn, [row])[0]
@@ -81,7 +98,9 @@ class SqlExperimentStore:
         """Return a page of experiments ordered by id."""
         check_max_results(max_results, MAX_EXPERIMENT_PAGE)
         offset = decode_page_token(page_token)
-        query = select(s.experiments).where(s.experiments.c.lifecycle_stage.in_(ViewType(view_type).stages()))
+        query = select(s.experiments).where(
+            s.experiments.c.lifecycle_stage.in_(ViewType(view_type).stages())
+        )
         if name_like:
             query = query.where(s.experiments.c.name.like(name_like))
         query = query.order_by(s.experiments.c.experiment_id).offset(offset).limit(max_results + 1)
@@ -114,7 +133,10 @@ class SqlExperimentStore:
             )
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
+                .where(
+                    s.runs.c.experiment_id == eid,
+                    s.runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value,
+                )
                 .values(lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now)
             )
 
@@ -142,21 +164,33 @@ class SqlExperimentStore:
         value = validate_tag_value(key, value)
         with write_transaction(self.engine) as conn:
             self._require(conn, eid)
-            upsert(conn, s.experiment_tags, [{"experiment_id": eid, "key": key, "value": value}], ["experiment_id", "key"], ["value"])
+            upsert(
+                conn,
+                s.experiment_tags,
+                [{"experiment_id": eid, "key": key, "value": value}],
+                ["experiment_id", "key"],
+                ["value"],
+            )
 
     def purge_deleted(self, older_than_ms: int) -> int:
         """Permanently remove experiments trashed before the cutoff, with their runs; return how many."""
         with write_transaction(self.engine) as conn:
-            ids = conn.execute(
-                select(s.experiments.c.experiment_id).where(
-                    s.experiments.c.lifecycle_stage == LifecycleStage.DELETED.value,
-                    s.experiments.c.last_update_time < older_than_ms,
+            ids = (
+                conn.execute(
+                    select(s.experiments.c.experiment_id).where(
+                        s.experiments.c.lifecycle_stage == LifecycleStage.DELETED.value,
+                        s.experiments.c.last_update_time < older_than_ms,
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if not ids:
                 return 0
             conn.execute(delete(s.runs).where(s.runs.c.experiment_id.in_(ids)))
-            conn.execute(delete(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(ids)))
+            conn.execute(
+                delete(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(ids))
+            )
             conn.execute(delete(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
             return len(ids)
 
@@ -172,7 +206,9 @@ class SqlExperimentStore:
 
     @staticmethod
     def _require(conn, eid: int):
-        row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == eid)).first()
+        row = conn.execute(
+            select(s.experiments).where(s.experiments.c.experiment_id == eid)
+        ).first()
         if row is None:
             raise NotFound(f"experiment {str(eid)!r} does not exist")
         return row
@@ -183,9 +219,11 @@ class SqlExperimentStore:
         tags: dict[int, dict[str, str]] = defaultdict(dict)
         if ids:
             for eid, key, value in conn.execute(
-                select(s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value).where(
-                    s.experiment_tags.c.experiment_id.in_(ids)
-                )
+                select(
+                    s.experiment_tags.c.experiment_id,
+                    s.experiment_tags.c.key,
+                    s.experiment_tags.c.value,
+                ).where(s.experiment_tags.c.experiment_id.in_(ids))
             ):
                 tags[eid][key] = value
         return [

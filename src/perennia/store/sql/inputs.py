@@ -23,11 +23,21 @@ _DIGEST_CHARS = set("0123456789abcdef")
 def _check(item: DatasetInput) -> DatasetInput:
     dataset = item.dataset
     validate_name(dataset.name, "dataset name")
-    if not (isinstance(dataset.digest, str) and 1 <= len(dataset.digest) <= 64 and set(dataset.digest) <= _DIGEST_CHARS):
-        raise InvalidInput(f"dataset {dataset.name!r} digest {dataset.digest!r:.70} is not a lowercase hex digest")
+    if not (
+        isinstance(dataset.digest, str)
+        and 1 <= len(dataset.digest) <= 64
+        and set(dataset.digest) <= _DIGEST_CHARS
+    ):
+        raise InvalidInput(
+            f"dataset {dataset.name!r} digest {dataset.digest!r:.70} is not a lowercase hex digest"
+        )
     if item.context is not None:
         validate_key(item.context, "dataset context")
-    if isinstance(dataset.row_count, bool) or not isinstance(dataset.row_count, int) or dataset.row_count < 0:
+    if (
+        isinstance(dataset.row_count, bool)
+        or not isinstance(dataset.row_count, int)
+        or dataset.row_count < 0
+    ):
         raise InvalidInput(f"dataset {dataset.name!r} row_count must be a non-negative integer")
     return item
 
@@ -59,13 +69,23 @@ class SqlInputStore:
             for i in items
         ]
         link_rows = [
-            {"run_uuid": run_id, "dataset_name": i.dataset.name, "dataset_digest": i.dataset.digest, "context": i.context or ""}
+            {
+                "run_uuid": run_id,
+                "dataset_name": i.dataset.name,
+                "dataset_digest": i.dataset.digest,
+                "context": i.context or "",
+            }
             for i in items
         ]
         with write_transaction(self.engine) as conn:
             require_run(conn, run_id)
             insert_ignore(conn, s.datasets, dataset_rows, ["name", "digest"])
-            insert_ignore(conn, s.run_inputs, link_rows, ["run_uuid", "dataset_name", "dataset_digest", "context"])
+            insert_ignore(
+                conn,
+                s.run_inputs,
+                link_rows,
+                ["run_uuid", "dataset_name", "dataset_digest", "context"],
+            )
 
     def list(self, run_id: str) -> list[DatasetInput]:
         """Return the run's dataset inputs."""

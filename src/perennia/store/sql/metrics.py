@@ -15,7 +15,12 @@ from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.run_loader import metric_value
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import upsert
-from perennia.store.validation import validate_int64, validate_key, validate_metric_value, validate_run_id
+from perennia.store.validation import (
+    validate_int64,
+    validate_key,
+    validate_metric_value,
+    validate_run_id,
+)
 
 _COPY_THRESHOLD = 200
 _COLUMNS = ("run_uuid", "key", "value", "step", "timestamp")
@@ -40,7 +45,9 @@ def _rows(run_id: str, batch: MetricBatch) -> list[tuple]:
     # NaN is stored as NULL (see schema.metrics); `v != v` is the cheapest NaN test.
     return [
         (run_id, k, None if v != v else float(v), int(st), int(ts))
-        for k, v, st, ts in zip(batch.keys, batch.values, batch.steps, batch.timestamps, strict=True)
+        for k, v, st, ts in zip(
+            batch.keys, batch.values, batch.steps, batch.timestamps, strict=True
+        )
     ]
 
 
@@ -81,7 +88,9 @@ def write_metrics(conn: Connection, run_id: str, batch: MetricBatch) -> None:
         _latest_rows(run_id, rows),
         ["run_uuid", "key"],
         ["value", "step", "timestamp"],
-        where=lambda t, new: (new.step > t.c.step) | ((new.step == t.c.step) & (new.timestamp >= t.c.timestamp)),
+        where=lambda t, new: (
+            (new.step > t.c.step) | ((new.step == t.c.step) & (new.timestamp >= t.c.timestamp))
+        ),
     )
 
 
@@ -103,7 +112,10 @@ class SqlMetricStore:
         validate_run_id(run_id)
         m = s.metrics
         with read_transaction(self.engine) as conn:
-            if conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == run_id)).first() is None:
+            if (
+                conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == run_id)).first()
+                is None
+            ):
                 raise NotFound(f"run {run_id!r} does not exist")
             rows = conn.execute(
                 select(m.c.key, m.c.value, m.c.timestamp, m.c.step)

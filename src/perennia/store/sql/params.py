@@ -22,7 +22,9 @@ def check_params(params: Sequence[Param]) -> dict[str, str]:
         key = validate_key(param.key, "param key")
         value = validate_param_value(key, param.value)
         if key in clean and clean[key] != value:
-            raise Conflict(f"param {key!r} appears twice in one batch with values {clean[key]!r} and {value!r}")
+            raise Conflict(
+                f"param {key!r} appears twice in one batch with values {clean[key]!r} and {value!r}"
+            )
         clean[key] = value
     return clean
 
@@ -31,7 +33,12 @@ def write_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
     """Insert params inside the caller's transaction; Conflict (rolling it back) on a changed value."""
     if not params:
         return
-    insert_ignore(conn, s.params, [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()], ["run_uuid", "key"])
+    insert_ignore(
+        conn,
+        s.params,
+        [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()],
+        ["run_uuid", "key"],
+    )
     stored = dict(
         conn.execute(
             select(s.params.c.key, s.params.c.value).where(
@@ -39,7 +46,9 @@ def write_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
             )
         ).all()
     )
-    changed = [(key, stored[key], value) for key, value in params.items() if stored.get(key) != value]
+    changed = [
+        (key, stored[key], value) for key, value in params.items() if stored.get(key) != value
+    ]
     if changed:
         key, old, new = changed[0]
         raise Conflict(

@@ -93,14 +93,20 @@ def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
             metrics[run_uuid][key] = metric_value(value)
         for table, target in ((s.params, params), (s.tags, tags)):
             for run_uuid, key, value in conn.execute(
-                select(table.c.run_uuid, table.c.key, table.c.value).where(table.c.run_uuid.in_(part))
+                select(table.c.run_uuid, table.c.key, table.c.value).where(
+                    table.c.run_uuid.in_(part)
+                )
             ):
                 target[run_uuid][key] = value
     inputs = load_inputs(conn, run_ids)
     return [
         Run(
             info=infos[run_id],
-            data=RunData(metrics=metrics.get(run_id, {}), params=params.get(run_id, {}), tags=tags.get(run_id, {})),
+            data=RunData(
+                metrics=metrics.get(run_id, {}),
+                params=params.get(run_id, {}),
+                tags=tags.get(run_id, {}),
+            ),
             inputs=RunInputs(inputs.get(run_id, [])),
         )
         for run_id in run_ids

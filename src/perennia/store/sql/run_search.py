@@ -36,7 +36,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _VALUE_TABLES = {METRIC: s.latest_metrics, PARAM: s.params, TAG: s.tags}
-_DATASET_COLUMNS = {"name": s.run_inputs.c.dataset_name, "digest": s.run_inputs.c.dataset_digest, "context": s.run_inputs.c.context}
+_DATASET_COLUMNS = {
+    "name": s.run_inputs.c.dataset_name,
+    "digest": s.run_inputs.c.dataset_digest,
+    "context": s.run_inputs.c.context,
+}
 
 
 def _compare(column: Any, op: str, value: Any) -> Any:
@@ -80,7 +84,9 @@ def _attribute_condition(comp: Comparison) -> Any:
         try:
             converted = tuple(validate_experiment_id(v) for v in values)
         except Exception:
-            raise InvalidFilter(f"attributes.experiment_id compares with numeric ids in quotes, got {value!r}") from None
+            raise InvalidFilter(
+                f"attributes.experiment_id compares with numeric ids in quotes, got {value!r}"
+            ) from None
         value = converted if isinstance(comp.value, tuple) else converted[0]
     return _compare(column, comp.op, value)
 
@@ -125,7 +131,9 @@ def build_search_query(
     runs = s.runs
     query = select(runs.c.run_uuid).where(runs.c.lifecycle_stage.in_(ViewType(view_type).stages()))
     if experiment_ids:
-        query = query.where(runs.c.experiment_id.in_([validate_experiment_id(e) for e in experiment_ids]))
+        query = query.where(
+            runs.c.experiment_id.in_([validate_experiment_id(e) for e in experiment_ids])
+        )
     if node is not None:
         query = query.where(_where(node))
     ordering = []
@@ -134,10 +142,14 @@ def build_search_query(
             column = _attribute_column(term.key)
         elif term.kind in _VALUE_TABLES:
             table = _VALUE_TABLES[term.kind].alias(f"order_{index}")
-            query = query.outerjoin(table, and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == term.key))
+            query = query.outerjoin(
+                table, and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == term.key)
+            )
             column = table.c.value
         else:
-            raise InvalidFilter(f"cannot order by {term.kind}s.{term.key}; order by metrics, params, tags or attributes")
+            raise InvalidFilter(
+                f"cannot order by {term.kind}s.{term.key}; order by metrics, params, tags or attributes"
+            )
         # Runs lacking the value (or holding NaN) sort last in both directions.
         ordering.append((column.asc() if term.ascending else column.desc()).nulls_last())
     ordering += [runs.c.start_time.desc(), runs.c.run_uuid.asc()]
@@ -178,8 +190,18 @@ def search_frame(conn: Connection, query: Select, max_results: int | None) -> pd
     for part in chunks(run_ids):
         for row in conn.execute(select(*info_columns).where(runs.c.run_uuid.in_(part))):
             info_rows[index[row[0]]] = row
-        for table, target in ((s.latest_metrics, metric_rows), (s.params, param_rows), (s.tags, tag_rows)):
-            target.extend(conn.execute(select(table.c.run_uuid, table.c.key, table.c.value).where(table.c.run_uuid.in_(part))))
+        for table, target in (
+            (s.latest_metrics, metric_rows),
+            (s.params, param_rows),
+            (s.tags, tag_rows),
+        ):
+            target.extend(
+                conn.execute(
+                    select(table.c.run_uuid, table.c.key, table.c.value).where(
+                        table.c.run_uuid.in_(part)
+                    )
+                )
+            )
     info = list(zip(*info_rows, strict=True)) if n else [()] * len(info_columns)
     frame: dict[str, Any] = {
         "run_id": list(info[0]),
@@ -196,4 +218,3 @@ def search_frame(conn: Connection, query: Select, max_results: int | None) -> pd
     frame.update(_pivot(param_rows, index, n, "params", numeric=False))
     frame.update(_pivot(tag_rows, index, n, "tags", numeric=False))
     return pd.DataFrame(frame)
-

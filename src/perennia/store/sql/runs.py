@@ -66,16 +66,22 @@ class SqlRunStore:
         if parent_run_id is not None:
             validate_run_id(parent_run_id)
         start = now_ms() if start_time is None else validate_int64("start_time", start_time)
-        clean_tags = {validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in (tags or {}).items()}
+        clean_tags = {
+            validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in (tags or {}).items()
+        }
         run_id = uuid.uuid4().hex
         with write_transaction(self.engine) as conn:
             stage = conn.execute(
                 select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == eid)
             ).scalar()
             if stage is None:
-                raise NotFound(f"experiment {str(eid)!r} does not exist; create it with set_experiment()")
+                raise NotFound(
+                    f"experiment {str(eid)!r} does not exist; create it with set_experiment()"
+                )
             if stage != LifecycleStage.ACTIVE.value:
-                raise Conflict(f"experiment {str(eid)!r} is deleted; restore it before starting runs in it")
+                raise Conflict(
+                    f"experiment {str(eid)!r} is deleted; restore it before starting runs in it"
+                )
             conn.execute(
                 insert(s.runs).values(
                     run_uuid=run_id,
@@ -94,7 +100,8 @@ class SqlRunStore:
             )
             if clean_tags:
                 conn.execute(
-                    insert(s.tags), [{"run_uuid": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
+                    insert(s.tags),
+                    [{"run_uuid": run_id, "key": k, "value": v} for k, v in clean_tags.items()],
                 )
             return load_runs(conn, [run_id])[0]
 
@@ -160,7 +167,9 @@ class SqlRunStore:
         with write_transaction(self.engine) as conn:
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.run_uuid.in_(list(run_ids)), s.runs.c.status == RunStatus.RUNNING.value)
+                .where(
+                    s.runs.c.run_uuid.in_(list(run_ids)), s.runs.c.status == RunStatus.RUNNING.value
+                )
                 .values(heartbeat_time=now_ms)
             )
 

@@ -38,7 +38,12 @@ experiments = Table(
 experiment_tags = Table(
     "experiment_tags",
     metadata,
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("key", String(KEY_LENGTH), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("experiment_id", "key", name="experiment_tags_pk"),
@@ -90,7 +95,9 @@ tags = Table(
 metrics = Table(
     "metrics",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
     Column("key", String(KEY_LENGTH), nullable=False),
     Column("value", Float(precision=53), nullable=True),
@@ -133,9 +140,13 @@ run_inputs = Table(
     Column("dataset_name", String(NAME_LENGTH), nullable=False),
     Column("dataset_digest", String(64), nullable=False),
     Column("context", String(64), nullable=False),
-    PrimaryKeyConstraint("run_uuid", "dataset_name", "dataset_digest", "context", name="run_inputs_pk"),
+    PrimaryKeyConstraint(
+        "run_uuid", "dataset_name", "dataset_digest", "context", name="run_inputs_pk"
+    ),
     ForeignKeyConstraint(
-        ["dataset_name", "dataset_digest"], ["datasets.name", "datasets.digest"], name="run_inputs_dataset_fk"
+        ["dataset_name", "dataset_digest"],
+        ["datasets.name", "datasets.digest"],
+        name="run_inputs_dataset_fk",
     ),
 )
 

@@ -26,7 +26,13 @@ def check_tags(tags: Sequence[RunTag]) -> dict[str, str]:
 
 def write_tags(conn: Connection, run_id: str, tags: dict[str, str]) -> None:
     """Insert or overwrite tags inside the caller's transaction."""
-    upsert(conn, s.tags, [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()], ["run_uuid", "key"], ["value"])
+    upsert(
+        conn,
+        s.tags,
+        [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()],
+        ["run_uuid", "key"],
+        ["value"],
+    )
 
 
 class SqlTagStore:
@@ -47,6 +53,8 @@ class SqlTagStore:
         key = validate_key(key, "tag key")
         with write_transaction(self.engine) as conn:
             require_run(conn, run_id)
-            result = conn.execute(delete(s.tags).where(s.tags.c.run_uuid == run_id, s.tags.c.key == key))
+            result = conn.execute(
+                delete(s.tags).where(s.tags.c.run_uuid == run_id, s.tags.c.key == key)
+            )
             if not result.rowcount:
                 raise NotFound(f"run {run_id!r} has no tag {key!r}")

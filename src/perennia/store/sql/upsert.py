@@ -36,7 +36,9 @@ def upsert(
     conn.execute(statement, list(rows))
 
 
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key_columns: Sequence[str]) -> None:
+def insert_ignore(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key_columns: Sequence[str]
+) -> None:
     """Insert rows, silently skipping those whose key already exists."""
     if not rows:
         return

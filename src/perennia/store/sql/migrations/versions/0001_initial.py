@@ -46,7 +46,9 @@ def upgrade() -> None:
         "runs",
         sa.Column("run_uuid", sa.String(32), primary_key=True),
         sa.Column("name", sa.String(256), nullable=False),
-        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False),
+        sa.Column(
+            "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False
+        ),
         sa.Column("user_id", sa.String(256), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("start_time", sa.BigInteger, nullable=False),
@@ -64,7 +66,12 @@ def upgrade() -> None:
     for name, value_type in (("params", sa.Text), ("tags", sa.Text)):
         op.create_table(
             name,
-            sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+            sa.Column(
+                "run_uuid",
+                sa.String(32),
+                sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"),
+                nullable=False,
+            ),
             sa.Column("key", sa.String(_KEY), nullable=False),
             sa.Column("value", value_type, nullable=False),
             sa.PrimaryKeyConstraint("run_uuid", "key", name=f"{name}_pk"),
@@ -72,8 +79,18 @@ def upgrade() -> None:
         op.create_index(f"ix_{name}_key", name, ["key"])
     op.create_table(
         "metrics",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-        sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column(
+            "run_uuid",
+            sa.String(32),
+            sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("key", sa.String(_KEY), nullable=False),
         sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("step", sa.BigInteger, nullable=False),
@@ -82,7 +99,12 @@ def upgrade() -> None:
     op.create_index("ix_metrics_run_key_step", "metrics", ["run_uuid", "key", "step"])
     op.create_table(
         "latest_metrics",
-        sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "run_uuid",
+            sa.String(32),
+            sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("key", sa.String(_KEY), nullable=False),
         sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("step", sa.BigInteger, nullable=False),
@@ -105,11 +127,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "run_inputs",
-        sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "run_uuid",
+            sa.String(32),
+            sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("dataset_name", sa.String(256), nullable=False),
         sa.Column("dataset_digest", sa.String(64), nullable=False),
         sa.Column("context", sa.String(64), nullable=False),
-        sa.PrimaryKeyConstraint("run_uuid", "dataset_name", "dataset_digest", "context", name="run_inputs_pk"),
+        sa.PrimaryKeyConstraint(
+            "run_uuid", "dataset_name", "dataset_digest", "context", name="run_inputs_pk"
+        ),
         sa.ForeignKeyConstraint(
             ["dataset_name", "dataset_digest"],
             ["datasets.name", "datasets.digest"],
@@ -118,7 +147,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "artifacts",
-        sa.Column("run_uuid", sa.String(32), sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "run_uuid",
+            sa.String(32),
+            sa.ForeignKey("runs.run_uuid", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("path", sa.String(1024), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("size", sa.BigInteger, nullable=False),

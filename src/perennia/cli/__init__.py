@@ -1,0 +1,1 @@
+"""The `perennia` command line."""

@@ -1,0 +1,77 @@
+"""`perennia demo`: run the main job on the embedded store and show what it produced."""
+
+from __future__ import annotations
+
+import typer
+
+from perennia.cli.output import console, fmt_duration, table
+
+
+def demo(
+    experiment: str = typer.Option(
+        "perennia-demo", "--experiment", "-e", help="Experiment to track into."
+    ),
+    models: list[str] | None = typer.Option(
+        None, "--model", "-m", help="Train only these models (repeatable)."
+    ),
+) -> None:
+    """Train several scikit-learn models on a built-in data set, track every run, compare them."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from perennia.demo.job import run_demo
+
+    chosen = list(models) if models else None
+    total = len(chosen) if chosen else 4
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("training", total=total)
+        started = {"count": 0}
+
+        def on_model(name: str) -> None:
+            if started["count"]:
+                progress.advance(task)
+            started["count"] += 1
+            progress.update(task, description=f"training [bold]{name}[/bold]")
+
+        summary = run_demo(experiment=experiment, models=chosen, progress=on_model)
+        progress.advance(task)
+
+    metric = summary.primary_metric
+    rows = [
+        (
+            str(rank),
+            r.name,
+            f"{r.metrics[metric]:.4f}",
+            f"{r.metrics['test_accuracy']:.4f}",
+            f"{r.metrics['test_f1']:.4f}",
+            f"{r.metrics['test_log_loss']:.4f}",
+            fmt_duration(0, int(r.seconds * 1000)),
+            r.run_id[:8],
+        )
+        for rank, r in enumerate(summary.results, start=1)
+    ]
+    console.print(
+        table(
+            f"Models ranked by {metric} (experiment {experiment!r})",
+            [
+                "#",
+                "model",
+                metric.removeprefix("test_"),
+                "accuracy",
+                "f1",
+                "log loss",
+                "time",
+                "run",
+            ],
+            rows,
+        )
+    )
+    best = summary.results[0]
+    console.print(
+        f"best model: [bold green]{best.name}[/bold green] ({metric} = {best.metrics[metric]:.4f})"
+    )
+    console.print(f"metadata:   [bold]{summary.tracking_uri}[/bold]")
+    console.print(f"artifacts:  [bold]{summary.artifacts_uri}[/bold]")
+    console.print(f"next:       perennia runs show {best.run_id[:8]}")

@@ -1,0 +1,77 @@
+"""The `perennia` command: command groups are assembled here; errors become one line and exit 1."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from perennia import __version__
+from perennia.cli import artifacts, db, experiments, runs
+from perennia.cli.common import state
+from perennia.cli.demo import demo
+from perennia.cli.gc import gc
+from perennia.cli.output import err_console
+
+app = typer.Typer(
+    name="perennia",
+    help="Perennia: track, evaluate, register, serve and monitor machine-learning models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(db.app, name="db")
+app.command("gc")(gc)
+app.command("demo")(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perennia {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="Metadata store URI (default: $PERENNIA_TRACKING_URI or ./.perennia).",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Perennia: track, evaluate, register, serve and monitor machine-learning models."""
+    state.tracking_uri = tracking_uri
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (a PerenniaError prints one line and returns 1)."""
+    from perennia.errors import PerenniaError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except PerenniaError as error:
+        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False, markup=True)
+        return 1
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except Exception as error:  # click usage errors carry their own exit codes
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return error.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

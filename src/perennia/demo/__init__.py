@@ -1,0 +1,1 @@
+"""The demo job that `make demo` runs."""

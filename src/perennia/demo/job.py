@@ -1,0 +1,240 @@
+"""The main job, first version: train several scikit-learn models on a built-in data set and track them.
+
+Each model gets a nested run under one parent run with: its params, per-fold cross-validation
+metrics (step = fold), a learning curve per epoch or boosting stage where the model has one,
+held-out test metrics, the training and test datasets as inputs, the fitted model (skops, a
+format that loads without pickle), and a ROC plot.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import perennia
+from perennia.errors import InvalidInput
+
+EXPERIMENT = "perennia-demo"
+PRIMARY_METRIC = "test_roc_auc"
+EPOCHS = 40
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One trained candidate and where its run lives."""
+
+    name: str
+    run_id: str
+    metrics: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo did: its runs, ranked by the primary metric, and where the data went."""
+
+    experiment_id: str
+    parent_run_id: str
+    results: list[ModelResult]
+    tracking_uri: str
+    artifacts_uri: str
+    primary_metric: str = PRIMARY_METRIC
+
+
+def _candidates(seed: int) -> dict[str, Any]:
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic_regression": make_pipeline(
+            StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)
+        ),
+        "random_forest": RandomForestClassifier(
+            n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1
+        ),
+        "gradient_boosting": GradientBoostingClassifier(
+            n_estimators=120, learning_rate=0.1, max_depth=3, random_state=seed
+        ),
+        "mlp": make_pipeline(
+            StandardScaler(),
+            MLPClassifier(
+                hidden_layer_sizes=(32,),
+                learning_rate_init=0.01,
+                max_iter=EPOCHS,
+                random_state=seed,
+            ),
+        ),
+    }
+
+
+def _scores(model: Any, X: Any, y: Any, prefix: str) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+    proba = model.predict_proba(X)[:, 1]
+    predicted = (proba >= 0.5).astype(int)
+    return {
+        f"{prefix}_roc_auc": float(roc_auc_score(y, proba)),
+        f"{prefix}_accuracy": float(accuracy_score(y, predicted)),
+        f"{prefix}_f1": float(f1_score(y, predicted)),
+        f"{prefix}_log_loss": float(log_loss(y, proba)),
+    }
+
+
+def _simple_params(model: Any) -> dict[str, Any]:
+    params = model.get_params(deep=True)
+    return {k: v for k, v in params.items() if isinstance(v, str | int | float | bool | type(None))}
+
+
+def _learning_curve(
+    name: str, model: Any, X_train: Any, y_train: Any, X_test: Any, y_test: Any
+) -> None:
+    """Log per-epoch (MLP) or per-stage (boosting) curves; refits the MLP epoch by epoch."""
+    import numpy as np
+    from sklearn.metrics import log_loss
+
+    if name == "gradient_boosting":
+        for stage, proba in enumerate(model.staged_predict_proba(X_test)):
+            perennia.log_metric("val_log_loss", float(log_loss(y_test, proba[:, 1])), step=stage)
+    elif name == "mlp":
+        scaler, mlp = model.steps[0][1], model.steps[1][1]
+        X_scaled = scaler.fit_transform(X_train)
+        X_val = scaler.transform(X_test)
+        classes = np.unique(y_train)
+        for epoch in range(EPOCHS):
+            mlp.partial_fit(X_scaled, y_train, classes=classes)
+            perennia.log_metrics(
+                {
+                    "train_loss": float(mlp.loss_),
+                    "val_log_loss": float(log_loss(y_test, mlp.predict_proba(X_val)[:, 1])),
+                },
+                step=epoch,
+            )
+
+
+def _roc_figure(name: str, model: Any, X_test: Any, y_test: Any):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    proba = model.predict_proba(X_test)[:, 1]
+    fpr, tpr, _ = roc_curve(y_test, proba)
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot(
+        fpr, tpr, color="#2563eb", linewidth=2, label=f"AUC = {roc_auc_score(y_test, proba):.3f}"
+    )
+    axis.plot([0, 1], [0, 1], color="#9ca3af", linestyle="--", linewidth=1)
+    axis.set(xlabel="False positive rate", ylabel="True positive rate", title=f"ROC: {name}")
+    axis.legend(loc="lower right", frameon=False)
+    axis.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
+def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelResult:
+    import matplotlib.pyplot as plt
+    import skops.io
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    X_train, y_train, X_test, y_test = (
+        data["X_train"],
+        data["y_train"],
+        data["X_test"],
+        data["y_test"],
+    )
+    started = time.perf_counter()
+    with perennia.start_run(run_name=name, nested=True, tags={"model_family": name}) as run:
+        perennia.log_params(_simple_params(model))
+        perennia.log_input(data["train_ds"], context="training")
+        perennia.log_input(data["test_ds"], context="evaluation")
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+        for fold, (fit_idx, val_idx) in enumerate(folds.split(X_train, y_train)):
+            fold_model = clone(model).fit(X_train.iloc[fit_idx], y_train.iloc[fit_idx])
+            perennia.log_metrics(
+                _scores(fold_model, X_train.iloc[val_idx], y_train.iloc[val_idx], "cv"), step=fold
+            )
+        if name == "mlp":
+            _learning_curve(
+                name, model, X_train, y_train, X_test, y_test
+            )  # trains the model epoch by epoch
+        else:
+            model.fit(X_train, y_train)
+            _learning_curve(name, model, X_train, y_train, X_test, y_test)
+        metrics = _scores(model, X_test, y_test, "test")
+        perennia.log_metrics(metrics)
+        with tempfile.TemporaryDirectory(prefix="perennia-demo-") as tmp:
+            path = Path(tmp) / "model.skops"
+            skops.io.dump(model, path)
+            perennia.log_artifact(path, artifact_path="model")
+        figure = _roc_figure(name, model, X_test, y_test)
+        perennia.log_figure(figure, "plots/roc.png")
+        plt.close(figure)
+    return ModelResult(name, run.run_id, metrics, time.perf_counter() - started)
+
+
+def _load_data(seed: int) -> dict[str, Any]:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    frame = load_breast_cancer(as_frame=True).frame
+    train, test = train_test_split(
+        frame, test_size=0.25, stratify=frame["target"], random_state=seed
+    )
+    features = [c for c in frame.columns if c != "target"]
+    return {
+        "X_train": train[features], "y_train": train["target"],
+        "X_test": test[features], "y_test": test["target"],
+        "train_ds": perennia.data.from_pandas(train, name="breast_cancer_train", targets="target", source="sklearn.datasets.load_breast_cancer"),
+        "test_ds": perennia.data.from_pandas(test, name="breast_cancer_test", targets="target", source="sklearn.datasets.load_breast_cancer"),
+    }  # fmt: skip
+
+
+def run_demo(
+    experiment: str = EXPERIMENT,
+    models: list[str] | None = None,
+    seed: int = 7,
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Train and track the candidate models; return the runs ranked by test ROC AUC."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    candidates = _candidates(seed)
+    chosen = models or list(candidates)
+    unknown = [m for m in chosen if m not in candidates]
+    if unknown:
+        raise InvalidInput(f"unknown demo model(s) {unknown}; choose from {sorted(candidates)}")
+    data = _load_data(seed)
+    experiment_id = perennia.set_experiment(experiment).experiment_id
+    results = []
+    with perennia.start_run(run_name="model-selection", tags={"job": "demo"}) as parent:
+        perennia.log_params(
+            {"dataset": "breast_cancer", "seed": seed, "candidates": ",".join(chosen)}
+        )
+        for name in chosen:
+            if progress is not None:
+                progress(name)
+            with warnings.catch_warnings():
+                # A fixed epoch budget is the point of the learning curve; the warning is noise.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                results.append(_train_one(name, candidates[name], data, seed))
+        results.sort(key=lambda r: r.metrics[PRIMARY_METRIC], reverse=True)
+        perennia.set_tags({"best_model": results[0].name, "best_run_id": results[0].run_id})
+        perennia.log_metric(f"best_{PRIMARY_METRIC}", results[0].metrics[PRIMARY_METRIC])
+    client = perennia.Client()
+    return DemoSummary(
+        experiment_id=experiment_id,
+        parent_run_id=parent.run_id,
+        results=results,
+        tracking_uri=client.tracking_uri,
+        artifacts_uri=client.get_experiment(experiment_id).artifact_location
+        or client.settings.resolved_artifacts_uri(),
+    )
