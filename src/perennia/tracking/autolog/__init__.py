@@ -1,0 +1,1 @@
+"""Autologging integrations: patch a framework so training is tracked without extra code."""

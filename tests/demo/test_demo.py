@@ -1,0 +1,108 @@
+"""`perennia demo`: the main job runs on a fresh folder with no configuration and tracks everything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    workdir = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERENNIA_")}
+    script = Path(sys.executable).with_name("perennia")
+    result = subprocess.run(
+        [str(script), "demo"],
+        cwd=workdir,
+        env={**env, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return workdir, result.stdout
+
+
+def _client(workdir: Path):
+    from perennia.tracking.client import Client
+
+    return Client(tracking_uri=f"sqlite:///{workdir / '.perennia' / 'perennia.db'}")
+
+
+def test_demo_uses_the_embedded_default_store(demo_home: tuple[Path, str]) -> None:
+    workdir, out = demo_home
+    assert (workdir / ".perennia" / "perennia.db").is_file()
+    assert (workdir / ".perennia" / "artifacts" / "blobs").is_dir()
+    assert str(workdir / ".perennia" / "perennia.db") in out.replace("\n", "")
+
+
+def test_demo_prints_models_ranked_by_primary_metric(demo_home: tuple[Path, str]) -> None:
+    workdir, out = demo_home
+    client = _client(workdir)
+    experiment = client.get_experiment_by_name("perennia-demo")
+    children = client.search_runs(
+        [experiment.experiment_id], "attributes.parent_run_id IS NOT NULL"
+    ).items
+    assert {r.info.run_name for r in children} == {
+        "logistic_regression",
+        "random_forest",
+        "gradient_boosting",
+        "mlp",
+    }
+    ranked = sorted(children, key=lambda r: r.data.metrics["test_roc_auc"], reverse=True)
+    positions = [out.index(r.info.run_name) for r in ranked]
+    assert positions == sorted(positions)
+
+
+def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[Path, str]) -> None:
+    workdir, _ = demo_home
+    client = _client(workdir)
+    experiment = client.get_experiment_by_name("perennia-demo")
+    parent = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name = 'model-selection'"
+    ).items[0]
+    children = client.search_runs(
+        [experiment.experiment_id], f"attributes.parent_run_id = '{parent.info.run_id}'"
+    ).items
+    assert len(children) == 4
+    for run in children:
+        assert run.info.status == "FINISHED"
+        assert run.data.params
+        folds = client.get_metric_history(run.info.run_id, "cv_roc_auc")
+        assert [m.step for m in folds] == [0, 1, 2, 3, 4]
+        contexts = {(i.dataset.name, i.context) for i in run.inputs.dataset_inputs}
+        assert contexts == {
+            ("breast_cancer_train", "training"),
+            ("breast_cancer_test", "evaluation"),
+        }
+        paths = {a.path for a in client.store.artifacts.list(run.info.run_id)}
+        assert paths == {"model/model.skops", "plots/roc.png"}
+        assert client.read_artifact(run.info.run_id, "plots/roc.png").startswith(b"\x89PNG")
+    curves = {
+        r.info.run_name: client.get_metric_history(r.info.run_id, "val_log_loss") for r in children
+    }
+    assert len(curves["mlp"]) == 40 and len(curves["gradient_boosting"]) == 120
+    assert parent.data.tags["best_model"] in {r.info.run_name for r in children}
+
+
+def test_demo_model_artifact_loads_without_pickle(
+    demo_home: tuple[Path, str], tmp_path: Path
+) -> None:
+    skops_io = pytest.importorskip("skops.io")
+    workdir, _ = demo_home
+    client = _client(workdir)
+    experiment = client.get_experiment_by_name("perennia-demo")
+    run = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name = 'logistic_regression'"
+    ).items[0]
+    local = Path(client.download_artifacts(run.info.run_id, "model/model.skops", tmp_path))
+    untrusted = skops_io.get_untrusted_types(file=local)
+    model = skops_io.load(local, trusted=untrusted)
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer(as_frame=True).frame.drop(columns="target").head(5)
+    assert model.predict_proba(X).shape == (5, 2)
