@@ -121,14 +121,16 @@ class Client:
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        """Return a new RUNNING run (not tracked by a heartbeat: end it with `set_terminated`)."""
-        return self.store.runs.create(
+        """Return a new RUNNING run, kept alive by this process's heartbeat until `set_terminated`."""
+        run = self.store.runs.create(
             experiment_id,
             run_name=run_name,
             user_id=current_user(),
             start_time=start_time,
             tags={k: str(v) for k, v in (tags or {}).items()},
         )
+        self._context.heartbeat.add(run.info.run_id)
+        return run
 
     def get_run(self, run_id: str) -> Run:
         """Return a run with its latest metrics, params, tags and inputs."""

@@ -70,9 +70,10 @@ def _latest_rows(run_id: str, rows: list[tuple]) -> list[dict]:
         # The latest point is the one with the highest (step, timestamp); later calls win ties.
         if current is None or (row[3], row[4]) >= (current[3], current[4]):
             latest[row[1]] = row
+    # Sorted by key so concurrent writers to one run lock rows in the same order (no deadlocks).
     return [
         {"run_uuid": run_id, "key": key, "value": value, "step": step, "timestamp": ts}
-        for (_, key, value, step, ts) in latest.values()
+        for (_, key, value, step, ts) in sorted(latest.values(), key=lambda row: row[1])
     ]
 
 

@@ -36,7 +36,7 @@ def write_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
     insert_ignore(
         conn,
         s.params,
-        [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()],
+        [{"run_uuid": run_id, "key": k, "value": v} for k, v in sorted(params.items())],
         ["run_uuid", "key"],
     )
     stored = dict(

@@ -29,7 +29,7 @@ def write_tags(conn: Connection, run_id: str, tags: dict[str, str]) -> None:
     upsert(
         conn,
         s.tags,
-        [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()],
+        [{"run_uuid": run_id, "key": k, "value": v} for k, v in sorted(tags.items())],
         ["run_uuid", "key"],
         ["value"],
     )
