@@ -15,6 +15,8 @@ INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 _KEY_RE = re.compile(r"^[\w\-. /:]+$")
 _RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# Experiment ids are 32-bit INTEGER columns on PostgreSQL.
+MAX_EXPERIMENT_ID = 2**31 - 1
 
 
 def validate_key(key: object, what: str = "key") -> str:
@@ -103,12 +105,16 @@ def validate_run_id(run_id: object) -> str:
 
 def validate_experiment_id(experiment_id: object) -> int:
     """Return an experiment id as an int, accepting its string form."""
-    if isinstance(experiment_id, str) and experiment_id.strip().isdigit():
-        return int(experiment_id)
-    if (
+    if isinstance(experiment_id, str):
+        text = experiment_id.strip()
+        if text.isascii() and text.isdigit() and int(text) <= MAX_EXPERIMENT_ID:
+            return int(text)
+    elif (
         isinstance(experiment_id, int)
         and not isinstance(experiment_id, bool)
-        and experiment_id >= 0
+        and 0 <= experiment_id <= MAX_EXPERIMENT_ID
     ):
         return experiment_id
-    raise InvalidInput(f"experiment id {experiment_id!r:.60} is not a non-negative integer")
+    raise InvalidInput(
+        f"experiment id {experiment_id!r:.60} is not an integer between 0 and {MAX_EXPERIMENT_ID}"
+    )

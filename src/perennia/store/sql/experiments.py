@@ -14,6 +14,7 @@ from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS
 from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.upsert import upsert
 from perennia.store.validation import (
     validate_experiment_id,
@@ -102,7 +103,7 @@ class SqlExperimentStore:
             s.experiments.c.lifecycle_stage.in_(ViewType(view_type).stages())
         )
         if name_like:
-            query = query.where(s.experiments.c.name.like(name_like))
+            query = query.where(case_sensitive_like(s.experiments.c.name, name_like))
         query = query.order_by(s.experiments.c.experiment_id).offset(offset).limit(max_results + 1)
         with read_transaction(self.engine) as conn:
             rows = conn.execute(query).all()
@@ -119,17 +120,23 @@ class SqlExperimentStore:
             raise AlreadyExists(f"experiment {new_name!r} already exists") from None
 
     def delete(self, experiment_id: str) -> None:
-        """Move an experiment and its runs to the trash."""
+        """Move an experiment and its runs to the trash; deleting a trashed one changes nothing."""
         eid = validate_experiment_id(experiment_id)
         if eid == 0:
             raise Conflict("the Default experiment (id 0) cannot be deleted")
         now = now_ms()
         with write_transaction(self.engine) as conn:
-            self._require(conn, eid)
+            row = self._require(conn, eid)
+            if row.lifecycle_stage == LifecycleStage.DELETED.value:
+                return
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
-                .values(lifecycle_stage=LifecycleStage.DELETED.value, last_update_time=now)
+                .values(
+                    lifecycle_stage=LifecycleStage.DELETED.value,
+                    last_update_time=now,
+                    deleted_time=now,
+                )
             )
             conn.execute(
                 update(s.runs)
@@ -141,19 +148,25 @@ class SqlExperimentStore:
             )
 
     def restore(self, experiment_id: str) -> None:
-        """Take an experiment and the runs trashed with it out of the trash."""
+        """Take a trashed experiment and the runs trashed with it out of the trash."""
         eid = validate_experiment_id(experiment_id)
         with write_transaction(self.engine) as conn:
             row = self._require(conn, eid)
+            if row.lifecycle_stage != LifecycleStage.DELETED.value:
+                return
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
-                .values(lifecycle_stage=LifecycleStage.ACTIVE.value, last_update_time=now_ms())
+                .values(
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    last_update_time=now_ms(),
+                    deleted_time=None,
+                )
             )
-            # Runs deleted together with the experiment share its deletion time.
+            # Runs trashed on their own before the experiment keep an earlier deletion time.
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.experiment_id == eid, s.runs.c.deleted_time >= row.last_update_time)
+                .where(s.runs.c.experiment_id == eid, s.runs.c.deleted_time >= row.deleted_time)
                 .values(lifecycle_stage=LifecycleStage.ACTIVE.value, deleted_time=None)
             )
 
@@ -179,7 +192,7 @@ class SqlExperimentStore:
                 conn.execute(
                     select(s.experiments.c.experiment_id).where(
                         s.experiments.c.lifecycle_stage == LifecycleStage.DELETED.value,
-                        s.experiments.c.last_update_time < older_than_ms,
+                        s.experiments.c.deleted_time < older_than_ms,
                     )
                 )
                 .scalars()

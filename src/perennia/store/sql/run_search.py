@@ -29,6 +29,7 @@ from perennia.store.search_grammar import (
     parse_order_by,
 )
 from perennia.store.sql import schema as s
+from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.run_loader import chunks
 from perennia.store.validation import validate_experiment_id
 
@@ -57,7 +58,7 @@ def _compare(column: Any, op: str, value: Any) -> Any:
     if op == ">=":
         return column >= value
     if op == "LIKE":
-        return column.like(value)
+        return case_sensitive_like(column, value)
     if op == "ILIKE":
         return func.lower(column).like(func.lower(value))
     if op == "IN":

@@ -33,6 +33,10 @@ experiments = Table(
     Column("lifecycle_stage", String(32), nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    # When the experiment went to the trash; restore() revives the runs trashed with it.
+    Column("deleted_time", BigInteger, nullable=True),
+    # Ids are never reused after a purge, so old links cannot point at a newer experiment.
+    sqlite_autoincrement=True,
 )
 
 experiment_tags = Table(

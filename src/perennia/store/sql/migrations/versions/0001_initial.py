@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("lifecycle_stage", sa.String(32), nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
         sa.Column("last_update_time", sa.BigInteger, nullable=False),
+        sa.Column("deleted_time", sa.BigInteger, nullable=True),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "experiment_tags",
