@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except PerenniaError as error:
-        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False, markup=True)
+        from rich.text import Text
+
+        # One line however long (soft_wrap), and the message's own brackets are not markup.
+        line = Text.assemble(("error:", "bold red"), " ", str(error).replace("\n", " "))
+        err_console.print(line, highlight=False, soft_wrap=True)
         return 1
     except typer.Exit as exit_:
         return exit_.exit_code

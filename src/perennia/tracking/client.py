@@ -27,6 +27,7 @@ from perennia.entities import (
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS
 from perennia.store.validation import validate_key
 from perennia.tracking.context import TrackingContext, get_context
+from perennia.tracking.defaults import default_settings
 from perennia.tracking.source import current_user
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Client:
         *,
         settings: Settings | None = None,
     ) -> None:
-        base = settings or Settings.from_env()
+        base = settings or default_settings()
         self.settings = base.with_overrides(tracking_uri=tracking_uri, artifacts_uri=artifacts_uri)
         self._context: TrackingContext = get_context(self.settings)
         self.store = self._context.store

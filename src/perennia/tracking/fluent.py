@@ -32,6 +32,7 @@ from perennia.store.validation import (
 )
 from perennia.tracking.client import Client
 from perennia.tracking.context import TrackingContext, get_context
+from perennia.tracking.defaults import set_default_settings
 from perennia.tracking.source import current_user, git_commit, source_name
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def set_tracking_uri(uri: str | Path | None) -> None:
     base = Settings.from_env()
     with _state_lock:
         _settings = base.with_overrides(tracking_uri=str(uri)) if uri else base
+        set_default_settings(_settings if uri else None)
         _ctx = None
         _active_experiment_id = None
 
@@ -131,6 +133,7 @@ def set_artifacts_uri(uri: str | Path | None) -> None:
         _settings = dataclasses.replace(
             _current_settings(), artifacts_uri=str(uri) if uri else None
         )
+        set_default_settings(_settings)
         _ctx = None
 
 

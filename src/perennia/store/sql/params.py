@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from perennia.entities import Param
 from perennia.errors import Conflict
@@ -13,6 +13,12 @@ from perennia.store.sql.engine import write_transaction
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import insert_ignore
 from perennia.store.validation import validate_key, validate_param_value
+
+# Built once: the read-back runs on every batch with params, and building it costs more than running it.
+_STORED_PARAMS = select(s.params.c.key, s.params.c.value).where(
+    s.params.c.run_uuid == bindparam("run_id"),
+    s.params.c.key.in_(bindparam("keys", expanding=True)),
+)
 
 
 def check_params(params: Sequence[Param]) -> dict[str, str]:
@@ -39,13 +45,7 @@ def write_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
         [{"run_uuid": run_id, "key": k, "value": v} for k, v in sorted(params.items())],
         ["run_uuid", "key"],
     )
-    stored = dict(
-        conn.execute(
-            select(s.params.c.key, s.params.c.value).where(
-                s.params.c.run_uuid == run_id, s.params.c.key.in_(list(params))
-            )
-        ).all()
-    )
+    stored = dict(conn.execute(_STORED_PARAMS, {"run_id": run_id, "keys": list(params)}).all())
     changed = [
         (key, stored[key], value) for key, value in params.items() if stored.get(key) != value
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, or_, select
 
 from perennia.entities import ViewType
 from perennia.errors import InvalidFilter
@@ -30,7 +30,7 @@ from perennia.store.search_grammar import (
 )
 from perennia.store.sql import schema as s
 from perennia.store.sql.like import case_sensitive_like
-from perennia.store.sql.run_loader import chunks
+from perennia.store.sql.run_loader import CHUNK
 from perennia.store.validation import validate_experiment_id
 
 if TYPE_CHECKING:
@@ -185,24 +185,40 @@ def search_frame(conn: Connection, query: Select, max_results: int | None) -> pd
         runs.c.end_time, runs.c.user_id, runs.c.parent_run_uuid, runs.c.lifecycle_stage,
     )  # fmt: skip
     info_rows: list[Any] = [None] * n
-    metric_rows: list[Any] = []
-    param_rows: list[Any] = []
-    tag_rows: list[Any] = []
-    for part in chunks(run_ids):
-        for row in conn.execute(select(*info_columns).where(runs.c.run_uuid.in_(part))):
-            info_rows[index[row[0]]] = row
-        for table, target in (
-            (s.latest_metrics, metric_rows),
-            (s.params, param_rows),
-            (s.tags, tag_rows),
-        ):
-            target.extend(
-                conn.execute(
-                    select(table.c.run_uuid, table.c.key, table.c.value).where(
-                        table.c.run_uuid.in_(part)
-                    )
-                )
-            )
+    # A short selection goes back as id lists; a long one is joined as a subquery (one query per
+    # table instead of one per 900 ids), without its ORDER BY and LIMIT unless the limit cut it.
+    if n <= CHUNK:
+
+        def restrict(select_, table):
+            return select_.where(table.c.run_uuid.in_(bindparam("ids", expanding=True)))
+
+        parts = [{"ids": run_ids}] if n else []
+    else:
+        cut = max_results is not None and n >= max_results
+        selected = (query if cut else query.order_by(None).limit(None)).subquery()
+
+        def restrict(select_, table):
+            return select_.join(selected, table.c.run_uuid == selected.c.run_uuid)
+
+        parts = [{}]
+
+    def rows_of(table, *columns):
+        statement = restrict(select(*columns).select_from(table), table)
+        rows: list[Any] = []
+        for params in parts:
+            result = conn.execute(statement, params)
+            # Plain DBAPI tuples: these columns need no type processing, and Row objects for
+            # ~20 values per run cost more than the query.
+            rows.extend(result.cursor.fetchall())
+            result.close()
+        return rows
+
+    for row in rows_of(runs, *info_columns):
+        info_rows[index[row[0]]] = row
+    metric_rows, param_rows, tag_rows = (
+        rows_of(table, table.c.run_uuid, table.c.key, table.c.value)
+        for table in (s.latest_metrics, s.params, s.tags)
+    )
     info = list(zip(*info_rows, strict=True)) if n else [()] * len(info_columns)
     frame: dict[str, Any] = {
         "run_id": list(info[0]),

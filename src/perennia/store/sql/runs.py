@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from perennia.clock import now_ms
-from perennia.entities import LifecycleStage, Page, Run, RunInfo, RunStatus, ViewType
+from perennia.entities import LifecycleStage, Page, Run, RunData, RunInfo, RunStatus, ViewType
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
@@ -31,10 +31,29 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+# Built once: every write checks its run first, and building a SELECT costs more than running it.
+_RUN_BY_ID = select(s.runs).where(s.runs.c.run_uuid == bindparam("run_id"))
+_INSERT_RUN = insert(s.runs)
+_INSERT_TAGS = insert(s.tags)
+_EXPERIMENT_STAGE = select(s.experiments.c.lifecycle_stage).where(
+    s.experiments.c.experiment_id == bindparam("experiment_id")
+)
+
+# The SET clause comes from the keys passed at execution, so one statement serves every update.
+_UPDATE_ACTIVE_RUN = (
+    update(s.runs)
+    .where(
+        s.runs.c.run_uuid == bindparam("b_run_id"),
+        s.runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value,
+    )
+    .returning(*s.runs.c)
+)
+
+
 def require_run(conn: Connection, run_id: str, *, writable: bool = True):
     """Return the `runs` row; NotFound if absent, Conflict if it is trashed and `writable`."""
     validate_run_id(run_id)
-    row = conn.execute(select(s.runs).where(s.runs.c.run_uuid == run_id)).first()
+    row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id!r} does not exist")
     if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
@@ -71,9 +90,7 @@ class SqlRunStore:
         }
         run_id = uuid.uuid4().hex
         with write_transaction(self.engine) as conn:
-            stage = conn.execute(
-                select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == eid)
-            ).scalar()
+            stage = conn.execute(_EXPERIMENT_STAGE, {"experiment_id": eid}).scalar()
             if stage is None:
                 raise NotFound(
                     f"experiment {str(eid)!r} does not exist; create it with set_experiment()"
@@ -83,27 +100,43 @@ class SqlRunStore:
                     f"experiment {str(eid)!r} is deleted; restore it before starting runs in it"
                 )
             conn.execute(
-                insert(s.runs).values(
-                    run_uuid=run_id,
-                    name=name,
-                    experiment_id=eid,
-                    user_id=user_id,
-                    status=RunStatus.RUNNING.value,
-                    start_time=start,
-                    end_time=None,
-                    heartbeat_time=start,
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                    parent_run_uuid=parent_run_id,
-                    source_name=source_name,
-                    git_commit=git_commit,
-                )
+                _INSERT_RUN,
+                {
+                    "run_uuid": run_id,
+                    "name": name,
+                    "experiment_id": eid,
+                    "user_id": user_id,
+                    "status": RunStatus.RUNNING.value,
+                    "start_time": start,
+                    "end_time": None,
+                    "heartbeat_time": start,
+                    "lifecycle_stage": LifecycleStage.ACTIVE.value,
+                    "parent_run_uuid": parent_run_id,
+                    "source_name": source_name,
+                    "git_commit": git_commit,
+                },
             )
             if clean_tags:
                 conn.execute(
-                    insert(s.tags),
+                    _INSERT_TAGS,
                     [{"run_uuid": run_id, "key": k, "value": v} for k, v in clean_tags.items()],
                 )
-            return load_runs(conn, [run_id])[0]
+        # Everything the new run holds was just written here, so build it instead of reading back.
+        info = RunInfo(
+            run_id=run_id,
+            run_name=name,
+            experiment_id=str(eid),
+            status=RunStatus.RUNNING.value,
+            start_time=start,
+            end_time=None,
+            user_id=user_id,
+            lifecycle_stage=LifecycleStage.ACTIVE.value,
+            parent_run_id=parent_run_id,
+            source_name=source_name,
+            git_commit=git_commit,
+            heartbeat_time=start,
+        )
+        return Run(info=info, data=RunData(tags=clean_tags))
 
     def get(self, run_id: str) -> Run:
         """Return the run with its latest metrics, params, tags and inputs; NotFound if absent."""
@@ -138,10 +171,12 @@ class SqlRunStore:
         if error is not None:
             values["error"] = str(error)[:20_000]
         with write_transaction(self.engine) as conn:
-            require_run(conn, run_id)
             if values:
-                conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(**values))
-            return run_info(conn.execute(select(s.runs).where(s.runs.c.run_uuid == run_id)).one())
+                # One round trip when the run is writable; the check below only explains a miss.
+                row = conn.execute(_UPDATE_ACTIVE_RUN, {"b_run_id": run_id, **values}).first()
+                if row is not None:
+                    return run_info(row)
+            return run_info(require_run(conn, run_id))
 
     def delete(self, run_id: str) -> None:
         """Move a run to the trash."""

@@ -1,0 +1,45 @@
+"""Run every benchmark in its own interpreter and print one side-by-side table of ratios.
+
+Each `bench_*.py` runs in a fresh process so that one tool's imports, caches and threads
+cannot slow down the next measurement. Results also go to benchmarks/results/latest.json.
+Exit status is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ("bench_import", "bench_ingest", "bench_runs", "bench_search")
+
+
+def run_one(name: str) -> list[dict]:
+    """Return the results of one benchmark script, run in a child interpreter."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        print(f"== {name}", flush=True)
+        subprocess.run(
+            [sys.executable, str(HERE / f"{name}.py"), "--json", out.name], check=True, cwd=HERE
+        )
+        return json.loads(Path(out.name).read_text())
+
+
+def main() -> int:
+    """Run all benchmarks; return the process exit status."""
+    sys.path.insert(0, str(HERE))
+    from common import Result, emit
+
+    payload = [row for name in ORDER for row in run_one(name)]
+    results = [Result(**{k: v for k, v in row.items() if k != "ratio"}) for row in payload]
+    print("\n== summary (medians; ratio > 1 means Perennia is faster)")
+    emit(results)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "latest.json").write_text(json.dumps(payload, indent=2))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
