@@ -45,7 +45,13 @@ def validate_metric_value(key: str, value: object) -> float:
     if isinstance(value, float):
         return value
     if isinstance(value, numbers.Real):  # ints, numpy scalars, and bools as 0/1 like MLflow
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            # No repr: a huge int's decimal form can itself exceed Python's digit limit.
+            raise InvalidInput(
+                f"metric {key!r} value ({type(value).__name__}) is too large for a 64-bit float"
+            ) from None
     raise InvalidInput(
         f"metric {key!r} value must be a real number, got {type(value).__name__} {value!r:.60}"
     )
@@ -69,6 +75,7 @@ def validate_param_value(key: str, value: object) -> str:
             f"param {key!r} value is {len(text)} characters; the limit is {PARAM_VALUE_LENGTH}. "
             "Log large values as an artifact instead"
         )
+    _reject_nul(f"param {key!r} value", text)
     return text
 
 
@@ -79,7 +86,14 @@ def validate_tag_value(key: str, value: object) -> str:
         raise InvalidInput(
             f"tag {key!r} value is {len(text)} characters; the limit is {TAG_VALUE_LENGTH}"
         )
+    _reject_nul(f"tag {key!r} value", text)
     return text
+
+
+def _reject_nul(what: str, text: str) -> None:
+    """Raise InvalidInput for NUL characters, which PostgreSQL text cannot hold."""
+    if "\x00" in text:
+        raise InvalidInput(f"{what} must not contain NUL characters")
 
 
 def validate_name(value: object, what: str) -> str:

@@ -35,15 +35,34 @@ def current_revision(conn: Connection) -> str | None:
 
 def ensure_schema(engine: Engine) -> None:
     """Bring the database to the newest schema, migrating under a cross-process lock if needed."""
-    with engine.connect() as conn:
-        if _check(current_revision(conn)):
-            return
+    if not _sqlite_before_wal(engine):
+        with engine.connect() as conn:
+            if _check(current_revision(conn)):
+                return
     with _migration_lock(engine) as conn:
         if _check(current_revision(conn)):
             return
         _upgrade(conn)
         if conn.in_transaction():
             conn.commit()
+
+
+def _sqlite_before_wal(engine: Engine) -> bool:
+    """Return True for a SQLite file whose header does not say WAL yet (missing and new files too).
+
+    The first connection switches such a file to WAL, and SQLite answers a concurrent switch with
+    "database is locked" at once instead of waiting, so that connection must be made under the lock.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return False
+    try:
+        with open(Path(database).expanduser(), "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return True
+    # Bytes 18 and 19 of the header are the write and read format versions: 2 means WAL.
+    return len(header) < 20 or header[18] != 2
 
 
 def _check(revision: str | None) -> bool:
