@@ -66,6 +66,7 @@ def demo(
                 "run",
             ],
             rows,
+            no_wrap=2,
         )
     )
     best = summary.results[0]

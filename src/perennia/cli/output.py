@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,8 +14,14 @@ from rich.table import Table
 
 from perennia.entities import ms_to_datetime
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _width(stream) -> int | None:
+    # Rich falls back to 80 columns when output is piped, which folds ordinary tables.
+    return None if stream.isatty() or "COLUMNS" in os.environ else 120
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 STATUS_STYLES = {
     "FINISHED": "green",
