@@ -5,6 +5,7 @@ Under CI=true an unreachable PostgreSQL is an error, not a skip: the suite must 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-PG_ADMIN_URI = os.environ.get("PERENNIA_TEST_POSTGRES_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URI = os.environ.get(
+    "PERENNIA_TEST_POSTGRES_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", "postgres"]
 
@@ -111,10 +114,9 @@ def _reset_tracking() -> None:
             fluent.end_run()
         except Exception:  # noqa: BLE001 - a test may leave a broken run behind
             fluent._stack().pop()
-    try:
+    # A test may leave queued errors behind on purpose.
+    with contextlib.suppress(Exception):
         context.close_all()
-    except Exception:  # noqa: BLE001 - a test may leave queued errors behind on purpose
-        pass
     fluent._valid_keys.clear()
     fluent._last_run = None
     fluent.set_tracking_uri(None)
