@@ -15,9 +15,9 @@ _FLUENT = (
     "set_tracking_uri", "get_tracking_uri", "set_artifacts_uri", "set_experiment", "create_experiment",
     "get_experiment", "get_experiment_by_name", "start_run", "end_run", "active_run", "last_active_run",
     "get_run", "log_metric", "log_metrics", "log_param", "log_params", "set_tag", "set_tags", "delete_tag",
-    "flush", "log_input", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
-    "search_runs", "ActiveRun",
+    "flush", "log_input", "search_runs", "ActiveRun",
 )  # fmt: skip
+_FLUENT_ARTIFACTS = ("log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure")
 _ELSEWHERE = {
     "Client": "perennia.tracking.client",
     "Settings": "perennia.config",
@@ -27,7 +27,7 @@ _ELSEWHERE = {
 }
 _SUBMODULES = ("data", "sklearn", "entities", "errors", "store", "artifacts", "tracking")
 
-__all__ = [*_FLUENT, *_ELSEWHERE, *_SUBMODULES, "__version__"]
+__all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, "__version__"]
 
 if TYPE_CHECKING:
     from perennia import data, sklearn  # noqa: F401
@@ -36,11 +36,14 @@ if TYPE_CHECKING:
     from perennia.errors import PerenniaError  # noqa: F401
     from perennia.tracking.client import Client  # noqa: F401
     from perennia.tracking.fluent import *  # noqa: F403
+    from perennia.tracking.fluent_artifacts import *  # noqa: F403
 
 
 def __getattr__(name: str) -> Any:
     if name in _FLUENT:
         value = getattr(importlib.import_module("perennia.tracking.fluent"), name)
+    elif name in _FLUENT_ARTIFACTS:
+        value = getattr(importlib.import_module("perennia.tracking.fluent_artifacts"), name)
     elif name in _ELSEWHERE:
         value = getattr(importlib.import_module(_ELSEWHERE[name]), name)
     elif name in _SUBMODULES:
