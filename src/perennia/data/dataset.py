@@ -55,10 +55,15 @@ def _profile(frame: Any) -> dict[str, Any]:
         ):
             finite = series.dropna()
             if len(finite):
+                import numpy as np
+
+                # Values near the float limit overflow the sum; the mean is then reported as None.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean = finite.mean()
                 entry.update(
                     min=_json_number(finite.min()),
                     max=_json_number(finite.max()),
-                    mean=_json_number(finite.mean()),
+                    mean=_json_number(mean),
                 )
         columns[str(name)] = entry
     return {"columns": columns}
