@@ -17,11 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 PG_ADMIN_URI = os.environ.get(
     "PERENNIA_TEST_POSTGRES_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-BACKENDS = ["sqlite", "postgres"]
+SQL_BACKENDS = ["sqlite", "postgres"]
+# "rest" is the REST store against a live server on loopback, itself over a fresh SQLite file.
+BACKENDS = [*SQL_BACKENDS, "rest"]
 
 
 def _worker() -> str:
@@ -88,20 +92,47 @@ def sqlite_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'perennia.db'}"
 
 
-@pytest.fixture(params=BACKENDS)
-def store_uri(request: pytest.FixtureRequest) -> str:
-    """Return a fresh store URI, once per backend."""
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_store_uri(request: pytest.FixtureRequest) -> str:
+    """Return a fresh SQL store URI, once per SQL backend."""
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_uri")
     return request.getfixturevalue("postgres_uri")
 
 
 @pytest.fixture
-def store(store_uri: str):
+def live_server(sqlite_uri: str) -> Iterator[tuple[str, object]]:
+    """Yield (URL, backing SqlStore) of a live `perennia server` over a fresh SQLite store."""
+    from perennia.server.app import create_app
+    from perennia.store import open_store
+    from tests.live_server import LiveServer
+
+    backing = open_store(sqlite_uri)
+    server = LiveServer(create_app(backing)).start()
+    yield server.url, backing
+    server.stop()
+    backing.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_uri(request: pytest.FixtureRequest) -> str:
+    """Return a fresh store URI, once per backend (SQLite, PostgreSQL, REST)."""
+    if request.param == "rest":
+        return request.getfixturevalue("live_server")[0]
+    return request.getfixturevalue(
+        f"{request.param}_uri" if request.param == "sqlite" else "postgres_uri"
+    )
+
+
+@pytest.fixture
+def store(store_uri: str, request: pytest.FixtureRequest):
     """Return an open store on a fresh database, once per backend."""
     from perennia.store import open_store
 
     opened = open_store(store_uri)
+    if store_uri.startswith("http"):
+        # Tests that inspect tables look through the server at the database behind it.
+        opened.backing = request.getfixturevalue("live_server")[1]
     yield opened
     opened.close()
 
@@ -123,21 +154,14 @@ def _reset_tracking() -> None:
 
 
 @pytest.fixture
-def tracking(store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def tracking(sql_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the fluent API and Client at a fresh store (per backend) and artifact folder."""
     monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PERENNIA_TRACKING_URI", store_uri)
+    monkeypatch.setenv("PERENNIA_TRACKING_URI", sql_store_uri)
     monkeypatch.setenv("PERENNIA_ARTIFACTS_URI", str(tmp_path / "artifacts"))
     _reset_tracking()
-    yield store_uri
+    yield sql_store_uri
     _reset_tracking()
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,10 @@ the `*_datetime` properties give timezone-aware views for people.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -268,3 +271,44 @@ def to_dict(entity: Any) -> Any:
     if isinstance(entity, float) and not math.isfinite(entity):
         return "NaN" if math.isnan(entity) else ("Infinity" if entity > 0 else "-Infinity")
     return entity
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def decode_float(value: Any) -> float:
+    """Return a float from JSON, where non-finite values travel as "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, str):
+        return _NON_FINITE[value]
+    return float(value)
+
+
+def from_dict(cls: Any, data: Any) -> Any:
+    """Return an entity of type `cls` rebuilt from `to_dict` output (the inverse of `to_dict`)."""
+    if data is None:
+        return None
+    origin = typing.get_origin(cls)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(cls) if a is not type(None)]
+        return from_dict(options[0], data)
+    if origin is list:
+        (item,) = typing.get_args(cls) or (Any,)
+        return [from_dict(item, v) for v in data]
+    if origin is dict:
+        _, item = typing.get_args(cls) or (str, Any)
+        return {k: from_dict(item, v) for k, v in data.items()}
+    if origin is Page:
+        (item,) = typing.get_args(cls)
+        return Page([from_dict(item, v) for v in data["items"]], data.get("next_page_token"))
+    if cls is float:
+        return decode_float(data)
+    if dataclasses.is_dataclass(cls):
+        hints = _hints(cls)
+        return cls(**{f.name: from_dict(hints[f.name], data[f.name])
+                      for f in dataclasses.fields(cls) if f.name in data})  # fmt: skip
+    return data
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from perennia.clock import now_ms
 
 
+def sql_engine(store):
+    """Return the SQL engine holding the store's data (behind the server, for a REST store)."""
+    return getattr(store, "backing", store).engine
+
+
 def backend(store) -> str:
-    """Return 'sqlite' or 'postgresql'."""
-    return store.engine.dialect.name
+    """Return 'sqlite' or 'postgresql': the database that holds the data."""
+    return sql_engine(store).dialect.name
 
 
 def next_millisecond() -> int:
@@ -28,5 +33,5 @@ def table_count(store, table: str, **where: object) -> int:
     query = select(func.count()).select_from(t)
     for column, value in where.items():
         query = query.where(t.c[column] == value)
-    with store.engine.connect() as conn:
+    with sql_engine(store).connect() as conn:
         return conn.execute(query).scalar_one()

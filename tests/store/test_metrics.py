@@ -24,7 +24,7 @@ from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.limits import KEY_LENGTH
 from perennia.store.sql import schema
 from perennia.store.validation import INT64_MAX, INT64_MIN
-from tests.store.helpers import backend, table_count
+from tests.store.helpers import backend, sql_engine, table_count
 
 # Values a float column can lose: signed zero, subnormals, the extremes, non-finite values.
 SPECIAL_VALUES = [
@@ -77,7 +77,7 @@ def _latest_oracle(points: list[tuple]) -> dict[str, tuple]:
 def _latest_rows(store, run_id: str) -> dict[str, tuple]:
     """Return key -> (value, step, timestamp) straight from the `latest_metrics` table."""
     lm = schema.latest_metrics
-    with store.engine.connect() as conn:
+    with sql_engine(store).connect() as conn:
         rows = conn.execute(
             select(lm.c.key, lm.c.value, lm.c.step, lm.c.timestamp).where(lm.c.run_uuid == run_id)
         ).all()

@@ -23,6 +23,7 @@ from perennia.store.sql import schema
 from perennia.store.sql.migrations import HEAD_REVISION, MIGRATIONS_DIR
 from perennia.store.sql.store import SqlStore
 from tests.conftest import PG_ADMIN_URI
+from tests.store.helpers import sql_engine
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,7 +86,7 @@ def test_the_package_head_revision_is_the_scripts_head() -> None:
 def test_opening_an_empty_database_creates_the_schema_and_stamps_the_head(empty_uri) -> None:
     store = open_store(empty_uri)
     try:
-        tables = set(inspect(store.engine).get_table_names())
+        tables = set(inspect(sql_engine(store)).get_table_names())
     finally:
         store.close()
     assert set(schema.metadata.tables) | {"alembic_version"} == tables
@@ -97,7 +98,7 @@ def test_models_match_what_the_migrations_create(store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with store.engine.connect() as conn:
+    with sql_engine(store).connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True}
         )

@@ -12,6 +12,7 @@ from perennia.cli.common import state
 from perennia.cli.demo import demo
 from perennia.cli.gc import gc
 from perennia.cli.output import err_console
+from perennia.cli.server import server
 
 app = typer.Typer(
     name="perennia",
@@ -26,6 +27,7 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")
 app.command("gc")(gc)
 app.command("demo")(demo)
+app.command("server")(server)
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def open_store(uri: str) -> Store:
-    """Return the store for a URI: `sqlite:///path.db` or `postgresql+psycopg://...`."""
+    """Return the store for a URI: `sqlite:///path.db`, `postgresql+psycopg://...` or `http://host:port`."""
     from perennia.store.sql.engine import is_sql_uri
 
     if is_sql_uri(uri):
@@ -19,9 +19,9 @@ def open_store(uri: str) -> Store:
 
         return SqlStore(uri)
     if uri.startswith(("http://", "https://")):
-        raise InvalidInput(
-            f"tracking URI {uri!r} points at a server; the REST store arrives with `perennia server`"
-        )
+        from perennia.store.rest.store import RestStore
+
+        return RestStore(uri)
     raise InvalidInput(
         f"tracking URI {uri!r} is not supported; use sqlite:///path.db or postgresql+psycopg://user@host/db"
     )

@@ -8,25 +8,13 @@ from sqlalchemy import Engine, func, select
 
 from perennia.clock import now_ms
 from perennia.entities import ArtifactEntry
-from perennia.errors import InvalidInput, NotFound
+from perennia.errors import NotFound
+from perennia.store.checks import check_artifact_entry
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import upsert
 from perennia.store.validation import validate_run_id
-
-
-def _check_entry(entry: ArtifactEntry) -> ArtifactEntry:
-    from perennia.artifacts.paths import validate_artifact_path
-
-    validate_artifact_path(entry.path)
-    if not (isinstance(entry.digest, str) and len(entry.digest) == 64):
-        raise InvalidInput(
-            f"artifact {entry.path!r} digest must be a 64-character sha256 hex string"
-        )
-    if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
-        raise InvalidInput(f"artifact {entry.path!r} size must be a non-negative integer")
-    return entry
 
 
 class SqlArtifactIndex:
@@ -37,7 +25,7 @@ class SqlArtifactIndex:
 
     def record(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
         """Add or replace manifest entries."""
-        checked = [_check_entry(e) for e in entries]
+        checked = [check_artifact_entry(e) for e in entries]
         now = now_ms()
         rows = [
             {

@@ -11,6 +11,7 @@ from perennia.clock import now_ms
 from perennia.entities import Experiment, LifecycleStage, Page, ViewType
 from perennia.errors import AlreadyExists, Conflict, NotFound
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS
+from perennia.store.limits import MAX_EXPERIMENT_PAGE
 from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
@@ -22,8 +23,6 @@ from perennia.store.validation import (
     validate_name,
     validate_tag_value,
 )
-
-MAX_EXPERIMENT_PAGE = 50_000
 
 
 class SqlExperimentStore:

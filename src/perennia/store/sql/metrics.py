@@ -9,51 +9,19 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, select
 
 from perennia.entities import Metric, MetricBatch
-from perennia.errors import InvalidInput, NotFound
+from perennia.errors import NotFound
+from perennia.store.checks import check_batch
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.run_loader import metric_value
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import upsert
 from perennia.store.validation import (
-    INT64_MAX,
-    INT64_MIN,
-    validate_int64,
-    validate_key,
-    validate_metric_value,
     validate_run_id,
 )
 
 _COPY_THRESHOLD = 200
 _COLUMNS = ("run_uuid", "key", "value", "step", "timestamp")
-
-
-def check_batch(batch: MetricBatch) -> None:
-    """Validate every key, value, step and timestamp of a batch (keys once each)."""
-    lengths = {len(batch.keys), len(batch.values), len(batch.steps), len(batch.timestamps)}
-    if len(lengths) != 1:
-        raise InvalidInput(
-            f"metric batch columns differ in length: {len(batch.keys)} keys, "
-            f"{len(batch.values)} values, {len(batch.steps)} steps, "
-            f"{len(batch.timestamps)} timestamps"
-        )
-    try:
-        keys = set(batch.keys)
-    except TypeError:  # an unhashable key; validate_key names it
-        keys = batch.keys
-    for key in keys:
-        validate_key(key, "metric key")
-    for key, value in zip(batch.keys, batch.values, strict=True):
-        if value.__class__ is not float:
-            validate_metric_value(key, value)
-    for name, column in (("metric step", batch.steps), ("metric timestamp", batch.timestamps)):
-        for number in column:
-            if number.__class__ is not int:
-                validate_int64(name, number)
-        # Plain ints skip the per-item check above; the range is checked once per column.
-        if column and not (min(column) >= INT64_MIN and max(column) <= INT64_MAX):
-            for number in column:
-                validate_int64(name, number)
 
 
 def _rows(run_id: str, batch: MetricBatch) -> list[tuple]:

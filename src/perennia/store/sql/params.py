@@ -8,31 +8,17 @@ from sqlalchemy import Connection, Engine, bindparam, select
 
 from perennia.entities import Param
 from perennia.errors import Conflict
+from perennia.store.checks import check_params
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import write_transaction
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import insert_ignore
-from perennia.store.validation import validate_key, validate_param_value
 
 # Built once: the read-back runs on every batch with params, and building it costs more than running it.
 _STORED_PARAMS = select(s.params.c.key, s.params.c.value).where(
     s.params.c.run_uuid == bindparam("run_id"),
     s.params.c.key.in_(bindparam("keys", expanding=True)),
 )
-
-
-def check_params(params: Sequence[Param]) -> dict[str, str]:
-    """Return the params as a validated dict; Conflict if one key carries two values."""
-    clean: dict[str, str] = {}
-    for param in params:
-        key = validate_key(param.key, "param key")
-        value = validate_param_value(key, param.value)
-        if key in clean and clean[key] != value:
-            raise Conflict(
-                f"param {key!r} appears twice in one batch with values {clean[key]!r} and {value!r}"
-            )
-        clean[key] = value
-    return clean
 
 
 def write_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from perennia.entities import MetricBatch, Param, RunTag
+from perennia.store.checks import check_batch, check_params, check_tags
 from perennia.store.sql.artifacts import SqlArtifactIndex
 from perennia.store.sql.engine import make_sql_engine, write_transaction
 from perennia.store.sql.experiments import SqlExperimentStore
 from perennia.store.sql.inputs import SqlInputStore
-from perennia.store.sql.metrics import SqlMetricStore, check_batch, write_metrics
+from perennia.store.sql.metrics import SqlMetricStore, write_metrics
 from perennia.store.sql.migrations import ensure_schema
-from perennia.store.sql.params import SqlParamStore, check_params, write_params
+from perennia.store.sql.params import SqlParamStore, write_params
 from perennia.store.sql.runs import SqlRunStore, require_run
-from perennia.store.sql.tags import SqlTagStore, check_tags, write_tags
+from perennia.store.sql.tags import SqlTagStore, write_tags
 
 
 class SqlStore:

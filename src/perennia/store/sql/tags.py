@@ -8,20 +8,12 @@ from sqlalchemy import Connection, Engine, delete
 
 from perennia.entities import RunTag
 from perennia.errors import NotFound
+from perennia.store.checks import check_tags
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import write_transaction
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import upsert
-from perennia.store.validation import validate_key, validate_tag_value
-
-
-def check_tags(tags: Sequence[RunTag]) -> dict[str, str]:
-    """Return the tags as a validated dict (a later value for the same key wins)."""
-    clean: dict[str, str] = {}
-    for tag in tags:
-        key = validate_key(tag.key, "tag key")
-        clean[key] = validate_tag_value(key, tag.value)
-    return clean
+from perennia.store.validation import validate_key
 
 
 def write_tags(conn: Connection, run_id: str, tags: dict[str, str]) -> None:

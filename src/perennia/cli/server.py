@@ -1,0 +1,71 @@
+"""`perennia server`: serve the metadata store over HTTP with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+import typer
+
+from perennia.cli.output import console
+from perennia.config import Settings
+from perennia.errors import InvalidInput
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server(
+    backend_store_uri: str | None = typer.Option(
+        None, "--backend-store-uri", help="Metadata store (default: the embedded SQLite store)."
+    ),
+    artifacts_uri: str | None = typer.Option(
+        None, "--artifacts-uri", help="Artifact folder or s3://bucket/prefix."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes."),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Allow a non-loopback address without authentication."
+    ),
+) -> None:
+    """Serve experiments, runs and artifacts over HTTP (native API and, later, MLflow's)."""
+    if not is_loopback(host) and not insecure:
+        raise InvalidInput(
+            f"--host {host} is reachable from other machines and authentication is off; "
+            "bind to 127.0.0.1, or pass --insecure if a trusted proxy guards the port"
+        )
+    settings = Settings.from_env().with_overrides(
+        tracking_uri=backend_store_uri, artifacts_uri=artifacts_uri
+    )
+    uri = settings.resolved_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        raise InvalidInput(f"--backend-store-uri {uri!r} is a server; give a database URI")
+    from perennia.store import open_store
+
+    open_store(uri).close()  # create or migrate the schema once, before the workers start
+    # Worker processes rebuild the app from the environment: the app holds no other state.
+    os.environ["PERENNIA_TRACKING_URI"] = uri
+    os.environ["PERENNIA_ARTIFACTS_URI"] = settings.resolved_artifacts_uri()
+    import uvicorn
+
+    console.print(
+        f"perennia server on [bold]http://{host}:{port}[/bold] "
+        f"({workers} worker{'s' if workers > 1 else ''}), store {uri}"
+    )
+    uvicorn.run(
+        "perennia.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,43 @@
+"""The ASGI app: the store's protocols over HTTP (native API under /api/v1/) plus /health."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+import perennia
+from perennia.config import Settings
+from perennia.server.errors import install_error_handlers
+from perennia.server.routes import experiments, run_data, runs
+from perennia.store.base import Store
+
+
+def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
+    """Return the app serving `store` (by default the one the settings or environment name)."""
+    if store is None:
+        from perennia.store import open_store
+
+        settings = settings or Settings.from_env()
+        store = open_store(settings.resolved_tracking_uri())
+    app = FastAPI(
+        title="Perennia",
+        version=perennia.__version__,
+        description="Experiment tracking, and later the whole model lifecycle, over HTTP.",
+    )
+    app.state.store = store
+    install_error_handlers(app)
+    for module in (experiments, runs, run_data):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["server"])
+    def health() -> JSONResponse:
+        """Return 200 while the server can reach its metadata store."""
+        store.experiments.get("0")
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/api/v1/artifact-digests", tags=["server"])
+    def digests_in_use() -> JSONResponse:
+        """Return every blob digest some run still refers to (for garbage collection)."""
+        return JSONResponse({"digests": sorted(store.artifacts.digests_in_use())})
+
+    return app

@@ -1,0 +1,124 @@
+"""/api/v1/runs: run lifecycle, heartbeats and search (as entities or as DataFrame columns)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from perennia.entities import ViewType, to_dict
+from perennia.server.routes.common import entity, store_of
+from perennia.server.schemas import CreateRun, Cutoff, Heartbeat, SearchRuns, UpdateRun
+from perennia.store.base import Store
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+
+
+@router.post("", status_code=201)
+def create_run(body: CreateRun, store: Store = Depends(store_of)) -> JSONResponse:
+    """Create a RUNNING run; returns it."""
+    run = store.runs.create(
+        body.experiment_id,
+        run_name=body.run_name,
+        user_id=body.user_id,
+        start_time=body.start_time,
+        tags=body.tags,
+        parent_run_id=body.parent_run_id,
+        source_name=body.source_name,
+        git_commit=body.git_commit,
+    )
+    return entity(run, status_code=201)
+
+
+@router.post("/search")
+def search_runs(body: SearchRuns, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return a page of runs matching an MLflow-style filter."""
+    page = store.runs.search(
+        body.experiment_ids,
+        body.filter_string,
+        ViewType(body.view_type),
+        1000 if body.max_results is None else body.max_results,
+        body.order_by,
+        body.page_token,
+    )
+    return entity(page)
+
+
+@router.post("/search-frame")
+def search_runs_frame(body: SearchRuns, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return matching runs as DataFrame columns (times in epoch ms, missing values null)."""
+    frame = store.runs.search_frame(
+        body.experiment_ids,
+        body.filter_string,
+        ViewType(body.view_type),
+        body.max_results,
+        body.order_by,
+    )
+    return JSONResponse({"columns": {name: _column(frame[name]) for name in frame.columns}})
+
+
+def _column(series: Any) -> list[Any]:
+    if str(series.dtype).startswith("datetime64"):
+        # NaT != NaT, like NaN; a timestamp's nanoseconds hold the stored milliseconds exactly.
+        return [None if ts != ts else ts.value // 1_000_000 for ts in series]
+    return [_json_value(v) for v in series.tolist()]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if value != value else to_dict(value)
+    return value
+
+
+@router.post("/heartbeat")
+def heartbeat(body: Heartbeat, store: Store = Depends(store_of)) -> JSONResponse:
+    """Stamp the heartbeat of live runs."""
+    store.runs.heartbeat(body.run_ids, body.now_ms)
+    return JSONResponse({})
+
+
+@router.post("/mark-stale-killed")
+def mark_stale_killed(body: Cutoff, store: Store = Depends(store_of)) -> JSONResponse:
+    """Mark RUNNING runs silent since the cutoff KILLED; returns their ids."""
+    return JSONResponse({"run_ids": store.runs.mark_stale_killed(body.older_than_ms)})
+
+
+@router.post("/purge")
+def purge_runs(body: Cutoff, store: Store = Depends(store_of)) -> JSONResponse:
+    """Permanently remove runs trashed before the cutoff; returns how many."""
+    return JSONResponse({"purged": store.runs.purge_deleted(body.older_than_ms)})
+
+
+@router.get("/{run_id}")
+def get_run(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return a run with its latest metrics, params, tags and inputs."""
+    return entity(store.runs.get(run_id))
+
+
+@router.patch("/{run_id}")
+def update_run(run_id: str, body: UpdateRun, store: Store = Depends(store_of)) -> JSONResponse:
+    """Change a run's status, end time, name or error; returns its info."""
+    info = store.runs.update(
+        run_id,
+        status=body.status,
+        end_time=body.end_time,
+        run_name=body.run_name,
+        error=body.error,
+    )
+    return entity(info)
+
+
+@router.delete("/{run_id}")
+def delete_run(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
+    """Move a run to the trash."""
+    store.runs.delete(run_id)
+    return JSONResponse({})
+
+
+@router.post("/{run_id}/restore")
+def restore_run(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
+    """Take a run out of the trash."""
+    store.runs.restore(run_id)
+    return JSONResponse({})

@@ -1,0 +1,1 @@
+"""`RestStore`: the store protocols over HTTP against `perennia server` (`http://host:port`)."""

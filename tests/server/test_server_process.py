@@ -1,0 +1,87 @@
+"""`perennia server` as users start it: a real process, several workers, one PostgreSQL store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from perennia.store import open_store
+from tests.ports import free_port
+
+_CLIENT = """
+import sys, perennia
+perennia.set_experiment("shared")
+with perennia.start_run() as run:
+    for step in range(5_000):
+        perennia.log_metric("loss", float(step), step=step)
+print(run.run_id)
+"""
+
+
+def _start(args: list[str], home: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, PERENNIA_HOME=str(home))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perennia.cli.main", "server", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            break
+    process.kill()
+    pytest.fail(f"server did not start: {process.communicate()[1][-2000:]}")
+
+
+@pytest.mark.xdist_group("heavy")
+def test_two_workers_on_postgresql_serve_concurrent_remote_clients(
+    postgres_uri: str, tmp_path: Path
+) -> None:
+    server, url = _start(["--backend-store-uri", postgres_uri, "--workers", "2"], tmp_path)
+    try:
+        env = dict(os.environ, PERENNIA_TRACKING_URI=url, PERENNIA_HOME=str(tmp_path / "c"))
+        clients = [
+            subprocess.Popen([sys.executable, "-c", _CLIENT], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]  # fmt: skip
+        run_ids = []
+        for client in clients:
+            out, err = client.communicate(timeout=180)
+            assert client.returncode == 0, err[-2000:]
+            run_ids.append(out.strip())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    store = open_store(postgres_uri)
+    for run_id in run_ids:
+        assert [m.step for m in store.metrics.history(run_id, "loss")] == list(range(5_000))
+        assert store.runs.get(run_id).info.status == "FINISHED"
+    store.close()
+
+
+def test_a_public_address_without_authentication_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "perennia.cli.main", "server", "--host", "0.0.0.0"],
+        env=dict(os.environ, PERENNIA_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "--insecure" in result.stderr and len(result.stderr.strip().splitlines()) == 1
