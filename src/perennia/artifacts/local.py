@@ -13,6 +13,19 @@ from perennia.artifacts.digests import CHUNK, check_digest
 from perennia.errors import NotFound
 
 
+def _file_mode() -> int:
+    """Return the mode a plain new file gets under this process's umask."""
+    # mkstemp creates files 0600; blobs and downloads should get the usual mode instead, so a
+    # team sharing an artifact folder can read each other's blobs. The umask can only be read by
+    # setting it, so that happens once, at import.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 class LocalBlobStore:
     """The `BlobStore` protocol on a local (or mounted) directory."""
 
@@ -44,6 +57,7 @@ class LocalBlobStore:
                 shutil.copyfileobj(src, out, CHUNK)
                 out.flush()
                 os.fsync(out.fileno())
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -24,10 +24,10 @@ def validate_artifact_path(path: object, *, allow_empty: bool = False) -> str:
     if path in ("", "."):
         if allow_empty:
             return ""
-        raise InvalidArtifactPath("artifact path must not be empty")
+        raise InvalidArtifactPath(f"artifact path {path!r} must not be empty")
     if len(path) > ARTIFACT_PATH_LENGTH:
         raise InvalidArtifactPath(
-            f"artifact path is {len(path)} characters; the limit is {ARTIFACT_PATH_LENGTH}"
+            f"artifact path {path[:60]!r}... is {len(path)} characters; the limit is {ARTIFACT_PATH_LENGTH}"
         )
     for char, name in _FORBIDDEN.items():
         if char in path:
@@ -60,4 +60,6 @@ def validate_artifact_path(path: object, *, allow_empty: bool = False) -> str:
 def join_artifact_path(directory: str | None, name: str) -> str:
     """Return `directory/name` validated, treating a None or empty directory as the run's root."""
     directory = validate_artifact_path(directory or "", allow_empty=True)
+    # The name is checked alone too: "///" would otherwise collapse into the directory itself.
+    name = validate_artifact_path(name)
     return validate_artifact_path(f"{directory}/{name}" if directory else name)

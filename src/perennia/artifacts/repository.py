@@ -14,9 +14,10 @@ from pathlib import Path
 
 from perennia.artifacts.base import BlobStore
 from perennia.artifacts.digests import sha256_file
+from perennia.artifacts.local import FILE_MODE
 from perennia.artifacts.paths import join_artifact_path, validate_artifact_path
 from perennia.entities import ArtifactEntry, FileInfo
-from perennia.errors import IntegrityError, InvalidInput, NotFound
+from perennia.errors import IntegrityError, InvalidArtifactPath, InvalidInput, NotFound
 from perennia.store.base import ArtifactIndex
 
 
@@ -50,7 +51,9 @@ class ArtifactRepository:
             raise InvalidInput(
                 f"{str(source)!r} is not a file; pass a file path (or use log_artifacts for a folder)"
             )
-        entry = self._store(source, join_artifact_path(artifact_path, source.name))
+        path = join_artifact_path(artifact_path, source.name)
+        self._check_tree(run_id, [path])
+        entry = self._store(source, path)
         self.index.record(run_id, [entry])
         return entry
 
@@ -61,7 +64,7 @@ class ArtifactRepository:
         root = Path(local_dir)
         if not root.is_dir():
             raise InvalidInput(f"{str(root)!r} is not a directory")
-        entries = []
+        files: list[tuple[Path, str]] = []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
             for name in sorted(filenames):
@@ -69,14 +72,23 @@ class ArtifactRepository:
                 if source.is_symlink():
                     continue  # a link could point anywhere on the machine; only real files are logged
                 relative = source.relative_to(root).as_posix()
-                entries.append(self._store(source, join_artifact_path(artifact_path, relative)))
+                files.append((source, join_artifact_path(artifact_path, relative)))
+        # Every path is checked before any blob is written, so a bad name stores nothing.
+        if files:
+            self._check_tree(run_id, [path for _, path in files])
+        entries = [self._store(source, path) for source, path in files]
         if entries:
             self.index.record(run_id, entries)
         return entries
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactEntry:
         """Store bytes as the artifact file `artifact_file` and return its entry."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidInput(
+                f"log_bytes needs bytes, got {type(data).__name__}; encode text first"
+            )
         path = validate_artifact_path(artifact_file)
+        self._check_tree(run_id, [path])
         fd, tmp = tempfile.mkstemp(prefix="perennia-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -86,6 +98,29 @@ class ArtifactRepository:
             Path(tmp).unlink(missing_ok=True)
         self.index.record(run_id, [entry])
         return entry
+
+    def _check_tree(self, run_id: str, paths: list[str]) -> None:
+        """Raise InvalidArtifactPath if a new path would be a file and a directory at once."""
+        # Only the subtrees the new paths live in can clash, so only those are read.
+        existing = {
+            entry.path
+            for top in {p.split("/", 1)[0] for p in paths}
+            for entry in self.index.list(run_id, top)
+        }
+        files = existing | set(paths)
+        directories = {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
+        for path in paths:
+            parts = path.split("/")
+            parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+            clash = next((parent for parent in parents if parent in files), None)
+            if clash is not None:
+                raise InvalidArtifactPath(
+                    f"artifact path {path!r} would be inside {clash!r}, which is a file of run {run_id!r}"
+                )
+            if path in directories:
+                raise InvalidArtifactPath(
+                    f"artifact path {path!r} is a directory of run {run_id!r}; pick another name"
+                )
 
     def _store(self, source: Path, path: str) -> ArtifactEntry:
         digest, size = sha256_file(source)
@@ -140,6 +175,7 @@ class ArtifactRepository:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     self._copy_verified(run_id, entry, handle)
+                os.chmod(tmp, FILE_MODE)  # mkstemp's 0600 is for the temp file, not the download
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

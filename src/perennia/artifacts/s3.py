@@ -61,7 +61,21 @@ class S3BlobStore:
     def put_file(self, digest: str, source: Path) -> None:
         """Store the file's bytes under `digest` (no-op if already stored)."""
         if self.exists(digest):
-            return
+            # Refresh LastModified (as the local store refreshes mtime) so garbage collection's
+            # grace period protects a blob that is being re-logged, not only freshly written ones.
+            from botocore.exceptions import ClientError
+
+            key = self._key(digest)
+            try:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    MetadataDirective="REPLACE",
+                )
+                return
+            except ClientError:
+                pass  # e.g. over the 5 GB copy limit: upload the bytes again instead
         self.client.upload_file(str(source), self.bucket, self._key(digest))
 
     def read_into(self, digest: str, target: BinaryIO) -> None:

@@ -50,8 +50,12 @@ def _profile(frame: Any) -> dict[str, Any]:
     for name in frame.columns:
         series = frame[name]
         entry: dict[str, Any] = {"null_count": int(nulls[name])}
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
-            series.dtype
+        api = pd.api.types
+        # Booleans and complex numbers have no meaningful min/max/mean as one float.
+        if (
+            api.is_numeric_dtype(series.dtype)
+            and not api.is_bool_dtype(series.dtype)
+            and not api.is_complex_dtype(series.dtype)
         ):
             finite = series.dropna()
             if len(finite):
@@ -73,7 +77,9 @@ def _content_digest(frame: Any) -> str:
     import pandas as pd
 
     hasher = hashlib.sha256()
-    hasher.update(json.dumps([[str(c), str(frame[c].dtype)] for c in frame.columns]).encode())
+    # The row count is in the header so frames without columns still differ by length.
+    header = [len(frame), [[str(c), str(frame[c].dtype)] for c in frame.columns]]
+    hasher.update(json.dumps(header).encode())
     for name in frame.columns:
         series = frame[name]
         try:
@@ -81,12 +87,26 @@ def _content_digest(frame: Any) -> str:
         except TypeError:  # unhashable cells (lists, dicts): hash their text form
             hashes = pd.util.hash_pandas_object(series.astype(str), index=False)
         hasher.update(hashes.to_numpy().tobytes())
+        if series.dtype == object:
+            # pandas hashes mixed objects by their text, so 1 and "1" (or True and "True") would
+            # collide; the cell types keep them apart, while every null counts as the same null.
+            kinds = series.map(lambda value: type(value).__name__).astype(object)
+            kinds[series.isna().to_numpy()] = "null"
+            hasher.update(pd.util.hash_pandas_object(kinds, index=False).to_numpy().tobytes())
     return hasher.hexdigest()
 
 
 def _describe(
     frame: Any, name: str | None, targets: Sequence[str], source: str, source_type: str
 ) -> Dataset:
+    for label, value in (("name", name), ("source", source)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"dataset {label} must be a string, got {type(value).__name__}")
+    duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if duplicated:
+        raise InvalidInput(
+            f"column name(s) {duplicated[:20]} appear more than once; a dataset needs unique columns"
+        )
     missing = [t for t in targets if t not in frame.columns]
     if missing:
         raise InvalidInput(
@@ -111,7 +131,13 @@ def _describe(
 def _targets(targets: str | Sequence[str] | None) -> list[str]:
     if targets is None:
         return []
-    return [targets] if isinstance(targets, str) else list(targets)
+    if isinstance(targets, str):
+        return [targets]
+    if isinstance(targets, Sequence) and all(isinstance(t, str) for t in targets):
+        return list(targets)
+    raise InvalidInput(
+        f"targets must be a column name or a list of column names, got {targets!r:.80}"
+    )
 
 
 def from_pandas(
@@ -132,24 +158,42 @@ def from_numpy(
     features: Any, targets: Any = None, name: str | None = None, source: str | None = None
 ) -> Dataset:
     """Return a descriptor of a numpy feature array (and optional target array)."""
-    import numpy as np
     import pandas as pd
 
-    array = np.asarray(features)
+    array = _as_array(features, "features")
     if array.ndim not in (1, 2):
         raise InvalidInput(f"from_numpy needs a 1-D or 2-D array, got shape {array.shape}")
-    frame = pd.DataFrame(array.reshape(len(array), -1))
+    # reshape(n, -1) cannot infer the width of an empty array, so widen 1-D arrays explicitly.
+    frame = pd.DataFrame(array[:, None] if array.ndim == 1 else array)
     frame.columns = [f"f{i}" for i in range(frame.shape[1])]
     target_names: list[str] = []
     if targets is not None:
-        target_array = np.asarray(targets)
-        if len(target_array) != len(frame):
+        target_array = _as_array(targets, "targets")
+        if target_array.ndim not in (1, 2) or len(target_array) != len(frame):
             raise InvalidInput(
-                f"targets have {len(target_array)} rows but features have {len(frame)}"
+                f"targets must be a 1-D or 2-D array with one row per feature row ({len(frame)}),"
+                f" got shape {target_array.shape}"
             )
-        frame["target"] = target_array
-        target_names = ["target"]
+        if target_array.ndim == 1:
+            target_names = ["target"]
+            frame["target"] = target_array
+        else:
+            target_names = [f"target{i}" for i in range(target_array.shape[1])]
+            for i, target in enumerate(target_names):
+                frame[target] = target_array[:, i]
     return _describe(frame, name, target_names, source or "numpy", "numpy")
+
+
+def _as_array(values: Any, label: str) -> Any:
+    """Return `values` as a numpy array, or raise InvalidInput for ragged or odd input."""
+    import numpy as np
+
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(
+            f"{label} cannot be read as a rectangular array ({error}); pass a 1-D or 2-D array"
+        ) from None
 
 
 def from_polars(
@@ -159,7 +203,7 @@ def from_polars(
     source: str | None = None,
 ) -> Dataset:
     """Return a descriptor of a polars DataFrame."""
-    if not hasattr(df, "to_pandas") or type(df).__module__.split(".")[0] != "polars":
+    if type(df).__module__.split(".")[0] != "polars" or type(df).__name__ != "DataFrame":
         raise InvalidInput(f"from_polars needs a polars DataFrame, got {type(df).__name__}")
     return _describe(df.to_pandas(), name, _targets(targets), source or "polars", "polars")
 
@@ -171,7 +215,10 @@ def from_arrow(
     source: str | None = None,
 ) -> Dataset:
     """Return a descriptor of a pyarrow Table."""
-    if type(table).__module__.split(".")[0] != "pyarrow" or not hasattr(table, "to_pandas"):
+    if type(table).__module__.split(".")[0] != "pyarrow" or type(table).__name__ not in (
+        "Table",
+        "RecordBatch",
+    ):
         raise InvalidInput(f"from_arrow needs a pyarrow Table, got {type(table).__name__}")
     return _describe(table.to_pandas(), name, _targets(targets), source or "pyarrow", "pyarrow")
 
@@ -181,6 +228,7 @@ def from_any(
 ) -> Dataset:
     """Return a descriptor for pandas, polars, pyarrow or numpy data, whichever `data` is."""
     module = type(data).__module__.split(".")[0]
+    kind = type(data).__name__
     if module == "pandas":
         import pandas as pd
 
@@ -188,7 +236,18 @@ def from_any(
             data = data.to_frame()
         return from_pandas(data, name=name, targets=targets)
     if module == "polars":
-        return from_polars(data, name=name, targets=targets)
+        return from_polars(
+            data.to_frame() if kind == "Series" else data, name=name, targets=targets
+        )
     if module == "pyarrow":
         return from_arrow(data, name=name, targets=targets)
+    if data is None or isinstance(data, (str, bytes, dict)):
+        raise InvalidInput(
+            f"from_any needs a pandas, polars or pyarrow table or a numpy array, got {kind}"
+        )
+    if targets is not None:
+        raise InvalidInput(
+            "array data has no column names to use as targets; pass the target array instead:"
+            " from_numpy(features, targets=y)"
+        )
     return from_numpy(data, name=name)
