@@ -101,14 +101,18 @@ def sql_store_uri(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def live_server(sqlite_uri: str) -> Iterator[tuple[str, object]]:
+def live_server(sqlite_uri: str, tmp_path: Path) -> Iterator[tuple[str, object]]:
     """Yield (URL, backing SqlStore) of a live `perennia server` over a fresh SQLite store."""
+    from perennia.config import Settings
     from perennia.server.app import create_app
     from perennia.store import open_store
     from tests.live_server import LiveServer
 
     backing = open_store(sqlite_uri)
-    server = LiveServer(create_app(backing)).start()
+    settings = Settings.from_env().with_overrides(
+        tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "server-artifacts")
+    )
+    server = LiveServer(create_app(backing, settings)).start()
     yield server.url, backing
     server.stop()
     backing.close()

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 import perennia
 from perennia.config import Settings
+from perennia.server.artifact_access import ArtifactAccess
 from perennia.server.errors import install_error_handlers
+from perennia.server.mlflow_compat import artifacts as mlflow_artifacts
+from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.routes import experiments, run_data, runs
 from perennia.store.base import Store
 
 
 def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
     """Return the app serving `store` (by default the one the settings or environment name)."""
+    settings = settings or Settings.from_env()
     if store is None:
         from perennia.store import open_store
 
-        settings = settings or Settings.from_env()
         store = open_store(settings.resolved_tracking_uri())
     app = FastAPI(
         title="Perennia",
@@ -25,8 +28,9 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         description="Experiment tracking, and later the whole model lifecycle, over HTTP.",
     )
     app.state.store = store
+    app.state.artifacts = ArtifactAccess(store, settings.resolved_artifacts_uri())
     install_error_handlers(app)
-    for module in (experiments, runs, run_data):
+    for module in (experiments, runs, run_data, mlflow_tracking, mlflow_artifacts):
         app.include_router(module.router)
 
     @app.get("/health", tags=["server"])
@@ -34,6 +38,11 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         """Return 200 while the server can reach its metadata store."""
         store.experiments.get("0")
         return JSONResponse({"status": "ok"})
+
+    @app.get("/version", tags=["server"])
+    def version() -> PlainTextResponse:
+        """Return the server's version as plain text, as MLflow's server does."""
+        return PlainTextResponse(perennia.__version__)
 
     @app.get("/api/v1/artifact-digests", tags=["server"])
     def digests_in_use() -> JSONResponse:

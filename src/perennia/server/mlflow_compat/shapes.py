@@ -1,0 +1,161 @@
+"""MLflow's protobuf-JSON shapes, to and from the shared entities (the one adapter module).
+
+MLflow sends ids as strings, int64 as JSON numbers, key/value lists instead of maps, and
+non-finite metric values as the strings "NaN", "Infinity", "-Infinity".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from perennia.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    Metric,
+    Run,
+    RunInfo,
+    decode_float,
+    to_dict,
+)
+from perennia.errors import InvalidInput
+
+CONTEXT_TAG = "mlflow.data.context"
+
+
+def artifact_uri(run: RunInfo) -> str:
+    """Return the artifact URI MLflow clients resolve through this server's artifact proxy."""
+    return f"mlflow-artifacts:/{run.experiment_id}/{run.run_id}/artifacts"
+
+
+def pairs(mapping: dict[str, str]) -> list[dict[str, str]]:
+    """Return a map as MLflow's list of {key, value}."""
+    return [{"key": k, "value": v} for k, v in mapping.items()]
+
+
+def experiment_json(experiment: Experiment) -> dict[str, Any]:
+    """Return an experiment in MLflow's shape."""
+    return {
+        "experiment_id": experiment.experiment_id,
+        "name": experiment.name,
+        "artifact_location": f"mlflow-artifacts:/{experiment.experiment_id}",
+        "lifecycle_stage": experiment.lifecycle_stage,
+        "creation_time": experiment.creation_time,
+        "last_update_time": experiment.last_update_time,
+        "tags": pairs(experiment.tags),
+    }
+
+
+def run_info_json(info: RunInfo) -> dict[str, Any]:
+    """Return a run's info in MLflow's shape."""
+    body = {
+        "run_id": info.run_id,
+        "run_uuid": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id or "",
+        "status": info.status,
+        "start_time": info.start_time,
+        "artifact_uri": artifact_uri(info),
+        "lifecycle_stage": info.lifecycle_stage,
+    }
+    if info.end_time is not None:
+        body["end_time"] = info.end_time
+    return body
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """Return a run in MLflow's shape (latest metric values carry the run's last step)."""
+    tags = dict(run.data.tags)
+    tags.setdefault("mlflow.runName", run.info.run_name)
+    if run.info.parent_run_id:
+        tags.setdefault("mlflow.parentRunId", run.info.parent_run_id)
+    metrics = [
+        {"key": k, "value": to_dict(v), "timestamp": run.info.start_time, "step": 0}
+        for k, v in run.data.metrics.items()
+    ]
+    return {
+        "info": run_info_json(run.info),
+        "data": {"metrics": metrics, "params": pairs(run.data.params), "tags": pairs(tags)},
+        "inputs": {"dataset_inputs": [dataset_input_json(i) for i in run.inputs.dataset_inputs]},
+    }
+
+
+def dataset_input_json(item: DatasetInput) -> dict[str, Any]:
+    """Return a dataset input in MLflow's shape (the context travels as a tag)."""
+    d = item.dataset
+    return {
+        "tags": [{"key": CONTEXT_TAG, "value": item.context}] if item.context else [],
+        "dataset": {
+            "name": d.name,
+            "digest": d.digest,
+            "source_type": d.source_type,
+            "source": d.source,
+            "schema": json.dumps({"mlflow_colspec": d.schema}) if d.schema else "",
+            "profile": json.dumps(d.profile) if d.profile else "",
+        },
+    }
+
+
+def dataset_input_from_json(body: dict[str, Any]) -> DatasetInput:
+    """Return the DatasetInput an MLflow `log-inputs` entry describes."""
+    data = body.get("dataset") or {}
+    tags = {t.get("key"): t.get("value") for t in body.get("tags") or []}
+    schema = _json_field(data.get("schema"), "schema")
+    profile = _json_field(data.get("profile"), "profile")
+    columns = schema.get("mlflow_colspec", []) if isinstance(schema, dict) else schema
+    return DatasetInput(
+        Dataset(
+            name=str(data.get("name", "")),
+            digest=str(data.get("digest", "")).lower(),
+            source=str(data.get("source", "")),
+            source_type=str(data.get("source_type", "")),
+            schema=columns if isinstance(columns, list) else [],
+            row_count=int((profile or {}).get("num_rows", 0)) if isinstance(profile, dict) else 0,
+            profile=profile if isinstance(profile, dict) else {},
+        ),
+        tags.get(CONTEXT_TAG),
+    )
+
+
+def _json_field(text: Any, name: str) -> Any:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"dataset {name} is not valid JSON") from None
+
+
+def metric_json(metric: Metric) -> dict[str, Any]:
+    """Return a metric point in MLflow's shape."""
+    return {
+        "key": metric.key,
+        "value": to_dict(metric.value),
+        "timestamp": metric.timestamp,
+        "step": metric.step,
+    }
+
+
+def metric_from_json(body: dict[str, Any], default_timestamp: int) -> Metric:
+    """Return the Metric an MLflow metric body describes."""
+    try:
+        value = decode_float(body["value"])
+    except KeyError:
+        raise InvalidInput("metric is missing its 'value'") from None
+    except (TypeError, ValueError):
+        raise InvalidInput(f"metric value {body.get('value')!r:.40} is not a number") from None
+    return Metric(
+        key=body.get("key"),
+        value=value,
+        timestamp=_int(body.get("timestamp", default_timestamp), "timestamp"),
+        step=_int(body.get("step", 0), "step"),
+    )
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"metric {name} {value!r:.40} is not an integer") from None
