@@ -312,3 +312,21 @@ def from_dict(cls: Any, data: Any) -> Any:
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+_INF = math.inf
+
+
+def encode_floats(values: list[float]) -> list[Any]:
+    """Return floats ready for JSON: finite ones as they are, others as "NaN"/"Infinity" strings."""
+    # One comparison per value: NaN and the infinities are the only floats outside (-inf, inf).
+    return [v if -_INF < v < _INF else to_dict(float(v)) for v in values]
+
+
+def decode_floats(values: list[Any]) -> list[Any]:
+    """Return JSON numbers as floats, turning "NaN"/"Infinity" strings back; leaves junk for checks."""
+    return [
+        v if v.__class__ is float else _NON_FINITE.get(v, v) if v.__class__ is str else
+        float(v) if v.__class__ is int else v
+        for v in values
+    ]  # fmt: skip

@@ -65,7 +65,7 @@ def test_a_validation_error_names_the_field(api) -> None:
     run_id = _run(api)
     bad = {"metrics": {"keys": ["a"], "values": ["lots"], "steps": [0], "timestamps": [0]}}
     body = api.post(f"/api/v1/runs/{run_id}/batch", json=bad).json()
-    assert "metrics.values" in body["message"]
+    assert "metric 'a' value must be a real number" in body["message"]
 
 
 def test_metric_columns_round_trip_non_finite_values(api) -> None:

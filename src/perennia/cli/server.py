@@ -50,22 +50,21 @@ def server(
         raise InvalidInput(f"--backend-store-uri {uri!r} is a server; give a database URI")
     from perennia.store import open_store
 
-    open_store(uri).close()  # create or migrate the schema once, before the workers start
-    # Worker processes rebuild the app from the environment: the app holds no other state.
-    os.environ["PERENNIA_TRACKING_URI"] = uri
-    os.environ["PERENNIA_ARTIFACTS_URI"] = settings.resolved_artifacts_uri()
+    store = open_store(uri)  # creates or migrates the schema once, before any worker starts
     import uvicorn
 
     console.print(
         f"perennia server on [bold]http://{host}:{port}[/bold] "
         f"({workers} worker{'s' if workers > 1 else ''}), store {uri}"
     )
-    uvicorn.run(
-        "perennia.server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        from perennia.server.app import create_app
+
+        uvicorn.run(create_app(store, settings), **options)
+        return
+    store.close()
+    # Worker processes rebuild the app from the environment: the app holds no other state.
+    os.environ["PERENNIA_TRACKING_URI"] = uri
+    os.environ["PERENNIA_ARTIFACTS_URI"] = settings.resolved_artifacts_uri()
+    uvicorn.run("perennia.server.app:create_app", factory=True, workers=workers, **options)

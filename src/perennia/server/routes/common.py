@@ -19,3 +19,19 @@ def store_of(request: Request) -> Store:
 def entity(value: Any, status_code: int = 200) -> JSONResponse:
     """Return a JSON response holding an entity (or a structure of them)."""
     return JSONResponse(to_dict(value), status_code=status_code)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise InvalidInput saying what is wrong."""
+    import json
+
+    from perennia.errors import InvalidInput
+
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"request body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(f"request body must be a JSON object, got {type(body).__name__}")
+    return body

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from perennia.entities import (
     ArtifactEntry,
@@ -13,8 +16,10 @@ from perennia.entities import (
     Param,
     RunTag,
     decode_float,
+    decode_floats,
 )
-from perennia.server.routes.common import entity, store_of
+from perennia.errors import InvalidInput
+from perennia.server.routes.common import entity, json_object, store_of
 from perennia.server.schemas import (
     KeyValue,
     LogBatch,
@@ -37,15 +42,57 @@ def metric_batch(columns: MetricColumns) -> MetricBatch:
     )
 
 
-@router.post("/batch")
-def log_batch(run_id: str, body: LogBatch, store: Store = Depends(store_of)) -> JSONResponse:
-    """Write metrics, params and tags of one run in one transaction."""
-    store.log_batch(
-        run_id,
-        metric_batch(body.metrics) if body.metrics is not None else None,
-        [Param(p.key, p.value) for p in body.params],
-        [RunTag(t.key, t.value) for t in body.tags],
+_COLUMNS = ("keys", "values", "steps", "timestamps")
+_BATCH_SCHEMA = LogBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+_BATCH_SCHEMA.pop("$defs", None)
+
+
+def _raw_batch(data: Any) -> MetricBatch | None:
+    """Return a MetricBatch from raw JSON columns; the store's checks judge every value."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or set(data) != set(_COLUMNS):
+        raise InvalidInput(f"metrics must be an object with exactly the lists {list(_COLUMNS)}")
+    for name in _COLUMNS:
+        if not isinstance(data[name], list):
+            raise InvalidInput(f"metrics.{name} must be a list")
+    return MetricBatch(
+        data["keys"], decode_floats(data["values"]), data["steps"], data["timestamps"]
     )
+
+
+def _pairs_of(data: Any, field: str) -> list[tuple[Any, Any]]:
+    if not isinstance(data, list) or not all(
+        isinstance(item, dict) and set(item) == {"key", "value"} for item in data
+    ):
+        raise InvalidInput(f"{field} must be a list of {{'key', 'value'}} objects")
+    return [(item["key"], item["value"]) for item in data]
+
+
+@router.post(
+    "/batch",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
+        }
+    },
+)
+async def log_batch(run_id: str, request: Request) -> JSONResponse:
+    """Write metrics, params and tags of one run in one transaction.
+
+    The hot path: the body is decoded once into columns, without a per-value model, and the
+    store's own checks (the same on every backend) reject bad values by field name.
+    """
+    body = await json_object(request)
+    unknown = set(body) - {"metrics", "params", "tags"}
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {sorted(unknown)}; expected metrics, params, tags")
+    batch = _raw_batch(body.get("metrics"))
+    params = [Param(k, v) for k, v in _pairs_of(body.get("params", []), "params")]
+    tags = [RunTag(k, v) for k, v in _pairs_of(body.get("tags", []), "tags")]
+    store = store_of(request)
+    await run_in_threadpool(store.log_batch, run_id, batch, params, tags)
     return JSONResponse({})
 
 

@@ -17,6 +17,7 @@ from perennia.entities import (
     RunInfo,
     RunTag,
     ViewType,
+    encode_floats,
     from_dict,
     to_dict,
 )
@@ -54,12 +55,13 @@ def _pairs(clean: dict[str, str]) -> list[dict[str, str]]:
 
 def _columns(batch: MetricBatch) -> dict[str, Any]:
     check_batch(batch)
-    # After the checks every value is a real number; plain floats and ints travel as JSON.
-    return to_dict(
-        {"keys": batch.keys, "values": [float(v) for v in batch.values],
-         "steps": [int(s) for s in batch.steps],
-         "timestamps": [int(t) for t in batch.timestamps]}
-    )  # fmt: skip
+    # After the checks every value is a real number, every step and timestamp an integer.
+    return {
+        "keys": batch.keys,
+        "values": encode_floats([float(v) for v in batch.values]),
+        "steps": [int(s) for s in batch.steps],
+        "timestamps": [int(t) for t in batch.timestamps],
+    }
 
 
 class RestExperimentStore:
