@@ -23,7 +23,7 @@ class Result:
     name: str
     perennia: float
     anchor: float
-    unit: str  # "s" (lower is better) or "pts/s" (higher is better)
+    unit: str  # "s" and "MiB" (lower is better) or "pts/s" (higher is better)
     anchor_name: str
     target: str
     passed: bool
@@ -32,7 +32,7 @@ class Result:
     @property
     def ratio(self) -> float:
         """Return how many times better Perennia is than the anchor (>1 means faster)."""
-        if self.unit == "s":
+        if self.unit in ("s", "MiB"):
             return self.anchor / self.perennia
         return self.perennia / self.anchor
 
@@ -86,6 +86,8 @@ def use_mlflow_store(folder: Path) -> str:
 def _value(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+    if unit == "MiB":
+        return f"{value:,.0f} MiB"
     return f"{value:,.0f} {unit}"
 
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("bench_import", "bench_ingest", "bench_runs", "bench_search")
+ORDER = ("bench_import", "bench_ingest", "bench_runs", "bench_search", "bench_server")
 
 
 def run_one(name: str) -> list[dict]:
