@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from perennia.clock import now_ms
 from perennia.config import Settings
 from perennia.entities import DatasetInput, Experiment, MetricBatch, Run, RunStatus, ViewType
-from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PerenniaError
 from perennia.store.validation import (
+    INT64_MAX,
+    INT64_MIN,
     validate_int64,
     validate_key,
     validate_metric_value,
@@ -77,7 +79,13 @@ class ActiveRun:
             end_run(RunStatus.FINISHED.value, run_id=self.run_id)
         else:
             error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-            end_run(RunStatus.FAILED.value, run_id=self.run_id, error=error)
+            try:
+                end_run(RunStatus.FAILED.value, run_id=self.run_id, error=error)
+            except PerenniaError as end_error:
+                # The user's exception must propagate; a queued write error rides along as a note.
+                logger.error("while ending failed run %s: %s", self.run_id, end_error)
+                if exc is not None:
+                    exc.add_note(f"perennia: while ending run {self.run_id}: {end_error}")
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.info.run_name!r} {self.run_id}>"
@@ -292,14 +300,14 @@ def log_metric(
         _valid_keys.add(key)
     if value.__class__ is not float:
         value = validate_metric_value(key, value)
-    step = (
-        0
-        if step is None
-        else (step if step.__class__ is int else validate_int64("metric step", step))
-    )
+    # Range-checked here, not only at the store: a bad point found at flush would sink its whole batch.
+    if step is None:
+        step = 0
+    elif step.__class__ is not int or not INT64_MIN <= step <= INT64_MAX:
+        step = validate_int64("metric step", step)
     if timestamp is None:
         timestamp = now_ms()
-    elif timestamp.__class__ is not int:
+    elif timestamp.__class__ is not int or not INT64_MIN <= timestamp <= INT64_MAX:
         timestamp = validate_int64("metric timestamp", timestamp)
     stack = getattr(_local, "stack", None)
     rid = run_id or (stack[-1].run_id if stack else _run_id())

@@ -144,7 +144,9 @@ class BatchingWriter:
             self.flush()
         elif self._thread is None:
             self._start()
-        elif full:
+        elif full and not self._wake.is_set():
+            # Setting an Event takes its lock; while a slow batch is in flight every call
+            # would pay for it, so only the first call over the limit wakes the thread.
             self._wake.set()
 
     def _start(self) -> None:
@@ -209,7 +211,21 @@ class BatchingWriter:
                 raise
             # Keep the metrics and tags even when a param conflicts with one stored by another process.
             self.store.log_batch(run_id, metrics, (), tags)
-            self.store.log_batch(run_id, None, params, ())
+            # Written: a transient failure below must requeue only the params, not duplicate points.
+            pending.metrics, pending.tags = MetricBatch(), {}
+            self._write_params_one_by_one(run_id, pending)
+
+    def _write_params_one_by_one(self, run_id: str, pending: _Pending) -> None:
+        """Store every queued param that does not conflict, then raise the first Conflict."""
+        first: Conflict | None = None
+        for key, value in list(pending.params.items()):
+            try:
+                self.store.log_batch(run_id, None, [Param(key, value)], ())
+            except Conflict as error:
+                first = first or error
+            del pending.params[key]
+        if first is not None:
+            raise first
 
     def _raise_error(self) -> None:
         error, self._error = self._error, None

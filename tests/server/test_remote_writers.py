@@ -1,7 +1,8 @@
-"""Acceptance: several processes logging to one store at once lose nothing (SQLite and PostgreSQL).
+"""Several processes logging through one live server at once lose nothing.
 
-Each writer is a real child interpreter using the public fluent API, with a small writer batch
-so the processes really do interleave many transactions on the same tables.
+Each writer is a real child interpreter using the public fluent API with
+`PERENNIA_TRACKING_URI=http://...`, and a small writer batch so the processes interleave many
+requests. (tests/tracking/test_concurrency.py does the same straight against SQL.)
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def _new_run(uri: str) -> str:
 
 
 @pytest.mark.xdist_group("heavy")
-def test_eight_processes_logging_into_one_run_lose_no_point(store_uri: str, tmp_path: Path):
+def test_eight_processes_logging_into_one_run_lose_no_point(live_server, tmp_path: Path):
+    store_uri = live_server[0]
     run_id = _new_run(store_uri)
 
     _finish([_spawn(_LOGGER, store_uri, run_id, w, POINTS, home=tmp_path) for w in range(WRITERS)])
@@ -101,7 +103,8 @@ def test_eight_processes_logging_into_one_run_lose_no_point(store_uri: str, tmp_
 
 
 @pytest.mark.xdist_group("heavy")
-def test_eight_processes_each_logging_its_own_run_lose_no_point(store_uri: str, tmp_path: Path):
+def test_eight_processes_each_logging_its_own_run_lose_no_point(live_server, tmp_path: Path):
+    store_uri = live_server[0]
     outputs = _finish(
         [_spawn(_LOGGER, store_uri, "new", w, POINTS, home=tmp_path) for w in range(WRITERS)]
     )
@@ -118,7 +121,8 @@ def test_eight_processes_each_logging_its_own_run_lose_no_point(store_uri: str, 
 
 
 @pytest.mark.xdist_group("heavy")
-def test_racing_writers_of_one_param_store_exactly_one_value(store_uri: str, tmp_path: Path):
+def test_racing_writers_of_one_param_store_exactly_one_value(live_server, tmp_path: Path):
+    store_uri = live_server[0]
     run_id = _new_run(store_uri)
     go = tmp_path / "go"
     processes = [
