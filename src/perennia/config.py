@@ -68,6 +68,10 @@ class Settings:
     writer_batch_size: int = 5_000
     writer_flush_interval: float = 1.0
     synchronous: bool = False
+    # The server: require users and tokens, and the role users get in experiments they hold no
+    # explicit role in ("viewer", "editor", "manager" or "none").
+    server_auth: bool = False
+    auth_default_role: str = "viewer"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,6 +89,8 @@ class Settings:
                 env, "WRITER_FLUSH_INTERVAL", cls.writer_flush_interval
             ),
             synchronous=_env_bool(env, "SYNCHRONOUS_LOGGING", cls.synchronous),
+            server_auth=_env_bool(env, "SERVER_AUTH", cls.server_auth),
+            auth_default_role=env.get("PERENNIA_AUTH_DEFAULT_ROLE") or cls.auth_default_role,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -201,6 +201,52 @@ class FileInfo:
     digest: str | None = None
 
 
+class Role(StrEnum):
+    """What a user may do in one experiment; each role includes the ones before it."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    MANAGER = "manager"
+
+    @property
+    def rank(self) -> int:
+        """Return the role's position: viewer 1, editor 2, manager 3."""
+        return ("viewer", "editor", "manager").index(self.value) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone who may use the server."""
+
+    user_id: int
+    username: str
+    is_admin: bool
+    creation_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token's public record (its secret is shown once at creation and never stored)."""
+
+    token_id: int
+    username: str
+    name: str
+    creation_time: int
+    revoked_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One mutating request the server answered: who, when, what, on which target, with what result."""
+
+    time: int
+    username: str | None
+    method: str
+    path: str
+    target: str | None
+    status: int
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of results and the token for the next page (None on the last page)."""

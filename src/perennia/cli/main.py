@@ -7,7 +7,7 @@ import sys
 import typer
 
 from perennia import __version__
-from perennia.cli import artifacts, db, experiments, runs
+from perennia.cli import access, artifacts, db, experiments, runs
 from perennia.cli.common import state
 from perennia.cli.demo import demo
 from perennia.cli.gc import gc
@@ -28,6 +28,9 @@ app.add_typer(db.app, name="db")
 app.command("gc")(gc)
 app.command("demo")(demo)
 app.command("server")(server)
+app.add_typer(access.users_app, name="users")
+app.add_typer(access.tokens_app, name="tokens")
+app.command("audit")(access.audit)
 
 
 def _version(value: bool) -> None:

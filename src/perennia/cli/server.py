@@ -32,19 +32,22 @@ def server(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes."),
+    auth: bool = typer.Option(
+        False, "--auth", help="Require users and tokens (see `perennia users`, `perennia tokens`)."
+    ),
     insecure: bool = typer.Option(
         False, "--insecure", help="Allow a non-loopback address without authentication."
     ),
 ) -> None:
     """Serve experiments, runs and artifacts over HTTP (native API and, later, MLflow's)."""
-    if not is_loopback(host) and not insecure:
+    settings = Settings.from_env().with_overrides(
+        tracking_uri=backend_store_uri, artifacts_uri=artifacts_uri, server_auth=auth or None
+    )
+    if not is_loopback(host) and not settings.server_auth and not insecure:
         raise InvalidInput(
             f"--host {host} is reachable from other machines and authentication is off; "
-            "bind to 127.0.0.1, or pass --insecure if a trusted proxy guards the port"
+            "pass --auth, bind to 127.0.0.1, or pass --insecure if a trusted proxy guards the port"
         )
-    settings = Settings.from_env().with_overrides(
-        tracking_uri=backend_store_uri, artifacts_uri=artifacts_uri
-    )
     uri = settings.resolved_tracking_uri()
     if uri.startswith(("http://", "https://")):
         raise InvalidInput(f"--backend-store-uri {uri!r} is a server; give a database URI")
@@ -55,7 +58,8 @@ def server(
 
     console.print(
         f"perennia server on [bold]http://{host}:{port}[/bold] "
-        f"({workers} worker{'s' if workers > 1 else ''}), store {uri}"
+        f"({workers} worker{'s' if workers > 1 else ''}), store {uri}, "
+        f"authentication {'on' if settings.server_auth else 'off'}"
     )
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     if workers == 1:
@@ -67,4 +71,5 @@ def server(
     # Worker processes rebuild the app from the environment: the app holds no other state.
     os.environ["PERENNIA_TRACKING_URI"] = uri
     os.environ["PERENNIA_ARTIFACTS_URI"] = settings.resolved_artifacts_uri()
+    os.environ["PERENNIA_SERVER_AUTH"] = "true" if settings.server_auth else "false"
     uvicorn.run("perennia.server.app:create_app", factory=True, workers=workers, **options)

@@ -9,14 +9,15 @@ import perennia
 from perennia.config import Settings
 from perennia.server.artifact_access import ArtifactAccess
 from perennia.server.errors import install_error_handlers
+from perennia.server.middleware import ServerMiddleware
 from perennia.server.mlflow_compat import artifacts as mlflow_artifacts
 from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.routes import experiments, run_data, runs
 from perennia.store.base import Store
 
 
-def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
-    """Return the app serving `store` (by default the one the settings or environment name)."""
+def create_app(store: Store | None = None, settings: Settings | None = None) -> ServerMiddleware:
+    """Return the ASGI app serving `store` (by default the one the settings or environment name)."""
     settings = settings or Settings.from_env()
     if store is None:
         from perennia.store import open_store
@@ -49,4 +50,6 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         """Return every blob digest some run still refers to (for garbage collection)."""
         return JSONResponse({"digests": sorted(store.artifacts.digests_in_use())})
 
-    return app
+    return ServerMiddleware(
+        app, store, auth=settings.server_auth, default_role=settings.auth_default_role
+    )

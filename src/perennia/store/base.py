@@ -10,16 +10,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from perennia.entities import (
+    ApiToken,
     ArtifactEntry,
+    AuditEntry,
     DatasetInput,
     Experiment,
     Metric,
     MetricBatch,
     Page,
     Param,
+    Role,
     Run,
     RunInfo,
     RunTag,
+    User,
     ViewType,
 )
 
@@ -245,4 +249,44 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class AccessStore(Protocol):
+    """Users, API tokens and per-experiment roles (SQL stores; the server uses them)."""
+
+    def create_user(self, username: str, password: str | None, *, is_admin: bool = False) -> User:
+        """Return a new user."""
+        ...
+
+    def authenticate_password(self, username: str, password: str) -> User | None:
+        """Return the user when the password matches, else None."""
+        ...
+
+    def create_token(self, username: str, name: str) -> tuple[ApiToken, str]:
+        """Return a new token's record and its secret."""
+        ...
+
+    def authenticate_token(self, secret: str) -> User | None:
+        """Return the user a live token belongs to, else None."""
+        ...
+
+    def set_role(self, experiment_id: str, username: str, role: Role | str | None) -> None:
+        """Give a user a role in an experiment (None removes it)."""
+        ...
+
+    def role_of(self, experiment_id: str, user_id: int) -> Role | None:
+        """Return the user's explicit role in an experiment, or None."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The append-only record of mutating requests."""
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append one entry."""
+        ...
+
+    def list(self, limit: int = 100, username: str | None = None) -> list[AuditEntry]:
+        """Return the newest entries first."""
         ...

@@ -165,3 +165,57 @@ artifacts = Table(
     PrimaryKeyConstraint("run_uuid", "path", name="artifacts_pk"),
     Index("ix_artifacts_digest", "digest"),
 )
+
+# -- people and access (the server's users, tokens, roles, and what they did) ------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("password_hash", String(512), nullable=True),
+    Column("is_admin", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # sha256 of the secret: the secret itself is shown once and never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("revoked_time", BigInteger, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "user_id", name="experiment_permissions_pk"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False),
+    Column("username", String(NAME_LENGTH), nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("target", String(64), nullable=True),
+    Column("status", Integer, nullable=False),
+    Index("ix_audit_log_time", "time"),
+    sqlite_autoincrement=True,
+)

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.checks import check_batch, check_params, check_tags
+from perennia.store.sql.access import SqlAccessStore
 from perennia.store.sql.artifacts import SqlArtifactIndex
+from perennia.store.sql.audit import SqlAuditLog
 from perennia.store.sql.engine import make_sql_engine, write_transaction
 from perennia.store.sql.experiments import SqlExperimentStore
 from perennia.store.sql.inputs import SqlInputStore
@@ -32,6 +34,8 @@ class SqlStore:
         self.tags = SqlTagStore(self.engine)
         self.inputs = SqlInputStore(self.engine)
         self.artifacts = SqlArtifactIndex(self.engine)
+        self.access = SqlAccessStore(self.engine)
+        self.audit = SqlAuditLog(self.engine)
 
     def log_batch(
         self,

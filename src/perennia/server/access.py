@@ -1,0 +1,158 @@
+"""Who may do what: the request's user, the experiments it touches, and the role that requires.
+
+Runs live in experiments, so every check comes down to the user's role in an experiment:
+viewer (read), editor (write), manager (rename, delete, restore). Admins may do everything,
+including the store-wide housekeeping endpoints. Native and MLflow-compatible endpoints name
+their targets with the same field names, so one resolver serves both.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from perennia.entities import Role, User
+from perennia.errors import NotFound, PermissionDenied
+from perennia.security import TOKEN_PREFIX
+
+OPEN_PATHS = {"/health", "/version", "/openapi.json", "/docs", "/redoc"}
+_ADMIN_SUFFIXES = ("/purge", "/mark-stale-killed", "/artifact-digests")
+_MANAGE = re.compile(
+    r"^/api/v1/experiments/\d+(/restore)?$|^/api/2\.0/mlflow/experiments/(delete|update|restore)$"
+)
+_CREATE_EXPERIMENT = {"/api/v1/experiments", "/api/2.0/mlflow/experiments/create"}
+_EXPERIMENT_IN_PATH = re.compile(r"^/api/v1/experiments/(\d+)")
+_RUN_IN_PATH = re.compile(r"^/api/v1/runs/([0-9a-f]{32})")
+_PROXY_PATH = re.compile(r"^/api/2\.0/mlflow-artifacts/artifacts/(\d+)/([0-9a-f]{32})")
+_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a request needs: a level, and the experiments (or runs) it touches."""
+
+    level: str  # "read", "write", "manage", "admin" or "user" (any signed-in user)
+    experiment_ids: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = ()
+    experiment_names: tuple[str, ...] = ()
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if isinstance(v, str | int))
+    return (str(value),) if isinstance(value, str | int) and str(value) else ()
+
+
+def need_of(method: str, path: str, query: dict[str, str], body: Any) -> Need:
+    """Return what a request needs, from its method, path, query and JSON body."""
+    body = body if isinstance(body, dict) else {}
+    if path.endswith(_ADMIN_SUFFIXES):
+        return Need("admin")
+    fields = {**query, **body}
+    experiments = [*_strings(fields.get("experiment_id")), *_strings(fields.get("experiment_ids"))]
+    runs = [*_strings(fields.get("run_id")), *_strings(fields.get("run_uuid")),
+            *_strings(fields.get("run_ids"))]  # fmt: skip
+    names = [*_strings(query.get("experiment_name")), *_strings(query.get("name"))]
+    for pattern, target in ((_EXPERIMENT_IN_PATH, experiments), (_RUN_IN_PATH, runs)):
+        match = pattern.match(path)
+        if match:
+            target.append(match.group(1))
+    proxied = _PROXY_PATH.match(path) or _PROXY_PATH.match(
+        "/api/2.0/mlflow-artifacts/artifacts/" + query.get("path", "").strip("/")
+    )
+    if proxied:
+        experiments.append(proxied.group(1))
+        runs.append(proxied.group(2))
+    if path in _CREATE_EXPERIMENT and method == "POST":
+        level = "user"
+    elif _MANAGE.match(path) and method in ("POST", "PATCH", "DELETE"):
+        level = "manage"
+    elif method in ("GET", "HEAD") or path.endswith(("/search", "/search-frame")):
+        level = "read"
+    else:
+        level = "write"
+    if level == "read" and not (experiments or runs or names):
+        level = "user"  # listings: any signed-in user
+    return Need(level, tuple(experiments), tuple(runs), tuple(names))
+
+
+class AccessControl:
+    """Authenticates requests and checks their roles against the store."""
+
+    def __init__(self, store: Any, default_role: str | None) -> None:
+        self.store = store
+        self.default_role = None if default_role in (None, "", "none") else Role(default_role)
+        self._cache: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None) -> User | None:
+        """Return the user an Authorization header proves, or None."""
+        if not authorization:
+            return None
+        scheme, _, credentials = authorization.partition(" ")
+        scheme = scheme.lower()
+        if scheme == "bearer":
+            return self.store.access.authenticate_token(credentials.strip())
+        if scheme != "basic":
+            return None
+        try:
+            username, _, secret = base64.b64decode(credentials.strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if secret.startswith(TOKEN_PREFIX):
+            user = self.store.access.authenticate_token(secret)
+            return user if user is not None and user.username == username else None
+        return self._password_user(username, secret)
+
+    def _password_user(self, username: str, password: str) -> User | None:
+        # scrypt is slow on purpose; a client sending Basic auth on every call would pay it
+        # each time, so a verified pair is remembered briefly (by digest, never in clear).
+        key = hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        user = self.store.access.authenticate_password(username, password)
+        if user is not None:
+            with self._lock:
+                self._cache[key] = (now + _CACHE_SECONDS, user)
+        return user
+
+    def authorize(self, user: User, need: Need) -> None:
+        """Raise PermissionDenied unless `user` may do what `need` describes."""
+        if user.is_admin or need.level == "user":
+            return
+        if need.level == "admin":
+            raise PermissionDenied(f"user {user.username!r} is not an administrator")
+        required = {"read": Role.VIEWER, "write": Role.EDITOR, "manage": Role.MANAGER}[need.level]
+        experiments = set(need.experiment_ids)
+        for run_id in need.run_ids:
+            try:
+                experiments.add(self.store.runs.get(run_id).info.experiment_id)
+            except NotFound:
+                continue  # the endpoint itself answers 404
+        for name in need.experiment_names:
+            found = self.store.experiments.get_by_name(name)
+            if found is not None:
+                experiments.add(found.experiment_id)
+        if not experiments and need.level != "read":
+            raise PermissionDenied(f"user {user.username!r} may not {need.level} here")
+        for experiment_id in experiments:
+            role = self._role(experiment_id, user)
+            if role is None or role.rank < required.rank:
+                raise PermissionDenied(
+                    f"user {user.username!r} needs the {required.value} role in experiment "
+                    f"{experiment_id} (has {role.value if role else 'none'})"
+                )
+
+    def _role(self, experiment_id: str, user: User) -> Role | None:
+        try:
+            return self.store.access.role_of(experiment_id, user.user_id) or self.default_role
+        except Exception:  # noqa: BLE001 - a malformed id is the endpoint's 400 to give
+            return self.default_role

@@ -1,0 +1,153 @@
+"""The ASGI layer in front of every route: body size limit, authentication, roles, audit log.
+
+Written as plain ASGI (not BaseHTTPMiddleware) so that artifact uploads stream through untouched
+and the JSON body, read once here to find the request's targets, is replayed to the route.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+
+from perennia.clock import now_ms
+from perennia.entities import AuditEntry, Role
+from perennia.errors import PerenniaError
+from perennia.server.access import OPEN_PATHS, AccessControl, need_of
+from perennia.server.errors import error_body
+
+MAX_JSON_BODY = 64 * 1024 * 1024
+_STREAMED = "/api/2.0/mlflow-artifacts/artifacts/"
+_MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+_CREATE_EXPERIMENT = {"/api/v1/experiments", "/api/2.0/mlflow/experiments/create"}
+
+
+async def _answer(send, status: int, body: dict[str, str], headers=()) -> None:
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode()), *headers]})  # fmt: skip
+    await send({"type": "http.response.body", "body": payload})
+
+
+class ServerMiddleware:
+    """Guards an ASGI app: limits, then (when enabled) who is asking and whether they may."""
+
+    def __init__(self, app, store: Any, *, auth: bool, default_role: str | None) -> None:
+        self.app = app
+        self.store = store
+        self.auth = auth
+        self.access = AccessControl(store, default_role)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        streamed = path.startswith(_STREAMED)
+        body = b""
+        if method in _MUTATING and not streamed:
+            body = await self._read_body(receive)
+            if body is None:
+                await _answer(send, 413, error_body("REQUEST_LIMIT_EXCEEDED",
+                              f"request body exceeds {MAX_JSON_BODY} bytes", "InvalidInput"))  # fmt: skip
+                return
+            receive = _replay(body)
+        user = None
+        if self.auth and path not in OPEN_PATHS:
+            headers = dict(scope.get("headers") or [])
+            authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+            user = await run_in_threadpool(self.access.authenticate, authorization)
+            if user is None:
+                await _answer(send, 401, error_body("UNAUTHENTICATED",
+                              "sign in: send a token as 'Authorization: Bearer <token>' or use "
+                              "HTTP Basic auth", "PermissionDenied"),
+                              [(b"www-authenticate", b'Basic realm="perennia"')])  # fmt: skip
+                await self._audit_refusal(None, method, path, body, 401)
+                return
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            need = need_of(method, path, query, _json_or_none(body))
+            try:
+                await run_in_threadpool(self.access.authorize, user, need)
+            except PerenniaError as error:
+                await _answer(send, error.http_status,
+                              error_body(error.error_code, str(error), type(error).__name__))  # fmt: skip
+                await self._audit_refusal(user, method, path, body, error.http_status)
+                return
+        status, captured = await self._forward(scope, receive, send, path in _CREATE_EXPERIMENT)
+        if method in _MUTATING:
+            await run_in_threadpool(self._after_write, user, method, path, body, status, captured)
+
+    async def _audit_refusal(self, user, method: str, path: str, body: bytes, status: int) -> None:
+        # Refused writes are recorded too: they are what an audit is most often read for.
+        if method in _MUTATING:
+            await run_in_threadpool(self._after_write, user, method, path, body, status, b"")
+
+    async def _read_body(self, receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_JSON_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _forward(self, scope, receive, send, capture: bool) -> tuple[int, bytes]:
+        status = 500
+        captured: list[bytes] = []
+
+        async def watching_send(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif capture and message["type"] == "http.response.body":
+                captured.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, watching_send)
+        return status, b"".join(captured)
+
+    def _after_write(self, user, method, path, body, status, captured) -> None:
+        target = _target(path, _json_or_none(body))
+        if path in _CREATE_EXPERIMENT and status < 300:
+            created = _json_or_none(captured) or {}
+            target = str(created.get("experiment_id") or target or "")
+            if user is not None and not user.is_admin and target:
+                self.store.access.set_role(target, user.username, Role.MANAGER)
+        self.store.audit.record(
+            AuditEntry(now_ms(), user.username if user else None, method, path, target, status)
+        )
+
+
+def _replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _target(path: str, body: Any) -> str | None:
+    body = body if isinstance(body, dict) else {}
+    for key in ("run_id", "run_uuid", "experiment_id"):
+        if isinstance(body.get(key), str | int):
+            return str(body[key])[:64]
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    return tail[:64] if tail and (tail.isdigit() or len(tail) == 32) else None
