@@ -100,8 +100,8 @@ def sql_store_uri(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("postgres_uri")
 
 
-@pytest.fixture
-def live_server(sqlite_uri: str, tmp_path: Path) -> Iterator[tuple[str, object]]:
+@contextlib.contextmanager
+def _serving(sqlite_uri: str, tmp_path: Path, *, auth: bool) -> Iterator[tuple[str, object]]:
     """Yield (URL, backing SqlStore) of a live `perennia server` over a fresh SQLite store."""
     from perennia.config import Settings
     from perennia.server.app import create_app
@@ -110,19 +110,42 @@ def live_server(sqlite_uri: str, tmp_path: Path) -> Iterator[tuple[str, object]]
 
     backing = open_store(sqlite_uri)
     settings = Settings.from_env().with_overrides(
-        tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "server-artifacts")
+        tracking_uri=sqlite_uri,
+        artifacts_uri=str(tmp_path / "server-artifacts"),
+        server_auth=auth,
     )
     server = LiveServer(create_app(backing, settings)).start()
-    yield server.url, backing
-    server.stop()
-    backing.close()
+    try:
+        yield server.url, backing
+    finally:
+        server.stop()
+        backing.close()
+
+
+@pytest.fixture
+def live_server(sqlite_uri: str, tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """Yield (URL, backing SqlStore) of a live server on loopback, sign-in switched off."""
+    with _serving(sqlite_uri, tmp_path, auth=False) as served:
+        yield served
+
+
+@pytest.fixture
+def rest_server(sqlite_uri: str, tmp_path: Path) -> Iterator[tuple[str, object, str]]:
+    """Yield (URL, backing SqlStore, admin token) of a live server that requires sign-in.
+
+    The REST leg of the store suite runs against it as an administrator, so every store test
+    also passes through authentication, role checks and the audit log.
+    """
+    with _serving(sqlite_uri, tmp_path, auth=True) as (url, backing):
+        backing.access.create_user("suite-admin", None, is_admin=True)
+        yield url, backing, backing.access.create_token("suite-admin", "store suite")[1]
 
 
 @pytest.fixture(params=BACKENDS)
 def store_uri(request: pytest.FixtureRequest) -> str:
     """Return a fresh store URI, once per backend (SQLite, PostgreSQL, REST)."""
     if request.param == "rest":
-        return request.getfixturevalue("live_server")[0]
+        return request.getfixturevalue("rest_server")[0]
     return request.getfixturevalue(
         f"{request.param}_uri" if request.param == "sqlite" else "postgres_uri"
     )
@@ -133,10 +156,13 @@ def store(store_uri: str, request: pytest.FixtureRequest):
     """Return an open store on a fresh database, once per backend."""
     from perennia.store import open_store
 
-    opened = open_store(store_uri)
     if store_uri.startswith("http"):
+        _url, backing, token = request.getfixturevalue("rest_server")
+        opened = open_store(store_uri, token=token)
         # Tests that inspect tables look through the server at the database behind it.
-        opened.backing = request.getfixturevalue("live_server")[1]
+        opened.backing = backing
+    else:
+        opened = open_store(store_uri)
     yield opened
     opened.close()
 

@@ -61,24 +61,32 @@ class ServerMiddleware:
             authorization = headers.get(b"authorization", b"").decode("latin-1") or None
             user = await run_in_threadpool(self.access.authenticate, authorization)
             if user is None:
+                await self._audit_refusal(None, method, path, body, 401)
                 await _answer(send, 401, error_body("UNAUTHENTICATED",
                               "sign in: send a token as 'Authorization: Bearer <token>' or use "
                               "HTTP Basic auth", "PermissionDenied"),
                               [(b"www-authenticate", b'Basic realm="perennia"')])  # fmt: skip
-                await self._audit_refusal(None, method, path, body, 401)
                 return
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             need = need_of(method, path, query, _json_or_none(body))
             try:
                 await run_in_threadpool(self.access.authorize, user, need)
             except PerenniaError as error:
+                await self._audit_refusal(user, method, path, body, error.http_status)
                 await _answer(send, error.http_status,
                               error_body(error.error_code, str(error), type(error).__name__))  # fmt: skip
-                await self._audit_refusal(user, method, path, body, error.http_status)
                 return
-        status, captured = await self._forward(scope, receive, send, path in _CREATE_EXPERIMENT)
+        # Routes read the signed-in user (None when authentication is off) from request.state.
+        scope.setdefault("state", {})["user"] = user
+        audit = None
         if method in _MUTATING:
-            await run_in_threadpool(self._after_write, user, method, path, body, status, captured)
+
+            async def audit(status: int, captured: bytes) -> None:
+                await run_in_threadpool(
+                    self._after_write, user, method, path, body, status, captured
+                )
+
+        await self._forward(scope, receive, send, path in _CREATE_EXPERIMENT, audit)
 
     async def _audit_refusal(self, user, method: str, path: str, body: bytes, status: int) -> None:
         # Refused writes are recorded too: they are what an audit is most often read for.
@@ -97,20 +105,29 @@ class ServerMiddleware:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def _forward(self, scope, receive, send, capture: bool) -> tuple[int, bytes]:
+    async def _forward(self, scope, receive, send, capture: bool, audit) -> None:
+        """Run the app; a write's last body message waits until its audit entry is stored."""
         status = 500
         captured: list[bytes] = []
+        held = None
 
         async def watching_send(message) -> None:
-            nonlocal status
+            nonlocal status, held
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif capture and message["type"] == "http.response.body":
-                captured.append(message.get("body", b""))
+            elif message["type"] == "http.response.body":
+                if capture:
+                    captured.append(message.get("body", b""))
+                if audit is not None and not message.get("more_body"):
+                    held = message
+                    return
             await send(message)
 
         await self.app(scope, receive, watching_send)
-        return status, b"".join(captured)
+        if audit is not None:
+            await audit(status, b"".join(captured))
+            if held is not None:
+                await send(held)
 
     def _after_write(self, user, method, path, body, status, captured) -> None:
         target = _target(path, _json_or_none(body))

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from perennia.store.base import Store
 
 
-def open_store(uri: str) -> Store:
+def open_store(uri: str, *, token: str | None = None) -> Store:
     """Return the store for a URI: `sqlite:///path.db`, `postgresql+psycopg://...` or `http://host:port`."""
     from perennia.store.sql.engine import is_sql_uri
 
@@ -21,7 +21,7 @@ def open_store(uri: str) -> Store:
     if uri.startswith(("http://", "https://")):
         from perennia.store.rest.store import RestStore
 
-        return RestStore(uri)
+        return RestStore(uri, token=token)
     raise InvalidInput(
         f"tracking URI {uri!r} is not supported; use sqlite:///path.db or postgresql+psycopg://user@host/db"
     )

@@ -72,7 +72,9 @@ class Client:
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
         """Return the id of a new experiment."""
-        location = artifact_location or self.settings.resolved_artifacts_uri()
+        # A server decides where its artifacts live; a local store records the local default.
+        remote = self.tracking_uri.startswith(("http://", "https://"))
+        location = artifact_location or (None if remote else self.settings.resolved_artifacts_uri())
         return self.store.experiments.create(
             name, location, {k: str(v) for k, v in (tags or {}).items()}
         )

@@ -25,7 +25,11 @@ class TrackingContext:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
         self.tracking_uri = settings.resolved_tracking_uri()
-        self.store = store if store is not None else open_store(self.tracking_uri)
+        self.store = (
+            store
+            if store is not None
+            else open_store(self.tracking_uri, token=settings.tracking_token)
+        )
         self.writer = BatchingWriter(
             self.store,
             batch_size=settings.writer_batch_size,

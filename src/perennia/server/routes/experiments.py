@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import ViewType
+from perennia.errors import PermissionDenied
 from perennia.server.routes.common import entity, store_of
 from perennia.server.schemas import CreateExperiment, Cutoff, KeyValue, RenameExperiment
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, Store
@@ -13,9 +14,30 @@ from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, Store
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 
+def check_artifact_location(request: Request, location: str | None) -> None:
+    """Refuse a client-chosen artifact location outside the server's own artifact root.
+
+    Where the server writes bytes must never be up to the caller (MLflow's CVE-2023-6018 class:
+    arbitrary file write; and SSRF through remote URIs). Administrators may choose freely.
+    """
+    if location is None:
+        return
+    default = request.app.state.artifacts.default_location
+    user = getattr(request.state, "user", None)
+    if location == default or (user is not None and user.is_admin):
+        return
+    raise PermissionDenied(
+        f"artifact_location {location[:80]!r} is chosen by the server; omit it "
+        "(only an administrator may set another location)"
+    )
+
+
 @router.post("", status_code=201)
-def create_experiment(body: CreateExperiment, store: Store = Depends(store_of)) -> JSONResponse:
-    """Create an experiment; returns its id."""
+def create_experiment(
+    body: CreateExperiment, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Create an experiment; returns its id. Its artifacts live where the server keeps them."""
+    check_artifact_location(request, body.artifact_location)
     eid = store.experiments.create(body.name, body.artifact_location, body.tags)
     return JSONResponse({"experiment_id": eid}, status_code=201)
 
