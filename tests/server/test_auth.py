@@ -178,3 +178,36 @@ def test_users_tokens_and_audit_from_the_command_line(sqlite_uri: str) -> None:
     short = runner.invoke(cli_app, [*base, "users", "create", "dave", "--password", "short"])
     assert short.exit_code != 0
     store.close()
+
+
+@pytest.mark.parametrize("location", ["/etc/cron.d", "s3://someone-elses-bucket/x", "file:///root"])
+def test_clients_cannot_choose_where_the_server_writes(secured, live_server, location) -> None:
+    # (Both servers share one database file here; the names below keep their work apart.)
+    url, store, tokens = secured
+    body = {"name": "sneaky", "artifact_location": location}
+    refused = _client(url, tokens["alice"]).post("/api/v1/experiments", json=body)
+    assert refused.status_code == 403 and "chosen by the server" in refused.json()["message"]
+    assert store.experiments.get_by_name("sneaky") is None
+    open_url, open_store_ = live_server  # sign-in off: nobody may choose either
+    assert httpx.post(f"{open_url}/api/v1/experiments", json=body).status_code == 403
+    mlflow_body = {"name": "sneaky-mlflow", "artifact_location": location}
+    created = httpx.post(f"{open_url}/api/2.0/mlflow/experiments/create", json=mlflow_body)
+    eid = created.json()["experiment_id"]
+    assert open_store_.experiments.get(eid).artifact_location is None  # ignored, never used
+    admin_body = {"name": "admins-choice", "artifact_location": location}
+    admin = _client(url, tokens["root"]).post("/api/v1/experiments", json=admin_body)
+    assert admin.status_code == 201
+
+
+def test_oversized_bodies_are_refused_before_parsing(live_server) -> None:
+    from perennia.server.middleware import MAX_JSON_BODY
+
+    url, _store = live_server
+    response = httpx.post(
+        f"{url}/api/v1/experiments",
+        content=b'{"name": "' + b"x" * (MAX_JSON_BODY + 10) + b'"}',
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 413
+    assert response.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
