@@ -33,12 +33,12 @@ def mlflow_server() -> Server:
     )  # fmt: skip
 
 
-def perennia_server() -> Server:
+def perennia_server(workers: int = 1) -> Server:
     """Return a running `perennia server` on a fresh SQLite store."""
     folder = fresh_dir("perennia-server")
     bin_dir = os.path.dirname(sys.executable)
     return Server(
-        [os.path.join(bin_dir, "perennia"), "server"],
+        [os.path.join(bin_dir, "perennia"), "server", "--workers", str(workers)],
         env={"PERENNIA_HOME": str(folder)},
     )
 
@@ -81,6 +81,50 @@ def perennia_remote_rate(url: str) -> float:
         return REMOTE_POINTS / (time.perf_counter() - start)
 
 
+_LOAD_CLIENT = """
+import json, sys, time
+from perennia.entities import MetricBatch
+from perennia.store.rest.store import RestStore
+store = RestStore(sys.argv[1])
+eid = store.experiments.get_by_name("load").experiment_id
+run_id = store.runs.create(eid).info.run_id
+latencies = []
+for chunk in range(10):
+    batch = MetricBatch()
+    for step in range(chunk * 1000, (chunk + 1) * 1000):
+        batch.append("loss", 1.0 / (step + 1), step, 1_700_000_000_000)
+    start = time.perf_counter()
+    store.log_batch(run_id, batch)
+    latencies.append(time.perf_counter() - start)
+print(json.dumps({"run_id": run_id, "latencies": latencies}))
+"""
+
+
+def load_latencies(url: str, clients: int = 8) -> tuple[list[float], int]:
+    """Return every 1,000-point batch latency of `clients` concurrent processes, and points stored."""
+    import json
+    import subprocess
+
+    from perennia.store.rest.store import RestStore
+
+    store = RestStore(url)
+    store.experiments.create("load")
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LOAD_CLIENT, url], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(clients)
+    ]
+    latencies, stored = [], 0
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        result = json.loads(out)
+        latencies += result["latencies"]
+        stored += len(store.metrics.history(result["run_id"], "loss"))
+    store.close()
+    return latencies, stored
+
+
 def main() -> list[Result]:
     """Return the server comparisons."""
     quiet_mlflow()
@@ -96,6 +140,12 @@ def main() -> list[Result]:
     ours_rss_busy = ours.rss_mib()
     ours.stop()
 
+    loaded = perennia_server(workers=2)
+    latencies, stored = load_latencies(loaded.url)
+    loaded.stop()
+    ordered = sorted(latencies)
+    p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
     return [
         Result("server start-up", ours.startup_seconds, theirs.startup_seconds, "s",
                "mlflow server", "< 1 s", ours.startup_seconds < 1.0),
@@ -107,6 +157,10 @@ def main() -> list[Result]:
                f"{SINGLE:,} calls to each server"),
         Result("mlflow client log_batch", ours_batch, theirs_batch, "pts/s", "mlflow server",
                ">= 3x", ours_batch >= 3 * theirs_batch, f"{POINTS:,} points in chunks of 1,000"),
+        Result("8 clients x 10 batches of 1,000 (p99)", p99, p99, "s", "perennia itself",
+               "no loss", stored == 80_000,
+               f"2 workers, SQLite: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+               f"{stored:,} of 80,000 points stored"),
         Result("perennia SDK remote ingest", remote, theirs_batch, "pts/s",
                "mlflow client log_batch to mlflow server", ">= 20x", remote >= 20 * theirs_batch,
                f"{REMOTE_POINTS:,} log_metric calls + flush, median of 3"),

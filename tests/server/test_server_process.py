@@ -18,7 +18,7 @@ _CLIENT = """
 import sys, perennia
 perennia.set_experiment("shared")
 with perennia.start_run() as run:
-    for step in range(5_000):
+    for step in range(10_000):
         perennia.log_metric("loss", float(step), step=step)
 print(run.run_id)
 """
@@ -49,7 +49,7 @@ def _start(args: list[str], home: Path) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.mark.xdist_group("heavy")
-def test_two_workers_on_postgresql_serve_concurrent_remote_clients(
+def test_eight_clients_through_two_workers_on_postgresql_lose_no_point(
     postgres_uri: str, tmp_path: Path
 ) -> None:
     server, url = _start(["--backend-store-uri", postgres_uri, "--workers", "2"], tmp_path)
@@ -58,7 +58,7 @@ def test_two_workers_on_postgresql_serve_concurrent_remote_clients(
         clients = [
             subprocess.Popen([sys.executable, "-c", _CLIENT], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-            for _ in range(4)
+            for _ in range(8)
         ]  # fmt: skip
         run_ids = []
         for client in clients:
@@ -70,7 +70,7 @@ def test_two_workers_on_postgresql_serve_concurrent_remote_clients(
         server.wait(timeout=30)
     store = open_store(postgres_uri)
     for run_id in run_ids:
-        assert [m.step for m in store.metrics.history(run_id, "loss")] == list(range(5_000))
+        assert [m.step for m in store.metrics.history(run_id, "loss")] == list(range(10_000))
         assert store.runs.get(run_id).info.status == "FINISHED"
     store.close()
 
