@@ -12,7 +12,7 @@ from perennia.server.errors import install_error_handlers
 from perennia.server.middleware import ServerMiddleware
 from perennia.server.mlflow_compat import artifacts as mlflow_artifacts
 from perennia.server.mlflow_compat import tracking as mlflow_tracking
-from perennia.server.routes import experiments, run_data, runs
+from perennia.server.routes import blobs, experiments, run_data, runs
 from perennia.store.base import Store
 
 
@@ -31,7 +31,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.state.store = store
     app.state.artifacts = ArtifactAccess(store, settings.resolved_artifacts_uri())
     install_error_handlers(app)
-    for module in (experiments, runs, run_data, mlflow_tracking, mlflow_artifacts):
+    for module in (experiments, runs, run_data, blobs, mlflow_tracking, mlflow_artifacts):
         app.include_router(module.router)
 
     @app.get("/health", tags=["server"])

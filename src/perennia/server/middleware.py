@@ -19,7 +19,14 @@ from perennia.server.access import OPEN_PATHS, AccessControl, need_of
 from perennia.server.errors import error_body
 
 MAX_JSON_BODY = 64 * 1024 * 1024
-_STREAMED = "/api/2.0/mlflow-artifacts/artifacts/"
+_STREAMED = ("/api/2.0/mlflow-artifacts/artifacts/",)
+
+
+def _is_streamed(path: str) -> bool:
+    # Uploads stream through to their route untouched; they name their target in the path.
+    return path.startswith(_STREAMED) or ("/blobs/" in path and path.startswith("/api/v1/runs/"))
+
+
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _CREATE_EXPERIMENT = {"/api/v1/experiments", "/api/2.0/mlflow/experiments/create"}
 
@@ -46,7 +53,7 @@ class ServerMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        streamed = path.startswith(_STREAMED)
+        streamed = _is_streamed(path)
         body = b""
         if method in _MUTATING and not streamed:
             body = await self._read_body(receive)

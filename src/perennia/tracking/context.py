@@ -58,6 +58,12 @@ class TrackingContext:
 
     def repository_for_run(self, run_id: str) -> ArtifactRepository:
         """Return the artifact repository holding a run's artifacts."""
+        http = getattr(self.store, "http", None)
+        if http is not None:
+            # A remote store: the bytes go through the server, which keeps them where it decides.
+            from perennia.artifacts.remote import ServerBlobStore
+
+            return ArtifactRepository(ServerBlobStore(http, run_id), self.store.artifacts)
         experiment_id = self.store.runs.get(run_id).info.experiment_id
         location = self._experiment_locations.get(experiment_id)
         if location is None:

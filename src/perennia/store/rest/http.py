@@ -10,6 +10,7 @@ import logging
 import random
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -71,10 +72,27 @@ class HttpSession:
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         """Return the decoded JSON answer; raise the matching PerenniaError on failure."""
+        response = self.send(method, path, json=json, params=params)
+        return response.json() if response.content else None
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content: Callable[[], Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Return a successful response; `content` makes a fresh body for each attempt."""
         attempt = 0
         while True:
             try:
-                response = self.client.request(method, path, json=json, params=params)
+                response = self.client.request(
+                    method, path, json=json, params=params, headers=headers,
+                    content=content() if content is not None else None,
+                )  # fmt: skip
             except httpx.TransportError as error:
                 if attempt >= self.retries:
                     raise StoreUnavailable(
@@ -82,7 +100,7 @@ class HttpSession:
                     ) from None
             else:
                 if response.status_code < 400:
-                    return response.json() if response.content else None
+                    return response
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     raise error_from_response(response)
             attempt += 1
