@@ -15,6 +15,12 @@ from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.routes import blobs, experiments, run_data, runs
 from perennia.store.base import Store
 
+# Every router the app serves (the security tests walk this list to check each route is guarded).
+ROUTERS = tuple(
+    module.router
+    for module in (experiments, runs, run_data, blobs, mlflow_tracking, mlflow_artifacts)
+)
+
 
 def create_app(store: Store | None = None, settings: Settings | None = None) -> ServerMiddleware:
     """Return the ASGI app serving `store` (by default the one the settings or environment name)."""
@@ -31,8 +37,8 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app.state.store = store
     app.state.artifacts = ArtifactAccess(store, settings.resolved_artifacts_uri())
     install_error_handlers(app)
-    for module in (experiments, runs, run_data, blobs, mlflow_tracking, mlflow_artifacts):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/health", tags=["server"])
     def health() -> JSONResponse:
