@@ -113,3 +113,24 @@ def test_runs_logged_by_perennia_are_visible_to_mlflow(mlflow_server) -> None:
     fetched = mlflow.MlflowClient().get_run(run.info.run_id)
     assert fetched.info.run_name == "native" and fetched.data.params == {"k": "v"}
     assert fetched.data.tags["mlflow.runName"] == "native"
+
+
+def test_mlflow_dataset_inputs_and_perennia_sdk_see_the_same_run(mlflow_server, live_server):
+    import pandas as pd
+
+    import perennia
+
+    mlflow, backing = mlflow_server
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "label": [0, 1, 0]})
+    dataset = mlflow.data.from_pandas(frame, name="train", targets="label")
+    mlflow.set_experiment("inputs")
+    with mlflow.start_run() as run:
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_metric("acc", 0.75)
+    stored = perennia.Client(tracking_uri=live_server[0]).get_run(run.info.run_id)
+    (item,) = stored.inputs.dataset_inputs
+    assert (item.dataset.name, item.context, item.dataset.row_count) == ("train", "training", 3)
+    assert item.dataset.digest == dataset.digest
+    assert stored.data.metrics == {"acc": 0.75}
+    fetched = mlflow.MlflowClient().get_run(run.info.run_id)
+    assert fetched.inputs.dataset_inputs[0].dataset.name == "train"

@@ -129,3 +129,33 @@ def test_the_fluent_api_works_remotely_without_code_changes(
     stored = backing.runs.get(run.run_id)
     assert stored.info.status == "FINISHED" and stored.data.tags["where"] == "server"
     assert len(backing.metrics.history(run.run_id, "loss")) == 2_500
+
+
+def test_the_rest_store_retries_5xx_answers_then_succeeds() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from perennia.store.rest.http import HttpSession
+    from tests.live_server import LiveServer
+
+    calls = []
+
+    async def flaky(request):
+        calls.append(1)
+        if len(calls) < 3:
+            return JSONResponse({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}, 503)
+        return JSONResponse({"ok": True})
+
+    server = LiveServer(Starlette(routes=[Route("/x", flaky)])).start()
+    try:
+        session = HttpSession(server.url, backoff=0.01)
+        assert session.request("GET", "/x") == {"ok": True}
+        assert len(calls) == 3
+        calls.clear()
+        session.retries = 1
+        with pytest.raises(StoreUnavailable, match="busy"):
+            session.request("GET", "/x")
+        assert len(calls) == 2
+    finally:
+        server.stop()
