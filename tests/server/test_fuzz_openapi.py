@@ -1,7 +1,8 @@
 """A bounded schemathesis run against the native API's own OpenAPI document, on a live server.
 
 Every operation gets generated requests, valid and not; the server must never answer 5xx, and
-every error must be the JSON error body, never a stack trace.
+every error must be the JSON error body (never a stack trace), and no answer may contradict the
+response schemas the document declares.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 EXAMPLES_PER_OPERATION = 15
 
@@ -19,7 +21,7 @@ CALLS = []
 def _check(case) -> None:
     CALLS.append(case.path)
     response = case.call(timeout=30)
-    case.validate_response(response, checks=(not_a_server_error,))
+    case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
     if response.status_code >= 400 and case.method.upper() != "HEAD":  # HEAD answers carry no body
         body = response.json()
         assert {"error_code", "message"} <= set(body), (case.path, body)
