@@ -134,3 +134,18 @@ def test_mlflow_dataset_inputs_and_perennia_sdk_see_the_same_run(mlflow_server, 
     assert stored.data.metrics == {"acc": 0.75}
     fetched = mlflow.MlflowClient().get_run(run.info.run_id)
     assert fetched.inputs.dataset_inputs[0].dataset.name == "train"
+
+
+def test_mlflow_experiment_search_filters_by_name(mlflow_server) -> None:
+    mlflow, _ = mlflow_server
+    client = mlflow.MlflowClient()
+    for name in ("fraud-a", "fraud_b", "churn"):
+        client.create_experiment(name)
+    like = {e.name for e in client.search_experiments(filter_string="name LIKE 'fraud%'")}
+    assert like == {"fraud-a", "fraud_b"}
+    exact = [e.name for e in client.search_experiments(filter_string="name = 'fraud_b'")]
+    assert exact == ["fraud_b"]
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):
+        client.search_experiments(filter_string="tags.x = 'y'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -52,6 +53,22 @@ def _view_type(value: Any) -> ViewType:
         raise InvalidInput(f"view type {value!r} is not ACTIVE_ONLY, DELETED_ONLY or ALL") from None
 
 
+_NAME_FILTER = re.compile(r"^\s*(?:attributes?\.)?name\s+(LIKE|=)\s+'((?:[^']|'')*)'\s*$", re.I)
+
+
+def _name_filter(filter_string: Any) -> tuple[str, str] | None:
+    """Return ("LIKE" or "=", value) for `name LIKE 'x%'` / `name = 'x'`, None for no filter."""
+    if not filter_string:
+        return None
+    match = _NAME_FILTER.match(str(filter_string))
+    if match is None:
+        raise InvalidInput(
+            f"experiment filter {str(filter_string)[:80]!r} is not supported; "
+            "use name LIKE 'pattern' or name = 'exact name'"
+        )
+    return match.group(1).upper(), match.group(2).replace("''", "'")
+
+
 def _tags(items: Any) -> list[RunTag]:
     return [RunTag(t.get("key"), t.get("value")) for t in items or []]
 
@@ -86,10 +103,16 @@ def search_experiments(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     args = {**dict(request.query_params), **body}
+    view = _view_type(args.get("view_type"))
+    name_filter = _name_filter(args.get("filter"))
+    if name_filter is not None and name_filter[0] == "=":
+        found = store.experiments.get_by_name(name_filter[1])
+        matches = [found] if found and found.lifecycle_stage in view.stages() else []
+        return JSONResponse({"experiments": [experiment_json(e) for e in matches]})
     page = store.experiments.search(
-        _view_type(args.get("view_type")),
+        view,
         int(args.get("max_results") or 1000),
-        None,
+        name_filter[1] if name_filter else None,
         args.get("page_token") or None,
     )
     result: dict[str, Any] = {"experiments": [experiment_json(e) for e in page.items]}
