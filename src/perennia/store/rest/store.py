@@ -21,6 +21,7 @@ from perennia.entities import (
     from_dict,
     to_dict,
 )
+from perennia.errors import InvalidInput
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.checks import (
     check_artifact_entry,
@@ -47,6 +48,14 @@ def _experiment_path(experiment_id: str, tail: str = "") -> str:
     from perennia.store.validation import validate_experiment_id
 
     return f"/api/v1/experiments/{validate_experiment_id(experiment_id)}{tail}"
+
+
+def _view(view_type: ViewType | str) -> str:
+    try:
+        return ViewType(view_type).value
+    except ValueError:
+        allowed = ", ".join(v.value for v in ViewType)
+        raise InvalidInput(f"view type {view_type!r} is not one of {allowed}") from None
 
 
 def _pairs(clean: dict[str, str]) -> list[dict[str, str]]:
@@ -100,7 +109,7 @@ class RestExperimentStore:
     ) -> Page[Experiment]:
         """Return a page of experiments ordered by id."""
         check_max_results(max_results, MAX_EXPERIMENT_PAGE)
-        params = {"view_type": ViewType(view_type).value, "max_results": max_results}
+        params = {"view_type": _view(view_type), "max_results": max_results}
         params.update(
             {k: v for k, v in (("name_like", name_like), ("page_token", page_token)) if v}
         )
@@ -186,7 +195,7 @@ class RestRunStore:
         body = {
             "experiment_ids": [str(e) for e in experiment_ids],
             "filter_string": filter_string or "",
-            "view_type": ViewType(view_type).value,
+            "view_type": _view(view_type),
             "max_results": max_results,
             "order_by": list(order_by) if order_by else None,
             "page_token": page_token,
@@ -209,7 +218,7 @@ class RestRunStore:
         body = {
             "experiment_ids": [str(e) for e in experiment_ids],
             "filter_string": filter_string or "",
-            "view_type": ViewType(view_type).value,
+            "view_type": _view(view_type),
             "max_results": max_results,
             "order_by": list(order_by) if order_by else None,
         }

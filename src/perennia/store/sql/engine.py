@@ -57,6 +57,10 @@ def make_sql_engine(uri: str) -> Engine:
     raise InvalidInput(f"unsupported database {backend!r} in {uri!r}; use sqlite or postgresql")
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_engine(uri: str, database: str | None) -> Engine:
     in_memory = not database or database == ":memory:"
     if in_memory:
@@ -82,6 +86,8 @@ def _sqlite_engine(uri: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's lower() folds ASCII only; ILIKE must fold 'É' like PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:  # pragma: no cover - exercised implicitly
