@@ -25,7 +25,8 @@ def decode_page_token(token: str | None) -> int:
         raise InvalidInput(
             f"page_token {token[:40]!r} is malformed; pass the token a previous page returned"
         ) from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    # Beyond 2**53 no store holds that many rows, and SQL's 64-bit OFFSET would overflow.
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**53:
         raise InvalidInput(
             f"page_token {token[:40]!r} is malformed; pass the token a previous page returned"
         )

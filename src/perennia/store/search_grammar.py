@@ -8,6 +8,7 @@ Backends translate the tree; none of them filters in Python. Errors point at the
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Union
@@ -40,7 +41,7 @@ _NULL_OPS = ("IS NULL", "IS NOT NULL")
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))
+  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|(?<![\w`"'])\.\d+(?:[eE][-+]?\d+)?))
   | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
   | (?P<backtick>`[^`]*`)
   | (?P<op><=|>=|!=|<>|=|<|>)
@@ -48,10 +49,13 @@ _TOKEN_RE = re.compile(
   | (?P<rparen>\))
   | (?P<comma>,)
   | (?P<dot>\.)
-  | (?P<word>[A-Za-z_][\w\-/:]*)
+  | (?P<word>[^\W\d][\w\-/:]*)
     """,
     re.VERBOSE,
 )
+# Times are BIGINT milliseconds; anything this large cannot be one and would overflow the column.
+_MAX_MILLISECONDS = 2**63
+
 _KEYWORDS = {"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL", "ASC", "DESC"}
 
 
@@ -204,16 +208,16 @@ class _Parser:
         if key_token.kind in ("backtick", "string"):
             self.advance()
             key = _unquote(key_token)
-        elif key_token.kind == "word":
+        elif key_token.kind in ("word", "number"):
+            # An unquoted key is every adjacent word, number and dot: tags.mlflow.user, loss.1.
             parts = [self.advance().text]
-            # An unquoted key may itself contain dots (tags.mlflow.user).
-            while self.current.kind == "dot" and self.tokens[self.index + 1].kind in (
-                "word",
-                "number",
+            while self.current.kind in ("word", "number", "dot") and (
+                self.current.position == key_token.position + len("".join(parts))
             ):
-                self.advance()
                 parts.append(self.advance().text)
-            key = ".".join(parts)
+            if parts[-1] == ".":
+                raise self.fail("a key cannot end with '.'", self.tokens[self.index - 1])
+            key = "".join(parts)
         else:
             raise self.fail(f"expected a key after {start.text}.")
         if not key:
@@ -282,16 +286,30 @@ class _Parser:
                 raise self.fail(
                     f"{kind} {key!r} compares with a number, e.g. {kind}s.{key} > 0.5", token
                 )
-            return Comparison(
-                kind,
-                key,
-                op,
-                float(token.text) if kind == METRIC else int(float(token.text)),
-                start.position,
-            )
+            return Comparison(kind, key, op, self._number(kind, token), start.position)
         if token.kind != "string":
             raise self.fail(f"{kind} {key!r} compares with a quoted string, e.g. = 'value'", token)
-        return Comparison(kind, key, op, _unquote(token), start.position)
+        value = _unquote(token)
+        if op in ("LIKE", "ILIKE") and (len(value) - len(value.rstrip("\\"))) % 2:
+            raise self.fail(
+                f"{op} pattern {value!r} ends with a lone escape character '\\'; a literal "
+                "backslash is four backslashes inside the quotes",
+                token,
+            )
+        return Comparison(kind, key, op, value, start.position)
+
+    def _number(self, kind: str, token: _Token) -> float | int:
+        """Return a metric value as a float, a time in milliseconds as an exact int or float."""
+        if kind == METRIC:
+            return float(token.text)
+        # Digits parse exactly; through a float, 2**53 + 1 would quietly become 2**53.
+        value = int(token.text) if token.text.lstrip("+-").isdigit() else float(token.text)
+        if not math.isfinite(value) or abs(value) >= _MAX_MILLISECONDS:
+            raise self.fail(
+                f"{token.text} is out of range for a time in milliseconds since the epoch", token
+            )
+        # A fraction stays a float: truncating 1.5 to 1 would turn `>= 1.5` into `>= 1`.
+        return int(value) if float(value).is_integer() else value
 
     def string_list(self) -> tuple[str, ...]:
         if self.current.kind != "lparen":

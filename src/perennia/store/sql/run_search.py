@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from perennia.entities import ViewType
-from perennia.errors import InvalidFilter
+from perennia.errors import InvalidFilter, InvalidInput
 from perennia.store.search_grammar import (
     ATTRIBUTE,
     DATASET,
@@ -29,7 +31,7 @@ from perennia.store.search_grammar import (
     parse_order_by,
 )
 from perennia.store.sql import schema as s
-from perennia.store.sql.like import case_sensitive_like
+from perennia.store.sql.like import case_insensitive_like, case_sensitive_like
 from perennia.store.sql.run_loader import CHUNK
 from perennia.store.validation import validate_experiment_id
 
@@ -60,12 +62,31 @@ def _compare(column: Any, op: str, value: Any) -> Any:
     if op == "LIKE":
         return case_sensitive_like(column, value)
     if op == "ILIKE":
-        return func.lower(column).like(func.lower(value))
+        return case_insensitive_like(column, value)
     if op == "IN":
         return column.in_(list(value))
     if op == "NOT IN":
         return column.not_in(list(value))
     raise InvalidFilter(f"unsupported comparator {op!r}")  # the parser never produces one
+
+
+class _BinaryOrder(FunctionElement):
+    """A text column that sorts by code point, whatever the database's collation."""
+
+    name = "binary_order"
+    inherit_cache = True
+
+
+@compiles(_BinaryOrder)
+def _compile_binary_order(element: _BinaryOrder, compiler: Any, **kw: Any) -> str:
+    (column,) = element.clauses
+    return compiler.process(column, **kw)  # SQLite's default BINARY collation already is
+
+
+@compiles(_BinaryOrder, "postgresql")
+def _compile_binary_order_pg(element: _BinaryOrder, compiler: Any, **kw: Any) -> str:
+    (column,) = element.clauses
+    return compiler.process(column.collate("C"), **kw)
 
 
 def _attribute_column(key: str):
@@ -97,11 +118,15 @@ def _condition(comp: Comparison) -> Any:
         return _attribute_condition(comp)
     if comp.kind == DATASET:
         ri = s.run_inputs
-        value = comp.value
-        if comp.key == "context" and comp.op in ("IS NULL", "IS NOT NULL"):
-            cond = (ri.c.context == "") if comp.op == "IS NULL" else (ri.c.context != "")
-        else:
-            cond = _compare(_DATASET_COLUMNS[comp.key], comp.op, value)
+        column = _DATASET_COLUMNS[comp.key]
+        if comp.op in ("IS NULL", "IS NOT NULL"):
+            # Like a missing metric: IS NULL means no input of the run has the field ('' is the
+            # stored form of no context), so a run without inputs matches too.
+            has_field = select(ri.c.run_uuid).where(column != "")
+            if comp.op == "IS NULL":
+                return s.runs.c.run_uuid.not_in(has_field)
+            return s.runs.c.run_uuid.in_(has_field)
+        cond = _compare(column, comp.op, comp.value)
         return s.runs.c.run_uuid.in_(select(ri.c.run_uuid).where(cond))
     table = _VALUE_TABLES[comp.kind]
     has_key = select(table.c.run_uuid).where(table.c.key == comp.key)
@@ -130,7 +155,12 @@ def build_search_query(
     node = parse_filter(filter_string)
     terms = parse_order_by(list(order_by) if order_by else None)
     runs = s.runs
-    query = select(runs.c.run_uuid).where(runs.c.lifecycle_stage.in_(ViewType(view_type).stages()))
+    try:
+        stages = ViewType(view_type).stages()
+    except ValueError:
+        known = ", ".join(v.value for v in ViewType)
+        raise InvalidInput(f"view_type must be one of {known}, got {view_type!r:.60}") from None
+    query = select(runs.c.run_uuid).where(runs.c.lifecycle_stage.in_(stages))
     if experiment_ids:
         query = query.where(
             runs.c.experiment_id.in_([validate_experiment_id(e) for e in experiment_ids])
@@ -141,12 +171,14 @@ def build_search_query(
     for index, term in enumerate(terms):
         if term.kind == ATTRIBUTE:
             column = _attribute_column(term.key)
+            if term.key in STRING_ATTRIBUTES and term.key != "experiment_id":
+                column = _BinaryOrder(column)
         elif term.kind in _VALUE_TABLES:
             table = _VALUE_TABLES[term.kind].alias(f"order_{index}")
             query = query.outerjoin(
                 table, and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == term.key)
             )
-            column = table.c.value
+            column = table.c.value if term.kind == METRIC else _BinaryOrder(table.c.value)
         else:
             raise InvalidFilter(
                 f"cannot order by {term.kind}s.{term.key}; order by metrics, params, tags or attributes"
