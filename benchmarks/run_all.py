@@ -14,7 +14,14 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("bench_import", "bench_ingest", "bench_runs", "bench_search", "bench_server")
+ORDER = (
+    "bench_import",
+    "bench_ingest",
+    "bench_runs",
+    "bench_search",
+    "bench_server",
+    "bench_metrics",
+)
 
 
 def run_one(name: str) -> list[dict]:
