@@ -80,7 +80,12 @@ def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[
             ("breast_cancer_test", "evaluation"),
         }
         paths = {a.path for a in client.store.artifacts.list(run.info.run_id)}
-        assert paths == {"model/model.skops", "plots/roc.png"}
+        assert paths == {
+            "model/model.skops",
+            "plots/roc.png",
+            "evaluation/test/result.json",
+            "evaluation/test/report.html",
+        }
         assert client.read_artifact(run.info.run_id, "plots/roc.png").startswith(b"\x89PNG")
     curves = {
         r.info.run_name: client.get_metric_history(r.info.run_id, "val_log_loss") for r in children
@@ -106,3 +111,30 @@ def test_demo_model_artifact_loads_without_pickle(
 
     X = load_breast_cancer(as_frame=True).frame.drop(columns="target").head(5)
     assert model.predict_proba(X).shape == (5, 2)
+
+
+def test_demo_evaluates_each_model_with_fairness_and_writes_reports(
+    demo_home: tuple[Path, str],
+) -> None:
+    import json
+
+    workdir, out = demo_home
+    client = _client(workdir)
+    experiment = client.get_experiment_by_name("perennia-demo")
+    run = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name = 'random_forest'"
+    ).items[0]
+    result = json.loads(client.read_artifact(run.info.run_id, "evaluation/test/result.json"))
+    assert result["fairness"]["features"] == ["clinic"]
+    assert {g["group"] for g in result["fairness"]["groups"]} == {"A", "B", "C"}
+    assert {s["value"] for s in result["slices"]} == {"A", "B", "C"}
+    for name in ("roc_auc", "disparate_impact", "ece", "matthews_corrcoef"):
+        assert run.data.metrics[f"test_{name}"] == result["metrics"][name]
+    html = client.read_artifact(run.info.run_id, "evaluation/test/report.html").decode()
+    assert "<svg" in html and "clinic" in html
+    flat = " ".join(out.split())
+    reports = workdir / ".perennia" / "reports"
+    written = sorted(p.name for p in reports.iterdir())
+    assert len(written) == 2 and any(n.startswith("compare-") for n in written)
+    for name in written:
+        assert str(reports / name) in flat.replace(" ", "") or name in flat

@@ -73,6 +73,11 @@ def demo(
     console.print(
         f"best model: [bold green]{best.name}[/bold green] ({metric} = {best.metrics[metric]:.4f})"
     )
+    if summary.report_path is not None:
+        console.print(f"report:     [bold]{summary.report_path}[/bold]")
+    if summary.comparison_path is not None:
+        verdict = "[green]passed[/green]" if summary.comparison_passed else "[red]failed[/red]"
+        console.print(f"comparison: [bold]{summary.comparison_path}[/bold] (gates {verdict})")
     console.print(f"metadata:   [bold]{summary.tracking_uri}[/bold]")
     console.print(f"artifacts:  [bold]{summary.artifacts_uri}[/bold]")
     console.print(f"next:       perennia runs show {best.run_id[:8]}")

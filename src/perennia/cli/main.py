@@ -7,7 +7,7 @@ import sys
 import typer
 
 from perennia import __version__
-from perennia.cli import access, artifacts, db, experiments, runs
+from perennia.cli import access, artifacts, db, evaluate, experiments, runs
 from perennia.cli.common import state
 from perennia.cli.demo import demo
 from perennia.cli.gc import gc
@@ -25,6 +25,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")
+app.add_typer(evaluate.app, name="evaluate")
 app.command("gc")(gc)
 app.command("demo")(demo)
 app.command("server")(server)
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from perennia.errors import PerenniaError
 
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a typer.Exit's code instead of raising it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except PerenniaError as error:
         from rich.text import Text
 

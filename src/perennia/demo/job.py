@@ -4,6 +4,15 @@ Each model gets a nested run under one parent run with: its params, per-fold cro
 metrics (step = fold), a learning curve per epoch or boosting stage where the model has one,
 held-out test metrics, the training and test datasets as inputs, the fitted model (skops, a
 format that loads without pickle), and a ROC plot.
+
+Held-out evaluation goes through `perennia.evaluate`: every metric, curves, slices, bootstrap
+intervals and a fairness view, logged as `test_*` metrics plus a JSON result and an HTML
+report per run. The breast-cancer data has no demographic column, so the demo adds a
+**synthetic** sensitive attribute, `clinic` (A, B or C), drawn at random with a seed and
+skewed by diagnosis so that per-group selection rates differ. It is not a model feature; it
+exists only to show the fairness view. The best model's report is also written to
+`$PERENNIA_HOME/reports/` and the comparison of the best two models, judged by example
+promotion gates, beside it.
 """
 
 from __future__ import annotations
@@ -22,6 +31,14 @@ from perennia.errors import InvalidInput
 EXPERIMENT = "perennia-demo"
 PRIMARY_METRIC = "test_roc_auc"
 EPOCHS = 40
+BOOTSTRAP = 200
+# Example promotion gates: the best model must not be worse than the runner-up and must meet
+# the four-fifths rule on the synthetic clinic attribute.
+DEMO_GATES = {
+    "roc_auc": ">= baseline - 0.005",
+    "log_loss": "<= baseline * 1.25",
+    "disparate_impact": ">= 0.8",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,8 @@ class ModelResult:
     run_id: str
     metrics: dict[str, float]
     seconds: float
+    model: Any = None
+    evaluation: Any = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,9 @@ class DemoSummary:
     results: list[ModelResult]
     tracking_uri: str
     artifacts_uri: str
+    report_path: Path | None = None
+    comparison_path: Path | None = None
+    comparison_passed: bool | None = None
     primary_metric: str = PRIMARY_METRIC
 
 
@@ -145,6 +167,8 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold
 
+    from perennia.evaluate import evaluate
+
     X_train, y_train, X_test, y_test = (
         data["X_train"],
         data["y_train"],
@@ -169,8 +193,11 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
         else:
             model.fit(X_train, y_train)
             _learning_curve(name, model, X_train, y_train, X_test, y_test)
-        metrics = _scores(model, X_test, y_test, "test")
-        perennia.log_metrics(metrics)
+        evaluation = evaluate(
+            model, data["test_frame"], targets="target", sensitive_features="clinic",
+            slices="clinic", dataset_name="test", model_name=name, bootstrap=BOOTSTRAP, log=True,
+        )  # fmt: skip
+        metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
         with tempfile.TemporaryDirectory(prefix="perennia-demo-") as tmp:
             path = Path(tmp) / "model.skops"
             skops.io.dump(model, path)
@@ -178,24 +205,64 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
         figure = _roc_figure(name, model, X_test, y_test)
         perennia.log_figure(figure, "plots/roc.png")
         plt.close(figure)
-    return ModelResult(name, run.run_id, metrics, time.perf_counter() - started)
+    return ModelResult(name, run.run_id, metrics, time.perf_counter() - started, model, evaluation)
 
 
 def _load_data(seed: int) -> dict[str, Any]:
+    import numpy as np
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
     frame = load_breast_cancer(as_frame=True).frame
+    features = [c for c in frame.columns if c != "target"]
+    frame["clinic"] = _synthetic_clinic(frame["target"].to_numpy(), np.random.default_rng(seed))
     train, test = train_test_split(
         frame, test_size=0.25, stratify=frame["target"], random_state=seed
     )
-    features = [c for c in frame.columns if c != "target"]
     return {
         "X_train": train[features], "y_train": train["target"],
-        "X_test": test[features], "y_test": test["target"],
+        "X_test": test[features], "y_test": test["target"], "test_frame": test,
         "train_ds": perennia.data.from_pandas(train, name="breast_cancer_train", targets="target", source="sklearn.datasets.load_breast_cancer"),
         "test_ds": perennia.data.from_pandas(test, name="breast_cancer_test", targets="target", source="sklearn.datasets.load_breast_cancer"),
     }  # fmt: skip
+
+
+def _synthetic_clinic(target: Any, rng: Any) -> Any:
+    """Return a synthetic sensitive attribute: clinic A, B or C, skewed by diagnosis."""
+    import numpy as np
+
+    # Benign cases (target 1) lean towards clinic A, malignant ones towards C, so the groups'
+    # selection rates differ the way a real referral pattern could make them differ.
+    benign = np.array(["A", "A", "A", "B", "B", "C"])
+    malignant = np.array(["A", "B", "B", "C", "C", "C"])
+    draw = rng.integers(0, 6, size=target.size)
+    return np.where(target == 1, benign[draw], malignant[draw])
+
+
+def _write_reports(results: list[ModelResult], data: dict[str, Any]) -> tuple[Path, Path, bool]:
+    """Write the best model's report and the best-vs-runner-up comparison; return their paths."""
+    from perennia.evaluate import compare
+
+    folder = perennia.Client().settings.home / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    best = results[0]
+    report = best.evaluation.save_html(folder / f"{best.name}.html")
+    runner_up = results[1] if len(results) > 1 else results[0]
+    comparison = compare(
+        best.model, runner_up.model, data["test_frame"], "target", gates=DEMO_GATES,
+        sensitive_features="clinic", candidate_name=best.name, baseline_name=runner_up.name,
+        dataset_name="test", n_resamples=BOOTSTRAP,
+    )  # fmt: skip
+    path = comparison.save_html(folder / f"compare-{best.name}-vs-{runner_up.name}.html")
+    perennia.log_text(_json(comparison), "evaluation/comparison.json")
+    perennia.log_artifact(path, artifact_path="evaluation")
+    return report.resolve(), path.resolve(), comparison.passed
+
+
+def _json(comparison: Any) -> str:
+    import json
+
+    return json.dumps(comparison.to_dict(), indent=2, allow_nan=False)
 
 
 def run_demo(
@@ -229,6 +296,7 @@ def run_demo(
         results.sort(key=lambda r: r.metrics[PRIMARY_METRIC], reverse=True)
         perennia.set_tags({"best_model": results[0].name, "best_run_id": results[0].run_id})
         perennia.log_metric(f"best_{PRIMARY_METRIC}", results[0].metrics[PRIMARY_METRIC])
+        report, comparison, passed = _write_reports(results, data)
     client = perennia.Client()
     return DemoSummary(
         experiment_id=experiment_id,
@@ -237,4 +305,7 @@ def run_demo(
         tracking_uri=client.tracking_uri,
         artifacts_uri=client.get_experiment(experiment_id).artifact_location
         or client.settings.resolved_artifacts_uri(),
+        report_path=report,
+        comparison_path=comparison,
+        comparison_passed=passed,
     )
