@@ -25,12 +25,14 @@ _ELSEWHERE = {
     "RunStatus": "perennia.entities",
     "ViewType": "perennia.entities",
 }
-_SUBMODULES = ("data", "sklearn", "entities", "errors", "store", "artifacts", "tracking")
+_SUBMODULES = (
+    "data", "evaluate", "sklearn", "entities", "errors", "store", "artifacts", "tracking",
+)  # fmt: skip
 
 __all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, "__version__"]
 
 if TYPE_CHECKING:
-    from perennia import data, sklearn  # noqa: F401
+    from perennia import data, evaluate, sklearn  # noqa: F401
     from perennia.config import Settings  # noqa: F401
     from perennia.entities import RunStatus, ViewType  # noqa: F401
     from perennia.errors import PerenniaError  # noqa: F401
