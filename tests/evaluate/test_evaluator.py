@@ -222,3 +222,19 @@ def test_nothing_is_logged_without_an_active_run(tracking, binary_case) -> None:
     experiments = perennia.Client().search_experiments()
     runs = perennia.Client().search_runs([e.experiment_id for e in experiments.items]).items
     assert runs == []
+
+
+def test_robustness_checks_add_their_table_to_the_result(binary_case) -> None:
+    frame, model = binary_case
+    result = evaluate(
+        model, frame, targets="label", slices="segment",
+        robustness_checks=["gaussian_noise", "permutation"], log=False,
+    )  # fmt: skip
+    checks = {row["check"] for row in result.robustness}
+    assert checks == {"gaussian_noise", "permutation"}
+    targets = {row["target"] for row in result.robustness if row["check"] == "permutation"}
+    assert targets == {f"f{i}" for i in range(5)}  # neither the label nor the slice column
+    for row in result.robustness:
+        assert row["baseline"] == pytest.approx(result.metrics["roc_auc"])
+    with pytest.raises(InvalidInput, match="not precomputed predictions"):
+        evaluate(_scores(frame, model), targets=frame["label"], robustness_checks=True, log=False)

@@ -32,6 +32,8 @@ EXPERIMENT = "perennia-demo"
 PRIMARY_METRIC = "test_roc_auc"
 EPOCHS = 40
 BOOTSTRAP = 200
+# scikit-learn's models refuse NaN, so the missing-value check would only repeat that per column.
+ROBUSTNESS_CHECKS = ["gaussian_noise", "permutation", "extreme_values", "edge_cases"]
 # Example promotion gates: the best model must not be worse than the runner-up and must meet
 # the four-fifths rule on the synthetic clinic attribute.
 DEMO_GATES = {
@@ -195,7 +197,8 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
             _learning_curve(name, model, X_train, y_train, X_test, y_test)
         evaluation = evaluate(
             model, data["test_frame"], targets="target", sensitive_features="clinic",
-            slices="clinic", dataset_name="test", model_name=name, bootstrap=BOOTSTRAP, log=True,
+            slices="clinic", dataset_name="test", model_name=name, bootstrap=BOOTSTRAP,
+            robustness_checks=ROBUSTNESS_CHECKS, log=True,
         )  # fmt: skip
         metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
         with tempfile.TemporaryDirectory(prefix="perennia-demo-") as tmp:

@@ -14,10 +14,10 @@ _HOME = {
     "EvaluationResult": "perennia.evaluate.result",
     "cross_validate": "perennia.evaluate.cross_validation",
     "CrossValidationResult": "perennia.evaluate.cross_validation",
-    "robustness": "perennia.evaluate.robustness",
-    "RobustnessReport": "perennia.evaluate.robustness",
-    "compare": "perennia.evaluate.compare",
-    "ComparisonResult": "perennia.evaluate.compare",
+    "robustness": "perennia.evaluate.robustness_checks",
+    "RobustnessReport": "perennia.evaluate.robustness_checks",
+    "compare": "perennia.evaluate.comparison",
+    "ComparisonResult": "perennia.evaluate.comparison",
     "parse_gates": "perennia.evaluate.gates",
 }
 

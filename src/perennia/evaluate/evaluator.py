@@ -43,6 +43,7 @@ def evaluate(
     n_bins: int = 10,
     cost_matrix: Any = None,
     reference_group: Any = None,
+    robustness_checks: bool | Sequence[str] | None = None,
     log: bool | None = None,
 ) -> EvaluationResult:
     """Return the evaluation of a model or predictions on `data` against `targets`.
@@ -51,7 +52,8 @@ def evaluate(
     predictions, or the name of a column of `data` holding them. `targets`, `sample_weight`,
     `query_id` and each sensitive feature may be column names of `data` or arrays. `slices`
     is a column name (or list of them) to break metrics down by value, or a dict name -> bool
-    mask. `bootstrap=n` adds n-resample confidence intervals. `log=None` logs when a run is
+    mask. `bootstrap=n` adds n-resample confidence intervals. `robustness_checks=True` (or a
+    list of check names) runs `robustness()` and adds its table. `log=None` logs when a run is
     active.
     """
     io.check_task(task)
@@ -76,6 +78,11 @@ def evaluate(
         )
     if slices is not None:
         result.slices = _slices(data, slices, task, y, values, weights, threshold, labels, query, k)
+    if robustness_checks:
+        result.robustness = _robustness(
+            model_or_predictions, data, y_true, task, robustness_checks, weights, threshold,
+            pos_label, named,
+        )  # fmt: skip
     if bootstrap:
         result.intervals = _intervals(
             task, y, values, weights, threshold, labels, query, k, bootstrap, confidence, seed
@@ -113,7 +120,10 @@ def _fill(
         )  # fmt: skip
         return y, score, None, None
     if task == "multiclass":
-        labels = predictions.classes if values.ndim == 2 else None
+        labels = None
+        if values.ndim == 2:
+            # A bare callable has no classes_: columns are then the sorted labels seen in y.
+            labels = predictions.classes if predictions.classes is not None else np.unique(y_true)
         tasks.multiclass_section(result, y_true, values, weights, labels)
         return y_true, values, labels, None
     if task == "regression":
@@ -126,6 +136,34 @@ def _fill(
     query = as_array(io.column(data, query_id, "query_id"), "query_id")
     tasks.ranking_section(result, y_true, values, query, k)
     return y_true, values, None, query
+
+
+def _robustness(
+    model: Any,
+    data: Any,
+    y_true: np.ndarray,
+    task: str,
+    checks: Any,
+    weights: np.ndarray | None,
+    threshold: float,
+    pos_label: Any,
+    named: list[str],
+) -> list[dict[str, Any]]:
+    """Return the robustness rows of a model (not of fixed predictions: nothing to perturb)."""
+    if io.is_column_name(model) or not (callable(model) or hasattr(model, "predict")):
+        raise InvalidInput(
+            "robustness_checks needs the model itself, not precomputed predictions: perturbing "
+            "inputs means predicting again"
+        )
+    from perennia.evaluate.robustness_checks import robustness
+
+    names = io.column_names(data)
+    features = [c for c in names if c not in named] if names else None
+    report = robustness(
+        model, data, y_true, task=task, checks=None if checks is True else checks,
+        features=features, sample_weight=weights, threshold=threshold, pos_label=pos_label,
+    )  # fmt: skip
+    return report.rows
 
 
 def _binary_names(classes: np.ndarray | None, y_true: np.ndarray, pos_label: Any) -> list[str]:

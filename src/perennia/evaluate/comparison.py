@@ -181,7 +181,9 @@ def _gated_metrics(
     def measure(predictions: io.Predictions, rows: np.ndarray) -> dict[str, float]:
         values = predictions.values[rows]
         w = None if weights is None else weights[rows]
-        labels = predictions.classes if task == "multiclass" and values.ndim == 2 else None
+        labels = None
+        if task == "multiclass" and values.ndim == 2:
+            labels = predictions.classes if predictions.classes is not None else np.unique(y)
         found = tasks.headline_metrics(task, y[rows], values, w, threshold=threshold, labels=labels)
         if fairness and any(name not in found for name in gated):
             from perennia.evaluate.metrics.fairness import fairness_report
