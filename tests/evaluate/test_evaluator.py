@@ -238,3 +238,38 @@ def test_robustness_checks_add_their_table_to_the_result(binary_case) -> None:
         assert row["baseline"] == pytest.approx(result.metrics["roc_auc"])
     with pytest.raises(InvalidInput, match="not precomputed predictions"):
         evaluate(_scores(frame, model), targets=frame["label"], robustness_checks=True, log=False)
+
+
+def test_ranking_task_reads_query_ids_from_a_column() -> None:
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(
+        {
+            "query": np.repeat(np.arange(20), 8),
+            "relevance": rng.integers(0, 3, 160),
+            "score": rng.random(160),
+        }
+    )
+    result = evaluate(
+        "score", frame, targets="relevance", task="ranking", query_id="query", k=5, log=False
+    )
+    per_query = [
+        skm.ndcg_score([group["relevance"]], [group["score"]], k=5)
+        for _, group in frame.groupby("query")
+        if group["relevance"].max() > 0
+    ]
+    assert result.metrics["ndcg_at_5"] == pytest.approx(np.mean(per_query), abs=1e-12)
+    assert {"map", "mrr", "precision_at_5", "recall_at_5", "hit_rate_at_5"} <= set(result.metrics)
+
+
+def test_fairness_view_names_groups_and_matches_fairlearn(binary_case) -> None:
+    fairlearn_metrics = pytest.importorskip("fairlearn.metrics")
+    frame, model = binary_case
+    result = evaluate(model, frame, targets="label", sensitive_features="segment", log=False)
+    decided = (_scores(frame, model) >= 0.5).astype(int)
+    expected = fairlearn_metrics.demographic_parity_ratio(
+        frame["label"], decided, sensitive_features=frame["segment"]
+    )
+    assert result.metrics["demographic_parity_ratio"] == pytest.approx(expected, abs=1e-12)
+    assert {group["group"] for group in result.fairness["groups"]} == {"high", "low"}
+    assert result.fairness["features"] == ["segment"]
+    assert result.fairness["reference_group"] in {"high", "low"}

@@ -75,7 +75,7 @@ def as_probability(values: Any, name: str) -> np.ndarray:
     if low < 0.0 or high > 1.0:
         bad = low if low < 0.0 else high
         raise InvalidInput(
-            f"{name} must be probabilities in [0, 1], found {bad!r}; pass predict_proba output"
+            f"{name} must be probabilities in [0, 1], found {plain(bad)!r}; pass predict_proba output"
         )
     return array
 
@@ -91,17 +91,22 @@ def as_binary(values: Any, name: str, *, pos_label: Any = 1) -> np.ndarray:
     positive = array == pos_label
     rest = array[~positive]
     if rest.size and (rest != rest[0]).any():
-        others = np.unique(rest)[:3].tolist()
+        others = [plain(v) for v in np.unique(rest)[:3]]
+        if not positive.any() and len(others) == 2:
+            raise InvalidInput(
+                f"{name} holds labels {others} but none equals pos_label={pos_label!r}; "
+                "pass pos_label= naming the positive class"
+            )
         raise InvalidInput(
             f"{name} must hold two classes (positive = {pos_label!r}), found also {others}; "
             "use the multiclass metrics or set pos_label"
         )
-    if array.dtype.kind in "OUS" and not positive.any() and pos_label == 1:
-        raise InvalidInput(
-            f"{name} holds labels {np.unique(array)[:2].tolist()} but none equals pos_label=1; "
-            "pass pos_label= naming the positive class"
-        )
     return positive
+
+
+def plain(value: Any) -> Any:
+    """Return a numpy scalar as the Python value it holds, so messages read 1.5, not np.float64."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -115,7 +120,9 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
         )
     if (weights < 0).any():
         where = int(np.flatnonzero(weights < 0)[0])
-        raise InvalidInput(f"sample_weight must be >= 0, found {weights[where]!r} at row {where}")
+        raise InvalidInput(
+            f"sample_weight must be >= 0, found {plain(weights[where])!r} at row {where}"
+        )
     if not weights.any():
         raise InvalidInput("sample_weight is zero everywhere; at least one row needs weight")
     return weights

@@ -63,15 +63,15 @@ class BinaryCounts:
             positives = float(np.count_nonzero(y))
             predicted = float(np.count_nonzero(pred))
             tp = float(np.count_nonzero(y & pred))
-            total = float(y.size)
-        else:
-            positives = float(weights @ y)
-            predicted = float(weights @ pred)
-            tp = float(weights @ (y & pred))
-            total = float(weights.sum())
-        fp = predicted - tp
-        fn = positives - tp
-        return cls(tp, fp, fn, total - tp - fp - fn)
+            fp, fn = predicted - tp, positives - tp
+            return cls(tp, fp, fn, float(y.size) - tp - fp - fn)
+        # Each cell summed on its own: differences of float sums could round below zero.
+        return cls(
+            float(weights @ (y & pred)),
+            float(weights @ (~y & pred)),
+            float(weights @ (y & ~pred)),
+            float(weights @ ~(y | pred)),
+        )
 
     @property
     def total(self) -> float:

@@ -19,6 +19,7 @@ from perennia.evaluate.metrics._validation import (
     as_float,
     as_matrix,
     as_weights,
+    plain,
     same_length,
 )
 from perennia.evaluate.metrics.binary import BinaryCounts, binary_log_loss
@@ -140,10 +141,7 @@ def _family(
         return getattr(counts, metric)(zero_division)
     true_codes, pred_codes, found = encode(y_true, y_pred, labels)
     weights = as_weights(sample_weight, true_codes.size)
-    matrix = _matrix(true_codes, pred_codes, found.size, weights).astype(np.float64)
-    tp = np.diag(matrix)
-    predicted = matrix.sum(axis=0)
-    support = matrix.sum(axis=1)
+    tp, predicted, support = _class_counts(true_codes, pred_codes, found.size, weights)
     if average == "micro":
         tp, predicted, support = (
             tp.sum(keepdims=True),
@@ -158,6 +156,25 @@ def _family(
             return float(zero_division)
         return float(np.average(scores, weights=support))
     return float(scores.mean())
+
+
+def _class_counts(
+    true_codes: np.ndarray, pred_codes: np.ndarray, k: int, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per listed class: true positives, predicted count and support (weighted)."""
+
+    # Rows of classes outside `labels` still count as the listed classes' false positives
+    # and negatives, as in scikit-learn; only their own classes are not scored.
+    def count(codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        w = None if weights is None else weights[keep]
+        return np.bincount(codes[keep], weights=w, minlength=k).astype(np.float64)
+
+    hit = (true_codes == pred_codes) & (true_codes >= 0)
+    return (
+        count(true_codes, hit),
+        count(pred_codes, pred_codes >= 0),
+        count(true_codes, true_codes >= 0),
+    )
 
 
 def _per_class(
@@ -262,7 +279,7 @@ def log_loss(y_true: Any, y_prob: Any, *, labels: Any = None, sample_weight: Any
     if not np.allclose(sums, 1.0, rtol=np.sqrt(np.finfo(np.float64).eps)):
         row = int(np.flatnonzero(~np.isclose(sums, 1.0, rtol=1e-8))[0])
         raise InvalidInput(
-            f"y_prob rows must sum to 1; row {row} sums to {sums[row]!r}; pass predict_proba output"
+            f"y_prob rows must sum to 1; row {row} sums to {plain(sums[row])!r}; pass predict_proba output"
         )
     eps = np.finfo(np.float64).eps
     chosen = np.clip(scores[np.arange(codes.size), codes], eps, 1 - eps)
@@ -313,7 +330,7 @@ def _class_codes(y_true: Any, scores: np.ndarray, labels: Any) -> tuple[np.ndarr
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
         raise InvalidInput(
-            f"y_true[{row}] = {y[row]!r} is not one of the labels {found[:5].tolist()}"
+            f"y_true[{row}] = {plain(y[row])!r} is not one of the labels {found[:5].tolist()}"
         )
     return position, found
 

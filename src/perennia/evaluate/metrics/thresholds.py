@@ -113,7 +113,10 @@ def _criterion(
     costs: np.ndarray | None,
 ) -> np.ndarray:
     if method == "youden":
-        return tps / ranking.positives - fps / ranking.negatives
+        # J x P x N is exact for counts, so equally good thresholds tie exactly.
+        return (tps * ranking.negatives - fps * ranking.positives) / (
+            ranking.positives * ranking.negatives
+        )
     if method == "fbeta":
         denominator = (1 + b2) * tps + b2 * (ranking.positives - tps) + fps
         return np.divide(
