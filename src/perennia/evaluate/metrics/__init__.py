@@ -14,6 +14,9 @@ from typing import Any
 # Each public name and the module defining it; importing the package stays cheap and a user
 # pays only for the metrics they touch.
 _HOME = {
+    "PairedInterval": "bootstrap",
+    "bootstrap_interval": "bootstrap",
+    "paired_bootstrap": "bootstrap",
     "BinaryCounts": "binary",
     "BinaryReport": "suite",
     "CalibrationBins": "calibration",
@@ -86,6 +89,9 @@ _ALIASES = {
 }
 
 __all__ = [
+    "PairedInterval",
+    "bootstrap_interval",
+    "paired_bootstrap",
     "BinaryCounts",
     "BinaryReport",
     "CalibrationBins",
