@@ -20,6 +20,16 @@ $(STAMP)-dev: $(BIN)/python pyproject.toml
 	$(PIP) install --quiet -e ".[dev]"
 	touch $@
 
+# The report tests drive Debian's Chromium through Playwright (no browser download): install
+# the package when it is missing and this user may (root, or sudo without a password).
+$(STAMP)-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: /usr/bin/chromium is missing; browser tests will skip (install Debian's chromium)"; fi; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
 $(STAMP)-bench: $(BIN)/python pyproject.toml
 	$(PIP) install --quiet -e ".[bench]"
 	touch $@
@@ -27,7 +37,7 @@ $(STAMP)-bench: $(BIN)/python pyproject.toml
 demo: $(STAMP)-demo
 	$(BIN)/perennia demo
 
-test: $(STAMP)-dev
+test: $(STAMP)-dev $(STAMP)-browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)-bench

@@ -47,8 +47,9 @@ def binary_section(
     result.metrics.update(report.metrics)
     result.threshold = threshold
     result.curves.update({name: _lists(curve) for name, curve in report.curves.items()})
-    if report.calibration is not None:
-        bins = report.calibration
+    if report.calibration_quantile is not None:
+        # Equal-mass bins draw a steadier reliability diagram: every point has the same support.
+        bins = report.calibration_quantile
         result.curves["calibration"] = {
             "mean_predicted": bins.mean_predicted.tolist(),
             "fraction_positive": bins.fraction_positive.tolist(),

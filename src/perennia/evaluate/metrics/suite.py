@@ -31,7 +31,8 @@ class BinaryReport:
     counts: BinaryCounts
     curves: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     thresholds: dict[str, ThresholdChoice] = field(default_factory=dict)
-    calibration: CalibrationBins | None = None
+    calibration: CalibrationBins | None = None  # equal-width bins (what ece and mce use)
+    calibration_quantile: CalibrationBins | None = None  # equal-mass bins (ece_quantile)
 
 
 def binary_classification_report(
@@ -67,6 +68,7 @@ def binary_classification_report(
             y, score, weights, n_bins=n_bins, strategy="quantile", sorted_prob=sorted_prob
         )
         report.metrics["ece_quantile"] = quantile.expected_error()
+        report.calibration_quantile = quantile
     _ranking_metrics(report, ranking, n_bins, cost_matrix, curve_points)
     return report
 

@@ -1,0 +1,180 @@
+"""Report sections built from tables: header, headline cards, metrics, per-class, slices, robustness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from perennia.evaluate.report import format as fmt
+
+TASK_NAMES = {
+    "binary": "Binary classification",
+    "multiclass": "Multiclass classification",
+    "regression": "Regression",
+    "ranking": "Ranking",
+}
+
+
+@dataclass
+class Section:
+    """One titled block of the page; `anchor` is its id in the table of contents."""
+
+    anchor: str
+    title: str
+    body: str
+    lead: str = ""
+
+    def html(self) -> str:
+        """Return the section as HTML."""
+        lead = f'<p class="lead">{self.lead}</p>' if self.lead else ""
+        return f'<section id="{self.anchor}"><h2>{self.title}</h2>{lead}{self.body}</section>'
+
+
+def figure(heading: str, svg: str, caption: str = "") -> str:
+    """Return a chart wrapped in a <figure> with an escaped heading and optional caption."""
+    note = f"<figcaption>{caption}</figcaption>" if caption else ""
+    return f"<figure><h3>{fmt.text(heading)}</h3>{svg}{note}</figure>"
+
+
+def header(result: dict[str, Any], *, kind: str = "Evaluation report") -> str:
+    """Return the page header: model name, dataset, task, rows and creation time."""
+    created = result.get("created_at") or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    facts = [
+        ("Dataset", fmt.text(result.get("dataset_name"))),
+        ("Task", fmt.text(TASK_NAMES.get(result.get("task"), result.get("task")))),
+        ("Rows", fmt.count(result.get("n_rows"))),
+    ]
+    if result.get("threshold") is not None:
+        facts.append(("Decision threshold", fmt.number(result.get("threshold"))))
+    facts.append(("Created", fmt.text(created)))
+    items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
+    return (
+        f'<header class="top"><div class="kind">{fmt.text(kind)}</div>'
+        f'<h1>{fmt.text(result.get("model_name") or "model")}</h1><dl class="facts">{items}</dl></header>'
+    )
+
+
+def headline(result: dict[str, Any]) -> Section | None:
+    """Return the headline metric cards, or None when there are no metrics."""
+    metrics = result.get("metrics") or {}
+    names = fmt.headline_names(result.get("task", ""), metrics)
+    if not names:
+        return None
+    intervals = result.get("intervals") or {}
+    cards = []
+    for name in names:
+        ci = intervals.get(name)
+        ci_html = f'<div class="ci">95% CI {fmt.interval(ci)}</div>' if ci else ""
+        cards.append(
+            f'<div class="card" title="{fmt.text(name)}"><div class="name">{fmt.label(name)}</div>'
+            f'<div class="value">{fmt.number(metrics.get(name))}</div>{ci_html}'
+            f'<div class="hint">{fmt.direction(name)} is better</div></div>'
+        )
+    return Section("headline", "Headline metrics", f'<div class="cards">{"".join(cards)}</div>')
+
+
+def metrics_table(result: dict[str, Any]) -> Section | None:
+    """Return every metric with its key and bootstrap interval, or None when there are none."""
+    metrics = result.get("metrics") or {}
+    if not metrics:
+        return None
+    intervals = result.get("intervals") or {}
+    rows = [
+        (fmt.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value),
+         f'<td class="num">{fmt.interval(intervals.get(name))}</td>')
+        for name, value in metrics.items()
+    ]  # fmt: skip
+    headers = ("Metric", "Key", "Value", "95% interval")
+    lead = "Keys are the names comparison gates use." if intervals else ""
+    return Section("metrics", "All metrics", fmt.table(headers, rows), lead)
+
+
+def per_class(result: dict[str, Any]) -> Section | None:
+    """Return the per-class precision/recall/F1/support table, or None without per-class data."""
+    data = result.get("per_class") or {}
+    labels = data.get("labels") or []
+    if not labels:
+        return None
+
+    def column(name: str) -> list:
+        values = data.get(name) or []
+        return list(values) + [None] * (len(labels) - len(values))
+
+    precision, recall, f1, support = (column(n) for n in ("precision", "recall", "f1", "support"))
+    rows = [
+        (fmt.text(lab), fmt.num_cell(p, bar=True), fmt.num_cell(r, bar=True),
+         fmt.num_cell(f, bar=True), f'<td class="num">{fmt.count(s)}</td>')
+        for lab, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+    ]  # fmt: skip
+    headers = ("Class", "Precision", "Recall", "F1", "Support")
+    return Section("per-class", "Per-class metrics", fmt.table(headers, rows))
+
+
+def slices(result: dict[str, Any]) -> Section | None:
+    """Return the slices table (overall first, then one row per slice value), or None."""
+    entries = result.get("slices") or []
+    if not entries:
+        return None
+    names: list[str] = []
+    for entry in entries:
+        names += [n for n in (entry.get("metrics") or {}) if n not in names]
+    names = names[:10]
+    overall = result.get("metrics") or {}
+    rows = [
+        ("<strong>overall</strong>", "", f'<td class="num">{fmt.count(result.get("n_rows"))}</td>')
+        + tuple(fmt.num_cell(overall.get(n)) for n in names)
+    ]
+    for entry in entries:
+        values = entry.get("metrics") or {}
+        rows.append(
+            (fmt.text(entry.get("slice")), fmt.text(entry.get("value")),
+             f'<td class="num">{fmt.count(entry.get("count"))}</td>')
+            + tuple(_slice_cell(values.get(n), overall.get(n), n) for n in names)
+        )  # fmt: skip
+    headers = ("Slice", "Value", "Rows", *(fmt.label(n) for n in names))
+    lead = "Each slice is scored on its rows alone; cells clearly worse than overall are marked."
+    return Section("slices", "Slices", fmt.table(headers, rows, cls="slices"), lead)
+
+
+def _slice_cell(value, overall, name: str) -> str:
+    if not isinstance(value, int | float) or not isinstance(overall, int | float):
+        return fmt.num_cell(value)
+    gap = (overall - value) if fmt.direction(name) == "higher" else (value - overall)
+    scale = max(abs(overall), 1e-12)
+    if gap / scale > 0.05:
+        return f'<td class="num"><span class="badge bad">{fmt.number(value)}</span></td>'
+    return fmt.num_cell(value)
+
+
+STATUS = {"ok": "ok", "degraded": "warn", "error": "bad"}
+
+
+def robustness(result: dict[str, Any]) -> Section | None:
+    """Return the robustness checks table with coloured statuses, or None when there are none."""
+    checks = result.get("robustness") or []
+    if not checks:
+        return None
+    headers = ("Check", "Target", "Metric", "Baseline", "Under check", "Change", "Status", "Detail")
+    # Problems first, worst change first; passing checks fold away so a long table stays legible.
+    attention = [c for c in checks if c.get("status") in ("error", "degraded")]
+    attention.sort(key=lambda c: (c.get("status") != "error", -(c.get("change") or 0.0)))
+    passing = [c for c in checks if c not in attention]
+    body = fmt.table(headers, [_robustness_row(c) for c in attention]) if attention else ""
+    if passing:
+        folded = fmt.table(headers, [_robustness_row(c) for c in passing])
+        body += (
+            f"<details><summary>{len(passing)} checks without a problem</summary>{folded}</details>"
+        )
+    counts = {s: sum(1 for c in checks if c.get("status") == s) for s in STATUS}
+    lead = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or ""
+    return Section("robustness", "Robustness", body, lead)
+
+
+def _robustness_row(check: dict[str, Any]) -> tuple[str, ...]:
+    status = str(check.get("status") or "unknown")
+    return (fmt.text(check.get("check")), fmt.text(check.get("target")),
+            f"<code>{fmt.text(check.get('metric'))}</code>", fmt.num_cell(check.get("baseline")),
+            fmt.num_cell(check.get("value")), fmt.num_cell(check.get("change")),
+            fmt.badge(STATUS.get(status, "info"), status),
+            f'<td class="detail">{fmt.text(check.get("detail")) if check.get("detail") else ""}</td>')  # fmt: skip
