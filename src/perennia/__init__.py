@@ -20,13 +20,14 @@ _FLUENT = (
 _FLUENT_ARTIFACTS = ("log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure")
 _ELSEWHERE = {
     "Client": "perennia.tracking.client",
+    "log_model": "perennia.models",
     "Settings": "perennia.config",
     "PerenniaError": "perennia.errors",
     "RunStatus": "perennia.entities",
     "ViewType": "perennia.entities",
 }
 _SUBMODULES = (
-    "data", "evaluate", "sklearn", "entities", "errors", "store", "artifacts", "tracking",
+    "data", "evaluate", "models", "sklearn", "entities", "errors", "store", "artifacts", "tracking",
 )  # fmt: skip
 
 __all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, "__version__"]

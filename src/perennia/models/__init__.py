@@ -1,0 +1,93 @@
+"""Model packages: save, log and load models safely, in one interface over every flavor.
+
+`save(model, path)` writes a package folder; `log_model(model, name=...)` logs one to the
+active run; `load(uri)` verifies every file's sha256 before reading it and refuses pickles
+unless `allow_pickle=True`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LoadedModel",
+    "ModelInfo",
+    "ModelSignature",
+    "infer_signature",
+    "load",
+    "log_model",
+    "save",
+]
+
+
+def save(model: Any, path: str | Path, **options: Any) -> Any:
+    """Write `model` as a package folder at `path` and return its manifest."""
+    from perennia.models.package import save as save_package
+
+    return save_package(model, path, **options)
+
+
+def load(
+    uri: str | Path,
+    *,
+    allow_pickle: bool = False,
+    trusted_types: list[str] | None = None,
+    dst_path: str | Path | None = None,
+) -> Any:
+    """Return the LoadedModel at a folder or `runs:/` URI, every file digest-checked first."""
+    from perennia.models.package import load_folder
+    from perennia.models.uri import local_folder
+
+    folder, digest = local_folder(uri, dst_path)
+    return load_folder(
+        folder, allow_pickle=allow_pickle, trusted_types=trusted_types, expected_digest=digest
+    )
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    signature: Any = None,
+    input_example: Any = None,
+    metadata: dict[str, Any] | None = None,
+    flavor: str | None = None,
+) -> Any:
+    """Save `model` as a package under the active run's artifacts at `name`; return ModelInfo."""
+    import tempfile
+
+    import perennia
+    from perennia.models.package import package_digest
+    from perennia.models.uri import ModelInfo
+    from perennia.tracking.fluent import _run_id
+
+    run_id = _run_id()
+    with tempfile.TemporaryDirectory(prefix="perennia-model-") as tmp:
+        folder = Path(tmp) / "package"
+        manifest = save(
+            model, folder, signature=signature, input_example=input_example, metadata=metadata,
+            flavor=flavor,
+        )  # fmt: skip
+        digest = package_digest(folder)
+        perennia.log_artifacts(folder, artifact_path=name)
+    perennia.set_tag(f"perennia.model.{name}", digest)
+    return ModelInfo(
+        run_id, name, f"runs:/{run_id}/{name}", digest, manifest.flavor, manifest.signature
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LoadedModel":
+        from perennia.models.loaded import LoadedModel
+
+        return LoadedModel
+    if name == "ModelInfo":
+        from perennia.models.uri import ModelInfo
+
+        return ModelInfo
+    if name in ("ModelSignature", "infer_signature"):
+        from perennia.models import signature
+
+        return getattr(signature, name)
+    raise AttributeError(f"module 'perennia.models' has no attribute {name!r}")

@@ -1,0 +1,56 @@
+"""Pinned requirements of a model: the distributions its classes come from, at their versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Always needed to load any package: arrays, and the format each flavor writes.
+BASE = ("numpy",)
+
+
+def model_modules(model: Any) -> set[str]:
+    """Return the top-level modules of the model's class and of every nested estimator."""
+    seen: set[str] = set()
+    stack, visited = [model], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in visited:
+            continue
+        visited.add(id(obj))
+        seen.add(type(obj).__module__.split(".")[0])
+        get_params = getattr(obj, "get_params", None)
+        if callable(get_params):
+            try:
+                params = get_params(deep=False)
+            except TypeError:
+                params = {}
+            stack.extend(_estimators(params.values()))
+    return seen - {"builtins", "__main__"}
+
+
+def pinned_requirements(model: Any, extra: tuple[str, ...] = ()) -> list[str]:
+    """Return sorted `name==version` lines for what loading the model imports."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    owners = packages_distributions()
+    names: set[str] = set(BASE) | set(extra)
+    for module in model_modules(model):
+        names.update(owners.get(module, []))
+    pinned = []
+    for name in sorted(names, key=str.lower):
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
+
+
+def _estimators(values: Any) -> list[Any]:
+    """Return the estimator-like objects among parameter values (steps, transformers, ...)."""
+    found = []
+    for value in values:
+        if isinstance(value, list | tuple):
+            found.extend(_estimators(value))
+        elif hasattr(value, "get_params") or callable(getattr(value, "predict", None)):
+            found.append(value)
+    return found
