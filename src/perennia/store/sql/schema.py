@@ -219,3 +219,80 @@ audit_log = Table(
     Index("ix_audit_log_time", "time"),
     sqlite_autoincrement=True,
 )
+
+# The model registry. Names are the keys users see; a rename updates every table in one
+# transaction, so no foreign keys on name (SQLite cannot cascade an update without them on).
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("owner", String(NAME_LENGTH), nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    # Incremented with UPDATE ... RETURNING, so concurrent registrations get distinct numbers.
+    Column("next_version", Integer, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "key", name="registered_model_tags_pk"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("user_id", String(NAME_LENGTH), nullable=True),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("digest", String(64), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("state", String(16), nullable=False),
+    PrimaryKeyConstraint("name", "version", name="model_versions_pk"),
+    Index("ix_model_versions_run_id", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "version", "key", name="model_version_tags_pk"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("name", "alias", name="model_aliases_pk"),
+)
+
+registry_events = Table(
+    "registry_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False),
+    Column("username", String(NAME_LENGTH), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("model_name", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Index("ix_registry_events_model", "model_name", "event_id"),
+    sqlite_autoincrement=True,
+)

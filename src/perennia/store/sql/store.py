@@ -15,6 +15,7 @@ from perennia.store.sql.inputs import SqlInputStore
 from perennia.store.sql.metrics import SqlMetricStore, write_metrics
 from perennia.store.sql.migrations import ensure_schema
 from perennia.store.sql.params import SqlParamStore, write_params
+from perennia.store.sql.registry import SqlRegistryStore
 from perennia.store.sql.runs import SqlRunStore, require_run
 from perennia.store.sql.tags import SqlTagStore, write_tags
 
@@ -35,6 +36,7 @@ class SqlStore:
         self.inputs = SqlInputStore(self.engine)
         self.artifacts = SqlArtifactIndex(self.engine)
         self.access = SqlAccessStore(self.engine)
+        self.registry = SqlRegistryStore(self.engine)
         self.audit = SqlAuditLog(self.engine)
 
     def log_batch(

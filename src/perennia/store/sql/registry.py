@@ -1,0 +1,591 @@
+"""The model registry in SQL: registered models, versions, tags, aliases and their event log.
+
+Every change and its registry event are written in one transaction, so the log never misses
+a change nor records one that did not happen. Version numbers come from an atomic
+`UPDATE ... RETURNING` on the model's counter; alias moves are compare-and-set, so of two
+writers racing from the same state exactly one wins and the other gets a Conflict.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+
+from perennia.clock import now_ms
+from perennia.entities import (
+    ModelVersion,
+    Page,
+    RegisteredModel,
+    RegistryEvent,
+    VersionState,
+    VersionStatus,
+)
+from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from perennia.store.limits import KEY_LENGTH, NAME_LENGTH
+from perennia.store.paging import decode_page_token, encode_page_token
+from perennia.store.sql import schema as s
+from perennia.store.sql.engine import read_transaction, write_transaction
+
+ANY = object()  # set_alias without a compare-and-set expectation
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
+
+
+def check_model_name(name: Any) -> str:
+    """Return a valid registered model name, or raise InvalidInput."""
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_LENGTH or "\x00" in name:
+        raise InvalidInput(
+            f"registered model name must be 1-{NAME_LENGTH} characters of text, got {name!r:.80}"
+        )
+    return name
+
+
+def check_alias(alias: Any) -> str:
+    """Return a valid alias (letters, digits, _ and -; not 'latest' nor like 'v3'), or raise."""
+    if not isinstance(alias, str) or not _ALIAS.match(alias):
+        raise InvalidInput(
+            f"alias {alias!r:.80} must start with a letter or _ and hold only letters, digits, _ "
+            "and -, e.g. 'champion'"
+        )
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise InvalidInput(f"alias {alias!r} is reserved (it reads as a version); pick another")
+    return alias
+
+
+def _check_version(version: Any) -> int:
+    if isinstance(version, str) and version.isdigit():
+        version = int(version)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
+        raise InvalidInput(f"version must be a positive integer, got {version!r:.40}")
+    return version
+
+
+def _check_tag(key: Any, value: Any) -> tuple[str, str]:
+    if not isinstance(key, str) or not key or len(key) > KEY_LENGTH or "\x00" in key:
+        raise InvalidInput(f"tag key must be 1-{KEY_LENGTH} characters, got {key!r:.80}")
+    if not isinstance(value, str) or "\x00" in value or len(value) > 65_536:
+        raise InvalidInput(f"tag {key!r} value must be text up to 65,536 characters")
+    return key, value
+
+
+class SqlRegistryStore:
+    """Registered models, versions, tags and aliases over SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- registered models -------------------------------------------------------------------
+
+    def create_registered_model(
+        self,
+        name: str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        owner: str | None = None,
+        username: str | None = None,
+    ) -> RegisteredModel:
+        """Return a new registered model; AlreadyExists if the name is taken."""
+        check_model_name(name)
+        pairs = [_check_tag(k, v) for k, v in (tags or {}).items()]
+        now = now_ms()
+        with write_transaction(self.engine) as conn:
+            if conn.execute(
+                select(s.registered_models.c.name).where(s.registered_models.c.name == name)
+            ).first():
+                raise AlreadyExists(f"registered model {name!r} already exists")
+            conn.execute(
+                insert(s.registered_models).values(
+                    name=name, description=description or "", owner=owner, creation_time=now,
+                    last_updated_time=now, next_version=1,
+                )
+            )  # fmt: skip
+            for key, value in pairs:
+                conn.execute(
+                    insert(s.registered_model_tags).values(name=name, key=key, value=value)
+                )
+            model = self._model(conn, name)
+            self._event(
+                conn, username, "create_registered_model", name, None, None, _model_state(model)
+            )
+        return model
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """Return the registered model named `name`; NotFound otherwise."""
+        with read_transaction(self.engine) as conn:
+            return self._model(conn, check_model_name(name))
+
+    def search_registered_models(
+        self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
+    ) -> Page[RegisteredModel]:
+        """Return a page of registered models by name (optionally filtered by a LIKE pattern)."""
+        if not isinstance(max_results, int) or not 1 <= max_results <= 10_000:
+            raise InvalidInput(f"max_results must be 1-10,000, got {max_results!r}")
+        offset = decode_page_token(page_token)
+        rm = s.registered_models
+        query = select(rm.c.name).order_by(rm.c.name).offset(offset).limit(max_results + 1)
+        if name_like:
+            query = query.where(rm.c.name.like(name_like))
+        with read_transaction(self.engine) as conn:
+            names = conn.execute(query).scalars().all()
+            items = [self._model(conn, n) for n in names[:max_results]]
+        token = encode_page_token(offset + max_results) if len(names) > max_results else None
+        return Page(items, token)
+
+    def update_registered_model(
+        self,
+        name: str,
+        description: str | None = None,
+        owner: str | None = None,
+        username: str | None = None,
+    ) -> RegisteredModel:
+        """Return the model after changing its description and/or owner."""
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = description
+        if owner is not None:
+            values["owner"] = owner
+        with write_transaction(self.engine) as conn:
+            before = _model_state(self._model(conn, check_model_name(name)))
+            values["last_updated_time"] = now_ms()
+            conn.execute(
+                update(s.registered_models)
+                .where(s.registered_models.c.name == name)
+                .values(**values)
+            )
+            model = self._model(conn, name)
+            self._event(
+                conn, username, "update_registered_model", name, None, before, _model_state(model)
+            )
+        return model
+
+    def rename_registered_model(
+        self, name: str, new_name: str, username: str | None = None
+    ) -> RegisteredModel:
+        """Return the model under its new name; every version, tag and alias follows."""
+        check_model_name(new_name)
+        with write_transaction(self.engine) as conn:
+            before = _model_state(self._model(conn, check_model_name(name)))
+            if conn.execute(
+                select(s.registered_models.c.name).where(s.registered_models.c.name == new_name)
+            ).first():
+                raise AlreadyExists(f"registered model {new_name!r} already exists")
+            for table in (s.registered_models, s.registered_model_tags, s.model_versions,
+                          s.model_version_tags, s.model_aliases):  # fmt: skip
+                conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+            conn.execute(
+                update(s.registered_models).where(s.registered_models.c.name == new_name)
+                .values(last_updated_time=now_ms())
+            )  # fmt: skip
+            model = self._model(conn, new_name)
+            self._event(
+                conn,
+                username,
+                "rename_registered_model",
+                new_name,
+                None,
+                before,
+                _model_state(model),
+            )
+        return model
+
+    def delete_registered_model(self, name: str, username: str | None = None) -> None:
+        """Delete a registered model with its versions, tags and aliases (the events stay)."""
+        with write_transaction(self.engine) as conn:
+            before = _model_state(self._model(conn, check_model_name(name)))
+            for table in (s.registered_model_tags, s.model_version_tags, s.model_aliases,
+                          s.model_versions, s.registered_models):  # fmt: skip
+                conn.execute(delete(table).where(table.c.name == name))
+            self._event(conn, username, "delete_registered_model", name, None, before, None)
+
+    def set_registered_model_tag(
+        self, name: str, key: str, value: str, username: str | None = None
+    ) -> None:
+        """Set (or replace) a tag of a registered model."""
+        key, value = _check_tag(key, value)
+        t = s.registered_model_tags
+        with write_transaction(self.engine) as conn:
+            self._model(conn, check_model_name(name))
+            old = conn.execute(select(t.c.value).where(t.c.name == name, t.c.key == key)).scalar()
+            conn.execute(delete(t).where(t.c.name == name, t.c.key == key))
+            conn.execute(insert(t).values(name=name, key=key, value=value))
+            self._event(conn, username, "set_registered_model_tag", name, None,
+                        None if old is None else {key: old}, {key: value})  # fmt: skip
+
+    def delete_registered_model_tag(self, name: str, key: str, username: str | None = None) -> None:
+        """Delete a tag of a registered model; NotFound when it has no such tag."""
+        t = s.registered_model_tags
+        with write_transaction(self.engine) as conn:
+            old = conn.execute(select(t.c.value).where(t.c.name == name, t.c.key == key)).scalar()
+            if old is None:
+                self._model(conn, check_model_name(name))
+                raise NotFound(f"registered model {name!r} has no tag {key!r}")
+            conn.execute(delete(t).where(t.c.name == name, t.c.key == key))
+            self._event(conn, username, "delete_registered_model_tag", name, None, {key: old}, None)
+
+    # -- versions ----------------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        digest: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        status: str = VersionStatus.READY,
+        username: str | None = None,
+    ) -> ModelVersion:
+        """Return a new version of `name` with the next number (atomic under concurrency)."""
+        check_model_name(name)
+        if not isinstance(source, str) or not source or len(source) > 4000:
+            raise InvalidInput(
+                "source must be the URI of the model package, up to 4,000 characters"
+            )
+        status = VersionStatus(status).value
+        pairs = [_check_tag(k, v) for k, v in (tags or {}).items()]
+        rm = s.registered_models
+        now = now_ms()
+        with write_transaction(self.engine) as conn:
+            counter = conn.execute(
+                update(rm).where(rm.c.name == name)
+                .values(next_version=rm.c.next_version + 1, last_updated_time=now)
+                .returning(rm.c.next_version)
+            ).scalar()  # fmt: skip
+            if counter is None:
+                raise NotFound(f"registered model {name!r} does not exist; create it first")
+            version = counter - 1
+            conn.execute(
+                insert(s.model_versions).values(
+                    name=name, version=version, creation_time=now, last_updated_time=now,
+                    description=description or "", user_id=username, source=source, run_id=run_id,
+                    digest=digest, status=status, status_message=None, state=VersionState.ACTIVE.value,
+                )
+            )  # fmt: skip
+            for key, value in pairs:
+                conn.execute(
+                    insert(s.model_version_tags).values(
+                        name=name, version=version, key=key, value=value
+                    )
+                )
+            created = self._version(conn, name, version)
+            self._event(
+                conn, username, "create_model_version", name, version, None, _version_state(created)
+            )
+        return created
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """Return one version; NotFound when the model or version does not exist."""
+        with read_transaction(self.engine) as conn:
+            return self._version(conn, check_model_name(name), _check_version(version))
+
+    def get_latest_version(self, name: str) -> ModelVersion:
+        """Return the highest-numbered version of `name`."""
+        mv = s.model_versions
+        with read_transaction(self.engine) as conn:
+            self._model(conn, check_model_name(name))
+            latest = conn.execute(select(func.max(mv.c.version)).where(mv.c.name == name)).scalar()
+            if latest is None:
+                raise NotFound(f"registered model {name!r} has no versions yet")
+            return self._version(conn, name, latest)
+
+    def search_model_versions(
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        """Return a page of versions, newest first, optionally of one model or one run."""
+        if not isinstance(max_results, int) or not 1 <= max_results <= 10_000:
+            raise InvalidInput(f"max_results must be 1-10,000, got {max_results!r}")
+        offset = decode_page_token(page_token)
+        mv = s.model_versions
+        query = select(mv.c.name, mv.c.version).order_by(mv.c.name, mv.c.version.desc())
+        if name is not None:
+            query = query.where(mv.c.name == check_model_name(name))
+        if run_id is not None:
+            query = query.where(mv.c.run_id == run_id)
+        with read_transaction(self.engine) as conn:
+            keys = conn.execute(query.offset(offset).limit(max_results + 1)).all()
+            items = [self._version(conn, n, v) for n, v in keys[:max_results]]
+        token = encode_page_token(offset + max_results) if len(keys) > max_results else None
+        return Page(items, token)
+
+    def update_model_version(
+        self,
+        name: str,
+        version: int | str,
+        description: str | None = None,
+        status: str | None = None,
+        status_message: str | None = None,
+        state: str | None = None,
+        username: str | None = None,
+    ) -> ModelVersion:
+        """Return the version after changing its description, status or state."""
+        version = _check_version(version)
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = description
+        if status is not None:
+            values["status"] = VersionStatus(status).value
+        if status_message is not None:
+            values["status_message"] = status_message
+        if state is not None:
+            values["state"] = _state(state)
+        mv = s.model_versions
+        with write_transaction(self.engine) as conn:
+            before = _version_state(self._version(conn, check_model_name(name), version))
+            if values.get("state") == VersionState.ARCHIVED and before["aliases"]:
+                raise Conflict(
+                    f"version {version} of {name!r} holds aliases {before['aliases']}; move them "
+                    "before archiving it"
+                )
+            values["last_updated_time"] = now_ms()
+            conn.execute(
+                update(mv).where(mv.c.name == name, mv.c.version == version).values(**values)
+            )
+            after = self._version(conn, name, version)
+            action = (
+                "archive_model_version"
+                if values.get("state") == VersionState.ARCHIVED
+                else "update_model_version"
+            )
+            self._event(conn, username, action, name, version, before, _version_state(after))
+        return after
+
+    def delete_model_version(
+        self, name: str, version: int | str, username: str | None = None
+    ) -> None:
+        """Delete a version with its tags and aliases (the events stay)."""
+        version = _check_version(version)
+        with write_transaction(self.engine) as conn:
+            before = _version_state(self._version(conn, check_model_name(name), version))
+            for table in (s.model_version_tags, s.model_aliases, s.model_versions):
+                conn.execute(delete(table).where(table.c.name == name, table.c.version == version))
+            self._event(conn, username, "delete_model_version", name, version, before, None)
+
+    def set_model_version_tag(
+        self, name: str, version: int | str, key: str, value: str, username: str | None = None
+    ) -> None:
+        """Set (or replace) a tag of a model version."""
+        version = _check_version(version)
+        key, value = _check_tag(key, value)
+        t = s.model_version_tags
+        where = and_(t.c.name == name, t.c.version == version, t.c.key == key)
+        with write_transaction(self.engine) as conn:
+            self._version(conn, check_model_name(name), version)
+            old = conn.execute(select(t.c.value).where(where)).scalar()
+            conn.execute(delete(t).where(where))
+            conn.execute(insert(t).values(name=name, version=version, key=key, value=value))
+            self._event(conn, username, "set_model_version_tag", name, version,
+                        None if old is None else {key: old}, {key: value})  # fmt: skip
+
+    def delete_model_version_tag(
+        self, name: str, version: int | str, key: str, username: str | None = None
+    ) -> None:
+        """Delete a tag of a model version; NotFound when it has no such tag."""
+        version = _check_version(version)
+        t = s.model_version_tags
+        where = and_(t.c.name == name, t.c.version == version, t.c.key == key)
+        with write_transaction(self.engine) as conn:
+            old = conn.execute(select(t.c.value).where(where)).scalar()
+            if old is None:
+                self._version(conn, check_model_name(name), version)
+                raise NotFound(f"version {version} of {name!r} has no tag {key!r}")
+            conn.execute(delete(t).where(where))
+            self._event(conn, username, "delete_model_version_tag", name, version, {key: old}, None)
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        expected_version: Any = ANY,
+        username: str | None = None,
+    ) -> int | None:
+        """Point `alias` at `version`; return the version it pointed at before (or None).
+
+        With `expected_version` (an int, or None for "the alias must not exist yet") the move
+        is compare-and-set: if another writer moved the alias first, Conflict is raised and
+        nothing changes.
+        """
+        check_alias(alias)
+        version = _check_version(version)
+        a = s.model_aliases
+        where = and_(a.c.name == name, a.c.alias == alias)
+        with write_transaction(self.engine) as conn:
+            target = self._version(conn, check_model_name(name), version)
+            if target.state == VersionState.ARCHIVED:
+                raise Conflict(
+                    f"version {version} of {name!r} is archived; restore it before aliasing it"
+                )
+            current = conn.execute(select(a.c.version).where(where)).scalar()
+            if expected_version is not ANY and current != expected_version:
+                raise Conflict(
+                    f"alias {alias!r} of {name!r} points at version {current} now, not "
+                    f"{expected_version} as expected; another change won the race, re-read and retry"
+                )
+            now = now_ms()
+            if current is None:
+                conn.execute(
+                    insert(a).values(name=name, alias=alias, version=version, updated_time=now)
+                )
+            else:
+                moved = conn.execute(
+                    update(a).where(where, a.c.version == current).values(version=version, updated_time=now)
+                ).rowcount  # fmt: skip
+                if moved != 1:
+                    # A concurrent writer moved it between our read and our write (PostgreSQL's
+                    # READ COMMITTED re-checks the WHERE clause after waiting for its lock).
+                    raise Conflict(
+                        f"alias {alias!r} of {name!r} was moved by another change while this one "
+                        "waited; another change won the race, re-read and retry"
+                    )
+            self._event(conn, username, "set_alias", name, version,
+                        None if current is None else {"alias": alias, "version": current},
+                        {"alias": alias, "version": version})  # fmt: skip
+        return current
+
+    def delete_alias(self, name: str, alias: str, username: str | None = None) -> None:
+        """Remove an alias; NotFound when the model has no such alias."""
+        a = s.model_aliases
+        where = and_(a.c.name == name, a.c.alias == alias)
+        with write_transaction(self.engine) as conn:
+            current = conn.execute(select(a.c.version).where(where)).scalar()
+            if current is None:
+                self._model(conn, check_model_name(name))
+                raise NotFound(f"registered model {name!r} has no alias {alias!r}")
+            conn.execute(delete(a).where(where))
+            self._event(
+                conn,
+                username,
+                "delete_alias",
+                name,
+                current,
+                {"alias": alias, "version": current},
+                None,
+            )
+
+    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """Return the version an alias points at; NotFound when there is no such alias."""
+        a = s.model_aliases
+        with read_transaction(self.engine) as conn:
+            version = conn.execute(
+                select(a.c.version).where(a.c.name == check_model_name(name), a.c.alias == alias)
+            ).scalar()
+            if version is None:
+                self._model(conn, name)
+                raise NotFound(f"registered model {name!r} has no alias {alias!r}")
+            return self._version(conn, name, version)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def events(self, name: str | None = None, limit: int = 100) -> list[RegistryEvent]:
+        """Return registry events, newest first, optionally of one model."""
+        e = s.registry_events
+        query = select(e).order_by(e.c.event_id.desc()).limit(max(1, min(int(limit), 100_000)))
+        if name is not None:
+            query = query.where(e.c.model_name == name)
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            RegistryEvent(
+                r.event_id,
+                r.time,
+                r.username,
+                r.action,
+                r.model_name,
+                r.version,
+                _loads(r.before),
+                _loads(r.after),
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    # -- reading helpers ---------------------------------------------------------------------
+
+    def _model(self, conn: Connection, name: str) -> RegisteredModel:
+        rm, t, a, mv = (
+            s.registered_models,
+            s.registered_model_tags,
+            s.model_aliases,
+            s.model_versions,
+        )
+        row = conn.execute(select(rm).where(rm.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"registered model {name!r} does not exist")
+        tags = dict(conn.execute(select(t.c.key, t.c.value).where(t.c.name == name)).all())
+        aliases = dict(conn.execute(select(a.c.alias, a.c.version).where(a.c.name == name)).all())
+        latest = conn.execute(select(func.max(mv.c.version)).where(mv.c.name == name)).scalar()
+        return RegisteredModel(row.name, row.description, row.owner, row.creation_time,
+                               row.last_updated_time, tags, aliases, latest)  # fmt: skip
+
+    def _version(self, conn: Connection, name: str, version: int) -> ModelVersion:
+        mv, t, a = s.model_versions, s.model_version_tags, s.model_aliases
+        row = conn.execute(select(mv).where(mv.c.name == name, mv.c.version == version)).first()
+        if row is None:
+            self._model(conn, name)
+            raise NotFound(f"registered model {name!r} has no version {version}")
+        tags = dict(
+            conn.execute(
+                select(t.c.key, t.c.value).where(t.c.name == name, t.c.version == version)
+            ).all()
+        )
+        aliases = sorted(
+            conn.execute(
+                select(a.c.alias).where(a.c.name == name, a.c.version == version)
+            ).scalars()
+        )
+        return ModelVersion(row.name, row.version, row.creation_time, row.last_updated_time,
+                            row.description, row.user_id, row.source, row.run_id, row.digest,
+                            row.status, row.status_message, row.state, tags, aliases)  # fmt: skip
+
+    def _event(
+        self,
+        conn: Connection,
+        username: str | None,
+        action: str,
+        name: str,
+        version: int | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        conn.execute(
+            insert(s.registry_events).values(
+                time=now_ms(), username=username, action=action, model_name=name, version=version,
+                before=_dumps(before), after=_dumps(after),
+            )
+        )  # fmt: skip
+
+
+def _state(state: str) -> str:
+    try:
+        return VersionState(state).value
+    except ValueError:
+        known = ", ".join(v.value for v in VersionState)
+        raise InvalidInput(f"state must be one of {known}, got {state!r:.40}") from None
+
+
+def _model_state(model: RegisteredModel) -> dict[str, Any]:
+    return {"name": model.name, "description": model.description, "owner": model.owner,
+            "tags": dict(model.tags), "aliases": dict(model.aliases)}  # fmt: skip
+
+
+def _version_state(version: ModelVersion) -> dict[str, Any]:
+    return {"version": version.version, "description": version.description,
+            "status": version.status, "state": version.state, "source": version.source,
+            "run_id": version.run_id, "digest": version.digest, "aliases": list(version.aliases),
+            "tags": dict(version.tags)}  # fmt: skip
+
+
+def _dumps(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else json.loads(text)

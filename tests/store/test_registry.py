@@ -1,0 +1,245 @@
+"""The registry store on SQLite and PostgreSQL: models, versions, tags, aliases and events."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from perennia.entities import VersionState
+from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from perennia.store import open_store
+
+RUN = "a" * 32
+DIGEST = "b" * 64
+
+
+@pytest.fixture
+def registry(sql_store_uri: str):
+    store = open_store(sql_store_uri)
+    yield store.registry
+    store.close()
+
+
+def test_models_are_created_read_listed_and_names_are_unique(registry) -> None:
+    created = registry.create_registered_model(
+        "fraud", "detects fraud", {"team": "risk"}, owner="ana"
+    )
+    assert (created.name, created.description, created.owner) == ("fraud", "detects fraud", "ana")
+    assert created.tags == {"team": "risk"} and created.latest_version is None
+    assert registry.get_registered_model("fraud") == created
+    with pytest.raises(AlreadyExists, match="'fraud' already exists"):
+        registry.create_registered_model("fraud")
+    for name in ("churn", "credit", "fraud-v2"):
+        registry.create_registered_model(name)
+    first = registry.search_registered_models(max_results=2)
+    second = registry.search_registered_models(max_results=2, page_token=first.next_page_token)
+    assert [m.name for m in first] + [m.name for m in second] == [
+        "churn",
+        "credit",
+        "fraud",
+        "fraud-v2",
+    ]
+    assert second.next_page_token is None
+    assert [m.name for m in registry.search_registered_models("fraud%")] == ["fraud", "fraud-v2"]
+
+
+def test_versions_number_from_one_and_carry_their_source_run_and_digest(registry) -> None:
+    registry.create_registered_model("fraud")
+    first = registry.create_model_version("fraud", f"runs:/{RUN}/model", run_id=RUN, digest=DIGEST,
+                                          description="first", tags={"stage": "dev"}, username="ana")  # fmt: skip
+    second = registry.create_model_version("fraud", f"runs:/{RUN}/model2")
+    assert (first.version, second.version) == (1, 2)
+    assert (first.run_id, first.digest, first.user_id, first.status, first.state) == (
+        RUN, DIGEST, "ana", "READY", "active",
+    )  # fmt: skip
+    assert registry.get_model_version("fraud", "1") == first
+    assert registry.get_latest_version("fraud").version == 2
+    assert registry.get_registered_model("fraud").latest_version == 2
+    assert [v.version for v in registry.search_model_versions("fraud")] == [2, 1]
+    assert [v.version for v in registry.search_model_versions(run_id=RUN)] == [1]
+    with pytest.raises(NotFound, match="no version 3"):
+        registry.get_model_version("fraud", 3)
+    with pytest.raises(NotFound, match="'ghost' does not exist"):
+        registry.create_model_version("ghost", "runs:/x/y")
+
+
+def test_tags_set_replace_and_delete(registry) -> None:
+    registry.create_registered_model("fraud")
+    registry.create_model_version("fraud", "s")
+    registry.set_registered_model_tag("fraud", "team", "risk")
+    registry.set_registered_model_tag("fraud", "team", "payments")
+    registry.set_model_version_tag("fraud", 1, "validated", "yes")
+    assert registry.get_registered_model("fraud").tags == {"team": "payments"}
+    assert registry.get_model_version("fraud", 1).tags == {"validated": "yes"}
+    registry.delete_model_version_tag("fraud", 1, "validated")
+    registry.delete_registered_model_tag("fraud", "team")
+    assert registry.get_registered_model("fraud").tags == {}
+    with pytest.raises(NotFound, match="no tag 'team'"):
+        registry.delete_registered_model_tag("fraud", "team")
+
+
+def test_aliases_move_by_compare_and_set(registry) -> None:
+    registry.create_registered_model("fraud")
+    for _ in range(3):
+        registry.create_model_version("fraud", "s")
+    assert registry.set_alias("fraud", "champion", 1, expected_version=None) is None
+    assert registry.set_alias("fraud", "champion", 2, expected_version=1) == 1
+    with pytest.raises(Conflict, match="points at version 2 now, not 1"):
+        registry.set_alias("fraud", "champion", 3, expected_version=1)
+    assert registry.get_version_by_alias("fraud", "champion").version == 2
+    assert registry.get_model_version("fraud", 2).aliases == ["champion"]
+    assert registry.get_registered_model("fraud").aliases == {"champion": 2}
+    registry.set_alias("fraud", "challenger", 3)
+    registry.delete_alias("fraud", "challenger")
+    with pytest.raises(NotFound, match="no alias 'challenger'"):
+        registry.get_version_by_alias("fraud", "challenger")
+
+
+@pytest.mark.parametrize("alias", ["", "latest", "v3", "has space", "1st", "a/b", None])
+def test_bad_aliases_are_refused(registry, alias) -> None:
+    registry.create_registered_model("fraud")
+    registry.create_model_version("fraud", "s")
+    with pytest.raises(InvalidInput):
+        registry.set_alias("fraud", alias, 1)
+
+
+def test_archiving_keeps_aliased_versions_safe(registry) -> None:
+    registry.create_registered_model("fraud")
+    registry.create_model_version("fraud", "s")
+    registry.create_model_version("fraud", "s")
+    registry.set_alias("fraud", "champion", 1)
+    with pytest.raises(Conflict, match="move them before archiving"):
+        registry.update_model_version("fraud", 1, state="archived")
+    archived = registry.update_model_version("fraud", 2, state="archived")
+    assert archived.state == VersionState.ARCHIVED
+    with pytest.raises(Conflict, match="archived"):
+        registry.set_alias("fraud", "champion", 2)
+    with pytest.raises(InvalidInput, match="state must be one of"):
+        registry.update_model_version("fraud", 1, state="retired")
+
+
+def test_rename_carries_versions_tags_and_aliases(registry) -> None:
+    registry.create_registered_model("fraud", tags={"team": "risk"})
+    registry.create_model_version("fraud", "s", tags={"k": "v"})
+    registry.set_alias("fraud", "champion", 1)
+    renamed = registry.rename_registered_model("fraud", "fraud-detector")
+    assert renamed.tags == {"team": "risk"} and renamed.aliases == {"champion": 1}
+    assert registry.get_model_version("fraud-detector", 1).tags == {"k": "v"}
+    with pytest.raises(NotFound):
+        registry.get_registered_model("fraud")
+    registry.create_registered_model("other")
+    with pytest.raises(AlreadyExists):
+        registry.rename_registered_model("other", "fraud-detector")
+
+
+def test_every_change_is_an_event_with_before_and_after(registry) -> None:
+    registry.create_registered_model("fraud", username="ana")
+    registry.create_model_version("fraud", "s", username="ana")
+    registry.create_model_version("fraud", "s", username="ana")
+    registry.set_alias("fraud", "champion", 1, username="bo")
+    registry.set_alias("fraud", "champion", 2, username="bo")
+    registry.update_model_version("fraud", 1, state="archived", username="bo")
+    registry.delete_alias("fraud", "champion", username="cy")
+    events = registry.events("fraud")
+    assert [e.action for e in events] == [
+        "delete_alias", "archive_model_version", "set_alias", "set_alias",
+        "create_model_version", "create_model_version", "create_registered_model",
+    ]  # fmt: skip
+    move = events[2]
+    assert (move.username, move.before, move.after) == (
+        "bo", {"alias": "champion", "version": 1}, {"alias": "champion", "version": 2},
+    )  # fmt: skip
+    assert events[1].before["state"] == "active" and events[1].after["state"] == "archived"
+    assert events[0].after is None and events[0].username == "cy"
+
+
+def test_failed_changes_leave_no_event_and_no_change(registry) -> None:
+    registry.create_registered_model("fraud")
+    registry.create_model_version("fraud", "s")
+    registry.set_alias("fraud", "champion", 1)
+    count = len(registry.events("fraud"))
+    with pytest.raises(Conflict):
+        registry.set_alias("fraud", "champion", 1, expected_version=None)
+    with pytest.raises(InvalidInput):
+        registry.create_model_version("fraud", "")
+    assert len(registry.events("fraud")) == count
+    assert registry.get_latest_version("fraud").version == 1
+
+
+def test_deleting_a_model_removes_its_versions_but_keeps_the_events(registry) -> None:
+    registry.create_registered_model("fraud")
+    registry.create_model_version("fraud", "s")
+    registry.set_alias("fraud", "champion", 1)
+    registry.delete_registered_model("fraud")
+    with pytest.raises(NotFound):
+        registry.get_model_version("fraud", 1)
+    assert registry.events("fraud")[0].action == "delete_registered_model"
+    registry.create_registered_model("fraud")
+    assert registry.create_model_version("fraud", "s").version == 1
+
+
+def _race_alias(uri: str, version: int, barrier, results) -> None:
+    store = open_store(uri)
+    barrier.wait()
+    try:
+        store.registry.set_alias(
+            "fraud", "champion", version, expected_version=1, username=f"w{version}"
+        )
+        results.put(("won", version))
+    except Conflict as error:
+        results.put(("conflict", str(error)))
+    finally:
+        store.close()
+
+
+def _race_version(uri: str, barrier, results) -> None:
+    store = open_store(uri)
+    barrier.wait()
+    numbers = [store.registry.create_model_version("fraud", "s").version for _ in range(5)]
+    results.put(numbers)
+    store.close()
+
+
+def test_two_processes_racing_an_alias_move_one_wins_one_conflicts(sql_store_uri: str) -> None:
+    store = open_store(sql_store_uri)
+    store.registry.create_registered_model("fraud")
+    for _ in range(3):
+        store.registry.create_model_version("fraud", "s")
+    store.registry.set_alias("fraud", "champion", 1)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_race_alias, args=(sql_store_uri, v, barrier, results))
+        for v in (2, 3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    outcomes = sorted(results.get(timeout=5) for _ in workers)
+    assert [o[0] for o in outcomes] == ["conflict", "won"]
+    assert "another change won the race" in outcomes[0][1]
+    winner = outcomes[1][1]
+    assert store.registry.get_version_by_alias("fraud", "champion").version == winner
+    moves = [e for e in store.registry.events("fraud") if e.action == "set_alias"]
+    assert len(moves) == 2 and moves[0].after == {"alias": "champion", "version": winner}
+    store.close()
+
+
+def test_concurrent_registrations_get_distinct_consecutive_versions(sql_store_uri: str) -> None:
+    store = open_store(sql_store_uri)
+    store.registry.create_registered_model("fraud")
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(3), context.Queue()
+    workers = [
+        context.Process(target=_race_version, args=(sql_store_uri, barrier, results))
+        for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    numbers = sorted(n for _ in workers for n in results.get(timeout=5))
+    assert numbers == list(range(1, 16))
+    store.close()
