@@ -27,7 +27,7 @@ _ELSEWHERE = {
     "ViewType": "perennia.entities",
 }
 _SUBMODULES = (
-    "data", "evaluate", "models", "sklearn", "entities", "errors", "store", "artifacts", "tracking",
+    "data", "evaluate", "models", "registry", "sklearn", "entities", "errors", "store", "artifacts", "tracking",
 )  # fmt: skip
 
 __all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, "__version__"]

@@ -163,8 +163,8 @@ def test_bad_save_arguments_are_refused_and_leave_nothing_behind(tmp_path: Path,
 
 
 def test_uris_other_than_folders_and_runs_are_explained() -> None:
-    with pytest.raises(InvalidInput, match="registry"):
-        perennia.models.load("models:/fraud/1")
+    with pytest.raises(InvalidInput, match="models:/<name>@<alias>"):
+        perennia.models.load("models:/fraud/one")
     with pytest.raises(InvalidInput, match="runs:/<32-hex run id>"):
         perennia.models.load("runs:/abc/model")
     with pytest.raises(InvalidInput, match="folder, runs:/ or models:/"):

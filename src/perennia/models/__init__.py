@@ -53,8 +53,12 @@ def log_model(
     input_example: Any = None,
     metadata: dict[str, Any] | None = None,
     flavor: str | None = None,
+    registered_model_name: str | None = None,
 ) -> Any:
-    """Save `model` as a package under the active run's artifacts at `name`; return ModelInfo."""
+    """Save `model` as a package under the active run's artifacts at `name`; return ModelInfo.
+
+    With `registered_model_name` the package also becomes the next version of that model.
+    """
     import tempfile
 
     import perennia
@@ -72,9 +76,13 @@ def log_model(
         digest = package_digest(folder)
         perennia.log_artifacts(folder, artifact_path=name)
     perennia.set_tag(f"perennia.model.{name}", digest)
-    return ModelInfo(
-        run_id, name, f"runs:/{run_id}/{name}", digest, manifest.flavor, manifest.signature
-    )
+    uri = f"runs:/{run_id}/{name}"
+    version = None
+    if registered_model_name is not None:
+        from perennia.registry import register_model
+
+        version = register_model(uri, registered_model_name).version
+    return ModelInfo(run_id, name, uri, digest, manifest.flavor, manifest.signature, version)
 
 
 def __getattr__(name: str) -> Any:

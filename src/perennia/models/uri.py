@@ -1,4 +1,4 @@
-"""Model URIs: a local folder, `runs:/<run_id>/<path>`, and (with the registry) `models:/...`."""
+"""Model URIs: a local folder, `runs:/<run_id>/<path>`, and `models:/name/version|latest|@alias`."""
 
 from __future__ import annotations
 
@@ -23,25 +23,27 @@ class ModelInfo:
     digest: str
     flavor: str
     signature: dict[str, Any] | None
+    registered_version: int | None = None
 
 
 def local_folder(uri: str | Path, dst_path: str | Path | None = None) -> tuple[Path, str | None]:
-    """Return (a local folder holding the package, the digest it must have or None)."""
+    """Return (a local folder holding the package, the manifest digest it must have or None)."""
     text = str(uri)
+    expected = None
     if text.startswith("models:/"):
-        raise InvalidInput(
-            f"{text!r}: models:/ URIs resolve through the model registry, which this version "
-            "does not have yet; load by runs:/<run_id>/<path> instead"
-        )
+        from perennia.registry import resolve
+
+        version = resolve(text)
+        text, expected = version.source, version.digest
     match = _RUNS.match(text)
     if match:
         from perennia.tracking.client import Client
 
         target = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="perennia-model-"))
         local = Client().download_artifacts(match["run"], match["path"], target)
-        return Path(local), None
+        return Path(local), expected
     if text.startswith("runs:/"):
         raise InvalidInput(f"{text!r} is not runs:/<32-hex run id>/<artifact path>")
     if "://" in text:
         raise InvalidInput(f"{text!r}: load models from a folder, runs:/ or models:/ URIs")
-    return Path(text), None
+    return Path(text), expected

@@ -407,6 +407,7 @@ class SqlRegistryStore:
         *,
         expected_version: Any = ANY,
         username: str | None = None,
+        action: str = "set_alias",
     ) -> int | None:
         """Point `alias` at `version`; return the version it pointed at before (or None).
 
@@ -446,7 +447,7 @@ class SqlRegistryStore:
                         f"alias {alias!r} of {name!r} was moved by another change while this one "
                         "waited; another change won the race, re-read and retry"
                     )
-            self._event(conn, username, "set_alias", name, version,
+            self._event(conn, username, action, name, version,
                         None if current is None else {"alias": alias, "version": current},
                         {"alias": alias, "version": version})  # fmt: skip
         return current

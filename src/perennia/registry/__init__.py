@@ -1,0 +1,236 @@
+"""The model registry SDK: register packages as versions, move aliases, roll back, trace lineage.
+
+Every call goes to the tracking store's registry (the embedded SQL store by default) and is
+recorded in its event log with the acting user. Alias moves are compare-and-set: `set_alias`
+reads where the alias points and moves it only if nobody moved it in between.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from perennia.entities import ModelVersion, RegisteredModel, RegistryEvent
+from perennia.errors import InvalidInput, NotFound
+
+_MODELS_URI = re.compile(
+    r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+|latest)|@(?P<alias>[^/]+))$"
+)
+
+
+def _registry() -> Any:
+    from perennia.tracking.client import Client
+
+    store = Client().store
+    registry = getattr(store, "registry", None)
+    if registry is None:
+        raise InvalidInput(
+            "this tracking store has no model registry yet (the REST client does not carry it); "
+            "use a SQLite or PostgreSQL tracking URI"
+        )
+    return registry
+
+
+def _user() -> str | None:
+    from perennia.tracking.source import current_user
+
+    return current_user()
+
+
+def create_registered_model(
+    name: str, description: str = "", tags: dict[str, str] | None = None, owner: str | None = None
+) -> RegisteredModel:
+    """Return a new registered model (its owner defaults to the current user)."""
+    user = _user()
+    return _registry().create_registered_model(
+        name, description, tags, owner or user, username=user
+    )
+
+
+def get_registered_model(name: str) -> RegisteredModel:
+    """Return a registered model by name."""
+    return _registry().get_registered_model(name)
+
+
+def search_registered_models(
+    name_like: str | None = None, max_results: int = 100
+) -> list[RegisteredModel]:
+    """Return registered models whose names match a LIKE pattern (all by default)."""
+    return list(_registry().search_registered_models(name_like, max_results))
+
+
+def register_model(
+    model_uri: str, name: str, *, description: str = "", tags: dict[str, str] | None = None
+) -> ModelVersion:
+    """Return a new version of `name` (created if new) for the package at `model_uri`."""
+    from perennia.models.uri import _RUNS
+
+    registry = _registry()
+    user = _user()
+    try:
+        registry.get_registered_model(name)
+    except NotFound:
+        registry.create_registered_model(name, owner=user, username=user)
+    run_id, digest = None, None
+    match = _RUNS.match(model_uri)
+    if match:
+        run_id = match["run"]
+        digest = _package_digest(run_id, match["path"])
+    elif not model_uri.startswith("models:/"):
+        raise InvalidInput(f"register a runs:/<run_id>/<path> URI, got {model_uri!r:.120}")
+    return registry.create_model_version(
+        name, model_uri, run_id=run_id, digest=digest, description=description, tags=tags,
+        username=user,
+    )  # fmt: skip
+
+
+def _package_digest(run_id: str, path: str) -> str | None:
+    """Return the digest of the package a run logged at `path` (None if it is not ours)."""
+    from perennia.artifacts.digests import sha256_bytes
+    from perennia.models.package import MANIFEST
+    from perennia.tracking.client import Client
+
+    client = Client()
+    client.get_run(run_id)  # NotFound for an unknown run, before anything is registered
+    try:
+        return sha256_bytes(client.read_artifact(run_id, f"{path.rstrip('/')}/{MANIFEST}"))
+    except NotFound:
+        return None
+
+
+def get_model_version(name: str, version: int | str) -> ModelVersion:
+    """Return one version of a registered model."""
+    return _registry().get_model_version(name, version)
+
+
+def get_latest_version(name: str) -> ModelVersion:
+    """Return the highest-numbered version of a registered model."""
+    return _registry().get_latest_version(name)
+
+
+def search_model_versions(name: str | None = None, run_id: str | None = None) -> list[ModelVersion]:
+    """Return versions, newest first, of one model and/or produced by one run."""
+    registry = _registry()
+    out, token = [], None
+    while True:
+        page = registry.search_model_versions(name, run_id, 1000, token)
+        out.extend(page.items)
+        token = page.next_page_token
+        if token is None:
+            return out
+
+
+def set_alias(
+    name: str, alias: str, version: int | str, *, expected_version: Any = None
+) -> int | None:
+    """Move `alias` to `version`; return where it pointed. Conflict if someone moved it first.
+
+    Without `expected_version` the alias is read first and moved only if it still points
+    there; pass the version you saw to make the check span your own decision too.
+    """
+    registry = _registry()
+    if expected_version is None:
+        try:
+            expected_version = registry.get_version_by_alias(name, alias).version
+        except NotFound:
+            expected_version = None
+    return registry.set_alias(
+        name, alias, version, expected_version=expected_version, username=_user()
+    )
+
+
+def delete_alias(name: str, alias: str) -> None:
+    """Remove an alias from a registered model."""
+    _registry().delete_alias(name, alias, username=_user())
+
+
+def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
+    """Return the version an alias points at."""
+    return _registry().get_version_by_alias(name, alias)
+
+
+def rollback(name: str, alias: str) -> ModelVersion:
+    """Move `alias` back to the version it held before its last move; return that version.
+
+    Rollbacks undo moves in order: two rollbacks after three moves land on the first version.
+    """
+    registry = _registry()
+    current = registry.get_version_by_alias(name, alias).version
+    held: list[int] = []
+    for event in reversed(registry.events(name, limit=100_000)):
+        touched = (event.after or event.before or {}).get("alias")
+        if touched != alias:
+            continue
+        if event.action == "set_alias":
+            held.append(event.after["version"])
+        elif event.action == "rollback_alias" and held:
+            held.pop()
+        elif event.action == "delete_alias":
+            held.clear()
+    if len(held) < 2:
+        raise InvalidInput(f"alias {alias!r} of {name!r} has no earlier version to roll back to")
+    previous = held[-2]
+    registry.set_alias(
+        name, alias, previous, expected_version=current, username=_user(), action="rollback_alias"
+    )
+    return registry.get_model_version(name, previous)
+
+
+def archive_model_version(name: str, version: int | str) -> ModelVersion:
+    """Archive a version (refused while an alias points at it)."""
+    return _registry().update_model_version(name, version, state="archived", username=_user())
+
+
+def deprecate_model_version(name: str, version: int | str) -> ModelVersion:
+    """Mark a version deprecated: still loadable, flagged for replacement."""
+    return _registry().update_model_version(name, version, state="deprecated", username=_user())
+
+
+def history(name: str, limit: int = 100) -> list[RegistryEvent]:
+    """Return the registry events of a model, newest first (who, when, what, before, after)."""
+    return _registry().events(name, limit)
+
+
+def resolve(model_uri: str) -> ModelVersion:
+    """Return the version a `models:/name/version`, `models:/name/latest` or `models:/name@alias` names."""
+    match = _MODELS_URI.match(model_uri)
+    if not match:
+        raise InvalidInput(
+            f"{model_uri!r:.120} is not models:/<name>/<version>, models:/<name>/latest or "
+            "models:/<name>@<alias>"
+        )
+    if match["alias"]:
+        return get_model_version_by_alias(match["name"], match["alias"])
+    if match["version"] == "latest":
+        return get_latest_version(match["name"])
+    return get_model_version(match["name"], int(match["version"]))
+
+
+def lineage(name: str, version: int | str) -> dict[str, Any]:
+    """Return the version's lineage: datasets (with digests) -> run (with commit) -> version -> aliases."""
+    from perennia.tracking.client import Client
+
+    found = get_model_version(name, version)
+    graph: dict[str, Any] = {
+        "model_version": {"name": found.name, "version": found.version, "digest": found.digest,
+                          "source": found.source, "status": found.status, "state": found.state},
+        "aliases": list(found.aliases), "run": None, "datasets": [],
+    }  # fmt: skip
+    if found.run_id:
+        run = Client().get_run(found.run_id)
+        graph["run"] = {
+            "run_id": run.info.run_id, "name": run.info.run_name,
+            "experiment_id": run.info.experiment_id, "user": run.info.user_id,
+            "git_commit": run.info.git_commit, "source": run.info.source_name,
+        }  # fmt: skip
+        graph["datasets"] = [
+            {
+                "name": i.dataset.name,
+                "digest": i.dataset.digest,
+                "context": i.context,
+                "rows": i.dataset.row_count,
+                "source": i.dataset.source,
+            }  # fmt: skip
+            for i in run.inputs.dataset_inputs
+        ]
+    return graph
