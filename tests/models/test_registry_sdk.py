@@ -114,3 +114,30 @@ def test_bad_uris_and_unknown_names(tracking, trained) -> None:
         perennia.registry.resolve("models:/a/b/c")
     with pytest.raises(InvalidInput, match="register a runs:/"):
         perennia.registry.register_model("s3://bucket/model", "fraud")
+
+
+def test_cli_lists_versions_moves_aliases_rolls_back_and_shows_lineage(
+    tracking, trained, capsys
+) -> None:
+    from perennia.cli.main import main
+
+    frame, y = trained
+    _, info, run_id = _logged(frame, y, 1.0)
+    _logged(frame, y, 0.1)
+    assert main(["models", "alias", "set", "fraud", "champion", "1"]) == 0
+    assert main(["models", "alias", "set", "fraud", "champion", "2"]) == 0
+    assert "(was version 1)" in capsys.readouterr().out
+    assert main(["models", "versions", "fraud"]) == 0
+    out = capsys.readouterr().out
+    assert "champion" in out and info.digest[:12] in out
+    assert main(["models", "rollback", "fraud", "champion"]) == 0
+    assert "rolled back to version 1" in capsys.readouterr().out
+    assert main(["models", "lineage", "fraud", "--version", "1", "--json"]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    assert graph["run"]["run_id"] == run_id and graph["aliases"] == ["champion"]
+    assert main(["models", "history", "fraud"]) == 0
+    assert "rollback_alias" in capsys.readouterr().out
+    assert main(["models", "archive", "fraud", "1"]) == 1
+    assert "move them before archiving" in capsys.readouterr().err
+    assert main(["models", "list"]) == 0
+    assert "champion→v1" in capsys.readouterr().out
