@@ -82,6 +82,9 @@ def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[
         paths = {a.path for a in client.store.artifacts.list(run.info.run_id)}
         assert paths == {
             "model/model.skops",
+            "model/perennia-model.json",
+            "model/requirements.txt",
+            "model/input_example.json",
             "plots/roc.png",
             "evaluation/test/result.json",
             "evaluation/test/report.html",
@@ -138,3 +141,32 @@ def test_demo_evaluates_each_model_with_fairness_and_writes_reports(
     assert len(written) == 2 and any(n.startswith("compare-") for n in written)
     for name in written:
         assert str(reports / name) in flat.replace(" ", "") or name in flat
+
+
+def test_demo_registers_the_best_model_as_champion_with_lineage(
+    demo_home: tuple[Path, str],
+) -> None:
+    import perennia
+
+    workdir, out = demo_home
+    client = _client(workdir)
+    experiment = client.get_experiment_by_name("perennia-demo")
+    parent = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name = 'model-selection'"
+    ).items[0]
+    perennia.set_tracking_uri(client.tracking_uri)
+    try:
+        champion = perennia.registry.get_model_version_by_alias(
+            "breast-cancer-classifier", "champion"
+        )
+        assert champion.run_id == parent.data.tags["best_run_id"]
+        loaded = perennia.models.load("models:/breast-cancer-classifier@champion")
+        from sklearn.datasets import load_breast_cancer
+
+        X = load_breast_cancer(as_frame=True).frame.drop(columns="target").head(5)
+        assert loaded.predict_proba(X).shape == (5, 2)
+    finally:
+        perennia.set_tracking_uri(None)
+    flat = " ".join(out.split())
+    assert "breast-cancer-classifier version 1 as @champion" in flat
+    assert "lineage:" in flat and "breast_cancer_train" in flat

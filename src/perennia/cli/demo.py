@@ -78,6 +78,15 @@ def demo(
     if summary.comparison_path is not None:
         verdict = "[green]passed[/green]" if summary.comparison_passed else "[red]failed[/red]"
         console.print(f"comparison: [bold]{summary.comparison_path}[/bold] (gates {verdict})")
+    if summary.registered is not None:
+        name, version, graph = summary.registered
+        console.print(f"registered: [bold]{name}[/bold] version {version} as @champion")
+        run = graph["run"] or {}
+        sources = ", ".join(f"{d['name']} ({d['digest'][:12]})" for d in graph["datasets"])
+        console.print(
+            f"lineage:    {sources} → run {str(run.get('run_id', ''))[:8]} → "
+            f"{name} v{version} (digest {str(graph['model_version']['digest'])[:12]}) → @champion"
+        )
     console.print(f"metadata:   [bold]{summary.tracking_uri}[/bold]")
     console.print(f"artifacts:  [bold]{summary.artifacts_uri}[/bold]")
     console.print(f"next:       perennia runs show {best.run_id[:8]}")

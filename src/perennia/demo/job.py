@@ -17,7 +17,6 @@ promotion gates, beside it.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -32,6 +31,7 @@ EXPERIMENT = "perennia-demo"
 PRIMARY_METRIC = "test_roc_auc"
 EPOCHS = 40
 BOOTSTRAP = 200
+REGISTERED_MODEL = "breast-cancer-classifier"
 # scikit-learn's models refuse NaN, so the missing-value check would only repeat that per column.
 ROBUSTNESS_CHECKS = ["gaussian_noise", "permutation", "extreme_values", "edge_cases"]
 # Example promotion gates: the best model must not be worse than the runner-up, and its error
@@ -66,6 +66,7 @@ class DemoSummary:
     tracking_uri: str
     artifacts_uri: str
     report_path: Path | None = None
+    registered: Any = None  # (model name, version, lineage graph) of the registered best model
     comparison_path: Path | None = None
     comparison_passed: bool | None = None
     primary_metric: str = PRIMARY_METRIC
@@ -166,7 +167,6 @@ def _roc_figure(name: str, model: Any, X_test: Any, y_test: Any):
 
 def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelResult:
     import matplotlib.pyplot as plt
-    import skops.io
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold
 
@@ -202,10 +202,9 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
             robustness_checks=ROBUSTNESS_CHECKS, log=True,
         )  # fmt: skip
         metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
-        with tempfile.TemporaryDirectory(prefix="perennia-demo-") as tmp:
-            path = Path(tmp) / "model.skops"
-            skops.io.dump(model, path)
-            perennia.log_artifact(path, artifact_path="model")
+        # A model package: skops (no pickle), a manifest with every file's sha256, pinned
+        # requirements and an input example.
+        perennia.log_model(model, name="model", input_example=X_test.head(5))
         figure = _roc_figure(name, model, X_test, y_test)
         perennia.log_figure(figure, "plots/roc.png")
         plt.close(figure)
@@ -263,6 +262,18 @@ def _write_reports(results: list[ModelResult], data: dict[str, Any]) -> tuple[Pa
     return report.resolve(), path.resolve(), comparison.passed
 
 
+def _register_best(best: ModelResult) -> tuple[str, int, dict[str, Any]]:
+    """Register the best model's package and point the `champion` alias at it."""
+    from perennia import registry
+
+    version = registry.register_model(
+        f"runs:/{best.run_id}/model", REGISTERED_MODEL,
+        description=f"{best.name}, best of the demo by {PRIMARY_METRIC}",
+    )  # fmt: skip
+    registry.set_alias(REGISTERED_MODEL, "champion", version.version)
+    return REGISTERED_MODEL, version.version, registry.lineage(REGISTERED_MODEL, version.version)
+
+
 def _json(comparison: Any) -> str:
     import json
 
@@ -301,6 +312,7 @@ def run_demo(
         perennia.set_tags({"best_model": results[0].name, "best_run_id": results[0].run_id})
         perennia.log_metric(f"best_{PRIMARY_METRIC}", results[0].metrics[PRIMARY_METRIC])
         report, comparison, passed = _write_reports(results, data)
+        registered = _register_best(results[0])
     client = perennia.Client()
     return DemoSummary(
         experiment_id=experiment_id,
@@ -310,6 +322,7 @@ def run_demo(
         artifacts_uri=client.get_experiment(experiment_id).artifact_location
         or client.settings.resolved_artifacts_uri(),
         report_path=report,
+        registered=registered,
         comparison_path=comparison,
         comparison_passed=passed,
     )

@@ -1,7 +1,9 @@
 """scikit-learn estimators and pipelines, stored in skops' secure format (no pickle).
 
-skops refuses to load types outside its trusted set; the types a model needs beyond that set
-are recorded at save time and must be trusted again explicitly at load time.
+skops refuses to load types outside its trusted set. Types that scikit-learn itself defines
+(`sklearn.*`, e.g. an MLP's optimizer state) are accepted too: loading them only builds
+scikit-learn's own objects. Any other type (a user's function, a third-party class) is recorded
+at save time and must be named in `trusted_types=` at load time.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ class SklearnFlavor:
 
         path = folder / details.get("file", FILE)
         untrusted = skops.io.get_untrusted_types(file=path)
-        refused = sorted(set(untrusted) - set(trusted_types))
+        refused = sorted(
+            name for name in set(untrusted) - set(trusted_types) if not name.startswith("sklearn.")
+        )
         if refused:
             raise PermissionDenied(
                 f"the model needs types outside skops' trusted set: {refused}; pass "
