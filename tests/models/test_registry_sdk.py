@@ -141,3 +141,47 @@ def test_cli_lists_versions_moves_aliases_rolls_back_and_shows_lineage(
     assert "move them before archiving" in capsys.readouterr().err
     assert main(["models", "list"]) == 0
     assert "champion→v1" in capsys.readouterr().out
+
+
+def _flavor_model(flavor: str, frame: pd.DataFrame, y):
+    if flavor == "sklearn":
+        return LogisticRegression().fit(frame, y)
+    if flavor == "xgboost":
+        xgboost = pytest.importorskip("xgboost")
+        return xgboost.XGBClassifier(n_estimators=10, max_depth=2).fit(frame, y)
+    if flavor == "lightgbm":
+        lightgbm = pytest.importorskip("lightgbm")
+        return lightgbm.LGBMClassifier(n_estimators=10, verbose=-1).fit(frame, y)
+    skl2onnx = pytest.importorskip("skl2onnx")
+    fitted = LogisticRegression().fit(frame.to_numpy(np.float32), y)
+    return skl2onnx.to_onnx(
+        fitted, frame.to_numpy(np.float32)[:1], options={id(fitted): {"zipmap": False}}
+    )
+
+
+@pytest.mark.parametrize("flavor", ["sklearn", "xgboost", "lightgbm", "onnx"])
+def test_each_flavor_logs_registers_and_loads_by_alias_in_a_fresh_process(
+    tracking, trained, tmp_path, flavor
+) -> None:
+    frame, y = trained
+    model = _flavor_model(flavor, frame, y)
+    with perennia.start_run():
+        info = perennia.log_model(model, name="model", registered_model_name=f"m-{flavor}")
+    assert info.flavor == flavor
+    perennia.registry.set_alias(f"m-{flavor}", "champion", info.registered_version)
+    inputs = frame.astype(np.float32) if flavor == "onnx" else frame
+    expected = perennia.models.load(f"models:/m-{flavor}@champion").predict_proba(inputs)
+    path = tmp_path / "x.parquet"
+    inputs.to_parquet(path)
+    code = (
+        "import json, pandas as pd, perennia\n"
+        f"m = perennia.models.load('models:/m-{flavor}@champion')\n"
+        f"print(json.dumps(m.predict_proba(pd.read_parquet({str(path)!r})).tolist()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PERENNIA_TRACKING_URI": tracking},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    np.testing.assert_array_equal(np.array(json.loads(out.stdout)), np.asarray(expected))
+    if flavor == "sklearn":
+        np.testing.assert_array_equal(expected, model.predict_proba(frame))

@@ -34,7 +34,7 @@ class LoadedModel:
         return read_example(self.folder, self.metadata)
 
     def unwrap(self) -> Any:
-        """Return the underlying model object (an estimator, booster or session)."""
+        """Return what the flavor loaded: the estimator, or its wrapper around a booster/session."""
         return self._model
 
     def predict(self, data: Any) -> Any:

@@ -26,7 +26,13 @@ MANIFEST = "perennia-model.json"
 FORMAT = "perennia-model/1"
 EXAMPLE = "input_example.json"
 REQUIREMENTS = "requirements.txt"
-_FLAVOR_EXTRAS = {"sklearn": ("scikit-learn", "skops"), "python_function": ("cloudpickle",)}
+# What loading each flavor imports beyond the model's own modules.
+_FLAVOR_EXTRAS = {
+    "sklearn": ("scikit-learn", "skops"),
+    "python_function": ("cloudpickle",),
+    "onnx": ("onnxruntime",),
+    "xgboost": ("scikit-learn",),
+}
 
 
 @dataclass(frozen=True)
