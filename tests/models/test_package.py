@@ -188,3 +188,24 @@ def test_log_model_stores_a_package_that_loads_by_runs_uri_in_a_fresh_process(
     env = {**os.environ, "PERENNIA_TRACKING_URI": tracking}
     again = _fresh_predictions(info.model_uri, features, env=env)
     np.testing.assert_array_equal(np.array(again), pipeline.predict_proba(features))
+
+
+def test_inferred_signature_is_enforced_on_the_loaded_model(
+    tmp_path: Path, frame: pd.DataFrame, pipeline
+) -> None:
+    features = frame.drop(columns="label")
+    perennia.models.save(
+        pipeline, tmp_path / "pkg", signature="infer", input_example=features.head(3)
+    )
+    model = perennia.models.load(tmp_path / "pkg")
+    assert [c.name for c in model.signature.inputs] == ["a", "b", "c", "d", "city"]
+    assert model.metadata.signature["inputs"][0]["dtype"] == "float64"
+    # Integers are widened losslessly to the float64 the model was trained on.
+    widened = features.head(10).assign(a=lambda f: f["a"].round().astype("int64"))
+    assert widened["a"].dtype == np.int64
+    oracle = pipeline.predict(widened.astype({"a": "float64"}))
+    np.testing.assert_array_equal(np.asarray(model.predict(widened)), oracle)
+    with pytest.raises(InvalidInput, match="city"):
+        model.predict(features.head(5).drop(columns="city"))
+    with pytest.raises(InvalidInput, match="'b'.*float64"):
+        model.predict(features.head(5).assign(b="not a number"))

@@ -169,6 +169,5 @@ def history(name: str = typer.Argument(...), limit: int = typer.Option(50, "--li
         )  # fmt: skip
         for e in events
     ]
-    console.print(
-        table(f"History of {name}", ["time", "user", "action", "version", "before", "after"], rows)
-    )
+    headers = ["time", "user", "action", "version", "before", "after"]
+    console.print(table(f"History of {name}", headers, rows, no_wrap=4))

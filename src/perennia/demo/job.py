@@ -203,8 +203,8 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
         )  # fmt: skip
         metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
         # A model package: skops (no pickle), a manifest with every file's sha256, pinned
-        # requirements and an input example.
-        perennia.log_model(model, name="model", input_example=X_test.head(5))
+        # requirements, an input example and the signature inferred from it.
+        perennia.log_model(model, name="model", signature="infer", input_example=X_test.head(5))
         figure = _roc_figure(name, model, X_test, y_test)
         perennia.log_figure(figure, "plots/roc.png")
         plt.close(figure)

@@ -26,13 +26,6 @@ MANIFEST = "perennia-model.json"
 FORMAT = "perennia-model/1"
 EXAMPLE = "input_example.json"
 REQUIREMENTS = "requirements.txt"
-# What loading each flavor imports beyond the model's own modules.
-_FLAVOR_EXTRAS = {
-    "sklearn": ("scikit-learn", "skops"),
-    "python_function": ("cloudpickle",),
-    "onnx": ("onnxruntime",),
-    "xgboost": ("scikit-learn",),
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ def save(
         details = chosen.save(model, folder)
         spec = _signature(signature, input_example, model)
         example_file = _write_example(folder, input_example) if input_example is not None else None
-        requirements = pinned_requirements(model, _FLAVOR_EXTRAS.get(chosen.name, ()))
+        requirements = pinned_requirements(model, tuple(getattr(chosen, "requirements", ())))
         (folder / REQUIREMENTS).write_text("\n".join(requirements) + "\n", encoding="utf-8")
         name, version = chosen.framework(model)
         cls = type(model)

@@ -16,6 +16,7 @@ class Flavor(Protocol):
 
     name: str
     needs_pickle: bool
+    requirements: tuple[str, ...]
 
     def handles(self, model: Any) -> bool:
         """Return True when this flavor can save `model`."""

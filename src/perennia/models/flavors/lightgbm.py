@@ -24,6 +24,8 @@ class LightGBMFlavor:
 
     name = "lightgbm"
     needs_pickle = False
+    # Distributions loading needs beyond the model's own modules.
+    requirements: tuple[str, ...] = ()
 
     def handles(self, model: Any) -> bool:
         """Return True for LightGBM's own estimator and Booster classes (not user subclasses)."""

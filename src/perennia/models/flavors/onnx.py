@@ -41,6 +41,8 @@ class ONNXFlavor:
 
     name = "onnx"
     needs_pickle = False
+    # Distributions loading needs beyond the model's own modules.
+    requirements: tuple[str, ...] = ("onnxruntime",)
 
     def handles(self, model: Any) -> bool:
         """Return True for `onnx.ModelProto` objects."""

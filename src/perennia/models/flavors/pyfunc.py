@@ -20,6 +20,8 @@ class PythonFunctionFlavor:
 
     name = "python_function"
     needs_pickle = True
+    # Distributions loading needs beyond the model's own modules.
+    requirements: tuple[str, ...] = ("cloudpickle",)
 
     def handles(self, model: Any) -> bool:
         """Return True for objects with a callable predict."""

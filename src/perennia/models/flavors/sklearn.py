@@ -22,6 +22,8 @@ class SklearnFlavor:
 
     name = "sklearn"
     needs_pickle = False
+    # Distributions loading needs beyond the model's own modules.
+    requirements: tuple[str, ...] = ("scikit-learn", "skops")
 
     def handles(self, model: Any) -> bool:
         """Return True for scikit-learn estimators."""

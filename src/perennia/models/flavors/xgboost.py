@@ -27,6 +27,8 @@ class XGBoostFlavor:
 
     name = "xgboost"
     needs_pickle = False
+    # Distributions loading needs beyond the model's own modules.
+    requirements: tuple[str, ...] = ("scikit-learn",)
 
     def handles(self, model: Any) -> bool:
         """Return True for XGBoost's own estimator and Booster classes (not user subclasses)."""
