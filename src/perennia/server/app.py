@@ -11,14 +11,36 @@ from perennia.server.artifact_access import ArtifactAccess
 from perennia.server.errors import install_error_handlers
 from perennia.server.middleware import ServerMiddleware
 from perennia.server.mlflow_compat import artifacts as mlflow_artifacts
+from perennia.server.mlflow_compat import logged_models as mlflow_logged_models
+from perennia.server.mlflow_compat import registry as mlflow_registry
 from perennia.server.mlflow_compat import tracking as mlflow_tracking
-from perennia.server.routes import blobs, experiments, run_data, runs
+from perennia.server.routes import (
+    blobs,
+    experiments,
+    governance,
+    registry,
+    run_data,
+    runs,
+    webhooks,
+)
 from perennia.store.base import Store
 
 # Every router the app serves (the security tests walk this list to check each route is guarded).
 ROUTERS = tuple(
     module.router
-    for module in (experiments, runs, run_data, blobs, mlflow_tracking, mlflow_artifacts)
+    for module in (
+        experiments,
+        runs,
+        run_data,
+        blobs,
+        registry,
+        governance,
+        webhooks,
+        mlflow_tracking,
+        mlflow_artifacts,
+        mlflow_registry,
+        mlflow_logged_models,
+    )  # fmt: skip
 )
 
 

@@ -32,7 +32,10 @@ from perennia.store.checks import (
 )
 from perennia.store.limits import MAX_EXPERIMENT_PAGE
 from perennia.store.paging import check_max_results
+from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore
 from perennia.store.rest.http import HttpSession
+from perennia.store.rest.registry import RestRegistryStore
+from perennia.store.rest.webhooks import RestWebhookStore
 from perennia.store.validation import validate_key, validate_run_id, validate_tag_value
 
 if TYPE_CHECKING:
@@ -343,6 +346,10 @@ class RestStore:
         self.tags = RestTagStore(self.http)
         self.inputs = RestInputStore(self.http)
         self.artifacts = RestArtifactIndex(self.http)
+        self.registry = RestRegistryStore(self.http)
+        self.approvals = RestApprovalStore(self.http)
+        self.cards = RestModelCardStore(self.http)
+        self.webhooks = RestWebhookStore(self.http)
 
     def log_batch(
         self,

@@ -8,7 +8,6 @@ writers racing from the same state exactly one wins and the other gets a Conflic
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -28,6 +27,7 @@ from perennia.store.limits import KEY_LENGTH, NAME_LENGTH
 from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.registry_events import event_of, record_event
 
 ANY = object()  # set_alias without a compare-and-set expectation
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
@@ -494,19 +494,7 @@ class SqlRegistryStore:
             query = query.where(e.c.model_name == name)
         with read_transaction(self.engine) as conn:
             rows = conn.execute(query).all()
-        return [
-            RegistryEvent(
-                r.event_id,
-                r.time,
-                r.username,
-                r.action,
-                r.model_name,
-                r.version,
-                _loads(r.before),
-                _loads(r.after),
-            )  # fmt: skip
-            for r in rows
-        ]
+        return [event_of(r) for r in rows]
 
     # -- reading helpers ---------------------------------------------------------------------
 
@@ -556,12 +544,7 @@ class SqlRegistryStore:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
-        conn.execute(
-            insert(s.registry_events).values(
-                time=now_ms(), username=username, action=action, model_name=name, version=version,
-                before=_dumps(before), after=_dumps(after),
-            )
-        )  # fmt: skip
+        record_event(conn, username, action, name, version, before, after)
 
 
 def _state(state: str) -> str:
@@ -582,11 +565,3 @@ def _version_state(version: ModelVersion) -> dict[str, Any]:
             "status": version.status, "state": version.state, "source": version.source,
             "run_id": version.run_id, "digest": version.digest, "aliases": list(version.aliases),
             "tags": dict(version.tags)}  # fmt: skip
-
-
-def _dumps(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True)
-
-
-def _loads(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else json.loads(text)

@@ -296,3 +296,155 @@ registry_events = Table(
     Index("ix_registry_events_model", "model_name", "event_id"),
     sqlite_autoincrement=True,
 )
+
+# Governance (migration 0004): per-model roles, approval policies and requests, model card
+# revisions, webhooks with their delivery outbox, and MLflow 3's logged models.
+model_permissions = Table(
+    "model_permissions",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    PrimaryKeyConstraint("name", "user_id", name="model_permissions_pk"),
+)
+
+approval_policies = Table(
+    "approval_policies",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=False),
+    Column("required_approvals", Integer, nullable=False),
+    Column("reviewer_role", String(16), nullable=False),
+    Column("allow_self_approval", Integer, nullable=False),
+    Column("gates", Text, nullable=False),  # JSON list of {"metric", "op", "threshold"}
+    Column("updated_time", BigInteger, nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=True),
+    PrimaryKeyConstraint("name", "alias", name="approval_policies_pk"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("request_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=False),
+    Column("requested_by", String(NAME_LENGTH), nullable=True),
+    Column("requested_time", BigInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_time", BigInteger, nullable=True),
+    Index("ix_approval_requests_model", "name", "status"),
+    sqlite_autoincrement=True,
+)
+
+approval_reviews = Table(
+    "approval_reviews",
+    metadata,
+    Column(
+        "request_id",
+        Integer,
+        ForeignKey("approval_requests.request_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("reviewer", String(NAME_LENGTH), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("request_id", "reviewer", name="approval_reviews_pk"),
+)
+
+model_card_revisions = Table(
+    "model_card_revisions",
+    metadata,
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("fields", Text, nullable=False),  # JSON object of the editable sections
+    Column("author", String(NAME_LENGTH), nullable=True),
+    Column("time", BigInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    PrimaryKeyConstraint("name", "revision", name="model_card_revisions_pk"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),  # HMAC key; signing needs it back, so not hashed
+    Column("events", Text, nullable=False),  # JSON list of actions, empty for all
+    Column("model_name", String(NAME_LENGTH), nullable=True),  # None: every model
+    Column("active", Integer, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "webhook_id", Integer, ForeignKey("webhooks.webhook_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("event_id", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_time", BigInteger, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_time", BigInteger, nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_time"),
+    sqlite_autoincrement=True,
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("model_type", String(NAME_LENGTH), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Index("ix_logged_models_experiment", "experiment_id", "creation_time"),
+    Index("ix_logged_models_run", "source_run_id"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    ),  # fmt: skip
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="logged_model_params_pk"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    ),  # fmt: skip
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="logged_model_tags_pk"),
+)

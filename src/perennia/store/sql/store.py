@@ -7,17 +7,21 @@ from collections.abc import Sequence
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.checks import check_batch, check_params, check_tags
 from perennia.store.sql.access import SqlAccessStore
+from perennia.store.sql.approvals import SqlApprovalStore
 from perennia.store.sql.artifacts import SqlArtifactIndex
 from perennia.store.sql.audit import SqlAuditLog
 from perennia.store.sql.engine import make_sql_engine, write_transaction
 from perennia.store.sql.experiments import SqlExperimentStore
 from perennia.store.sql.inputs import SqlInputStore
+from perennia.store.sql.logged_models import SqlLoggedModelStore
 from perennia.store.sql.metrics import SqlMetricStore, write_metrics
 from perennia.store.sql.migrations import ensure_schema
+from perennia.store.sql.model_cards import SqlModelCardStore
 from perennia.store.sql.params import SqlParamStore, write_params
 from perennia.store.sql.registry import SqlRegistryStore
 from perennia.store.sql.runs import SqlRunStore, require_run
 from perennia.store.sql.tags import SqlTagStore, write_tags
+from perennia.store.sql.webhooks import SqlWebhookStore
 
 
 class SqlStore:
@@ -37,6 +41,10 @@ class SqlStore:
         self.artifacts = SqlArtifactIndex(self.engine)
         self.access = SqlAccessStore(self.engine)
         self.registry = SqlRegistryStore(self.engine)
+        self.approvals = SqlApprovalStore(self.engine)
+        self.cards = SqlModelCardStore(self.engine)
+        self.webhooks = SqlWebhookStore(self.engine)
+        self.logged_models = SqlLoggedModelStore(self.engine)
         self.audit = SqlAuditLog(self.engine)
 
     def log_batch(

@@ -378,65 +378,20 @@ def decode_floats(values: list[Any]) -> list[Any]:
     ]  # fmt: skip
 
 
-class VersionStatus(StrEnum):
-    """Where a model version's registration stands (MLflow's names)."""
-
-    PENDING_REGISTRATION = "PENDING_REGISTRATION"
-    FAILED_REGISTRATION = "FAILED_REGISTRATION"
-    READY = "READY"
-
-
-class VersionState(StrEnum):
-    """Whether a model version is in use, deprecated (still loadable) or archived."""
-
-    ACTIVE = "active"
-    DEPRECATED = "deprecated"
-    ARCHIVED = "archived"
-
-
-@dataclass(frozen=True, slots=True)
-class RegisteredModel:
-    """A named model in the registry: its description, owner, tags, aliases and latest version."""
-
-    name: str
-    description: str
-    owner: str | None
-    creation_time: int
-    last_updated_time: int
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, int] = field(default_factory=dict)
-    latest_version: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    """One registered version: its source package, run, digest, status, state, tags and aliases."""
-
-    name: str
-    version: int
-    creation_time: int
-    last_updated_time: int
-    description: str
-    user_id: str | None
-    source: str
-    run_id: str | None
-    digest: str | None
-    status: str
-    status_message: str | None
-    state: str
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryEvent:
-    """One registry change: who, when, what, on which model/version, and the state before/after."""
-
-    event_id: int
-    time: int
-    username: str | None
-    action: str
-    model_name: str
-    version: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+# The registry's entities live in their own module; they are part of this one set.
+from perennia.entities.registry import (  # noqa: E402, F401
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalReview,
+    ApprovalStatus,
+    LoggedModel,
+    MetricGate,
+    ModelCardRevision,
+    ModelVersion,
+    RegisteredModel,
+    RegistryEvent,
+    VersionState,
+    VersionStatus,
+    Webhook,
+    WebhookDelivery,
+)

@@ -1,0 +1,7 @@
+"""PLACEHOLDER: being written (routes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
