@@ -161,7 +161,7 @@ def rollback(name: str, alias: str) -> ModelVersion:
         touched = (event.after or event.before or {}).get("alias")
         if touched != alias:
             continue
-        if event.action == "set_alias":
+        if event.action in ("set_alias", "approve_alias"):
             held.append(event.after["version"])
         elif event.action == "rollback_alias" and held:
             held.pop()

@@ -159,3 +159,48 @@ class SqlAccessStore:
                 select(p.c.role).where(p.c.experiment_id == eid, p.c.user_id == user_id)
             ).scalar()
         return None if role is None else Role(role)
+
+    def set_model_role(self, name: str, username: str, role: Role | str | None) -> None:
+        """Give a user a role on a registered model (None removes it)."""
+        user = self.get_user(username)
+        p = s.model_permissions
+        with write_transaction(self.engine) as conn:
+            conn.execute(delete(p).where(p.c.name == name, p.c.user_id == user.user_id))
+            if role is not None:
+                conn.execute(
+                    insert(p).values(name=name, user_id=user.user_id, role=_role(role).value)
+                )
+
+    def model_role_of(self, name: str, user_id: int) -> Role | None:
+        """Return the user's explicit role on a registered model, or None."""
+        p = s.model_permissions
+        with read_transaction(self.engine) as conn:
+            role = conn.execute(
+                select(p.c.role).where(p.c.name == name, p.c.user_id == user_id)
+            ).scalar()
+        return None if role is None else Role(role)
+
+    def model_roles(self, name: str) -> dict[str, Role]:
+        """Return every explicit role on a registered model, by username."""
+        p, u = s.model_permissions, s.users
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(u.c.username, p.c.role).join(u, u.c.user_id == p.c.user_id)
+                .where(p.c.name == name).order_by(u.c.username)
+            ).all()  # fmt: skip
+        return {row.username: Role(row.role) for row in rows}
+
+
+def standing_on_model(conn, name: str, username: str | None) -> tuple[bool, Role | None]:
+    """Return (is_admin, explicit role on the model) for a username, (False, None) if unknown."""
+    if not username:
+        return False, None
+    u, p = s.users, s.model_permissions
+    row = conn.execute(
+        select(u.c.is_admin, p.c.role)
+        .select_from(u.outerjoin(p, (p.c.user_id == u.c.user_id) & (p.c.name == name)))
+        .where(u.c.username == username)
+    ).first()
+    if row is None:
+        return False, None
+    return bool(row.is_admin), None if row.role is None else Role(row.role)

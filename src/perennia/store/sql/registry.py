@@ -22,7 +22,7 @@ from perennia.entities import (
     VersionState,
     VersionStatus,
 )
-from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from perennia.store.limits import KEY_LENGTH, NAME_LENGTH
 from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.sql import schema as s
@@ -30,6 +30,18 @@ from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.registry_events import event_of, record_event
 
 ANY = object()  # set_alias without a compare-and-set expectation
+# Every table keyed by a registered model's name: a rename moves them all, a delete empties them.
+_BY_NAME = (s.registered_models, s.registered_model_tags, s.model_versions, s.model_version_tags,
+            s.model_aliases, s.model_permissions, s.approval_policies, s.approval_requests,
+            s.model_card_revisions)  # fmt: skip
+
+
+def guarded_aliases(conn: Connection, name: str) -> set[str]:
+    """Return the model's aliases that only move through approved requests."""
+    p = s.approval_policies
+    return set(conn.execute(select(p.c.alias).where(p.c.name == name)).scalars())
+
+
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
 
 
@@ -171,8 +183,7 @@ class SqlRegistryStore:
                 select(s.registered_models.c.name).where(s.registered_models.c.name == new_name)
             ).first():
                 raise AlreadyExists(f"registered model {new_name!r} already exists")
-            for table in (s.registered_models, s.registered_model_tags, s.model_versions,
-                          s.model_version_tags, s.model_aliases):  # fmt: skip
+            for table in _BY_NAME:
                 conn.execute(update(table).where(table.c.name == name).values(name=new_name))
             conn.execute(
                 update(s.registered_models).where(s.registered_models.c.name == new_name)
@@ -194,8 +205,7 @@ class SqlRegistryStore:
         """Delete a registered model with its versions, tags and aliases (the events stay)."""
         with write_transaction(self.engine) as conn:
             before = _model_state(self._model(conn, check_model_name(name)))
-            for table in (s.registered_model_tags, s.model_version_tags, s.model_aliases,
-                          s.model_versions, s.registered_models):  # fmt: skip
+            for table in reversed(_BY_NAME):
                 conn.execute(delete(table).where(table.c.name == name))
             self._event(conn, username, "delete_registered_model", name, None, before, None)
 
@@ -417,39 +427,59 @@ class SqlRegistryStore:
         """
         check_alias(alias)
         version = _check_version(version)
+        with write_transaction(self.engine) as conn:
+            model = self._model(conn, check_model_name(name))
+            if action == "set_alias" and alias in guarded_aliases(conn, name):
+                raise PermissionDenied(
+                    f"alias {alias!r} of {name!r} is guarded by an approval policy: request it "
+                    f"(perennia models request {name} {version} {alias}) and have it approved"
+                )
+            return self.move_alias(conn, model.name, alias, version, expected_version, username,
+                                   action)  # fmt: skip
+
+    def move_alias(
+        self,
+        conn: Connection,
+        name: str,
+        alias: str,
+        version: int,
+        expected_version: Any,
+        username: str | None,
+        action: str,
+    ) -> int | None:
+        """Move the alias inside the caller's transaction; return where it pointed before."""
         a = s.model_aliases
         where = and_(a.c.name == name, a.c.alias == alias)
-        with write_transaction(self.engine) as conn:
-            target = self._version(conn, check_model_name(name), version)
-            if target.state == VersionState.ARCHIVED:
+        target = self._version(conn, name, version)
+        if target.state == VersionState.ARCHIVED:
+            raise Conflict(
+                f"version {version} of {name!r} is archived; restore it before aliasing it"
+            )
+        current = conn.execute(select(a.c.version).where(where)).scalar()
+        if expected_version is not ANY and current != expected_version:
+            raise Conflict(
+                f"alias {alias!r} of {name!r} points at version {current} now, not "
+                f"{expected_version} as expected; another change won the race, re-read and retry"
+            )
+        now = now_ms()
+        if current is None:
+            conn.execute(
+                insert(a).values(name=name, alias=alias, version=version, updated_time=now)
+            )
+        else:
+            moved = conn.execute(
+                update(a).where(where, a.c.version == current).values(version=version, updated_time=now)
+            ).rowcount  # fmt: skip
+            if moved != 1:
+                # A concurrent writer moved it between our read and our write (PostgreSQL's
+                # READ COMMITTED re-checks the WHERE clause after waiting for its lock).
                 raise Conflict(
-                    f"version {version} of {name!r} is archived; restore it before aliasing it"
+                    f"alias {alias!r} of {name!r} was moved by another change while this one "
+                    "waited; another change won the race, re-read and retry"
                 )
-            current = conn.execute(select(a.c.version).where(where)).scalar()
-            if expected_version is not ANY and current != expected_version:
-                raise Conflict(
-                    f"alias {alias!r} of {name!r} points at version {current} now, not "
-                    f"{expected_version} as expected; another change won the race, re-read and retry"
-                )
-            now = now_ms()
-            if current is None:
-                conn.execute(
-                    insert(a).values(name=name, alias=alias, version=version, updated_time=now)
-                )
-            else:
-                moved = conn.execute(
-                    update(a).where(where, a.c.version == current).values(version=version, updated_time=now)
-                ).rowcount  # fmt: skip
-                if moved != 1:
-                    # A concurrent writer moved it between our read and our write (PostgreSQL's
-                    # READ COMMITTED re-checks the WHERE clause after waiting for its lock).
-                    raise Conflict(
-                        f"alias {alias!r} of {name!r} was moved by another change while this one "
-                        "waited; another change won the race, re-read and retry"
-                    )
-            self._event(conn, username, action, name, version,
-                        None if current is None else {"alias": alias, "version": current},
-                        {"alias": alias, "version": version})  # fmt: skip
+        self._event(conn, username, action, name, version,
+                    None if current is None else {"alias": alias, "version": current},
+                    {"alias": alias, "version": version})  # fmt: skip
         return current
 
     def delete_alias(self, name: str, alias: str, username: str | None = None) -> None:
