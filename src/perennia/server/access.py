@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from perennia.entities import Role, User
-from perennia.errors import NotFound, PermissionDenied
+from perennia.errors import NotFound, PerenniaError, PermissionDenied
 from perennia.security import TOKEN_PREFIX
 
 OPEN_PATHS = {"/health", "/version", "/openapi.json", "/docs", "/redoc"}
 _ADMIN_SUFFIXES = ("/purge", "/mark-stale-killed", "/artifact-digests")
+# Webhook URLs are set by administrators only: the server POSTs to them (no SSRF by users).
+_ADMIN_PREFIXES = ("/api/v1/webhooks", "/api/v1/webhook-deliveries", "/api/v1/registry-events")
 _MANAGE = re.compile(
     r"^/api/v1/experiments/\d+(/restore)?$|^/api/2\.0/mlflow/experiments/(delete|update|restore)$"
 )
@@ -30,6 +32,14 @@ _EXPERIMENT_IN_PATH = re.compile(r"^/api/v1/experiments/(\d+)")
 _RUN_IN_PATH = re.compile(r"^/api/v1/runs/([0-9a-f]{32})")
 _PROXY_PATH = re.compile(r"^/api/2\.0/mlflow-artifacts/artifacts/(\d+)/([0-9a-f]{32})")
 _CACHE_SECONDS = 60.0
+# The registry: each request names the registered model it touches.
+_NATIVE_MODEL = re.compile(r"^/api/v1/registered-models/([^/]+)(/.*)?$")
+_NATIVE_REQUEST = re.compile(r"^/api/v1/approval-requests/(\d{1,18})(/(reviews|cancel))?$")
+_MLFLOW_REGISTRY = re.compile(r"^/api/2\.0/mlflow/(registered-models|model-versions)/([a-z-]+)$")
+_MLFLOW_MANAGE = {"delete", "rename"}
+_LOGGED_MODEL = re.compile(r"^/api/2\.0/mlflow/logged-models/(m-[0-9a-f]{1,64})")
+_PROXY_LOGGED = re.compile(r"^/api/2\.0/mlflow-artifacts/artifacts/(\d+)/models/(m-[0-9a-f]{1,64})")
+CREATE_MODEL = {"/api/v1/registered-models", "/api/2.0/mlflow/registered-models/create"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,9 @@ class Need:
     experiment_ids: tuple[str, ...] = ()
     run_ids: tuple[str, ...] = ()
     experiment_names: tuple[str, ...] = ()
+    model_names: tuple[str, ...] = ()
+    request_ids: tuple[int, ...] = ()
+    logged_model_ids: tuple[str, ...] = ()
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -51,8 +64,11 @@ def _strings(value: Any) -> tuple[str, ...]:
 def need_of(method: str, path: str, query: dict[str, str], body: Any) -> Need:
     """Return what a request needs, from its method, path, query and JSON body."""
     body = body if isinstance(body, dict) else {}
-    if path.endswith(_ADMIN_SUFFIXES):
+    if path.endswith(_ADMIN_SUFFIXES) or path.startswith(_ADMIN_PREFIXES):
         return Need("admin")
+    registry = _registry_need(method, path, query, body)
+    if registry is not None:
+        return registry
     fields = {**query, **body}
     experiments = [*_strings(fields.get("experiment_id")), *_strings(fields.get("experiment_ids"))]
     runs = [*_strings(fields.get("run_id")), *_strings(fields.get("run_uuid")),
@@ -79,6 +95,63 @@ def need_of(method: str, path: str, query: dict[str, str], body: Any) -> Need:
     if level == "read" and not (experiments or runs or names):
         level = "user"  # listings: any signed-in user
     return Need(level, tuple(experiments), tuple(runs), tuple(names))
+
+
+def _registry_need(method: str, path: str, query: dict[str, str], body: dict) -> Need | None:
+    """Return what a registry or logged-model request needs, or None for other requests."""
+    reading = method in ("GET", "HEAD")
+    if path in CREATE_MODEL and method == "POST" or path == "/api/v1/registered-models":
+        return Need("user")
+    if match := _NATIVE_MODEL.match(path):
+        rest = match.group(2) or ""
+        if reading:
+            level = "read"
+        elif (
+            rest == "" and method == "DELETE" or rest.startswith(("/rename", "/policies", "/roles"))
+        ):
+            level = "manage"
+        else:
+            level = "write"
+        return Need(level, model_names=(match.group(1),))
+    if path == "/api/v1/approval-requests":
+        if reading:
+            names = _strings(query.get("name"))
+            return Need("read" if names else "admin", model_names=names)
+        return Need("write", model_names=_strings(body.get("name")))
+    if match := _NATIVE_REQUEST.match(path):
+        # Reviewing and cancelling need sight of the model; the store checks the rest (the
+        # policy's reviewer role, no self-approval, only the requester cancels).
+        return Need("read", request_ids=(int(match.group(1)),))
+    if match := _MLFLOW_REGISTRY.match(path):
+        if (
+            match.group(2) == "search"
+            or match.group(1) == "registered-models"
+            and match.group(2) == "get-latest-versions"
+            and not (query.get("name") or body.get("name"))
+        ):
+            return Need("user")
+        names = _strings(body.get("name")) or _strings(query.get("name"))
+        if reading or match.group(2) in ("get", "get-download-uri", "get-latest-versions"):
+            level = "read"
+        elif match.group(1) == "registered-models" and match.group(2) in _MLFLOW_MANAGE:
+            level = "manage"
+        else:
+            level = "write"
+        return Need(level, model_names=names)
+    if match := _LOGGED_MODEL.match(path):
+        level = "read" if reading else "write"
+        return Need(level, logged_model_ids=(match.group(1),))
+    if path.startswith("/api/2.0/mlflow/logged-models"):
+        ids = [*_strings(body.get("experiment_id")), *_strings(body.get("experiment_ids"))]
+        level = "read" if reading or path.endswith("/search") else "write"
+        return Need(level if ids else "user" if level == "read" else level, tuple(ids))
+    proxied = _PROXY_LOGGED.match(path) or _PROXY_LOGGED.match(
+        "/api/2.0/mlflow-artifacts/artifacts/" + query.get("path", "").strip("/")
+    )
+    if proxied:
+        return Need("read" if reading else "write", (proxied.group(1),),
+                    logged_model_ids=(proxied.group(2),))  # fmt: skip
+    return None
 
 
 class AccessControl:
@@ -131,7 +204,22 @@ class AccessControl:
         if need.level == "admin":
             raise PermissionDenied(f"user {user.username!r} is not an administrator")
         required = {"read": Role.VIEWER, "write": Role.EDITOR, "manage": Role.MANAGER}[need.level]
+        models = set(need.model_names)
+        for request_id in need.request_ids:
+            try:
+                models.add(self.store.approvals.get_request(request_id).name)
+            except PerenniaError:
+                continue  # the endpoint itself answers 404
+        for name in models:
+            self._check_model(user, name, required)
         experiments = set(need.experiment_ids)
+        for model_id in need.logged_model_ids:
+            try:
+                experiments.add(self.store.logged_models.get(model_id).experiment_id)
+            except PerenniaError:
+                continue
+        if models and not experiments and not need.run_ids:
+            return
         for run_id in need.run_ids:
             try:
                 experiments.add(self.store.runs.get(run_id).info.experiment_id)
@@ -150,6 +238,18 @@ class AccessControl:
                     f"user {user.username!r} needs the {required.value} role in experiment "
                     f"{experiment_id} (has {role.value if role else 'none'})"
                 )
+
+    def _check_model(self, user: User, name: str, required: Role) -> None:
+        try:
+            self.store.registry.get_registered_model(name)
+        except PerenniaError:
+            return  # the endpoint itself answers 404 (or 400 for a bad name)
+        role = self.store.access.model_role_of(name, user.user_id) or self.default_role
+        if role is None or role.rank < required.rank:
+            raise PermissionDenied(
+                f"user {user.username!r} needs the {required.value} role on registered model "
+                f"{name!r} (has {role.value if role else 'none'})"
+            )
 
     def _role(self, experiment_id: str, user: User) -> Role | None:
         try:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from perennia.clock import now_ms
 from perennia.entities import AuditEntry, Role
 from perennia.errors import PerenniaError
-from perennia.server.access import OPEN_PATHS, AccessControl, need_of
+from perennia.server.access import CREATE_MODEL, OPEN_PATHS, AccessControl, need_of
 from perennia.server.errors import error_body
 
 MAX_JSON_BODY = 64 * 1024 * 1024
@@ -143,6 +143,12 @@ class ServerMiddleware:
             target = str(created.get("experiment_id") or target or "")
             if user is not None and not user.is_admin and target:
                 self.store.access.set_role(target, user.username, Role.MANAGER)
+        if path in CREATE_MODEL and status < 300:
+            # Whoever registers a model manages it, as whoever creates an experiment does.
+            name = (_json_or_none(body) or {}).get("name")
+            target = str(name)[:64] if isinstance(name, str) else target
+            if user is not None and not user.is_admin and isinstance(name, str):
+                self.store.access.set_model_role(name, user.username, Role.MANAGER)
         self.store.audit.record(
             AuditEntry(now_ms(), user.username if user else None, method, path, target, status)
         )
@@ -170,7 +176,7 @@ def _json_or_none(raw: bytes) -> Any:
 
 def _target(path: str, body: Any) -> str | None:
     body = body if isinstance(body, dict) else {}
-    for key in ("run_id", "run_uuid", "experiment_id"):
+    for key in ("run_id", "run_uuid", "experiment_id", "name"):
         if isinstance(body.get(key), str | int):
             return str(body[key])[:64]
     tail = path.rstrip("/").rsplit("/", 1)[-1]

@@ -51,6 +51,9 @@ def check_model_name(name: Any) -> str:
         raise InvalidInput(
             f"registered model name must be 1-{NAME_LENGTH} characters of text, got {name!r:.80}"
         )
+    if "/" in name or "@" in name:
+        # Both would make models:/<name>/<version> and models:/<name>@<alias> ambiguous.
+        raise InvalidInput(f"registered model name may not contain '/' or '@', got {name!r:.80}")
     return name
 
 
