@@ -143,7 +143,7 @@ def test_demo_evaluates_each_model_with_fairness_and_writes_reports(
         assert str(reports / name) in flat.replace(" ", "") or name in flat
 
 
-def test_demo_registers_the_best_model_as_champion_with_lineage(
+def test_demo_has_champion_approved_and_writes_its_card_and_lineage(
     demo_home: tuple[Path, str],
 ) -> None:
     import perennia
@@ -165,8 +165,27 @@ def test_demo_registers_the_best_model_as_champion_with_lineage(
 
         X = load_breast_cancer(as_frame=True).frame.drop(columns="target").head(5)
         assert loaded.predict_proba(X).shape == (5, 2)
+        # champion moved through the policy: requested by the author, approved by a manager.
+        requests = perennia.registry.list_approval_requests("breast-cancer-classifier")
+        assert [(r.alias, r.version, r.status) for r in requests] == [
+            ("champion", champion.version, "APPLIED")]  # fmt: skip
+        assert [(v.reviewer, v.decision) for v in requests[0].reviews] == [
+            ("demo-reviewer", "approve")]  # fmt: skip
+        assert requests[0].requested_by == champion.user_id != "demo-reviewer"
+        policy = perennia.registry.get_approval_policy("breast-cancer-classifier", "champion")
+        assert [str(g) for g in policy.gates] == ["test_roc_auc >= 0.95"]
+        actions = [e.action for e in perennia.registry.history("breast-cancer-classifier")]
+        assert {"request_approval", "review_approval", "approve_alias", "edit_card"} <= set(actions)
     finally:
         perennia.set_tracking_uri(None)
     flat = " ".join(out.split())
-    assert "breast-cancer-classifier version 1 as @champion" in flat
-    assert "lineage:" in flat and "breast_cancer_train" in flat
+    assert "breast-cancer-classifier version 1" in flat
+    assert (
+        "approval: request 1 for @champion" in flat and "APPLIED (demo-reviewer approved)" in flat
+    )
+    assert "lineage:" in flat and "breast_cancer_train" in flat and "→ @champion" in flat
+    card = workdir / ".perennia" / "cards" / "breast-cancer-classifier" / "v1.html"
+    assert card.is_file() and str(card) in flat.replace(" ", "")
+    assert card.with_suffix(".md").is_file()
+    html = card.read_text()
+    assert "Teaching and demonstration" in html and "demo-reviewer" in html

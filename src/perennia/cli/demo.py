@@ -80,13 +80,22 @@ def demo(
         console.print(f"comparison: [bold]{summary.comparison_path}[/bold] (gates {verdict})")
     if summary.registered is not None:
         name, version, graph = summary.registered
-        console.print(f"registered: [bold]{name}[/bold] version {version} as @champion")
+        console.print(f"registered: [bold]{name}[/bold] version {version}")
+        for approval in graph.get("approvals", []):
+            reviews = ", ".join(f"{r['reviewer']} {r['decision']}d" for r in approval["reviews"])
+            console.print(
+                f"approval:   request {approval['request_id']} for @{approval['alias']} by "
+                f"{approval['requested_by']}: {approval['status']}" + (f" ({reviews})" if reviews else "")
+            )  # fmt: skip
         run = graph["run"] or {}
         sources = ", ".join(f"{d['name']} ({d['digest'][:12]})" for d in graph["datasets"])
+        aliases = " ".join(f"@{a}" for a in graph["aliases"]) or "(no alias yet)"
         console.print(
             f"lineage:    {sources} → run {str(run.get('run_id', ''))[:8]} → "
-            f"{name} v{version} (digest {str(graph['model_version']['digest'])[:12]}) → @champion"
+            f"{name} v{version} (digest {str(graph['model_version']['digest'])[:12]}) → {aliases}"
         )
+    if summary.card_path is not None:
+        console.print(f"model card: [bold]{summary.card_path}[/bold]")
     console.print(f"metadata:   [bold]{summary.tracking_uri}[/bold]")
     console.print(f"artifacts:  [bold]{summary.artifacts_uri}[/bold]")
     console.print(f"next:       perennia runs show {best.run_id[:8]}")

@@ -129,7 +129,7 @@ def lineage(
     version: int = typer.Option(..., "--version", "-v", help="Model version."),
     as_json: bool = typer.Option(False, "--json", help="Print the graph as JSON."),
 ) -> None:
-    """Show datasets -> run -> model version -> aliases."""
+    """Show datasets -> run -> model version -> aliases and approvals."""
     graph = _registry().lineage(name, version)
     if as_json:
         console.print_json(json.dumps(graph))
@@ -151,6 +151,10 @@ def lineage(
             branch.add(
                 f"dataset {data['name']} [{data['context']}] digest {data['digest'][:12]}, {data['rows']} rows"
             )
+    for request in graph.get("approvals", []):
+        reviews = ", ".join(f"{r['reviewer']} {r['decision']}d" for r in request["reviews"])
+        tree.add(f"approval {request['request_id']} for @{request['alias']}: "
+                 f"{request['status']}" + (f" ({reviews})" if reviews else ""))  # fmt: skip
     console.print(tree)
 
 
@@ -171,3 +175,7 @@ def history(name: str = typer.Argument(...), limit: int = typer.Option(50, "--li
     ]
     headers = ["time", "user", "action", "version", "before", "after"]
     console.print(table(f"History of {name}", headers, rows, no_wrap=4))
+
+
+# Governance commands (request, approve, reject, policy, card, role) register themselves on `app`.
+from perennia.cli import model_governance  # noqa: E402, F401

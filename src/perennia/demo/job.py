@@ -17,6 +17,7 @@ promotion gates, beside it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable
@@ -32,6 +33,16 @@ PRIMARY_METRIC = "test_roc_auc"
 EPOCHS = 40
 BOOTSTRAP = 200
 REGISTERED_MODEL = "breast-cancer-classifier"
+CHAMPION_GATE = 0.95  # the demo's champion must reach this test ROC AUC
+DEMO_REVIEWER = "demo-reviewer"
+CARD_SECTIONS = {
+    "intended_use": "Teaching and demonstration: shows how Perennia tracks, evaluates, registers "
+    "and governs a classifier. Predicts malignant vs benign from the Wisconsin breast cancer "
+    "features.",
+    "out_of_scope_use": "Any clinical decision. The model has not been validated on patients.",
+    "limitations": "569 samples from one source; the 'clinic' attribute is synthetic, so the "
+    "fairness results illustrate the method, not a real population.",
+}
 # scikit-learn's models refuse NaN, so the missing-value check would only repeat that per column.
 ROBUSTNESS_CHECKS = ["gaussian_noise", "permutation", "extreme_values", "edge_cases"]
 # Example promotion gates: the best model must not be worse than the runner-up, and its error
@@ -69,6 +80,7 @@ class DemoSummary:
     registered: Any = None  # (model name, version, lineage graph) of the registered best model
     comparison_path: Path | None = None
     comparison_passed: bool | None = None
+    card_path: Path | None = None
     primary_metric: str = PRIMARY_METRIC
 
 
@@ -262,16 +274,44 @@ def _write_reports(results: list[ModelResult], data: dict[str, Any]) -> tuple[Pa
     return report.resolve(), path.resolve(), comparison.passed
 
 
-def _register_best(best: ModelResult) -> tuple[str, int, dict[str, Any]]:
-    """Register the best model's package and point the `champion` alias at it."""
+def _register_best(best: ModelResult) -> tuple[str, int, dict[str, Any], Path | None]:
+    """Register the best model's package, have `champion` approved for it, write its card."""
     from perennia import registry
 
     version = registry.register_model(
         f"runs:/{best.run_id}/model", REGISTERED_MODEL,
         description=f"{best.name}, best of the demo by {PRIMARY_METRIC}",
     )  # fmt: skip
-    registry.set_alias(REGISTERED_MODEL, "champion", version.version)
-    return REGISTERED_MODEL, version.version, registry.lineage(REGISTERED_MODEL, version.version)
+    _approve_champion(version.version)
+    if registry.get_card(REGISTERED_MODEL) is None:
+        registry.edit_card(REGISTERED_MODEL, comment="demo", **CARD_SECTIONS)
+    _markdown, card = registry.write_card(REGISTERED_MODEL, version.version)
+    graph = registry.lineage(REGISTERED_MODEL, version.version)
+    return REGISTERED_MODEL, version.version, graph, card.resolve()
+
+
+def _approve_champion(version: int) -> None:
+    """Guard `champion` with a policy, request it for `version`, approve it as a second person."""
+    from perennia import registry
+    from perennia.errors import AlreadyExists
+
+    registry.set_approval_policy(
+        REGISTERED_MODEL, "champion", required_approvals=1, reviewer_role="manager",
+        gates=[f"{PRIMARY_METRIC} >= {CHAMPION_GATE}"],
+    )  # fmt: skip
+    request = registry.request_approval(
+        REGISTERED_MODEL, version, "champion", comment=f"best {PRIMARY_METRIC} of the demo"
+    )
+    store = registry._store()
+    access = getattr(store, "access", None)
+    if access is None:
+        return  # a remote server: a signed-in manager approves it there
+    # The embedded store has no sign-in; the demo names a second person, as a team would have.
+    with contextlib.suppress(AlreadyExists):
+        access.create_user(DEMO_REVIEWER, None)
+    access.set_model_role(REGISTERED_MODEL, DEMO_REVIEWER, "manager")
+    registry.approve(request.request_id, comment="metrics and fairness checked",
+                     reviewer=DEMO_REVIEWER)  # fmt: skip
 
 
 def _json(comparison: Any) -> str:
@@ -312,7 +352,7 @@ def run_demo(
         perennia.set_tags({"best_model": results[0].name, "best_run_id": results[0].run_id})
         perennia.log_metric(f"best_{PRIMARY_METRIC}", results[0].metrics[PRIMARY_METRIC])
         report, comparison, passed = _write_reports(results, data)
-        registered = _register_best(results[0])
+        *registered, card = _register_best(results[0])
     client = perennia.Client()
     return DemoSummary(
         experiment_id=experiment_id,
@@ -322,7 +362,8 @@ def run_demo(
         artifacts_uri=client.get_experiment(experiment_id).artifact_location
         or client.settings.resolved_artifacts_uri(),
         report_path=report,
-        registered=registered,
+        registered=tuple(registered),
+        card_path=card,
         comparison_path=comparison,
         comparison_passed=passed,
     )

@@ -19,16 +19,13 @@ _MODELS_URI = re.compile(
 
 
 def _registry() -> Any:
+    return _store().registry
+
+
+def _store() -> Any:
     from perennia.tracking.client import Client
 
-    store = Client().store
-    registry = getattr(store, "registry", None)
-    if registry is None:
-        raise InvalidInput(
-            "this tracking store has no model registry yet (the REST client does not carry it); "
-            "use a SQLite or PostgreSQL tracking URI"
-        )
-    return registry
+    return Client().store
 
 
 def _user() -> str | None:
@@ -207,7 +204,7 @@ def resolve(model_uri: str) -> ModelVersion:
 
 
 def lineage(name: str, version: int | str) -> dict[str, Any]:
-    """Return the version's lineage: datasets (with digests) -> run (with commit) -> version -> aliases."""
+    """Return the version's lineage: datasets (digests) -> run (commit) -> version -> aliases, approvals."""
     from perennia.tracking.client import Client
 
     found = get_model_version(name, version)
@@ -233,4 +230,29 @@ def lineage(name: str, version: int | str) -> dict[str, Any]:
             }  # fmt: skip
             for i in run.inputs.dataset_inputs
         ]
+    graph["approvals"] = [
+        {"request_id": r.request_id, "alias": r.alias, "status": r.status,
+         "requested_by": r.requested_by,
+         "reviews": [{"reviewer": v.reviewer, "decision": v.decision, "comment": v.comment}
+                     for v in r.reviews]}
+        for r in _store().approvals.list_requests(name, limit=10_000)
+        if r.version == found.version
+    ]  # fmt: skip
     return graph
+
+
+# Approvals, model cards and per-model roles live in their own module; they are part of this API.
+from perennia.registry.governance import (  # noqa: E402, F401
+    approve,
+    cancel_request,
+    edit_card,
+    get_approval_policy,
+    get_approval_request,
+    get_card,
+    list_approval_requests,
+    reject,
+    request_approval,
+    set_approval_policy,
+    set_model_role,
+    write_card,
+)
