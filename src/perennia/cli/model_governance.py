@@ -6,6 +6,7 @@ import typer
 
 from perennia.cli.models import _registry, app
 from perennia.cli.output import console, fmt_time, key_values, table
+from perennia.errors import InvalidInput
 
 policy_app = typer.Typer(
     help="Approval policies that guard a model's aliases.", no_args_is_help=True
@@ -149,7 +150,9 @@ def card(
         for item in set_:
             key, sep, text = item.partition("=")
             if not sep:
-                raise typer.BadParameter(f"--set {item!r} must be key=text", param_hint="--set")
+                raise InvalidInput(
+                    f"--set {item!r:.60} must be section=text, e.g. intended_use=..."
+                )
             sections[key.strip()] = text
         revision = registry.edit_card(name, comment=comment, **sections)
         console.print(f"card of {name}: revision {revision.revision}")
