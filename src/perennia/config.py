@@ -74,6 +74,8 @@ class Settings:
     # The API token a remote SDK sends to a server that requires sign-in.
     tracking_token: str | None = field(default=None, repr=False)
     auth_default_role: str = "viewer"
+    # The server sends registry webhooks from a background thread in each process.
+    webhook_dispatch: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -94,6 +96,7 @@ class Settings:
             server_auth=_env_bool(env, "SERVER_AUTH", cls.server_auth),
             tracking_token=env.get("PERENNIA_TRACKING_TOKEN") or None,
             auth_default_role=env.get("PERENNIA_AUTH_DEFAULT_ROLE") or cls.auth_default_role,
+            webhook_dispatch=_env_bool(env, "WEBHOOK_DISPATCH", cls.webhook_dispatch),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

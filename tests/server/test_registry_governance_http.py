@@ -113,3 +113,22 @@ def test_viewers_and_people_without_a_role_read_but_cannot_change_a_model(team) 
     events = people["cy"].registry.events("fraud")
     assert [(e.action, e.username) for e in reversed(events)] == [
         ("create_registered_model", "ana"), ("edit_card", "ana")]  # fmt: skip
+
+
+def test_roles_on_a_model_are_given_by_its_managers_through_the_sdk_remotely(
+    team, monkeypatch
+) -> None:
+    url, backing, people, tokens = team
+    people["ana"].registry.create_registered_model("fraud")
+    people["ana"].model_roles.set_model_role("fraud", "bob", "editor")
+    assert people["cy"].model_roles.model_roles("fraud") == {"ana": "manager", "bob": "editor"}
+    with pytest.raises(PermissionDenied, match="needs the manager role"):
+        people["bob"].model_roles.set_model_role("fraud", "bob", "manager")
+    import perennia
+
+    monkeypatch.setenv("PERENNIA_TRACKING_URI", url)
+    monkeypatch.setenv("PERENNIA_TRACKING_TOKEN", tokens["ana"])
+    perennia.set_tracking_uri(None)
+    perennia.registry.set_model_role("fraud", "cy", "manager")
+    perennia.registry.set_model_role("fraud", "bob", None)
+    assert backing.access.model_roles("fraud") == {"ana": "manager", "cy": "manager"}

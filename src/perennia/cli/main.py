@@ -7,7 +7,7 @@ import sys
 import typer
 
 from perennia import __version__
-from perennia.cli import access, artifacts, db, evaluate, experiments, models, runs
+from perennia.cli import access, artifacts, db, evaluate, experiments, models, runs, webhooks
 from perennia.cli.common import state
 from perennia.cli.demo import demo
 from perennia.cli.gc import gc
@@ -27,6 +27,7 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")
 app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(models.app, name="models")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("gc")(gc)
 app.command("demo")(demo)
 app.command("server")(server)

@@ -113,17 +113,15 @@ def policy_show(name: str = typer.Argument(...)) -> None:
     rows = [
         (
             p.alias,
+            ", ".join(str(g) for g in p.gates),
             str(p.required_approvals),
             p.reviewer_role,
             "yes" if p.allow_self_approval else "no",
-            ", ".join(str(g) for g in p.gates),
-            p.updated_by or "",
-            fmt_time(p.updated_time),
         )  # fmt: skip
         for p in _store().approvals.list_policies(name)
     ]
-    headers = ["alias", "approvals", "reviewer", "self", "gates", "by", "updated"]
-    console.print(table(f"Policies of {name}", headers, rows, no_wrap=1))
+    headers = ["alias", "gates", "approvals", "reviewer", "self-approval"]
+    console.print(table(f"Policies of {name}", headers, rows, no_wrap=2))
 
 
 @policy_app.command("delete")

@@ -7,12 +7,16 @@ reads where the alias points and moves it only if nobody moved it in between.
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from perennia.entities import ModelVersion, RegisteredModel, RegistryEvent
 from perennia.errors import InvalidInput, NotFound
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _MODELS_URI = re.compile(
     r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+|latest)|@(?P<alias>[^/]+))$"
 )
@@ -28,12 +32,27 @@ def _store() -> Any:
     return Client().store
 
 
+def sends_webhooks(function: Callable[P, R]) -> Callable[P, R]:
+    """Return `function` wrapped to send due webhook deliveries after it writes."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = function(*args, **kwargs)
+        from perennia.registry.webhooks import kick
+
+        kick(_store())
+        return result
+
+    return wrapper
+
+
 def _user() -> str | None:
     from perennia.tracking.source import current_user
 
     return current_user()
 
 
+@sends_webhooks
 def create_registered_model(
     name: str, description: str = "", tags: dict[str, str] | None = None, owner: str | None = None
 ) -> RegisteredModel:
@@ -56,6 +75,7 @@ def search_registered_models(
     return list(_registry().search_registered_models(name_like, max_results))
 
 
+@sends_webhooks
 def register_model(
     model_uri: str, name: str, *, description: str = "", tags: dict[str, str] | None = None
 ) -> ModelVersion:
@@ -117,6 +137,7 @@ def search_model_versions(name: str | None = None, run_id: str | None = None) ->
             return out
 
 
+@sends_webhooks
 def set_alias(
     name: str, alias: str, version: int | str, *, expected_version: Any = None
 ) -> int | None:
@@ -136,6 +157,7 @@ def set_alias(
     )
 
 
+@sends_webhooks
 def delete_alias(name: str, alias: str) -> None:
     """Remove an alias from a registered model."""
     _registry().delete_alias(name, alias, username=_user())
@@ -146,38 +168,32 @@ def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
     return _registry().get_version_by_alias(name, alias)
 
 
+@sends_webhooks
 def rollback(name: str, alias: str) -> ModelVersion:
     """Move `alias` back to the version it held before its last move; return that version.
 
     Rollbacks undo moves in order: two rollbacks after three moves land on the first version.
     """
+    from perennia.store.sql.registry_events import rollback_target
+
     registry = _registry()
     current = registry.get_version_by_alias(name, alias).version
-    held: list[int] = []
-    for event in reversed(registry.events(name, limit=100_000)):
-        touched = (event.after or event.before or {}).get("alias")
-        if touched != alias:
-            continue
-        if event.action in ("set_alias", "approve_alias"):
-            held.append(event.after["version"])
-        elif event.action == "rollback_alias" and held:
-            held.pop()
-        elif event.action == "delete_alias":
-            held.clear()
-    if len(held) < 2:
+    previous = rollback_target(registry.events(name, limit=100_000), alias)
+    if previous is None:
         raise InvalidInput(f"alias {alias!r} of {name!r} has no earlier version to roll back to")
-    previous = held[-2]
     registry.set_alias(
         name, alias, previous, expected_version=current, username=_user(), action="rollback_alias"
     )
     return registry.get_model_version(name, previous)
 
 
+@sends_webhooks
 def archive_model_version(name: str, version: int | str) -> ModelVersion:
     """Archive a version (refused while an alias points at it)."""
     return _registry().update_model_version(name, version, state="archived", username=_user())
 
 
+@sends_webhooks
 def deprecate_model_version(name: str, version: int | str) -> ModelVersion:
     """Mark a version deprecated: still loadable, flagged for replacement."""
     return _registry().update_model_version(name, version, state="deprecated", username=_user())

@@ -12,6 +12,9 @@ from typing import Any
 
 from perennia.entities import ApprovalPolicy, ApprovalRequest, MetricGate, ModelCardRevision
 
+# perennia.registry imports this module last, so its decorator is already defined here.
+from perennia.registry import sends_webhooks
+
 
 def _store() -> Any:
     from perennia.registry import _store
@@ -25,6 +28,7 @@ def _user(override: str | None = None) -> str | None:
     return override or _user()
 
 
+@sends_webhooks
 def set_approval_policy(
     name: str,
     alias: str,
@@ -50,6 +54,7 @@ def get_approval_policy(name: str, alias: str) -> ApprovalPolicy | None:
     return _store().approvals.get_policy(name, alias)
 
 
+@sends_webhooks
 def request_approval(
     name: str, version: int | str, alias: str, *, comment: str = ""
 ) -> ApprovalRequest:
@@ -57,6 +62,7 @@ def request_approval(
     return _store().approvals.request(name, version, alias, comment=comment, username=_user())
 
 
+@sends_webhooks
 def approve(request_id: int, *, comment: str = "", reviewer: str | None = None) -> ApprovalRequest:
     """Approve a request; return it, APPLIED (alias moved) once its policy holds."""
     return _store().approvals.review(
@@ -64,6 +70,7 @@ def approve(request_id: int, *, comment: str = "", reviewer: str | None = None) 
     )
 
 
+@sends_webhooks
 def reject(request_id: int, *, comment: str = "", reviewer: str | None = None) -> ApprovalRequest:
     """Reject a request; return it, REJECTED."""
     return _store().approvals.review(
@@ -71,6 +78,7 @@ def reject(request_id: int, *, comment: str = "", reviewer: str | None = None) -
     )
 
 
+@sends_webhooks
 def cancel_request(request_id: int) -> ApprovalRequest:
     """Withdraw a pending request you made; return it, CANCELLED."""
     return _store().approvals.cancel(request_id, username=_user())
@@ -88,6 +96,7 @@ def list_approval_requests(
     return _store().approvals.list_requests(name, status, limit)
 
 
+@sends_webhooks
 def edit_card(
     name: str, *, comment: str = "", expected_revision: int | None = None, **sections: str
 ) -> ModelCardRevision:
@@ -119,4 +128,6 @@ def set_model_role(name: str, username: str, role: str | None) -> None:
     """Give a user a role (viewer, editor, manager) on a registered model; None removes it."""
     store = _store()
     store.registry.get_registered_model(name)
-    store.access.set_model_role(name, username, role)
+    # An embedded store keeps roles in its access part; a server's REST store sends them there.
+    roles = getattr(store, "access", None) or store.model_roles
+    roles.set_model_role(name, username, role)

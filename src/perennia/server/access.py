@@ -23,7 +23,8 @@ from perennia.security import TOKEN_PREFIX
 OPEN_PATHS = {"/health", "/version", "/openapi.json", "/docs", "/redoc"}
 _ADMIN_SUFFIXES = ("/purge", "/mark-stale-killed", "/artifact-digests")
 # Webhook URLs are set by administrators only: the server POSTs to them (no SSRF by users).
-_ADMIN_PREFIXES = ("/api/v1/webhooks", "/api/v1/webhook-deliveries", "/api/v1/registry-events")
+_ADMIN_PREFIXES = ("/api/v1/webhooks", "/api/v1/webhook-deliveries", "/api/v1/registry-events",
+                   "/api/v1/model-versions")  # fmt: skip
 _MANAGE = re.compile(
     r"^/api/v1/experiments/\d+(/restore)?$|^/api/2\.0/mlflow/experiments/(delete|update|restore)$"
 )
@@ -64,11 +65,13 @@ def _strings(value: Any) -> tuple[str, ...]:
 def need_of(method: str, path: str, query: dict[str, str], body: Any) -> Need:
     """Return what a request needs, from its method, path, query and JSON body."""
     body = body if isinstance(body, dict) else {}
-    if path.endswith(_ADMIN_SUFFIXES) or path.startswith(_ADMIN_PREFIXES):
+    if path.startswith(_ADMIN_PREFIXES):
         return Need("admin")
     registry = _registry_need(method, path, query, body)
     if registry is not None:
         return registry
+    if path.endswith(_ADMIN_SUFFIXES):
+        return Need("admin")
     fields = {**query, **body}
     experiments = [*_strings(fields.get("experiment_id")), *_strings(fields.get("experiment_ids"))]
     runs = [*_strings(fields.get("run_id")), *_strings(fields.get("run_uuid")),

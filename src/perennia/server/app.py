@@ -55,6 +55,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         title="Perennia",
         version=perennia.__version__,
         description="Experiment tracking, and later the whole model lifecycle, over HTTP.",
+        lifespan=webhooks.lifespan(store, settings),  # sends registry webhooks while serving
     )
     app.state.store = store
     app.state.artifacts = ArtifactAccess(store, settings.resolved_artifacts_uri())

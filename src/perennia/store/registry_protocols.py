@@ -263,9 +263,10 @@ class LoggedModelStore(Protocol):
 
     def search(
         self, experiment_ids: Sequence[str], max_results: int = 100,
-        page_token: str | None = None,
+        page_token: str | None = None, *, name: str | None = None,
+        source_run_id: str | None = None,
     ) -> Page[LoggedModel]:  # fmt: skip
-        """Return one page of the experiments' logged models, newest first."""
+        """Return one page of the experiments' logged models, newest first, optionally filtered."""
         ...
 
     def set_tags(self, model_id: str, tags: dict[str, str]) -> None:

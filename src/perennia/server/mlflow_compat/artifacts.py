@@ -2,12 +2,21 @@
 
 Paths are validated by the same rules as every artifact path (no `..`, no absolute or encoded
 forms); bytes land in the content-addressed store and are digest-checked when read back.
+
+MLflow 3 keeps a logged model's files at `<exp>/models/<model_id>/artifacts/<path>`. Perennia's
+artifact index is keyed by run, so those files live with the model's source run, under
+`models/<model_id>/<path>` of its tree: the same bytes are reachable by both paths, are listed
+with the run, and go when the run is purged. A model logged outside any run has nowhere to
+keep files, and uploads to it are refused.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -17,11 +26,29 @@ from perennia.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/2.0/mlflow-artifacts", include_in_schema=False)
 MAX_UPLOAD_BYTES = 5 * 1024**3
+_RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 
 
-def _locate(request: Request, path: str) -> tuple[object, str, str]:
-    """Return (repository, run id, artifact path) for `<experiment>/<run>/artifacts[/<path>]`."""
+@dataclass(frozen=True)
+class _Target:
+    """Where a proxied path leads: a run's repository, and a folder of that run's tree."""
+
+    repository: Any
+    run_id: str
+    base: str  # "" for a run's own files, "models/<model_id>" for a logged model's
+    inner: str  # the path below the run's or logged model's artifact root ("" for the root)
+
+    @property
+    def path(self) -> str:
+        """Return the artifact path within the run's tree ("" for the run's root)."""
+        return f"{self.base}/{self.inner}".strip("/")
+
+
+def _locate(request: Request, path: str) -> _Target:
+    """Return the target of `<experiment>/<run>/artifacts[/<path>]` or of a logged model's."""
     parts = path.strip("/").split("/", 3)
+    if len(parts) > 1 and parts[1] == "models":
+        return _locate_logged_model(request, path)
     if len(parts) < 3 or parts[2] != "artifacts":
         raise InvalidInput(
             f"artifact path {path!r:.80} is not of the form <experiment_id>/<run_id>/artifacts/<path>"
@@ -32,16 +59,41 @@ def _locate(request: Request, path: str) -> tuple[object, str, str]:
     run = access.store.runs.get(run_id)
     if run.info.experiment_id != experiment_id:
         raise NotFound(f"run {run_id!r} is not in experiment {experiment_id!r}")
-    return access.for_run(run_id), run_id, inner
+    return _Target(access.for_run(run_id), run_id, "", inner)
+
+
+def _locate_logged_model(request: Request, path: str) -> _Target:
+    """Return the target of `<experiment>/models/<model_id>/artifacts[/<path>]`."""
+    parts = path.strip("/").split("/", 4)
+    if len(parts) < 4 or parts[3] != "artifacts":
+        raise InvalidInput(
+            f"artifact path {path!r:.80} is not of the form "
+            "<experiment_id>/models/<model_id>/artifacts/<path>"
+        )
+    experiment_id, model_id = parts[0], parts[2]
+    inner = validate_artifact_path(parts[4] if len(parts) == 5 else "", allow_empty=True)
+    access = request.app.state.artifacts
+    model = access.store.logged_models.get(model_id)
+    if model.experiment_id != experiment_id:
+        raise NotFound(f"logged model {model_id!r} is not in experiment {experiment_id!r}")
+    # The store records where the files live: runs:/<source run>/<folder of that run's tree>.
+    match = _RUNS_URI.match(model.artifact_location)
+    if match is None:
+        raise InvalidInput(
+            f"logged model {model_id!r} has no source run; Perennia keeps a model's files with "
+            "the run that logged it, so log the model inside a run"
+        )
+    run_id, base = match.group(1), validate_artifact_path(match.group(2))
+    return _Target(access.for_run(run_id), run_id, base, inner)
 
 
 @router.get("/artifacts")
 def list_artifacts(request: Request, path: str = "") -> JSONResponse:
     """List the files and folders directly under a run's artifact folder."""
-    repository, run_id, inner = _locate(request, path)
-    start = len(inner) + 1 if inner else 0
+    target = _locate(request, path)
+    start = len(target.path) + 1 if target.path else 0
     files = []
-    for info in repository.list(run_id, inner or None):
+    for info in target.repository.list(target.run_id, target.path or None):
         entry = {"path": info.path[start:], "is_dir": info.is_dir}
         if not info.is_dir:
             entry["file_size"] = info.file_size
@@ -52,10 +104,11 @@ def list_artifacts(request: Request, path: str = "") -> JSONResponse:
 @router.get("/artifacts/{path:path}")
 def download_artifact(request: Request, path: str) -> Response:
     """Return one artifact's bytes, after checking them against their digest."""
-    repository, run_id, inner = _locate(request, path)
-    if not inner:
+    target = _locate(request, path)
+    if not target.inner:
         raise InvalidInput("name a file to download; list the folder with ?path=")
-    return Response(repository.read_bytes(run_id, inner), media_type="application/octet-stream")
+    data = target.repository.read_bytes(target.run_id, target.path)
+    return Response(data, media_type="application/octet-stream")
 
 
 @router.put("/artifacts/{path:path}")
@@ -63,18 +116,20 @@ async def upload_artifact(request: Request, path: str) -> JSONResponse:
     """Store the request body as one artifact file of the run."""
     from starlette.concurrency import run_in_threadpool
 
-    repository, run_id, inner = await run_in_threadpool(_locate, request, path)
-    if not inner:
+    target = await run_in_threadpool(_locate, request, path)
+    if not target.inner:
         raise InvalidInput("name the artifact file to upload")
-    folder, _, name = inner.rpartition("/")
+    folder, _, name = target.path.rpartition("/")
     with tempfile.TemporaryDirectory(prefix="perennia-upload-") as tmp:
-        target = Path(tmp) / name
+        local = Path(tmp) / name
         size = 0
-        with open(target, "wb") as out:
+        with open(local, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > MAX_UPLOAD_BYTES:
-                    raise InvalidInput(f"artifact {inner!r} exceeds {MAX_UPLOAD_BYTES} bytes")
+                    raise InvalidInput(
+                        f"artifact {target.inner!r} exceeds {MAX_UPLOAD_BYTES} bytes"
+                    )
                 out.write(chunk)
-        await run_in_threadpool(repository.log_file, run_id, target, folder or None)
+        await run_in_threadpool(target.repository.log_file, target.run_id, local, folder or None)
     return JSONResponse({})

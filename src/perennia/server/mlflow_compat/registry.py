@@ -1,7 +1,445 @@
-"""PLACEHOLDER: being written (routes)."""
+"""MLflow's model registry endpoints (`registered-models/*`, `model-versions/*`) over `store.registry`.
+
+A thin adapter: every version, tag and alias lives in Perennia's own registry (with its event
+log, approval guards and acting user), so `perennia.registry` sees what mlflow clients did.
+MLflow's stages are not kept: a version reads as stage "None", or "Archived" once archived.
+A version registered from a logged model keeps `models:/<model_id>` as its source; its run is
+the logged model's source run, and its download URI is the logged model's artifact URI.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from dataclasses import dataclass
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+
+from perennia.entities import ModelVersion, RegisteredModel
+from perennia.errors import InvalidInput, NotFound
+from perennia.server.mlflow_compat.shapes import (
+    logged_model_uri,
+    model_id_of,
+    model_version_json,
+    registered_model_json,
+)
+from perennia.server.routes.common import store_of
+from perennia.store.base import Store
+from perennia.store.paging import decode_page_token, encode_page_token
+
+router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
+Payload = Body(default_factory=dict)
+MAX_RESULTS = 10_000
+_CLAUSE = re.compile(
+    r"""^\s*(?P<field>name|run_id|tags?\.(?:`[^`]+`|[\w.\-]+))\s*(?P<op>!=|=|LIKE)\s*"""
+    r"""(?:'(?P<sq>(?:[^']|'')*)'|"(?P<dq>(?:[^"]|"")*)")\s*$""",
+    re.I,
+)
+_RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
+
+
+def _args(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Return the request's arguments: MLflow sends GETs as query strings, the rest as JSON."""
+    return {**dict(request.query_params), **body}
+
+
+def _text(args: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = args.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"missing value for required parameter '{name}'")
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _tags(items: Any) -> dict[str, str]:
+    if items is None:
+        return {}
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InvalidInput("'tags' must be a list of {key, value} objects")
+    return {i.get("key"): i.get("value", "") for i in items}
+
+
+def _description(body: dict[str, Any]) -> str | None:
+    """Return the description to set, or None (unchanged) when the request sends none."""
+    value = body.get("description")
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'description' must be a string, got {type(value).__name__}")
+    return value
+
+
+def _user(request: Request) -> str | None:
+    user = getattr(request.state, "user", None)
+    return user.username if user is not None else None
+
+
+def _max_results(value: Any, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"'max_results' must be an integer, got {value!r:.40}") from None
+    if not 1 <= number <= MAX_RESULTS:
+        raise InvalidInput(f"'max_results' must be 1-{MAX_RESULTS}, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A parsed registry filter: the store-side fields, and tag conditions checked per item."""
+
+    fields: dict[str, tuple[str, str]]  # field -> (operator, value), e.g. name -> ("=", "x")
+    tags: list[tuple[str, str, str]]  # (key, "=" or "!=", value); "!=" also matches no tag
+
+    def keeps(self, tags: dict[str, str]) -> bool:
+        """Return whether an item with these tags meets every tag condition."""
+        return all((tags.get(k) == v) == (op == "=") for k, op, v in self.tags)
+
+    def value(self, field: str) -> str | None:
+        """Return the value a field is compared with, or None when the filter leaves it free."""
+        return self.fields[field][1] if field in self.fields else None
+
+
+def _filter(text: Any, allowed: dict[str, set[str]]) -> _Where:
+    """Return the filter `a = 'x' AND b LIKE 'y' AND tags.`k` != 'z'`, fields within `allowed`."""
+    where = _Where({}, [])
+    if not text:
+        return where
+    if not isinstance(text, str):
+        raise InvalidInput("'filter' must be a string")
+    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.I):
+        match = _CLAUSE.match(clause)
+        field, op = (match["field"], match["op"].upper()) if match else ("", "")
+        value = (match["sq"] if match["sq"] is not None else match["dq"]) if match else ""
+        value = value.replace("''", "'").replace('""', '"')
+        if match and field.lower().startswith("tag") and op in ("=", "!="):
+            where.tags.append((field.split(".", 1)[1].strip("`"), op, value))
+        elif match and op in allowed.get(field.lower(), set()):
+            where.fields[field.lower()] = (op, value)
+        else:
+            accepted = " and ".join(f"{f} {'/'.join(sorted(o))} '...'" for f, o in allowed.items())
+            raise InvalidInput(
+                f"filter {text[:120]!r} is not supported; use {accepted} and tags.<key> = or "
+                "!= '...', joined by AND"
+            )
+    return where
+
+
+def _scan(fetch: Any, keep: Any, size: int, token: str | None) -> tuple[list[Any], str | None]:
+    """Return up to `size` items `keep` accepts, reading the store's pages, and the next token.
+
+    Store page tokens stand for offsets (perennia.store.paging), so the next token can point
+    just past the last item taken, however many the tag conditions skipped.
+    """
+    offset = decode_page_token(token)
+    found: list[Any] = []
+    while True:
+        page = fetch(size, encode_page_token(offset) if offset else None)
+        for index, item in enumerate(page.items):
+            if keep(item):
+                found.append(item)
+            if len(found) == size:
+                more = index + 1 < len(page.items) or page.next_page_token is not None
+                return found, encode_page_token(offset + index + 1) if more else None
+        if page.next_page_token is None or not page.items:
+            return found, None
+        offset += len(page.items)
+
+
+def _check_order(order_by: Any, accepted: tuple[str, ...]) -> None:
+    items = order_by if isinstance(order_by, list) else [order_by] if order_by else []
+    for item in items:
+        if not isinstance(item, str) or " ".join(item.split()).lower() not in accepted:
+            raise InvalidInput(
+                f"order_by {item!r:.60} is not supported; results come ordered by {accepted[0]!r}"
+            )
+
+
+def _model_body(store: Store, model: RegisteredModel) -> dict[str, Any]:
+    latest = None
+    if model.latest_version is not None:
+        latest = store.registry.get_model_version(model.name, model.latest_version)
+    return {"registered_model": registered_model_json(model, latest)}
+
+
+def _version_body(version: ModelVersion) -> JSONResponse:
+    return JSONResponse({"model_version": model_version_json(version)})
+
+
+def _page(result: dict[str, Any], token: str | None) -> JSONResponse:
+    if token:
+        result["next_page_token"] = token
+    return JSONResponse(result)
+
+
+# -- registered models ------------------------------------------------------------------------
+
+
+@router.post("/registered-models/create")
+def create_registered_model(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the new registered model, owned by the signed-in user."""
+    user = _user(request)
+    model = store.registry.create_registered_model(
+        _text(body, "name"), _text(body, "description", required=False) or "",
+        _tags(body.get("tags")), owner=user, username=user,
+    )  # fmt: skip
+    return JSONResponse(_model_body(store, model))
+
+
+@router.get("/registered-models/get")
+def get_registered_model(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return the registered model with its latest version and aliases."""
+    model = store.registry.get_registered_model(_text(_args(request, {}), "name"))
+    return JSONResponse(_model_body(store, model))
+
+
+@router.get("/registered-models/search")
+def search_registered_models(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return one page of registered models by name: `name =`, `name LIKE` and tag filters."""
+    args = _args(request, {})
+    _check_order(request.query_params.getlist("order_by"), ("name", "name asc"))
+    where = _filter(args.get("filter"), {"name": {"=", "LIKE"}})
+    size = _max_results(args.get("max_results"), 100)
+    if where.fields.get("name", ("",))[0] == "=":
+        try:
+            models = [store.registry.get_registered_model(where.value("name"))]
+        except (NotFound, InvalidInput):
+            models = []
+        models, token = [m for m in models if where.keeps(m.tags)], None
+    else:
+        models, token = _scan(
+            lambda n, tok: store.registry.search_registered_models(where.value("name"), n, tok),
+            lambda m: where.keeps(m.tags), size, args.get("page_token") or None,
+        )  # fmt: skip
+    found = [_model_body(store, m)["registered_model"] for m in models]
+    return _page({"registered_models": found}, token)
+
+
+@router.patch("/registered-models/update")
+def update_registered_model(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the registered model after changing its description."""
+    model = store.registry.update_registered_model(
+        _text(body, "name"), description=_description(body), username=_user(request)
+    )
+    return JSONResponse(_model_body(store, model))
+
+
+@router.post("/registered-models/rename")
+def rename_registered_model(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the registered model under its new name."""
+    model = store.registry.rename_registered_model(
+        _text(body, "name"), _text(body, "new_name"), username=_user(request)
+    )
+    return JSONResponse(_model_body(store, model))
+
+
+@router.delete("/registered-models/delete")
+def delete_registered_model(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Delete the registered model with its versions, tags and aliases."""
+    store.registry.delete_registered_model(_text(_args(request, body), "name"), _user(request))
+    return JSONResponse({})
+
+
+@router.api_route("/registered-models/get-latest-versions", methods=["GET", "POST"])
+def get_latest_versions(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the newest version; every version is in stage "None" (stages are not kept)."""
+    args = _args(request, body)
+    name = _text(args, "name")
+    stages = body.get("stages") if "stages" in body else request.query_params.getlist("stages")
+    stages = [stages] if isinstance(stages, str) else stages or []
+    model = store.registry.get_registered_model(name)
+    wanted = not stages or any(str(s).lower() == "none" for s in stages)
+    if model.latest_version is None or not wanted:
+        return JSONResponse({"model_versions": []})
+    latest = store.registry.get_model_version(name, model.latest_version)
+    return JSONResponse({"model_versions": [model_version_json(latest)]})
+
+
+@router.post("/registered-models/set-tag")
+def set_registered_model_tag(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Set one tag of the registered model."""
+    store.registry.set_registered_model_tag(
+        _text(body, "name"), _text(body, "key"), body.get("value", ""), username=_user(request)
+    )
+    return JSONResponse({})
+
+
+@router.delete("/registered-models/delete-tag")
+def delete_registered_model_tag(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Delete one tag of the registered model."""
+    args = _args(request, body)
+    store.registry.delete_registered_model_tag(
+        _text(args, "name"), _text(args, "key"), username=_user(request)
+    )
+    return JSONResponse({})
+
+
+@router.post("/registered-models/alias")
+def set_alias(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Point the alias at the version (an approval policy on the alias still applies)."""
+    store.registry.set_alias(
+        _text(body, "name"), _text(body, "alias"), _text(body, "version"),
+        username=_user(request),
+    )  # fmt: skip
+    return JSONResponse({})
+
+
+@router.delete("/registered-models/alias")
+def delete_alias(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Remove the alias."""
+    args = _args(request, body)
+    store.registry.delete_alias(_text(args, "name"), _text(args, "alias"), _user(request))
+    return JSONResponse({})
+
+
+@router.get("/registered-models/alias")
+def get_version_by_alias(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return the version the alias points at."""
+    args = _args(request, {})
+    return _version_body(store.registry.get_version_by_alias(_text(args, "name"),
+                                                             _text(args, "alias")))  # fmt: skip
+
+
+# -- model versions ---------------------------------------------------------------------------
+
+
+@router.post("/model-versions/create")
+def create_model_version(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return a new READY version; one from a logged model takes its source run."""
+    name, source = _text(body, "name"), _text(body, "source")
+    run_id = _text(body, "run_id", required=False)
+    model_id = _text(body, "model_id", required=False) or model_id_of(source)
+    if model_id is not None:
+        logged = store.logged_models.get(model_id)
+        run_id = run_id or logged.source_run_id
+    if run_id is not None:
+        store.runs.get(run_id)  # NotFound before a version points at a run that is not there
+    version = store.registry.create_model_version(
+        name, source, run_id=run_id, description=_text(body, "description", required=False) or "",
+        tags=_tags(body.get("tags")), username=_user(request),
+    )  # fmt: skip
+    return _version_body(version)
+
+
+@router.get("/model-versions/get")
+def get_model_version(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return one version."""
+    args = _args(request, {})
+    return _version_body(store.registry.get_model_version(_text(args, "name"),
+                                                          _text(args, "version")))  # fmt: skip
+
+
+@router.patch("/model-versions/update")
+def update_model_version(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the version after changing its description."""
+    version = store.registry.update_model_version(
+        _text(body, "name"), _text(body, "version"), description=_description(body),
+        username=_user(request),
+    )  # fmt: skip
+    return _version_body(version)
+
+
+@router.delete("/model-versions/delete")
+def delete_model_version(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Delete one version with its tags and aliases."""
+    args = _args(request, body)
+    store.registry.delete_model_version(
+        _text(args, "name"), _text(args, "version"), username=_user(request)
+    )
+    return JSONResponse({})
+
+
+@router.get("/model-versions/search")
+def search_model_versions(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return one page of versions, filtered by `name =`, `run_id =` and tag conditions."""
+    args = _args(request, {})
+    _check_order(request.query_params.getlist("order_by"), ("name asc, version desc",))
+    where = _filter(args.get("filter"), {"name": {"="}, "run_id": {"="}})
+    name, run_id = where.value("name"), where.value("run_id")
+    versions, token = _scan(
+        lambda n, tok: store.registry.search_model_versions(name, run_id, n, tok),
+        lambda v: where.keeps(v.tags), _max_results(args.get("max_results"), MAX_RESULTS),
+        args.get("page_token") or None,
+    )  # fmt: skip
+    return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
+
+
+@router.get("/model-versions/get-download-uri")
+def get_download_uri(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return where the version's files are, as a URI the mlflow client downloads through."""
+    args = _args(request, {})
+    version = store.registry.get_model_version(_text(args, "name"), _text(args, "version"))
+    return JSONResponse({"artifact_uri": download_uri(store, version.source)})
+
+
+def download_uri(store: Store, source: str) -> str:
+    """Return the artifact-proxy URI of a version's source (the source itself when foreign)."""
+    model_id = model_id_of(source)
+    if model_id is not None:
+        return logged_model_uri(store.logged_models.get(model_id))
+    match = _RUNS_URI.match(source)
+    if match is not None:
+        run = store.runs.get(match.group(1))
+        return f"mlflow-artifacts:/{run.info.experiment_id}/{run.info.run_id}/artifacts/{match.group(2)}"
+    return source
+
+
+@router.post("/model-versions/set-tag")
+def set_model_version_tag(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Set one tag of the version."""
+    store.registry.set_model_version_tag(
+        _text(body, "name"), _text(body, "version"), _text(body, "key"), body.get("value", ""),
+        username=_user(request),
+    )  # fmt: skip
+    return JSONResponse({})
+
+
+@router.delete("/model-versions/delete-tag")
+def delete_model_version_tag(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Delete one tag of the version."""
+    args = _args(request, body)
+    store.registry.delete_model_version_tag(
+        _text(args, "name"), _text(args, "version"), _text(args, "key"), username=_user(request)
+    )
+    return JSONResponse({})
+
+
+@router.post("/model-versions/transition-stage")
+def transition_stage(body: dict = Payload) -> JSONResponse:
+    """Refuse: MLflow deprecated stages and Perennia does not keep them; aliases replace them."""
+    raise InvalidInput(
+        f"stages are not supported (MLflow deprecated them); point an alias such as "
+        f"'champion' at version {body.get('version')!r:.20} of {body.get('name')!r:.80} instead"
+    )

@@ -7,13 +7,17 @@ non-finite metric values as the strings "NaN", "Infinity", "-Infinity".
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from perennia.entities import (
     Dataset,
     DatasetInput,
     Experiment,
+    LoggedModel,
     Metric,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunInfo,
     decode_float,
@@ -159,3 +163,80 @@ def _int(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"metric {name} {value!r:.40} is not an integer") from None
+
+
+# -- model registry and logged models ---------------------------------------------------------
+
+# MLflow's LoggedModelStatus names for the store's PENDING / READY / FAILED.
+LOGGED_MODEL_STATUS = {"PENDING": "LOGGED_MODEL_PENDING", "READY": "LOGGED_MODEL_READY",
+                       "FAILED": "LOGGED_MODEL_UPLOAD_FAILED"}  # fmt: skip
+_MODELS_URI_ID = re.compile(r"^models:/(m-[0-9a-f]{32})$")
+
+
+def model_id_of(source: str | None) -> str | None:
+    """Return the logged model id a `models:/<model_id>` source names, else None."""
+    match = _MODELS_URI_ID.match(source or "")
+    return match.group(1) if match else None
+
+
+def logged_model_uri(model: LoggedModel) -> str:
+    """Return the artifact URI MLflow clients upload a logged model's files to (the proxy)."""
+    return f"mlflow-artifacts:/{model.experiment_id}/models/{model.model_id}/artifacts"
+
+
+def logged_model_json(model: LoggedModel) -> dict[str, Any]:
+    """Return a logged model in MLflow's shape (metrics are not kept per model: none)."""
+    info: dict[str, Any] = {
+        "model_id": model.model_id,
+        "experiment_id": model.experiment_id,
+        "name": model.name,
+        "creation_timestamp_ms": model.creation_time,
+        "last_updated_timestamp_ms": model.last_updated_time,
+        "artifact_uri": logged_model_uri(model),
+        "status": LOGGED_MODEL_STATUS.get(model.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
+        "tags": pairs(model.tags),
+    }
+    optional = {"model_type": model.model_type, "source_run_id": model.source_run_id,
+                "status_message": model.status_message}  # fmt: skip
+    info.update({k: v for k, v in optional.items() if v})
+    return {"info": info, "data": {"params": pairs(model.params), "metrics": []}}
+
+
+def model_version_json(version: ModelVersion) -> dict[str, Any]:
+    """Return a model version in MLflow's shape (an archived version reads as stage Archived)."""
+    body: dict[str, Any] = {
+        "name": version.name,
+        "version": str(version.version),
+        "creation_timestamp": version.creation_time,
+        "last_updated_timestamp": version.last_updated_time,
+        "current_stage": "Archived" if version.state == "archived" else "None",
+        "description": version.description or "",
+        "source": version.source,
+        "status": version.status,
+        "tags": pairs(version.tags),
+        "run_link": "",
+        "aliases": list(version.aliases),
+    }
+    optional = {"user_id": version.user_id, "run_id": version.run_id,
+                "status_message": version.status_message,
+                "model_id": model_id_of(version.source)}  # fmt: skip
+    body.update({k: v for k, v in optional.items() if v})
+    return body
+
+
+def registered_model_json(
+    model: RegisteredModel, latest: ModelVersion | None = None
+) -> dict[str, Any]:
+    """Return a registered model in MLflow's shape; the owner reads as MLflow's user_id."""
+    body: dict[str, Any] = {
+        "name": model.name,
+        "creation_timestamp": model.creation_time,
+        "last_updated_timestamp": model.last_updated_time,
+        "description": model.description or "",
+        "latest_versions": [model_version_json(latest)] if latest is not None else [],
+        "tags": pairs(model.tags),
+        "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(model.aliases.items())],
+    }
+    if model.owner:
+        body["user_id"] = model.owner
+    return body

@@ -284,13 +284,3 @@ def metric_history(request: Request, store: Store = Depends(store_of)) -> JSONRe
     if start + size < len(history):
         result["next_page_token"] = encode_page_token(start + size)
     return JSONResponse(result)
-
-
-@router.post("/logged-models/search")
-def search_logged_models() -> JSONResponse:
-    """Return no logged models: MLflow 3 asks before listing a run's artifacts.
-
-    Perennia records models through its registry (a later capability), not MLflow's
-    logged-model entity, so the honest answer is an empty page.
-    """
-    return JSONResponse({"models": []})

@@ -1,7 +1,364 @@
-"""PLACEHOLDER: being written (routes)."""
+"""/api/v1/registered-models: the model registry (models, versions, tags, aliases, events).
+
+The registered model's name is always the path segment right after `/api/v1/registered-models/`
+(the access layer reads it there). Who acted is the signed-in user; only when sign-in is off
+does the server record the `username` a client names, as the embedded store would.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from perennia.entities import VersionStatus
+from perennia.errors import Conflict, InvalidInput
+from perennia.server.routes.common import entity, store_of
+from perennia.server.schemas import Strict
+from perennia.store.base import Store
+from perennia.store.sql.registry import ANY
+from perennia.store.sql.registry_events import rollback_target
+
+router = APIRouter(tags=["registry"])
+
+MODELS = "/api/v1/registered-models"
+MODEL = MODELS + "/{name}"
+VERSION = MODEL + "/versions/{version}"
+# Version numbers and event limits fit the 32-bit INTEGER columns and the store's own caps.
+VersionNumber = Path(ge=1, le=2**31 - 1)
+PageSize = Query(100, ge=1, le=10_000)
+EventLimit = Query(100, ge=1, le=100_000)
+
+
+def acting_user(request: Request, claimed: str | None) -> str | None:
+    """Return who acts: the signed-in user, or (sign-in off) the username the client names."""
+    user = getattr(request.state, "user", None)
+    return user.username if user is not None else claimed
+
+
+class Acting(Strict):
+    # Ignored while sign-in is on: then the signed-in user is who acted.
+    username: str | None = None
+
+
+class CreateModel(Acting):
+    name: str
+    description: str = ""
+    tags: dict[str, str] = {}
+    owner: str | None = None
+
+
+class UpdateModel(Acting):
+    description: str | None = None
+    owner: str | None = None
+
+
+class RenameModel(Acting):
+    new_name: str
+
+
+class SetTag(Acting):
+    key: str
+    value: str
+
+
+class CreateVersion(Acting):
+    source: str
+    run_id: str | None = None
+    digest: str | None = None
+    description: str = ""
+    tags: dict[str, str] = {}
+    status: VersionStatus = VersionStatus.READY
+
+
+class UpdateVersion(Acting):
+    description: str | None = None
+    status: VersionStatus | None = None
+    status_message: str | None = None
+    state: str | None = None
+
+
+class SetAlias(Acting):
+    """Omit `expected_version` for an unconditional move; null means "the alias must not exist"."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    expected_version: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    # Only the moves a caller may ask for; moves applied by approvals happen inside the server.
+    action: Literal["set_alias", "rollback_alias"] = "set_alias"
+
+
+# -- registered models -------------------------------------------------------------------------
+
+
+@router.post(MODELS, status_code=201)
+def create_registered_model(
+    body: CreateModel, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Create a registered model; returns it (409 when the name is taken)."""
+    model = store.registry.create_registered_model(
+        body.name, body.description, body.tags, body.owner,
+        username=acting_user(request, body.username),
+    )  # fmt: skip
+    return entity(model, status_code=201)
+
+
+@router.get(MODELS)
+def search_registered_models(
+    name_like: str | None = None,
+    max_results: int = PageSize,
+    page_token: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Return a page of registered models, by name, optionally matching a LIKE pattern."""
+    return entity(store.registry.search_registered_models(name_like, max_results, page_token))
+
+
+@router.get(MODEL)
+def get_registered_model(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return one registered model with its tags, aliases and latest version."""
+    return entity(store.registry.get_registered_model(name))
+
+
+@router.patch(MODEL)
+def update_registered_model(
+    name: str, body: UpdateModel, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Change a model's description and/or owner; returns the model."""
+    model = store.registry.update_registered_model(
+        name, body.description, body.owner, username=acting_user(request, body.username)
+    )
+    return entity(model)
+
+
+@router.post(MODEL + "/rename")
+def rename_registered_model(
+    name: str, body: RenameModel, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Give a model a new unique name (versions, tags and aliases follow); returns the model."""
+    model = store.registry.rename_registered_model(
+        name, body.new_name, username=acting_user(request, body.username)
+    )
+    return entity(model)
+
+
+@router.delete(MODEL)
+def delete_registered_model(
+    name: str, request: Request, username: str | None = None, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Delete a model with its versions, tags and aliases (its events stay)."""
+    store.registry.delete_registered_model(name, username=acting_user(request, username))
+    return JSONResponse({})
+
+
+@router.post(MODEL + "/tags")
+def set_registered_model_tag(
+    name: str, body: SetTag, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Set (or replace) one tag of a model."""
+    store.registry.set_registered_model_tag(
+        name, body.key, body.value, username=acting_user(request, body.username)
+    )
+    return JSONResponse({})
+
+
+@router.delete(MODEL + "/tags")
+def delete_registered_model_tag(
+    name: str,
+    request: Request,
+    key: str = Query(...),
+    username: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Delete one tag of a model (404 when it has no such tag)."""
+    store.registry.delete_registered_model_tag(name, key, username=acting_user(request, username))
+    return JSONResponse({})
+
+
+# -- versions ----------------------------------------------------------------------------------
+
+
+@router.post(MODEL + "/versions", status_code=201)
+def create_model_version(
+    name: str, body: CreateVersion, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Register a new version, numbered one past the model's last; returns it."""
+    created = store.registry.create_model_version(
+        name, body.source, run_id=body.run_id, digest=body.digest, description=body.description,
+        tags=body.tags, status=body.status.value, username=acting_user(request, body.username),
+    )  # fmt: skip
+    return entity(created, status_code=201)
+
+
+@router.get(MODEL + "/versions")
+def search_model_versions_of(
+    name: str,
+    run_id: str | None = None,
+    max_results: int = PageSize,
+    page_token: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Return a page of the model's versions, newest first, optionally from one run."""
+    return entity(store.registry.search_model_versions(name, run_id, max_results, page_token))
+
+
+@router.get("/api/v1/model-versions")
+def search_model_versions(
+    run_id: str | None = None,
+    max_results: int = PageSize,
+    page_token: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Return a page of versions of every model, optionally those a run produced."""
+    return entity(store.registry.search_model_versions(None, run_id, max_results, page_token))
+
+
+@router.get(MODEL + "/versions/latest")
+def get_latest_version(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return the model's highest-numbered version."""
+    return entity(store.registry.get_latest_version(name))
+
+
+@router.get(VERSION)
+def get_model_version(
+    name: str, version: int = VersionNumber, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return one version of a model."""
+    return entity(store.registry.get_model_version(name, version))
+
+
+@router.patch(VERSION)
+def update_model_version(
+    name: str,
+    body: UpdateVersion,
+    request: Request,
+    version: int = VersionNumber,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Change a version's description, status or state; returns the version."""
+    updated = store.registry.update_model_version(
+        name, version, description=body.description,
+        status=body.status.value if body.status is not None else None,
+        status_message=body.status_message, state=body.state,
+        username=acting_user(request, body.username),
+    )  # fmt: skip
+    return entity(updated)
+
+
+@router.delete(VERSION)
+def delete_model_version(
+    name: str,
+    request: Request,
+    version: int = VersionNumber,
+    username: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Delete a version with its tags and the aliases pointing at it."""
+    store.registry.delete_model_version(name, version, username=acting_user(request, username))
+    return JSONResponse({})
+
+
+@router.post(VERSION + "/tags")
+def set_model_version_tag(
+    name: str,
+    body: SetTag,
+    request: Request,
+    version: int = VersionNumber,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Set (or replace) one tag of a version."""
+    store.registry.set_model_version_tag(
+        name, version, body.key, body.value, username=acting_user(request, body.username)
+    )
+    return JSONResponse({})
+
+
+@router.delete(VERSION + "/tags")
+def delete_model_version_tag(
+    name: str,
+    request: Request,
+    version: int = VersionNumber,
+    key: str = Query(...),
+    username: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Delete one tag of a version (404 when it has no such tag)."""
+    store.registry.delete_model_version_tag(
+        name, version, key, username=acting_user(request, username)
+    )
+    return JSONResponse({})
+
+
+# -- aliases and events ------------------------------------------------------------------------
+
+
+@router.get(MODEL + "/aliases/{alias}")
+def get_version_by_alias(name: str, alias: str, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return the version the alias points at."""
+    return entity(store.registry.get_version_by_alias(name, alias))
+
+
+@router.put(MODEL + "/aliases/{alias}")
+def set_alias(
+    name: str, alias: str, body: SetAlias, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Point the alias at a version; returns where it pointed before (null when it was new)."""
+    expected = body.expected_version if "expected_version" in body.model_fields_set else ANY
+    if body.action == "rollback_alias":
+        expected = _check_rollback(store, name, alias, body.version, expected)
+    previous = store.registry.set_alias(
+        name, alias, body.version, expected_version=expected,
+        username=acting_user(request, body.username), action=body.action,
+    )  # fmt: skip
+    return JSONResponse({"previous_version": previous})
+
+
+# Moves that push a version onto an alias's history; a rollback pops one, a delete clears it.
+def _check_rollback(store: Store, name: str, alias: str, version: int, expected: object) -> int:
+    """Return the version the alias must still hold; refuse a "rollback" that is not one.
+
+    A rollback is the one move an approval policy lets through, so the server checks it goes
+    back exactly one step; the returned expectation makes the check and the move one atomic CAS.
+    """
+    current = store.registry.get_version_by_alias(name, alias).version
+    if expected is not ANY and expected != current:
+        raise Conflict(
+            f"alias {alias!r} of {name!r} points at version {current} now, not {expected} as "
+            "expected; another change won the race, re-read and retry"
+        )
+    target = rollback_target(store.registry.events(name, limit=100_000), alias)
+    if target is None or target != version:
+        before = "it held no earlier version" if target is None else f"it held version {target}"
+        raise InvalidInput(
+            f"rolling back alias {alias!r} of {name!r} moves it to where it was before its last "
+            f"move, not to version {version}: {before}"
+        )
+    return current
+
+
+@router.delete(MODEL + "/aliases/{alias}")
+def delete_alias(
+    name: str,
+    alias: str,
+    request: Request,
+    username: str | None = None,
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Remove the alias (404 when the model has no such alias)."""
+    store.registry.delete_alias(name, alias, username=acting_user(request, username))
+    return JSONResponse({})
+
+
+@router.get(MODEL + "/events")
+def model_events(
+    name: str, limit: int = EventLimit, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the model's registry events, newest first."""
+    return entity(store.registry.events(name, limit))
+
+
+@router.get("/api/v1/registry-events")
+def registry_events(limit: int = EventLimit, store: Store = Depends(store_of)) -> JSONResponse:
+    """Return every model's registry events, newest first."""
+    return entity(store.registry.events(None, limit))

@@ -1,7 +1,126 @@
-"""PLACEHOLDER: being written (routes)."""
+"""/api/v1/webhooks and /api/v1/webhook-deliveries: admin-only webhook subscriptions.
+
+A webhook makes the server POST to a URL of the caller's choosing, so only administrators may
+see or change them (the access layer says so too; the check here keeps it true regardless).
+The signing secret is returned once, by the create call, and never again.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from perennia.config import Settings
+from perennia.entities import to_dict
+from perennia.errors import PermissionDenied
+from perennia.server.routes.common import store_of
+from perennia.server.schemas import Strict
+from perennia.store.base import Store
+
+_MAX_ID = 2**31 - 1
+
+
+def require_admin(request: Request) -> None:
+    """Raise PermissionDenied unless the signed-in user (if sign-in is on) is an administrator."""
+    user = getattr(request.state, "user", None)
+    if user is not None and not user.is_admin:
+        raise PermissionDenied(f"user {user.username!r} is not an administrator")
+
+
+router = APIRouter(tags=["webhooks"], dependencies=[Depends(require_admin)])
+
+
+class CreateWebhook(Strict):
+    url: str
+    events: list[str] = []
+    model_name: str | None = None
+    secret: str | None = None  # generated when omitted
+
+
+def _username(request: Request) -> str | None:
+    user = getattr(request.state, "user", None)
+    return None if user is None else user.username
+
+
+@router.post("/api/v1/webhooks", status_code=201)
+def create_webhook(
+    body: CreateWebhook, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Create a webhook; returns it with its signing secret (shown this once only)."""
+    webhook, secret = store.webhooks.create(
+        body.url,
+        events=body.events,
+        model_name=body.model_name,
+        secret=body.secret,
+        username=_username(request),
+    )
+    return JSONResponse({"webhook": to_dict(webhook), "secret": secret}, status_code=201)
+
+
+@router.get("/api/v1/webhooks")
+def list_webhooks(store: Store = Depends(store_of)) -> JSONResponse:
+    """Return every webhook (never their secrets)."""
+    return JSONResponse({"webhooks": to_dict(store.webhooks.list())})
+
+
+@router.delete("/api/v1/webhooks/{webhook_id}")
+def delete_webhook(
+    request: Request,
+    webhook_id: int = Path(ge=1, le=_MAX_ID),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Delete a webhook and its deliveries."""
+    store.webhooks.delete(webhook_id, username=_username(request))
+    return JSONResponse({})
+
+
+@router.get("/api/v1/webhooks/{webhook_id}/deliveries")
+def webhook_deliveries(
+    webhook_id: int = Path(ge=1, le=_MAX_ID),
+    status: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Return one webhook's deliveries, newest first."""
+    return JSONResponse(
+        {"deliveries": to_dict(store.webhooks.deliveries(webhook_id, status, limit))}
+    )
+
+
+@router.get("/api/v1/webhook-deliveries")
+def all_deliveries(
+    webhook_id: int | None = Query(None, ge=1, le=_MAX_ID),
+    status: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Return deliveries of every webhook (or one), newest first."""
+    return JSONResponse(
+        {"deliveries": to_dict(store.webhooks.deliveries(webhook_id, status, limit))}
+    )
+
+
+def lifespan(store: Any, settings: Settings) -> Callable[[Any], Any]:
+    """Return a FastAPI lifespan that runs the webhook dispatcher while the app serves."""
+
+    @asynccontextmanager
+    async def run(_app: Any) -> AsyncIterator[None]:
+        from perennia.registry.webhooks import WebhookDispatcher, can_dispatch
+
+        dispatcher = None
+        if settings.webhook_dispatch and can_dispatch(store):
+            dispatcher = WebhookDispatcher(store).start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                from starlette.concurrency import run_in_threadpool
+
+                # It may be mid-send; waiting for it must not stall the event loop.
+                await run_in_threadpool(dispatcher.stop)
+
+    return run

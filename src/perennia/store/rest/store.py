@@ -32,7 +32,7 @@ from perennia.store.checks import (
 )
 from perennia.store.limits import MAX_EXPERIMENT_PAGE
 from perennia.store.paging import check_max_results
-from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore
+from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
 from perennia.store.rest.http import HttpSession
 from perennia.store.rest.registry import RestRegistryStore
 from perennia.store.rest.webhooks import RestWebhookStore
@@ -350,6 +350,7 @@ class RestStore:
         self.approvals = RestApprovalStore(self.http)
         self.cards = RestModelCardStore(self.http)
         self.webhooks = RestWebhookStore(self.http)
+        self.model_roles = RestModelRoles(self.http)
 
     def log_batch(
         self,

@@ -27,7 +27,12 @@ from perennia.store.limits import KEY_LENGTH, NAME_LENGTH
 from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
-from perennia.store.sql.registry_events import event_of, record_event
+from perennia.store.sql.registry_events import (
+    event_of,
+    model_events,
+    record_event,
+    rollback_target,
+)
 
 ANY = object()  # set_alias without a compare-and-set expectation
 # Every table keyed by a registered model's name: a rename moves them all, a delete empties them.
@@ -69,7 +74,7 @@ def check_alias(alias: Any) -> str:
     return alias
 
 
-def _check_version(version: Any) -> int:
+def check_version(version: Any) -> int:
     if isinstance(version, str) and version.isdigit():
         version = int(version)
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
@@ -188,6 +193,8 @@ class SqlRegistryStore:
                 raise AlreadyExists(f"registered model {new_name!r} already exists")
             for table in _BY_NAME:
                 conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+            w = s.webhooks  # a webhook scoped to the model follows it to its new name
+            conn.execute(update(w).where(w.c.model_name == name).values(model_name=new_name))
             conn.execute(
                 update(s.registered_models).where(s.registered_models.c.name == new_name)
                 .values(last_updated_time=now_ms())
@@ -291,7 +298,7 @@ class SqlRegistryStore:
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """Return one version; NotFound when the model or version does not exist."""
         with read_transaction(self.engine) as conn:
-            return self._version(conn, check_model_name(name), _check_version(version))
+            return self._version(conn, check_model_name(name), check_version(version))
 
     def get_latest_version(self, name: str) -> ModelVersion:
         """Return the highest-numbered version of `name`."""
@@ -337,7 +344,7 @@ class SqlRegistryStore:
         username: str | None = None,
     ) -> ModelVersion:
         """Return the version after changing its description, status or state."""
-        version = _check_version(version)
+        version = check_version(version)
         values: dict[str, Any] = {}
         if description is not None:
             values["description"] = description
@@ -372,7 +379,7 @@ class SqlRegistryStore:
         self, name: str, version: int | str, username: str | None = None
     ) -> None:
         """Delete a version with its tags and aliases (the events stay)."""
-        version = _check_version(version)
+        version = check_version(version)
         with write_transaction(self.engine) as conn:
             before = _version_state(self._version(conn, check_model_name(name), version))
             for table in (s.model_version_tags, s.model_aliases, s.model_versions):
@@ -383,7 +390,7 @@ class SqlRegistryStore:
         self, name: str, version: int | str, key: str, value: str, username: str | None = None
     ) -> None:
         """Set (or replace) a tag of a model version."""
-        version = _check_version(version)
+        version = check_version(version)
         key, value = _check_tag(key, value)
         t = s.model_version_tags
         where = and_(t.c.name == name, t.c.version == version, t.c.key == key)
@@ -399,7 +406,7 @@ class SqlRegistryStore:
         self, name: str, version: int | str, key: str, username: str | None = None
     ) -> None:
         """Delete a tag of a model version; NotFound when it has no such tag."""
-        version = _check_version(version)
+        version = check_version(version)
         t = s.model_version_tags
         where = and_(t.c.name == name, t.c.version == version, t.c.key == key)
         with write_transaction(self.engine) as conn:
@@ -429,10 +436,27 @@ class SqlRegistryStore:
         nothing changes.
         """
         check_alias(alias)
-        version = _check_version(version)
+        version = check_version(version)
         with write_transaction(self.engine) as conn:
             model = self._model(conn, check_model_name(name))
-            if action == "set_alias" and alias in guarded_aliases(conn, name):
+            if action == "rollback_alias":
+                # The one move a policy lets through, so it must go back exactly one step.
+                target = rollback_target(model_events(conn, model.name), alias)
+                if target != version:
+                    held = (
+                        "it held no earlier version"
+                        if target is None
+                        else f"it held version {target}"
+                    )
+                    raise InvalidInput(
+                        f"rolling back alias {alias!r} of {name!r} moves it to where it was before "
+                        f"its last move, not to version {version}: {held}"
+                    )
+            elif action != "set_alias":
+                raise InvalidInput(
+                    f"action must be set_alias or rollback_alias, got {action!r:.40}"
+                )
+            elif alias in guarded_aliases(conn, name):
                 raise PermissionDenied(
                     f"alias {alias!r} of {name!r} is guarded by an approval policy: request it "
                     f"(perennia models request {name} {version} {alias}) and have it approved"

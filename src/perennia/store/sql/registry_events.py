@@ -59,3 +59,32 @@ def dumps(value: dict[str, Any] | None) -> str | None:
 def loads(text: str | None) -> dict[str, Any] | None:
     """Return the before/after state a JSON column holds."""
     return None if text is None else json.loads(text)
+
+
+_MOVES = ("set_alias", "approve_alias")
+
+
+def rollback_target(events: list[RegistryEvent], alias: str) -> int | None:
+    """Return the version a rollback of `alias` moves back to (None: nothing to go back to).
+
+    `events` are the model's events, newest first. Moves push a version, rollbacks pop one and
+    a deletion forgets the stack, so two rollbacks after three moves land on the first version.
+    """
+    held: list[int] = []
+    for event in reversed(events):
+        if (event.after or event.before or {}).get("alias") != alias:
+            continue
+        if event.action in _MOVES and event.after is not None:
+            held.append(event.after["version"])
+        elif event.action == "rollback_alias" and held:
+            held.pop()
+        elif event.action == "delete_alias":
+            held.clear()
+    return held[-2] if len(held) >= 2 else None
+
+
+def model_events(conn: Connection, name: str) -> list[RegistryEvent]:
+    """Return every event of one model, newest first."""
+    e = s.registry_events
+    rows = conn.execute(select(e).where(e.c.model_name == name).order_by(e.c.event_id.desc()))
+    return [event_of(r) for r in rows]

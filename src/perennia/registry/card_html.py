@@ -1,0 +1,535 @@
+"""The model card as one self-contained HTML page: inline CSS, inline SVG charts, no scripts.
+
+It reuses the evaluation report's stylesheet, number formatting, bar charts and fairness
+section, so a card and the evaluation reports it summarises look like one family. Every value
+that a user wrote (names, descriptions, card text, tags, comments) is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape, unescape
+from typing import TYPE_CHECKING, Any
+
+from perennia.evaluate.report import format as fmt
+from perennia.evaluate.report.sections import Section, figure
+from perennia.registry.cards import change_summary, when
+
+if TYPE_CHECKING:
+    from perennia.registry.cards import Evaluation, ModelCard
+
+CARD_CSS = """
+header.top p.description { margin: 10px 0 0; max-width: 860px; }
+.pills { display: flex; flex-wrap: wrap; gap: 4px 6px; }
+.pill { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px;
+  background: var(--info-bg); color: var(--accent); font-weight: 600; }
+.pill.tag { background: var(--wash); color: var(--ink); border: 1px solid var(--line); font-weight: 500; }
+dl.kv { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 6px 18px; margin: 0 0 12px; }
+dl.kv dt { color: var(--muted); font-size: 12.5px; }
+dl.kv dd { margin: 0; overflow-wrap: anywhere; }
+.prose { max-width: 860px; }
+.prose p { margin: 0 0 8px; }
+.card-field { border-left: 3px solid var(--accent); padding: 2px 0 2px 14px; margin: 0 0 16px; }
+.card-field h3, .missing h3 { font-size: 14px; margin: 0 0 4px; }
+.missing { border: 1px dashed #c9ced6; border-radius: 8px; padding: 10px 14px; margin: 0 0 12px;
+  background: var(--wash); }
+.missing p { margin: 0 0 4px; color: var(--muted); }
+.missing code { color: var(--ink); font-size: 12px; overflow-wrap: anywhere; }
+code.digest { font-size: 12px; color: var(--ink); }
+.notes { border: 1px solid #f0d58c; background: var(--warn-bg); border-radius: 10px; padding: 10px 18px;
+  margin-bottom: 20px; }
+.notes ul { margin: 4px 0; padding-left: 18px; }
+svg.chart.lineage { max-width: 860px; }
+svg.chart.lineage text.sub { font-size: 10.5px; fill: var(--muted); }
+ul.reviews { margin: 0; padding-left: 16px; }
+"""
+
+STATUS_KIND = {"READY": "ok", "PENDING_REGISTRATION": "warn", "FAILED_REGISTRATION": "bad"}
+STATE_KIND = {"active": "ok", "deprecated": "warn", "archived": "info"}
+REQUEST_KIND = {"APPLIED": "ok", "PENDING": "warn", "REJECTED": "bad", "CANCELLED": "info"}
+DECISION_KIND = {"approve": "ok", "reject": "bad"}
+
+
+def short_digest(digest: str | None, keep: int = 12) -> str:
+    """Return an escaped, shortened digest whose full value shows on hover."""
+    if not digest:
+        return fmt.DASH
+    return f'<code class="digest" title="{fmt.text(digest)}">{fmt.text(digest[:keep])}…</code>'
+
+
+def prose(text: str) -> str:
+    """Return plain text as escaped HTML paragraphs, with '- ' lines as bullet lists."""
+    blocks = []
+    for block in text.strip().split("\n\n"):
+        lines = [line.rstrip() for line in block.strip().splitlines() if line.strip()]
+        if lines and all(line.lstrip().startswith(("- ", "* ")) for line in lines):
+            items = "".join(f"<li>{fmt.text(line.lstrip()[2:])}</li>" for line in lines)
+            blocks.append(f"<ul>{items}</ul>")
+        elif lines:
+            blocks.append("<p>" + "<br>".join(fmt.text(line) for line in lines) + "</p>")
+    return f'<div class="prose">{"".join(blocks)}</div>'
+
+
+def _pills(values: Sequence[str], cls: str = "pill") -> str:
+    if not values:
+        return fmt.DASH
+    return '<span class="pills">' + "".join(
+        f'<span class="{cls}">{fmt.text(v)}</span>' for v in values
+    ) + "</span>"  # fmt: skip
+
+
+def _kv(pairs: Sequence[tuple[str, str]]) -> str:
+    return '<dl class="kv">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
+
+
+def _badge(kinds: dict[str, str], value: str | None) -> str:
+    return fmt.badge(kinds.get(str(value), "info"), str(value or fmt.DASH))
+
+
+# -- header and model details ----------------------------------------------------------------
+
+
+def _header(card: ModelCard) -> str:
+    version = card.version
+    revision = card.card
+    facts = [
+        ("Version", f"v{version.version}"),
+        ("Status", _badge(STATUS_KIND, version.status)),
+        ("State", _badge(STATE_KIND, version.state)),
+        ("Aliases", _pills([f"@{a}" for a in version.aliases])),
+        ("Owners", fmt.text(", ".join(card.owners)) if card.owners else fmt.DASH),
+        ("Created", when(version.creation_time)),
+        ("Card", f"revision {revision.revision}" if revision else "not written yet"),
+    ]
+    items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
+    description = version.description or card.model.description
+    text = f'<p class="description">{fmt.text(description)}</p>' if description else ""
+    return (
+        f'<header class="top"><div class="kind">Model card</div><h1>{fmt.text(card.name)}'
+        f' <span class="muted">v{version.version}</span></h1><dl class="facts">{items}</dl>'
+        f"{text}</header>"
+    )
+
+
+def _details(card: ModelCard) -> Section:
+    model, version = card.model, card.version
+    pairs = [
+        ("Registered model", fmt.text(model.name)),
+        ("Model description", fmt.text(model.description) if model.description else fmt.DASH),
+        ("Version description", fmt.text(version.description) if version.description else fmt.DASH),
+        ("Owners", fmt.text(", ".join(card.owners)) if card.owners else fmt.DASH),
+        ("Registered by", fmt.text(version.user_id)),
+        ("Created", when(version.creation_time)),
+        ("Last updated", when(version.last_updated_time)),
+        ("Source", f"<code>{fmt.text(version.source)}</code>"),
+        ("Package digest", _digest_line(card)),
+        ("Status", _badge(STATUS_KIND, version.status)
+         + (f" {fmt.text(version.status_message)}" if version.status_message else "")),
+        ("State", _badge(STATE_KIND, version.state)),
+        ("Aliases", _pills([f"@{a}" for a in version.aliases])),
+        ("Version tags", _pills([f"{k}={v}" for k, v in version.tags.items()], "pill tag")),
+        ("Model tags", _pills([f"{k}={v}" for k, v in model.tags.items()], "pill tag")),
+    ]  # fmt: skip
+    body = _kv(pairs) + _package(card)
+    return Section("details", "Model details", body)
+
+
+def _digest_line(card: ModelCard) -> str:
+    digest = card.version.digest
+    if not digest:
+        return fmt.DASH
+    mark = {True: fmt.badge("ok", "matches package"), False: fmt.badge("bad", "package changed")}
+    return f'<code class="digest">{fmt.text(digest)}</code> {mark.get(card.manifest_verified, "")}'
+
+
+def _package(card: ModelCard) -> str:
+    manifest = card.manifest
+    if manifest is None:
+        return '<p class="muted">The version\'s source is not a Perennia package, so flavor and signature are unknown.</p>'
+    pairs = [
+        ("Flavor", f"<code>{fmt.text(manifest.flavor)}</code>"),
+        ("Framework", fmt.text(f"{manifest.framework} {manifest.framework_version}")),
+        ("Model class", f"<code>{fmt.text(manifest.model_class)}</code>"),
+        ("Python", fmt.text(manifest.python_version)),
+        ("Packaged", when(manifest.created or None)),
+    ]
+    requirements = "".join(f"<li><code>{fmt.text(r)}</code></li>" for r in manifest.requirements)
+    folded = (
+        f"<details><summary>{len(manifest.requirements)} pinned requirements</summary>"
+        f"<ul>{requirements}</ul></details>"
+        if manifest.requirements
+        else ""
+    )
+    return "<h3>Package</h3>" + _kv(pairs) + _signature(manifest.signature) + folded
+
+
+def _signature(signature: dict[str, Any] | None) -> str:
+    if not signature:
+        return '<p class="muted">No signature was recorded with the package.</p>'
+    parts = []
+    for side in ("inputs", "outputs"):
+        specs = signature.get(side) or []
+        if not specs:
+            continue
+        rows = [
+            (fmt.text(s.get("name") if s.get("name") is not None else "(array)"),
+             f"<code>{fmt.text(s.get('dtype'))}</code>",
+             fmt.text(s.get("shape")) if s.get("shape") is not None else "",
+             "yes" if s.get("required", True) else "optional")
+            for s in specs
+        ]  # fmt: skip
+        title = side.capitalize()
+        if side == "inputs" and signature.get("input_kind"):
+            title += f" ({fmt.text(signature['input_kind'])})"
+        parts.append(f"<h3>{title}</h3>" + fmt.table(("Name", "Type", "Shape", "Required"), rows))
+    return "".join(parts)
+
+
+# -- editable sections -----------------------------------------------------------------------
+
+
+def _card_text(card: ModelCard) -> Section:
+    revision = card.card
+    if revision is None:
+        lead = "Nobody has written this card yet; each section below says what belongs in it."
+    else:
+        lead = (
+            f"Revision {revision.revision} by {fmt.text(revision.author or 'unknown')}, "
+            f"{when(revision.time)}"
+            + (f" — “{fmt.text(revision.comment)}”" if revision.comment else "")
+        )
+    blocks = []
+    for section in card.sections:
+        if section.text:
+            blocks.append(
+                f'<div class="card-field" id="card-{fmt.text(section.key)}">'
+                f"<h3>{fmt.text(section.title)}</h3>{prose(section.text)}</div>"
+            )
+        else:
+            hint = f" {fmt.text(section.prompt)}" if section.prompt else ""
+            blocks.append(
+                f'<div class="missing"><h3>{fmt.text(section.title)}</h3>'
+                f"<p><strong>Not written yet.</strong>{hint}</p>"
+                f"<p><code>{fmt.text(card.edit_command(section.key))}</code></p></div>"
+            )
+    return Section("card", "About this model", "".join(blocks), lead)
+
+
+# -- data and evaluation ---------------------------------------------------------------------
+
+
+def _data(card: ModelCard) -> Section:
+    if not card.datasets:
+        body = '<p class="muted">The source run recorded no dataset inputs.</p>'
+        return Section("data", "Training and evaluation data", body)
+    rows = [
+        (fmt.text(i.dataset.name), fmt.text(i.context or fmt.DASH),
+         short_digest(i.dataset.digest), f'<td class="num">{fmt.count(i.dataset.row_count)}</td>',
+         f'<td class="num">{len(i.dataset.schema)}</td>',
+         fmt.text(", ".join(i.dataset.targets)) if i.dataset.targets else fmt.DASH,
+         f'<td class="detail">{fmt.text(i.dataset.source)}</td>')
+        for i in card.datasets
+    ]  # fmt: skip
+    headers = ("Dataset", "Used for", "Digest", "Rows", "Columns", "Targets", "Source")
+    body = fmt.table(headers, rows) + "".join(_schema(i) for i in card.datasets)
+    return Section("data", "Training and evaluation data", body, "Datasets the source run used.")
+
+
+def _schema(item: Any) -> str:
+    dataset = item.dataset
+    if not dataset.schema:
+        return ""
+    profile = (dataset.profile or {}).get("columns") or {}
+    rows = []
+    for column in dataset.schema:
+        stats = profile.get(str(column.get("name"))) or {}
+        rows.append(
+            (f"<code>{fmt.text(column.get('name'))}</code>", fmt.text(column.get("type")),
+             f'<td class="num">{fmt.count(stats.get("null_count"))}</td>',
+             fmt.num_cell(stats.get("min")), fmt.num_cell(stats.get("mean")),
+             fmt.num_cell(stats.get("max")))
+        )  # fmt: skip
+    table = fmt.table(("Column", "Type", "Nulls", "Min", "Mean", "Max"), rows, cls="compact")
+    summary = (
+        f"Schema and profile of <strong>{fmt.text(dataset.name)}</strong> ({len(rows)} columns)"
+    )
+    return f"<details><summary>{summary}</summary>{table}</details>"
+
+
+def _run_metrics(card: ModelCard) -> Section | None:
+    metrics = card.metrics
+    if not metrics:
+        return None
+    rows = [
+        (fmt.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value))
+        for name, value in sorted(metrics.items())
+    ]
+    run = card.run
+    lead = f"Latest values logged by run <code>{fmt.text(run.info.run_id)}</code>." if run else ""
+    table = fmt.table(("Metric", "Key", "Value"), rows)
+    if card.evaluations:
+        # The evaluations below show these values again, grouped and charted.
+        body = f"<details><summary>All {len(rows)} metrics of the run</summary>{table}</details>"
+    else:
+        chart = _headline_chart("", dict(sorted(metrics.items())), "Run metrics")
+        body = (f'<div class="charts">{chart}</div>' if chart else "") + table
+    return Section("metrics", "Metrics", body, lead)
+
+
+def _plain(name: str) -> str:
+    return unescape(fmt.label(name))
+
+
+def _headline_chart(task: str, metrics: dict[str, Any], title: str) -> str:
+    """Return a figure charting the headline 0-1 scores where higher is better ("" if none)."""
+    from perennia.evaluate.report import svg
+
+    names = [
+        n for n in fmt.headline_names(task, metrics)
+        if fmt.direction(n) == "higher" and isinstance(metrics.get(n), int | float)
+        and 0.0 <= metrics[n] <= 1.0
+    ]  # fmt: skip
+    if not names:
+        return ""
+    chart = svg.bar_chart(
+        [_plain(n) for n in names], [("Score", [metrics[n] for n in names])],
+        title=title, y_label="Score (higher is better)", y_domain=(0.0, 1.0),
+    )  # fmt: skip
+    return figure(title, chart)
+
+
+def _evaluation(index: int, evaluation: Evaluation) -> list[Section]:
+    from perennia.evaluate.report import charts, sections
+    from perennia.evaluate.report.fairness import fairness
+
+    result = evaluation.result
+    name = evaluation.dataset_name
+    metrics = result.get("metrics") or {}
+    headline = sections.headline(result)
+    body = headline.body if headline else ""
+    figures = [_headline_chart(result.get("task") or "", metrics, f"Headline metrics on {name}")]
+    roc = charts.roc_series(result)
+    if roc is not None:
+        figures.append(figure("ROC curve", charts.roc_chart([roc])))
+    calibration = charts.calibration_series(result)
+    if calibration is not None:
+        figures.append(figure("Calibration", charts.calibration_chart([calibration])))
+    body += f'<div class="charts">{"".join(figures)}</div>' if any(figures) else ""
+    table = sections.metrics_table(result)
+    if table is not None:
+        body += f"<details><summary>All {len(metrics)} metrics</summary>{table.body}</details>"
+    lead = (
+        f"{fmt.text(sections.TASK_NAMES.get(result.get('task'), result.get('task')))} on "
+        f"<strong>{fmt.text(name)}</strong>, {fmt.count(result.get('n_rows'))} rows; "
+        f"logged at <code>{fmt.text(evaluation.path)}</code>."
+    )
+    out = [Section(f"eval-{index}", f"Evaluation: {fmt.text(name)}", body, lead)]
+    fair = fairness(result)
+    if fair is not None:
+        out.append(
+            Section(f"fairness-{index}", f"Fairness: {fmt.text(name)}", fair.body, fair.lead)
+        )
+    slices = sections.slices(result)
+    if slices is not None:
+        out.append(
+            Section(f"slices-{index}", f"Slices: {fmt.text(name)}", slices.body, slices.lead)
+        )
+    return out
+
+
+# -- governance and history ------------------------------------------------------------------
+
+
+def _approvals(card: ModelCard) -> Section:
+    if not card.approvals:
+        body = f'<p class="muted">No approval requests for v{card.version.version}.</p>'
+        return Section("approvals", "Approval history", body)
+    rows = []
+    for request in card.approvals:
+        reviews = "".join(
+            f"<li>{_badge(DECISION_KIND, r.decision)} {fmt.text(r.reviewer)}, {when(r.time)}"
+            + (f" — {fmt.text(r.comment)}" if r.comment else "") + "</li>"
+            for r in request.reviews
+        )  # fmt: skip
+        unmet = "".join(f"<li>{fmt.text(u)}</li>" for u in request.unmet)
+        rows.append(
+            (f"#{request.request_id}", f"@{fmt.text(request.alias)}",
+             fmt.text(request.requested_by), when(request.requested_time),
+             f'<td class="detail">{fmt.text(request.comment)}</td>' if request.comment else "",
+             _badge(REQUEST_KIND, request.status),
+             f'<ul class="reviews">{reviews}</ul>' if reviews else fmt.DASH,
+             f'<ul class="reviews">{unmet}</ul>' if unmet else "")
+        )  # fmt: skip
+    headers = (
+        "Request",
+        "Alias",
+        "Requested by",
+        "When",
+        "Comment",
+        "Status",
+        "Reviews",
+        "Still needs",
+    )
+    return Section("approvals", "Approval history", fmt.table(headers, rows))
+
+
+def _versions(card: ModelCard) -> Section:
+    this = card.version.version
+    rows = [
+        (f"<strong>v{v.version}</strong> {fmt.badge('info', 'this card')}" if v.version == this
+         else f"v{v.version}", _badge(STATUS_KIND, v.status), _badge(STATE_KIND, v.state),
+         _pills([f"@{a}" for a in v.aliases]), when(v.creation_time), short_digest(v.digest),
+         fmt.text(v.user_id))
+        for v in card.versions
+    ]  # fmt: skip
+    headers = ("Version", "Status", "State", "Aliases", "Created", "Digest", "By")
+    return Section("versions", "Version history", fmt.table(headers, rows))
+
+
+def _events(card: ModelCard) -> Section:
+    if not card.events:
+        return Section("events", "Recent registry events", '<p class="muted">No events.</p>')
+    rows = [
+        (when(e.time), fmt.text(e.username), f"<code>{fmt.text(e.action)}</code>",
+         f"v{e.version}" if e.version is not None else fmt.DASH,
+         f'<td class="detail">{fmt.text(change_summary(e))}</td>')
+        for e in card.events
+    ]  # fmt: skip
+    table = fmt.table(("When", "Who", "Action", "Version", "Change"), rows)
+    return Section("events", "Recent registry events", table, "Newest first.")
+
+
+def _lineage(card: ModelCard) -> Section:
+    chart = lineage_svg(card.lineage)
+    lead = "Where this version came from: datasets, the run that trained it, and where it is deployed by alias."
+    return Section("lineage", "Lineage", chart, lead)
+
+
+LINEAGE_WIDTH = 820
+_ROW, _BOX, _TOP = 66.0, 54.0, 30.0
+# Column x and width: datasets, run, version, aliases.
+_COLUMNS = {"data": (4.0, 220.0), "run": (272.0, 210.0), "version": (534.0, 128.0),
+            "alias": (708.0, 108.0)}  # fmt: skip
+_FILL = {"data": "#eef3f9", "run": "#f3effa", "version": "#e6f4ea", "alias": "#fff4d6"}
+
+
+def _clip(text: Any, limit: int) -> str:
+    text = "" if text is None else str(text)
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _box(column: str, y: float, lines: Sequence[str], tip: str, dashed: bool = False) -> str:
+    x, width = _COLUMNS[column]
+    limit = int(width / 6.6)
+    dash = ' stroke-dasharray="5 4"' if dashed else ""
+    parts = [
+        f'<g><title>{escape(tip)}</title><rect x="{x}" y="{y - _BOX / 2:.1f}" width="{width}" '
+        f'height="{_BOX}" rx="8" fill="{_FILL[column]}" stroke="#c9ced6"{dash}/>'
+    ]
+    for i, line in enumerate(lines[:3]):
+        cls = "label" if i == 0 else "sub"
+        parts.append(
+            f'<text class="{cls}" x="{x + 10}" y="{y - _BOX / 2 + 17 + i * 14:.1f}">{_clip(line, limit)}</text>'
+        )
+    return "".join(parts) + "</g>"
+
+
+def _arrow(start: str, y1: float, end: str, y2: float) -> str:
+    x1 = sum(_COLUMNS[start])
+    x2 = _COLUMNS[end][0]
+    mid = (x1 + x2) / 2
+    return (
+        f'<path d="M{x1},{y1:.1f} C{mid},{y1:.1f} {mid},{y2:.1f} {x2 - 6},{y2:.1f}" fill="none" '
+        f'stroke="#9ca3af" stroke-width="1.5"/><polygon points="{x2 - 7},{y2 - 4:.1f} {x2},{y2:.1f} '
+        f'{x2 - 7},{y2 + 4:.1f}" fill="#9ca3af"/>'
+    )
+
+
+def lineage_svg(graph: dict[str, Any]) -> str:
+    """Return the lineage as an SVG flow: datasets -> run -> version -> aliases."""
+    datasets = graph.get("datasets") or []
+    aliases = graph.get("aliases") or []
+    run, version = graph.get("run"), graph["model_version"]
+    rows = max(len(datasets), len(aliases), 1)
+    height = _TOP + rows * _ROW + 6
+
+    def centre(i: int, n: int) -> float:
+        return _TOP + (rows - n) * _ROW / 2 + i * _ROW + _ROW / 2
+
+    body = [
+        f'<text class="label" x="{x}" y="16">{title}</text>'
+        for (x, _), title in zip(
+            _COLUMNS.values(), ("Data", "Run", "Version", "Aliases"), strict=True
+        )
+    ]
+    middle = centre(0, 1)
+    for i, d in enumerate(datasets):
+        y = centre(i, len(datasets))
+        digest = d.get("digest") or ""
+        body.append(_box("data", y, [d.get("name"), f"{d.get('context') or 'input'} · "
+                         f"{fmt.count(d.get('rows'))} rows", f"sha256 {digest[:16]}…"],
+                         f"{d.get('name')}\nsha256 {digest}\n{d.get('source') or ''}"))  # fmt: skip
+        body.append(_arrow("data", y, "run", middle))
+    if not datasets:
+        body.append(_box("data", middle, ["no datasets", "none recorded"], "no datasets", True))
+    if run:
+        commit = (run.get("git_commit") or "")[:10] or "no git commit"
+        body.append(_box("run", middle, [run.get("name") or run.get("run_id"),
+                         f"commit {commit}", f"run {run.get('run_id', '')[:12]}…"],
+                         f"run {run.get('run_id')}\ngit commit {run.get('git_commit')}"))  # fmt: skip
+    else:
+        body.append(_box("run", middle, ["no source run", "registered from a URI"], "no run", True))
+    body.append(_arrow("run", middle, "version", middle))
+    body.append(_box("version", middle, [f"v{version.get('version')}", version.get("state"),
+                     (version.get("digest") or "")[:12]], f"{version.get('name')} "
+                     f"v{version.get('version')}\n{version.get('digest') or ''}"))  # fmt: skip
+    for i, alias in enumerate(aliases):
+        y = centre(i, len(aliases))
+        body.append(_arrow("version", middle, "alias", y))
+        body.append(_box("alias", y, [f"@{alias}", "points here"], f"@{alias}"))
+    label = f"Lineage of {version.get('name')} v{version.get('version')}"
+    return (
+        f'<svg class="chart lineage" viewBox="0 0 {LINEAGE_WIDTH} {height:.0f}" role="img" '
+        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(label)}</title>{''.join(body)}</svg>"
+    )
+
+
+# -- the page --------------------------------------------------------------------------------
+
+
+def _notes(card: ModelCard) -> str:
+    if not card.notes:
+        return ""
+    items = "".join(f"<li>{fmt.text(n)}</li>" for n in card.notes)
+    return f'<div class="notes"><strong>Notes</strong><ul>{items}</ul></div>'
+
+
+def page(title: str, top: str, parts: Sequence[Section], generated: int) -> str:
+    """Return the full HTML document: inline CSS, contents, header and sections."""
+    from perennia.evaluate.report.style import CSS
+
+    links = "".join(f'<li><a href="#{s.anchor}">{s.title}</a></li>' for s in parts)
+    toc = f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{links}</ol></nav>'
+    body = "".join(s.html() for s in parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}{CARD_CSS}</style></head><body>"
+        f'<div class="layout">{toc}<main>{top}{body}'
+        f"<footer>Model card generated by perennia, {when(generated)} · self-contained page, "
+        "no external resources</footer></main></div></body></html>\n"
+    )
+
+
+def render(card: ModelCard) -> str:
+    """Return the model card as one self-contained HTML document."""
+    parts = [_details(card), _card_text(card), _data(card)]
+    metrics = _run_metrics(card)
+    if metrics is not None:
+        parts.append(metrics)
+    for index, evaluation in enumerate(card.evaluations, start=1):
+        parts += _evaluation(index, evaluation)
+    parts += [_approvals(card), _versions(card), _events(card), _lineage(card)]
+    title = f"{card.name} v{card.version.version} · model card"
+    return page(title, _header(card) + _notes(card), parts, card.generated_time)
