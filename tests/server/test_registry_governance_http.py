@@ -132,3 +132,18 @@ def test_roles_on_a_model_are_given_by_its_managers_through_the_sdk_remotely(
     perennia.registry.set_model_role("fraud", "cy", "manager")
     perennia.registry.set_model_role("fraud", "bob", None)
     assert backing.access.model_roles("fraud") == {"ana": "manager", "cy": "manager"}
+
+
+def test_runs_belong_to_the_signed_in_user_whatever_the_client_claims(team) -> None:
+    url, _backing, people, tokens = team
+    experiment_id = people["ana"].experiments.create("claims")
+    run = people["ana"].runs.create(experiment_id, run_name="native", user_id="mallory")
+    assert run.info.user_id == "ana"
+    answer = httpx.post(
+        f"{url}/api/2.0/mlflow/runs/create",
+        json={"experiment_id": experiment_id, "user_id": "mallory",
+              "tags": [{"key": "mlflow.user", "value": "mallory"}]},
+        headers={"Authorization": f"Bearer {tokens['ana']}"},
+    )  # fmt: skip
+    assert answer.status_code == 200
+    assert answer.json()["run"]["info"]["user_id"] == "ana"

@@ -19,7 +19,7 @@ from perennia.server.mlflow_compat.shapes import (
     run_info_json,
     run_json,
 )
-from perennia.server.routes.common import store_of
+from perennia.server.routes.common import acting_user, store_of
 from perennia.store.base import Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
@@ -151,12 +151,16 @@ def set_experiment_tag(body: dict = Payload, store: Store = Depends(store_of)) -
 
 
 @router.post("/runs/create")
-def create_run(body: dict = Payload, store: Store = Depends(store_of)) -> JSONResponse:
+def create_run(
+    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+) -> JSONResponse:
     tags = {t.key: t.value for t in _tags(body.get("tags"))}
+    # Signed in, the run is the signed-in user's, whatever the client claims.
+    claimed = body.get("user_id") or tags.get("mlflow.user")
     run = store.runs.create(
         str(body.get("experiment_id") or "0"),
         run_name=body.get("run_name") or tags.get("mlflow.runName"),
-        user_id=body.get("user_id") or tags.get("mlflow.user"),
+        user_id=acting_user(request, claimed),
         start_time=body.get("start_time"),
         tags=tags,
         parent_run_id=tags.get("mlflow.parentRunId"),

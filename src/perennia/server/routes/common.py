@@ -35,3 +35,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput(f"request body must be a JSON object, got {type(body).__name__}")
     return body
+
+
+def acting_user(request: Request, claimed: str | None) -> str | None:
+    """Return who acts: the signed-in user, or (sign-in off) the username the client names."""
+    user = getattr(request.state, "user", None)
+    return user.username if user is not None else claimed

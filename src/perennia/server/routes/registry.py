@@ -15,10 +15,10 @@ from pydantic import Field
 
 from perennia.entities import VersionStatus
 from perennia.errors import Conflict, InvalidInput
-from perennia.server.routes.common import entity, store_of
+from perennia.server.routes.common import acting_user, entity, store_of
 from perennia.server.schemas import Strict
 from perennia.store.base import Store
-from perennia.store.sql.registry import ANY
+from perennia.store.registry_checks import ANY
 from perennia.store.sql.registry_events import rollback_target
 
 router = APIRouter(tags=["registry"])
@@ -30,12 +30,6 @@ VERSION = MODEL + "/versions/{version}"
 VersionNumber = Path(ge=1, le=2**31 - 1)
 PageSize = Query(100, ge=1, le=10_000)
 EventLimit = Query(100, ge=1, le=100_000)
-
-
-def acting_user(request: Request, claimed: str | None) -> str | None:
-    """Return who acts: the signed-in user, or (sign-in off) the username the client names."""
-    user = getattr(request.state, "user", None)
-    return user.username if user is not None else claimed
 
 
 class Acting(Strict):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import ViewType, to_dict
-from perennia.server.routes.common import entity, store_of
+from perennia.server.routes.common import acting_user, entity, store_of
 from perennia.server.schemas import CreateRun, Cutoff, Heartbeat, SearchRuns, UpdateRun
 from perennia.store.base import Store
 
@@ -17,12 +17,12 @@ router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
 @router.post("", status_code=201)
-def create_run(body: CreateRun, store: Store = Depends(store_of)) -> JSONResponse:
-    """Create a RUNNING run; returns it."""
+def create_run(body: CreateRun, request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+    """Create a RUNNING run; returns it (its user is the signed-in one when sign-in is on)."""
     run = store.runs.create(
         body.experiment_id,
         run_name=body.run_name,
-        user_id=body.user_id,
+        user_id=acting_user(request, body.user_id),
         start_time=body.start_time,
         tags=body.tags,
         parent_run_id=body.parent_run_id,

@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 from perennia.entities import ModelVersion, Page, RegisteredModel, RegistryEvent, from_dict
 from perennia.errors import InvalidInput
+from perennia.store.registry_checks import ANY, check_alias, check_model_name, check_version
 from perennia.store.rest.http import HttpSession
-from perennia.store.sql.registry import ANY, check_alias, check_model_name, check_version
 
 MODELS = "/api/v1/registered-models"
 MAX_EVENTS = 100_000

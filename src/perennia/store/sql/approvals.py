@@ -29,10 +29,13 @@ from perennia.entities import (
     VersionState,
 )
 from perennia.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from perennia.store.registry_checks import ANY, check_alias, check_model_name
 from perennia.store.sql import schema as s
 from perennia.store.sql.access import standing_on_model
 from perennia.store.sql.engine import read_transaction, write_transaction
-from perennia.store.sql.registry import ANY, SqlRegistryStore, check_alias, check_model_name
+from perennia.store.sql.registry import SqlRegistryStore
+from perennia.store.sql.registry_events import record_event
+from perennia.store.sql.registry_rows import read_model, read_version
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 _GATE = re.compile(r"^\s*(?P<metric>[^<>=!\s]+)\s*(?P<op>>=|<=|==|>|<)\s*(?P<threshold>\S+)\s*$")
@@ -124,7 +127,7 @@ class SqlApprovalStore:
                                         for g in parsed]),
                       updated_time=now_ms(), updated_by=username)  # fmt: skip
         with write_transaction(self.engine) as conn:
-            model = self._registry._model(conn, check_model_name(name))
+            model = read_model(conn, check_model_name(name))
             before = self._policy(conn, model.name, alias)
             where = (p.c.name == model.name) & (p.c.alias == alias)
             if before is None:
@@ -132,7 +135,7 @@ class SqlApprovalStore:
             else:
                 conn.execute(update(p).where(where).values(**values))
             after = self._policy(conn, model.name, alias)
-            self._registry._event(conn, username, "set_policy", model.name, None,
+            record_event(conn, username, "set_policy", model.name, None,
                                   _policy_state(before), _policy_state(after))  # fmt: skip
         return after
 
@@ -145,7 +148,7 @@ class SqlApprovalStore:
         """Return every policy of the registered model, by alias."""
         p = s.approval_policies
         with read_transaction(self.engine) as conn:
-            self._registry._model(conn, check_model_name(name))
+            read_model(conn, check_model_name(name))
             rows = conn.execute(select(p).where(p.c.name == name).order_by(p.c.alias)).all()
         return [_policy_row(r) for r in rows]
 
@@ -155,10 +158,10 @@ class SqlApprovalStore:
         with write_transaction(self.engine) as conn:
             before = self._policy(conn, check_model_name(name), alias)
             if before is None:
-                self._registry._model(conn, name)
+                read_model(conn, name)
                 raise NotFound(f"alias {alias!r} of {name!r} has no approval policy")
             conn.execute(delete(p).where(p.c.name == name, p.c.alias == alias))
-            self._registry._event(conn, username, "delete_policy", name, None,
+            record_event(conn, username, "delete_policy", name, None,
                                   _policy_state(before), None)  # fmt: skip
 
     # -- requests ----------------------------------------------------------------------------
@@ -172,7 +175,7 @@ class SqlApprovalStore:
         comment = _comment(comment)
         r = s.approval_requests
         with write_transaction(self.engine) as conn:
-            target = self._registry._version(conn, check_model_name(name), _version(version))
+            target = read_version(conn, check_model_name(name), _version(version))
             if target.state == VersionState.ARCHIVED:
                 raise Conflict(
                     f"version {target.version} of {name!r} is archived; restore it first"
@@ -192,7 +195,7 @@ class SqlApprovalStore:
                                  requested_by=username, requested_time=now_ms(), comment=comment,
                                  status=ApprovalStatus.PENDING).returning(r.c.request_id)
             ).scalar_one()  # fmt: skip
-            self._registry._event(conn, username, "request_approval", name, target.version, None,
+            record_event(conn, username, "request_approval", name, target.version, None,
                                   {"request_id": request_id, "alias": alias,
                                    "comment": comment})  # fmt: skip
             return self._read(conn, request_id)
@@ -218,7 +221,7 @@ class SqlApprovalStore:
                 raise Conflict(f"{username!r} has already reviewed request {row.request_id}")
             conn.execute(insert(rv).values(request_id=row.request_id, reviewer=username,
                                            decision=decision, comment=comment, time=now_ms()))  # fmt: skip
-            self._registry._event(conn, username, "review_approval", row.name, row.version, None,
+            record_event(conn, username, "review_approval", row.name, row.version, None,
                                   {"request_id": row.request_id, "alias": row.alias,
                                    "decision": decision, "comment": comment})  # fmt: skip
             if decision == "reject":
@@ -287,7 +290,7 @@ class SqlApprovalStore:
 
     def _check_reviewer(self, conn: Connection, row: Any, policy: ApprovalPolicy, who: str) -> None:
         if not policy.allow_self_approval:
-            author = self._registry._version(conn, row.name, row.version).user_id
+            author = read_version(conn, row.name, row.version).user_id
             if who in (row.requested_by, author):
                 raise PermissionDenied(
                     f"{who!r} asked for or authored version {row.version} of {row.name!r} and may "
@@ -314,7 +317,7 @@ class SqlApprovalStore:
                 f"{policy.required_approvals - approvals} more approval(s){who} "
                 f"({approvals} of {policy.required_approvals})"
             )
-        run_id = self._registry._version(conn, row.name, row.version).run_id
+        run_id = read_version(conn, row.name, row.version).run_id
         for gate in policy.gates:
             value = _metric(conn, run_id, gate.metric)
             if value is None:
@@ -329,7 +332,7 @@ class SqlApprovalStore:
                      .values(status=status, decided_time=now_ms()))  # fmt: skip
         action = {ApprovalStatus.APPLIED: "apply_approval", ApprovalStatus.REJECTED:
                   "reject_approval", ApprovalStatus.CANCELLED: "cancel_approval"}[status]  # fmt: skip
-        self._registry._event(conn, username, action, row.name, row.version,
+        record_event(conn, username, action, row.name, row.version,
                               {"request_id": row.request_id, "status": row.status},
                               {"request_id": row.request_id, "status": str(status),
                                "alias": row.alias})  # fmt: skip

@@ -15,9 +15,11 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from perennia.clock import now_ms
 from perennia.entities import ModelCardRevision
 from perennia.errors import Conflict, InvalidInput, NotFound
+from perennia.store.registry_checks import check_model_name
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
-from perennia.store.sql.registry import SqlRegistryStore, check_model_name
+from perennia.store.sql.registry_events import record_event
+from perennia.store.sql.registry_rows import read_model
 
 # The sections a card offers to edit; other keys are accepted as extra sections.
 CARD_SECTIONS = (
@@ -59,7 +61,6 @@ class SqlModelCardStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._registry = SqlRegistryStore(engine)
 
     def edit(
         self, name: str, fields: dict[str, str], *, comment: str = "",
@@ -71,7 +72,7 @@ class SqlModelCardStore:
             raise InvalidInput("comment must be text of at most 10000 characters")
         c = s.model_card_revisions
         with write_transaction(self.engine) as conn:
-            model = self._registry._model(conn, check_model_name(name))
+            model = read_model(conn, check_model_name(name))
             # Lock the model row so two editors get consecutive revisions, not one conflict.
             conn.execute(
                 select(s.registered_models.c.name)
@@ -95,7 +96,7 @@ class SqlModelCardStore:
                                           author=username, time=now_ms(), comment=comment))  # fmt: skip
             changed = sorted(k for k in set(merged) | set(previous.fields if previous else {})
                              if merged.get(k) != (previous.fields.get(k) if previous else None))  # fmt: skip
-            self._registry._event(conn, username, "edit_card", model.name, None,
+            record_event(conn, username, "edit_card", model.name, None,
                                   {"revision": number} if previous else None,
                                   {"revision": number + 1, "sections": changed})  # fmt: skip
             return self._latest(conn, model.name)
@@ -104,7 +105,7 @@ class SqlModelCardStore:
         """Return one revision (the newest by default), or None before the first edit."""
         c = s.model_card_revisions
         with read_transaction(self.engine) as conn:
-            self._registry._model(conn, check_model_name(name))
+            read_model(conn, check_model_name(name))
             if revision is None:
                 return self._latest(conn, name)
             row = conn.execute(
@@ -118,7 +119,7 @@ class SqlModelCardStore:
         """Return every revision, oldest first."""
         c = s.model_card_revisions
         with read_transaction(self.engine) as conn:
-            self._registry._model(conn, check_model_name(name))
+            read_model(conn, check_model_name(name))
             rows = conn.execute(select(c).where(c.c.name == name).order_by(c.c.revision)).all()
         return [_revision(r) for r in rows]
 

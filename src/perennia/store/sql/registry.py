@@ -8,7 +8,6 @@ writers racing from the same state exactly one wins and the other gets a Conflic
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
@@ -23,8 +22,14 @@ from perennia.entities import (
     VersionStatus,
 )
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
-from perennia.store.limits import KEY_LENGTH, NAME_LENGTH
 from perennia.store.paging import decode_page_token, encode_page_token
+from perennia.store.registry_checks import (  # noqa: F401 - re-exported for the store's users
+    ANY,
+    check_alias,
+    check_model_name,
+    check_tag,
+    check_version,
+)
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.registry_events import (
@@ -33,8 +38,8 @@ from perennia.store.sql.registry_events import (
     record_event,
     rollback_target,
 )
+from perennia.store.sql.registry_rows import read_model, read_version
 
-ANY = object()  # set_alias without a compare-and-set expectation
 # Every table keyed by a registered model's name: a rename moves them all, a delete empties them.
 _BY_NAME = (s.registered_models, s.registered_model_tags, s.model_versions, s.model_version_tags,
             s.model_aliases, s.model_permissions, s.approval_policies, s.approval_requests,
@@ -45,49 +50,6 @@ def guarded_aliases(conn: Connection, name: str) -> set[str]:
     """Return the model's aliases that only move through approved requests."""
     p = s.approval_policies
     return set(conn.execute(select(p.c.alias).where(p.c.name == name)).scalars())
-
-
-_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
-
-
-def check_model_name(name: Any) -> str:
-    """Return a valid registered model name, or raise InvalidInput."""
-    if not isinstance(name, str) or not name.strip() or len(name) > NAME_LENGTH or "\x00" in name:
-        raise InvalidInput(
-            f"registered model name must be 1-{NAME_LENGTH} characters of text, got {name!r:.80}"
-        )
-    if "/" in name or "@" in name:
-        # Both would make models:/<name>/<version> and models:/<name>@<alias> ambiguous.
-        raise InvalidInput(f"registered model name may not contain '/' or '@', got {name!r:.80}")
-    return name
-
-
-def check_alias(alias: Any) -> str:
-    """Return a valid alias (letters, digits, _ and -; not 'latest' nor like 'v3'), or raise."""
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
-        raise InvalidInput(
-            f"alias {alias!r:.80} must start with a letter or _ and hold only letters, digits, _ "
-            "and -, e.g. 'champion'"
-        )
-    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
-        raise InvalidInput(f"alias {alias!r} is reserved (it reads as a version); pick another")
-    return alias
-
-
-def check_version(version: Any) -> int:
-    if isinstance(version, str) and version.isdigit():
-        version = int(version)
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
-        raise InvalidInput(f"version must be a positive integer, got {version!r:.40}")
-    return version
-
-
-def _check_tag(key: Any, value: Any) -> tuple[str, str]:
-    if not isinstance(key, str) or not key or len(key) > KEY_LENGTH or "\x00" in key:
-        raise InvalidInput(f"tag key must be 1-{KEY_LENGTH} characters, got {key!r:.80}")
-    if not isinstance(value, str) or "\x00" in value or len(value) > 65_536:
-        raise InvalidInput(f"tag {key!r} value must be text up to 65,536 characters")
-    return key, value
 
 
 class SqlRegistryStore:
@@ -108,7 +70,7 @@ class SqlRegistryStore:
     ) -> RegisteredModel:
         """Return a new registered model; AlreadyExists if the name is taken."""
         check_model_name(name)
-        pairs = [_check_tag(k, v) for k, v in (tags or {}).items()]
+        pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         now = now_ms()
         with write_transaction(self.engine) as conn:
             if conn.execute(
@@ -125,8 +87,8 @@ class SqlRegistryStore:
                 conn.execute(
                     insert(s.registered_model_tags).values(name=name, key=key, value=value)
                 )
-            model = self._model(conn, name)
-            self._event(
+            model = read_model(conn, name)
+            record_event(
                 conn, username, "create_registered_model", name, None, None, _model_state(model)
             )
         return model
@@ -134,7 +96,7 @@ class SqlRegistryStore:
     def get_registered_model(self, name: str) -> RegisteredModel:
         """Return the registered model named `name`; NotFound otherwise."""
         with read_transaction(self.engine) as conn:
-            return self._model(conn, check_model_name(name))
+            return read_model(conn, check_model_name(name))
 
     def search_registered_models(
         self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
@@ -149,7 +111,7 @@ class SqlRegistryStore:
             query = query.where(rm.c.name.like(name_like))
         with read_transaction(self.engine) as conn:
             names = conn.execute(query).scalars().all()
-            items = [self._model(conn, n) for n in names[:max_results]]
+            items = [read_model(conn, n) for n in names[:max_results]]
         token = encode_page_token(offset + max_results) if len(names) > max_results else None
         return Page(items, token)
 
@@ -167,15 +129,15 @@ class SqlRegistryStore:
         if owner is not None:
             values["owner"] = owner
         with write_transaction(self.engine) as conn:
-            before = _model_state(self._model(conn, check_model_name(name)))
+            before = _model_state(read_model(conn, check_model_name(name)))
             values["last_updated_time"] = now_ms()
             conn.execute(
                 update(s.registered_models)
                 .where(s.registered_models.c.name == name)
                 .values(**values)
             )
-            model = self._model(conn, name)
-            self._event(
+            model = read_model(conn, name)
+            record_event(
                 conn, username, "update_registered_model", name, None, before, _model_state(model)
             )
         return model
@@ -186,7 +148,7 @@ class SqlRegistryStore:
         """Return the model under its new name; every version, tag and alias follows."""
         check_model_name(new_name)
         with write_transaction(self.engine) as conn:
-            before = _model_state(self._model(conn, check_model_name(name)))
+            before = _model_state(read_model(conn, check_model_name(name)))
             if conn.execute(
                 select(s.registered_models.c.name).where(s.registered_models.c.name == new_name)
             ).first():
@@ -199,8 +161,8 @@ class SqlRegistryStore:
                 update(s.registered_models).where(s.registered_models.c.name == new_name)
                 .values(last_updated_time=now_ms())
             )  # fmt: skip
-            model = self._model(conn, new_name)
-            self._event(
+            model = read_model(conn, new_name)
+            record_event(
                 conn,
                 username,
                 "rename_registered_model",
@@ -214,23 +176,23 @@ class SqlRegistryStore:
     def delete_registered_model(self, name: str, username: str | None = None) -> None:
         """Delete a registered model with its versions, tags and aliases (the events stay)."""
         with write_transaction(self.engine) as conn:
-            before = _model_state(self._model(conn, check_model_name(name)))
+            before = _model_state(read_model(conn, check_model_name(name)))
             for table in reversed(_BY_NAME):
                 conn.execute(delete(table).where(table.c.name == name))
-            self._event(conn, username, "delete_registered_model", name, None, before, None)
+            record_event(conn, username, "delete_registered_model", name, None, before, None)
 
     def set_registered_model_tag(
         self, name: str, key: str, value: str, username: str | None = None
     ) -> None:
         """Set (or replace) a tag of a registered model."""
-        key, value = _check_tag(key, value)
+        key, value = check_tag(key, value)
         t = s.registered_model_tags
         with write_transaction(self.engine) as conn:
-            self._model(conn, check_model_name(name))
+            read_model(conn, check_model_name(name))
             old = conn.execute(select(t.c.value).where(t.c.name == name, t.c.key == key)).scalar()
             conn.execute(delete(t).where(t.c.name == name, t.c.key == key))
             conn.execute(insert(t).values(name=name, key=key, value=value))
-            self._event(conn, username, "set_registered_model_tag", name, None,
+            record_event(conn, username, "set_registered_model_tag", name, None,
                         None if old is None else {key: old}, {key: value})  # fmt: skip
 
     def delete_registered_model_tag(self, name: str, key: str, username: str | None = None) -> None:
@@ -239,10 +201,12 @@ class SqlRegistryStore:
         with write_transaction(self.engine) as conn:
             old = conn.execute(select(t.c.value).where(t.c.name == name, t.c.key == key)).scalar()
             if old is None:
-                self._model(conn, check_model_name(name))
+                read_model(conn, check_model_name(name))
                 raise NotFound(f"registered model {name!r} has no tag {key!r}")
             conn.execute(delete(t).where(t.c.name == name, t.c.key == key))
-            self._event(conn, username, "delete_registered_model_tag", name, None, {key: old}, None)
+            record_event(
+                conn, username, "delete_registered_model_tag", name, None, {key: old}, None
+            )
 
     # -- versions ----------------------------------------------------------------------------
 
@@ -264,7 +228,7 @@ class SqlRegistryStore:
                 "source must be the URI of the model package, up to 4,000 characters"
             )
         status = VersionStatus(status).value
-        pairs = [_check_tag(k, v) for k, v in (tags or {}).items()]
+        pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         rm = s.registered_models
         now = now_ms()
         with write_transaction(self.engine) as conn:
@@ -289,8 +253,8 @@ class SqlRegistryStore:
                         name=name, version=version, key=key, value=value
                     )
                 )
-            created = self._version(conn, name, version)
-            self._event(
+            created = read_version(conn, name, version)
+            record_event(
                 conn, username, "create_model_version", name, version, None, _version_state(created)
             )
         return created
@@ -298,17 +262,17 @@ class SqlRegistryStore:
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """Return one version; NotFound when the model or version does not exist."""
         with read_transaction(self.engine) as conn:
-            return self._version(conn, check_model_name(name), check_version(version))
+            return read_version(conn, check_model_name(name), check_version(version))
 
     def get_latest_version(self, name: str) -> ModelVersion:
         """Return the highest-numbered version of `name`."""
         mv = s.model_versions
         with read_transaction(self.engine) as conn:
-            self._model(conn, check_model_name(name))
+            read_model(conn, check_model_name(name))
             latest = conn.execute(select(func.max(mv.c.version)).where(mv.c.name == name)).scalar()
             if latest is None:
                 raise NotFound(f"registered model {name!r} has no versions yet")
-            return self._version(conn, name, latest)
+            return read_version(conn, name, latest)
 
     def search_model_versions(
         self,
@@ -329,7 +293,7 @@ class SqlRegistryStore:
             query = query.where(mv.c.run_id == run_id)
         with read_transaction(self.engine) as conn:
             keys = conn.execute(query.offset(offset).limit(max_results + 1)).all()
-            items = [self._version(conn, n, v) for n, v in keys[:max_results]]
+            items = [read_version(conn, n, v) for n, v in keys[:max_results]]
         token = encode_page_token(offset + max_results) if len(keys) > max_results else None
         return Page(items, token)
 
@@ -356,7 +320,7 @@ class SqlRegistryStore:
             values["state"] = _state(state)
         mv = s.model_versions
         with write_transaction(self.engine) as conn:
-            before = _version_state(self._version(conn, check_model_name(name), version))
+            before = _version_state(read_version(conn, check_model_name(name), version))
             if values.get("state") == VersionState.ARCHIVED and before["aliases"]:
                 raise Conflict(
                     f"version {version} of {name!r} holds aliases {before['aliases']}; move them "
@@ -366,13 +330,13 @@ class SqlRegistryStore:
             conn.execute(
                 update(mv).where(mv.c.name == name, mv.c.version == version).values(**values)
             )
-            after = self._version(conn, name, version)
+            after = read_version(conn, name, version)
             action = (
                 "archive_model_version"
                 if values.get("state") == VersionState.ARCHIVED
                 else "update_model_version"
             )
-            self._event(conn, username, action, name, version, before, _version_state(after))
+            record_event(conn, username, action, name, version, before, _version_state(after))
         return after
 
     def delete_model_version(
@@ -381,25 +345,25 @@ class SqlRegistryStore:
         """Delete a version with its tags and aliases (the events stay)."""
         version = check_version(version)
         with write_transaction(self.engine) as conn:
-            before = _version_state(self._version(conn, check_model_name(name), version))
+            before = _version_state(read_version(conn, check_model_name(name), version))
             for table in (s.model_version_tags, s.model_aliases, s.model_versions):
                 conn.execute(delete(table).where(table.c.name == name, table.c.version == version))
-            self._event(conn, username, "delete_model_version", name, version, before, None)
+            record_event(conn, username, "delete_model_version", name, version, before, None)
 
     def set_model_version_tag(
         self, name: str, version: int | str, key: str, value: str, username: str | None = None
     ) -> None:
         """Set (or replace) a tag of a model version."""
         version = check_version(version)
-        key, value = _check_tag(key, value)
+        key, value = check_tag(key, value)
         t = s.model_version_tags
         where = and_(t.c.name == name, t.c.version == version, t.c.key == key)
         with write_transaction(self.engine) as conn:
-            self._version(conn, check_model_name(name), version)
+            read_version(conn, check_model_name(name), version)
             old = conn.execute(select(t.c.value).where(where)).scalar()
             conn.execute(delete(t).where(where))
             conn.execute(insert(t).values(name=name, version=version, key=key, value=value))
-            self._event(conn, username, "set_model_version_tag", name, version,
+            record_event(conn, username, "set_model_version_tag", name, version,
                         None if old is None else {key: old}, {key: value})  # fmt: skip
 
     def delete_model_version_tag(
@@ -412,10 +376,12 @@ class SqlRegistryStore:
         with write_transaction(self.engine) as conn:
             old = conn.execute(select(t.c.value).where(where)).scalar()
             if old is None:
-                self._version(conn, check_model_name(name), version)
+                read_version(conn, check_model_name(name), version)
                 raise NotFound(f"version {version} of {name!r} has no tag {key!r}")
             conn.execute(delete(t).where(where))
-            self._event(conn, username, "delete_model_version_tag", name, version, {key: old}, None)
+            record_event(
+                conn, username, "delete_model_version_tag", name, version, {key: old}, None
+            )
 
     # -- aliases -----------------------------------------------------------------------------
 
@@ -438,7 +404,7 @@ class SqlRegistryStore:
         check_alias(alias)
         version = check_version(version)
         with write_transaction(self.engine) as conn:
-            model = self._model(conn, check_model_name(name))
+            model = read_model(conn, check_model_name(name))
             if action == "rollback_alias":
                 # The one move a policy lets through, so it must go back exactly one step.
                 target = rollback_target(model_events(conn, model.name), alias)
@@ -477,7 +443,7 @@ class SqlRegistryStore:
         """Move the alias inside the caller's transaction; return where it pointed before."""
         a = s.model_aliases
         where = and_(a.c.name == name, a.c.alias == alias)
-        target = self._version(conn, name, version)
+        target = read_version(conn, name, version)
         if target.state == VersionState.ARCHIVED:
             raise Conflict(
                 f"version {version} of {name!r} is archived; restore it before aliasing it"
@@ -504,7 +470,7 @@ class SqlRegistryStore:
                     f"alias {alias!r} of {name!r} was moved by another change while this one "
                     "waited; another change won the race, re-read and retry"
                 )
-        self._event(conn, username, action, name, version,
+        record_event(conn, username, action, name, version,
                     None if current is None else {"alias": alias, "version": current},
                     {"alias": alias, "version": version})  # fmt: skip
         return current
@@ -516,10 +482,10 @@ class SqlRegistryStore:
         with write_transaction(self.engine) as conn:
             current = conn.execute(select(a.c.version).where(where)).scalar()
             if current is None:
-                self._model(conn, check_model_name(name))
+                read_model(conn, check_model_name(name))
                 raise NotFound(f"registered model {name!r} has no alias {alias!r}")
             conn.execute(delete(a).where(where))
-            self._event(
+            record_event(
                 conn,
                 username,
                 "delete_alias",
@@ -537,9 +503,9 @@ class SqlRegistryStore:
                 select(a.c.version).where(a.c.name == check_model_name(name), a.c.alias == alias)
             ).scalar()
             if version is None:
-                self._model(conn, name)
+                read_model(conn, name)
                 raise NotFound(f"registered model {name!r} has no alias {alias!r}")
-            return self._version(conn, name, version)
+            return read_version(conn, name, version)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -552,56 +518,6 @@ class SqlRegistryStore:
         with read_transaction(self.engine) as conn:
             rows = conn.execute(query).all()
         return [event_of(r) for r in rows]
-
-    # -- reading helpers ---------------------------------------------------------------------
-
-    def _model(self, conn: Connection, name: str) -> RegisteredModel:
-        rm, t, a, mv = (
-            s.registered_models,
-            s.registered_model_tags,
-            s.model_aliases,
-            s.model_versions,
-        )
-        row = conn.execute(select(rm).where(rm.c.name == name)).first()
-        if row is None:
-            raise NotFound(f"registered model {name!r} does not exist")
-        tags = dict(conn.execute(select(t.c.key, t.c.value).where(t.c.name == name)).all())
-        aliases = dict(conn.execute(select(a.c.alias, a.c.version).where(a.c.name == name)).all())
-        latest = conn.execute(select(func.max(mv.c.version)).where(mv.c.name == name)).scalar()
-        return RegisteredModel(row.name, row.description, row.owner, row.creation_time,
-                               row.last_updated_time, tags, aliases, latest)  # fmt: skip
-
-    def _version(self, conn: Connection, name: str, version: int) -> ModelVersion:
-        mv, t, a = s.model_versions, s.model_version_tags, s.model_aliases
-        row = conn.execute(select(mv).where(mv.c.name == name, mv.c.version == version)).first()
-        if row is None:
-            self._model(conn, name)
-            raise NotFound(f"registered model {name!r} has no version {version}")
-        tags = dict(
-            conn.execute(
-                select(t.c.key, t.c.value).where(t.c.name == name, t.c.version == version)
-            ).all()
-        )
-        aliases = sorted(
-            conn.execute(
-                select(a.c.alias).where(a.c.name == name, a.c.version == version)
-            ).scalars()
-        )
-        return ModelVersion(row.name, row.version, row.creation_time, row.last_updated_time,
-                            row.description, row.user_id, row.source, row.run_id, row.digest,
-                            row.status, row.status_message, row.state, tags, aliases)  # fmt: skip
-
-    def _event(
-        self,
-        conn: Connection,
-        username: str | None,
-        action: str,
-        name: str,
-        version: int | None,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-    ) -> None:
-        record_event(conn, username, action, name, version, before, after)
 
 
 def _state(state: str) -> str:

@@ -156,7 +156,7 @@ class SqlWebhookStore:
         secret: str | None = None, username: str | None = None,
     ) -> tuple[Webhook, str]:  # fmt: skip
         """Return the new webhook and its signing secret (generated when not given)."""
-        from perennia.store.sql.registry import check_model_name
+        from perennia.store.registry_checks import check_model_name
 
         url = check_url(url)
         actions = check_events(events)
