@@ -63,6 +63,9 @@ def test_policy_request_approve_moves_the_alias_and_lineage_shows_it(fraud, caps
         {"reviewer": "mia", "decision": "approve", "comment": "ok"}]  # fmt: skip
     assert main(["models", "history", "fraud"]) == 0
     assert "approve_alias" in capsys.readouterr().out
+    assert main(["audit", "--registry", "--user", "mia", "--limit", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "review_approval" in out and "create_model_version" not in out
 
 
 def test_card_edits_are_versioned_and_written_as_markdown_and_html(fraud, capsys, tmp_path) -> None:

@@ -99,9 +99,30 @@ def revoke_token(token_id: int) -> None:
 def audit(
     limit: int = typer.Option(50, "--limit", min=1, max=100_000),
     user: str | None = typer.Option(None, "--user", help="Only this user's requests."),
+    registry: bool = typer.Option(
+        False, "--registry", help="List registry changes (with before/after) instead."
+    ),
 ) -> None:
-    """List the newest mutating requests the server answered."""
+    """List the newest mutating requests the server answered (or, --registry, registry changes)."""
+    if registry:
+        _registry_audit(limit, user)
+        return
     entries = _sql_store().audit.list(limit, user)
     rows = [(fmt_time(e.time), e.username or "-", e.method, e.path, e.target or "", str(e.status))
             for e in entries]  # fmt: skip
     console.print(table("Audit log", ["time", "user", "method", "path", "target", "status"], rows))
+
+
+def _registry_audit(limit: int, user: str | None) -> None:
+    import json
+
+    events = _sql_store().registry.events(None, limit if user is None else 100_000)
+    if user is not None:
+        events = [e for e in events if e.username == user][:limit]
+    rows = [
+        (fmt_time(e.time), e.username or "-", e.action, e.model_name, str(e.version or ""),
+         json.dumps(e.before) if e.before else "", json.dumps(e.after) if e.after else "")
+        for e in events
+    ]  # fmt: skip
+    headers = ["time", "user", "action", "model", "version", "before", "after"]
+    console.print(table("Registry changes", headers, rows, no_wrap=3))
