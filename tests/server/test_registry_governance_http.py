@@ -55,6 +55,7 @@ def test_the_author_cannot_approve_and_a_manager_on_the_model_can(team) -> None:
     experiment_id = ana.experiments.create("fraud-work")
     ana.registry.create_registered_model("fraud")  # ana now manages 'fraud'
     assert backing.access.model_roles("fraud") == {"ana": "manager"}
+    assert backing.registry.get_registered_model("fraud").owner == "ana"
     version = _version_by(ana, experiment_id, 0.95)
     assert backing.registry.get_model_version("fraud", version).user_id == "ana"
     # Only a manager of the model may set its policy and hand out roles.

@@ -59,7 +59,7 @@ def create_registered_model(
     """Return a new registered model (its owner defaults to the current user)."""
     user = _user()
     return _registry().create_registered_model(
-        name, description, tags, owner or user, username=user
+        name, description, tags, owner, username=user
     )
 
 
@@ -87,7 +87,7 @@ def register_model(
     try:
         registry.get_registered_model(name)
     except NotFound:
-        registry.create_registered_model(name, owner=user, username=user)
+        registry.create_registered_model(name, username=user)
     run_id, digest = None, None
     match = _RUNS.match(model_uri)
     if match:

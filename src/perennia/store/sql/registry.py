@@ -68,7 +68,7 @@ class SqlRegistryStore:
         owner: str | None = None,
         username: str | None = None,
     ) -> RegisteredModel:
-        """Return a new registered model; AlreadyExists if the name is taken."""
+        """Return a new registered model (owned by `username` unless `owner` is given); AlreadyExists if taken."""
         check_model_name(name)
         pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         now = now_ms()
@@ -79,7 +79,7 @@ class SqlRegistryStore:
                 raise AlreadyExists(f"registered model {name!r} already exists")
             conn.execute(
                 insert(s.registered_models).values(
-                    name=name, description=description or "", owner=owner, creation_time=now,
+                    name=name, description=description or "", owner=owner or username, creation_time=now,
                     last_updated_time=now, next_version=1,
                 )
             )  # fmt: skip
