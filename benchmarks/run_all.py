@@ -21,6 +21,7 @@ ORDER = (
     "bench_search",
     "bench_server",
     "bench_metrics",
+    "bench_models",
 )
 
 

@@ -504,3 +504,20 @@ def test_a_fitted_model_predicts_the_same_on_shuffled_columns_with_an_extra_one(
     assert list(restored.columns) == ["age", "income", "city"]
     np.testing.assert_array_equal(model.predict(restored), model.predict(train))
     np.testing.assert_array_equal(model.predict_proba(restored), model.predict_proba(train))
+
+
+def test_a_frame_that_already_fits_passes_through_and_one_that_does_not_is_checked() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from perennia.models.signature import enforce, infer_signature
+
+    frame = pd.DataFrame({"a": [1.0, np.nan], "b": np.array([1, 2], dtype="int64")})
+    signature = infer_signature(frame)
+    assert enforce(signature, frame) is frame  # nothing to cast or check per value
+    reordered = enforce(signature, frame[["b", "a"]])
+    assert list(reordered.columns) == ["a", "b"]
+    widened = enforce(signature, frame.astype({"b": "int32"}))
+    assert widened["b"].dtype == np.int64
+    with pytest.raises(InvalidInput, match="'b'"):
+        enforce(signature, frame.assign(b=[1.5, 2.0]))

@@ -215,6 +215,8 @@ def enforce(signature: ModelSignature, data: Any) -> Any:
 def _enforce_frame(specs: list[ColumnSpec], data: Any) -> Any:
     import pandas as pd
 
+    if _already_fits(specs, data):
+        return data  # the common serving case: nothing to cast, nothing to check per value
     frame = _frame_for(data, specs)
     labels = {str(c): c for c in frame.columns}
     if len(labels) != frame.shape[1]:
@@ -242,6 +244,25 @@ def _enforce_frame(specs: list[ColumnSpec], data: Any) -> Any:
     if extra:
         logger.debug("dropping columns the signature does not name: %s", extra)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _already_fits(specs: list[ColumnSpec], data: Any) -> bool:
+    """Return whether `data` is a DataFrame with exactly the signature's numeric columns."""
+    import numpy as np
+    import pandas as pd
+
+    if type(data) is not pd.DataFrame or data.shape[1] != len(specs):
+        return False
+    if list(data.columns) != [spec.name for spec in specs]:
+        return False
+    for dtype, spec in zip(data.dtypes, specs, strict=True):
+        # Numpy ints and bools hold no nulls; floats may hold NaN, which a float column allows.
+        exact = isinstance(dtype, np.dtype) and dtype.name == spec.dtype
+        if not exact or not (
+            spec.dtype in INTEGERS or spec.dtype in FLOATS or spec.dtype == "bool"
+        ):
+            return False
+    return True
 
 
 def _enforce_array(spec: ColumnSpec, data: Any) -> Any:
