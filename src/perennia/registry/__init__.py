@@ -58,9 +58,7 @@ def create_registered_model(
 ) -> RegisteredModel:
     """Return a new registered model (its owner defaults to the current user)."""
     user = _user()
-    return _registry().create_registered_model(
-        name, description, tags, owner, username=user
-    )
+    return _registry().create_registered_model(name, description, tags, owner, username=user)
 
 
 def get_registered_model(name: str) -> RegisteredModel:
