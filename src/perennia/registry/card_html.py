@@ -7,6 +7,7 @@ that a user wrote (names, descriptions, card text, tags, comments) is escaped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from html import escape, unescape
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ from perennia.evaluate.report import format as fmt
 from perennia.evaluate.report.sections import Section, figure
 from perennia.registry.card_lineage import lineage_svg
 from perennia.registry.cards import change_summary, when
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from perennia.registry.cards import Evaluation, ModelCard
@@ -442,7 +445,20 @@ def render(card: ModelCard) -> str:
     if metrics is not None:
         parts.append(metrics)
     for index, evaluation in enumerate(card.evaluations, start=1):
-        parts += _evaluation(index, evaluation)
+        try:
+            parts += _evaluation(index, evaluation)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+            # A run may hold a result.json this version of Perennia cannot read; the card
+            # still renders, and says which file it skipped.
+            logger.warning("skipping unreadable evaluation %s", evaluation.dataset_name)
+            note = f'<p class="muted">The logged result for {escape(str(evaluation.dataset_name))} could not be read; it is left out.</p>'
+            parts.append(
+                Section(
+                    f"evaluation-{index}",
+                    f"Evaluation: {escape(str(evaluation.dataset_name))}",
+                    note,
+                )
+            )
     parts += [_approvals(card), _versions(card), _events(card), _lineage(card)]
     title = f"{card.name} v{card.version.version} · model card"
     return page(title, _header(card) + _notes(card), parts, card.generated_time)

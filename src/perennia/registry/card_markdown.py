@@ -6,6 +6,7 @@ rendered by a Markdown viewer shows markup someone typed as text instead of runn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,11 @@ def cell(value: Any) -> str:
 def code(value: Any) -> str:
     """Return an inline code span shown verbatim (one line, pipes escaped for tables)."""
     raw = " ".join(str(value).split()).replace("|", "\\|")
-    return f"`` {raw} ``" if "`" in raw else f"`{raw}`"
+    if "`" not in raw:
+        return f"`{raw}`"
+    # A fence one backtick longer than the longest run inside cannot be closed by the value.
+    fence = "`" * (max(len(run) for run in re.findall(r"`+", raw)) + 1)
+    return f"{fence} {raw} {fence}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -54,6 +54,8 @@ class Need:
     model_names: tuple[str, ...] = ()
     request_ids: tuple[int, ...] = ()
     logged_model_ids: tuple[str, ...] = ()
+    # Runs a new model version names as its source: reading them is enough.
+    source_run_ids: tuple[str, ...] = ()
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -113,14 +115,16 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
             rest == "" and method == "DELETE" or rest.startswith(("/rename", "/policies", "/roles"))
         ):
             level = "manage"
+        elif rest == "" and body.get("owner") is not None:
+            level = "manage"  # the owner is named on the model card; editors may not change it
+        elif rest.startswith("/aliases/") and body.get("action") == "rollback_alias":
+            level = "manage"  # the one move an approval policy lets through
         else:
             level = "write"
-        return Need(level, model_names=(match.group(1),))
+        sources = _strings(body.get("run_id")) if rest == "/versions" and not reading else ()
+        return Need(level, model_names=(match.group(1),), source_run_ids=sources)
     if path == "/api/v1/approval-requests":
-        if reading:
-            names = _strings(query.get("name"))
-            return Need("read" if names else "admin", model_names=names)
-        return Need("write", model_names=_strings(body.get("name")))
+        return Need("admin")  # every model's requests; a model's own are under its path
     if match := _NATIVE_REQUEST.match(path):
         # Reviewing and cancelling need sight of the model; the store checks the rest (the
         # policy's reviewer role, no self-approval, only the requester cancels).
@@ -134,13 +138,14 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
         ):
             return Need("user")
         names = _strings(body.get("name")) or _strings(query.get("name"))
+        sources = _strings(body.get("run_id")) if match.group(2) == "create" else ()
         if reading or match.group(2) in ("get", "get-download-uri", "get-latest-versions"):
             level = "read"
         elif match.group(1) == "registered-models" and match.group(2) in _MLFLOW_MANAGE:
             level = "manage"
         else:
             level = "write"
-        return Need(level, model_names=names)
+        return Need(level, model_names=names, source_run_ids=sources)
     if match := _LOGGED_MODEL.match(path):
         level = "read" if reading else "write"
         return Need(level, logged_model_ids=(match.group(1),))
@@ -155,6 +160,18 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
         return Need("read" if reading else "write", (proxied.group(1),),
                     logged_model_ids=(proxied.group(2),))  # fmt: skip
     return None
+
+
+def model_reader(request: Any) -> Any:
+    """Return a predicate: may the request's user read the registered model with this name?
+
+    Listings answer with only what the user may read (sign-in off, or an admin: everything).
+    """
+    user = getattr(request.state, "user", None)
+    access = getattr(request.state, "access", None)
+    if user is None or access is None or user.is_admin:
+        return lambda name: True
+    return lambda name: access.may_read_model(user, name)
 
 
 class AccessControl:
@@ -215,6 +232,8 @@ class AccessControl:
                 continue  # the endpoint itself answers 404
         for name in models:
             self._check_model(user, name, required)
+        for run_id in need.source_run_ids:
+            self._check_source_run(user, run_id)
         experiments = set(need.experiment_ids)
         for model_id in need.logged_model_ids:
             try:
@@ -241,6 +260,26 @@ class AccessControl:
                     f"user {user.username!r} needs the {required.value} role in experiment "
                     f"{experiment_id} (has {role.value if role else 'none'})"
                 )
+
+    def may_read_model(self, user: User, name: str) -> bool:
+        """Return whether the user may read the registered model (admins always may)."""
+        if user.is_admin:
+            return True
+        role = self.store.access.model_role_of(name, user.user_id) or self.default_role
+        return role is not None
+
+    def _check_source_run(self, user: User, run_id: str) -> None:
+        # A version's gates read its source run's metrics, so naming a run needs sight of it.
+        try:
+            experiment_id = self.store.runs.get(run_id).info.experiment_id
+        except PerenniaError:
+            return  # the store keeps the id as given; no run, no metrics to read
+        role = self._role(experiment_id, user)
+        if role is None:
+            raise PermissionDenied(
+                f"user {user.username!r} cannot read run {run_id!r} (experiment {experiment_id}), "
+                "so cannot name it as a model version's source"
+            )
 
     def _check_model(self, user: User, name: str, required: Role) -> None:
         try:

@@ -85,6 +85,7 @@ class ServerMiddleware:
                 return
         # Routes read the signed-in user (None when authentication is off) from request.state.
         scope.setdefault("state", {})["user"] = user
+        scope["state"]["access"] = self.access  # listings filter by what the user may read
         audit = None
         if method in _MUTATING:
 

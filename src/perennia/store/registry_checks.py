@@ -22,6 +22,12 @@ def check_model_name(name: Any) -> str:
         raise InvalidInput(
             f"registered model name must be 1-{NAME_LENGTH} characters of text, got {name!r:.80}"
         )
+    if name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        # Look-alike names ("fraud " beside "fraud") are how one model poses as another.
+        raise InvalidInput(
+            f"registered model name may not start or end with spaces nor hold control "
+            f"characters, got {name!r:.80}"
+        )
     if "/" in name or "@" in name:
         # Both would make models:/<name>/<version> and models:/<name>@<alias> ambiguous.
         raise InvalidInput(f"registered model name may not contain '/' or '@', got {name!r:.80}")
@@ -56,3 +62,47 @@ def check_tag(key: Any, value: Any) -> tuple[str, str]:
     if not isinstance(value, str) or "\x00" in value or len(value) > 65_536:
         raise InvalidInput(f"tag {key!r} value must be text up to 65,536 characters")
     return key, value
+
+
+def check_text(value: Any, field: str, limit: int = 65_536, *, optional: bool = False) -> Any:
+    """Return `value` if it is text fit to store (no NUL, at most `limit` characters), or raise."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidInput(f"{field} may not contain NUL characters")
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is {len(value):,} characters; the limit is {limit:,}")
+    return value
+
+
+def check_run_id(run_id: Any) -> str | None:
+    """Return a run id (up to 32 letters, digits, - or _) or None, or raise InvalidInput."""
+    if run_id is None:
+        return None
+    if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{1,32}", run_id):
+        raise InvalidInput(f"run_id must be a run's id (32 hex characters), got {run_id!r:.60}")
+    return run_id
+
+
+def check_digest(digest: Any) -> str | None:
+    """Return a sha256 hex digest or None, or raise InvalidInput."""
+    if digest is None:
+        return None
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise InvalidInput(
+            f"digest must be 64 lowercase hex characters (sha256), got {digest!r:.80}"
+        )
+    return digest
+
+
+def check_status(status: Any) -> str:
+    """Return a version status (READY, PENDING_REGISTRATION, FAILED_REGISTRATION), or raise."""
+    from perennia.entities import VersionStatus
+
+    try:
+        return VersionStatus(status).value
+    except ValueError:
+        known = ", ".join(v.value for v in VersionStatus)
+        raise InvalidInput(f"status must be one of {known}, got {status!r:.40}") from None

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from perennia.entities import ModelVersion, RegisteredModel
 from perennia.errors import InvalidInput, NotFound
+from perennia.server.access import model_reader
 from perennia.server.mlflow_compat.shapes import (
     logged_model_uri,
     model_id_of,
@@ -206,16 +207,18 @@ def search_registered_models(request: Request, store: Store = Depends(store_of))
     _check_order(request.query_params.getlist("order_by"), ("name", "name asc"))
     where = _filter(args.get("filter"), {"name": {"=", "LIKE"}})
     size = _max_results(args.get("max_results"), 100)
+    readable = model_reader(request)
     if where.fields.get("name", ("",))[0] == "=":
         try:
             models = [store.registry.get_registered_model(where.value("name"))]
         except (NotFound, InvalidInput):
             models = []
-        models, token = [m for m in models if where.keeps(m.tags)], None
+        models, token = [m for m in models if where.keeps(m.tags) and readable(m.name)], None
     else:
         models, token = _scan(
             lambda n, tok: store.registry.search_registered_models(where.value("name"), n, tok),
-            lambda m: where.keeps(m.tags), size, args.get("page_token") or None,
+            lambda m: where.keeps(m.tags) and readable(m.name), size,
+            args.get("page_token") or None,
         )  # fmt: skip
     found = [_model_body(store, m)["registered_model"] for m in models]
     return _page({"registered_models": found}, token)
@@ -384,9 +387,11 @@ def search_model_versions(request: Request, store: Store = Depends(store_of)) ->
     _check_order(request.query_params.getlist("order_by"), ("name asc, version desc",))
     where = _filter(args.get("filter"), {"name": {"="}, "run_id": {"="}})
     name, run_id = where.value("name"), where.value("run_id")
+    readable = model_reader(request)
     versions, token = _scan(
         lambda n, tok: store.registry.search_model_versions(name, run_id, n, tok),
-        lambda v: where.keeps(v.tags), _max_results(args.get("max_results"), MAX_RESULTS),
+        lambda v: where.keeps(v.tags) and readable(v.name),
+        _max_results(args.get("max_results"), MAX_RESULTS),
         args.get("page_token") or None,
     )  # fmt: skip
     return _page({"model_versions": [model_version_json(v) for v in versions]}, token)

@@ -19,7 +19,7 @@ from perennia.server.mlflow_compat.shapes import (
     run_info_json,
     run_json,
 )
-from perennia.server.routes.common import acting_user, store_of
+from perennia.server.routes.common import run_owner, store_of
 from perennia.store.base import Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
@@ -160,7 +160,7 @@ def create_run(
     run = store.runs.create(
         str(body.get("experiment_id") or "0"),
         run_name=body.get("run_name") or tags.get("mlflow.runName"),
-        user_id=acting_user(request, claimed),
+        user_id=run_owner(request, claimed),
         start_time=body.get("start_time"),
         tags=tags,
         parent_run_id=tags.get("mlflow.parentRunId"),

@@ -41,3 +41,11 @@ def acting_user(request: Request, claimed: str | None) -> str | None:
     """Return who acts: the signed-in user, or (sign-in off) the username the client names."""
     user = getattr(request.state, "user", None)
     return user.username if user is not None else claimed
+
+
+def run_owner(request: Request, claimed: str | None) -> str | None:
+    """Return whose run it is: the signed-in user's, or the claimed one for admins (imports)."""
+    user = getattr(request.state, "user", None)
+    if user is None or user.is_admin:
+        return claimed if claimed is not None or user is None else user.username
+    return user.username

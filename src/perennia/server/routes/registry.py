@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from perennia.entities import VersionStatus
+from perennia.entities import Page, VersionStatus
 from perennia.errors import Conflict, InvalidInput
+from perennia.server.access import model_reader
 from perennia.server.routes.common import acting_user, entity, store_of
 from perennia.server.schemas import Strict
 from perennia.store.base import Store
@@ -100,13 +101,19 @@ def create_registered_model(
 
 @router.get(MODELS)
 def search_registered_models(
+    request: Request,
     name_like: str | None = None,
     max_results: int = PageSize,
     page_token: str | None = None,
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return a page of registered models, by name, optionally matching a LIKE pattern."""
-    return entity(store.registry.search_registered_models(name_like, max_results, page_token))
+    """Return a page of registered models, by name, optionally matching a LIKE pattern.
+
+    Only models the signed-in user may read are listed, so a page may hold fewer than asked.
+    """
+    page = store.registry.search_registered_models(name_like, max_results, page_token)
+    readable = model_reader(request)
+    return entity(Page([m for m in page.items if readable(m.name)], page.next_page_token))
 
 
 @router.get(MODEL)

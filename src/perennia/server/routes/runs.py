@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import ViewType, to_dict
-from perennia.server.routes.common import acting_user, entity, store_of
+from perennia.server.routes.common import entity, run_owner, store_of
 from perennia.server.schemas import CreateRun, Cutoff, Heartbeat, SearchRuns, UpdateRun
 from perennia.store.base import Store
 
@@ -22,7 +22,7 @@ def create_run(body: CreateRun, request: Request, store: Store = Depends(store_o
     run = store.runs.create(
         body.experiment_id,
         run_name=body.run_name,
-        user_id=acting_user(request, body.user_id),
+        user_id=run_owner(request, body.user_id),
         start_time=body.start_time,
         tags=body.tags,
         parent_run_id=body.parent_run_id,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
 from perennia.entities import (
@@ -29,7 +30,7 @@ from perennia.entities import (
     VersionState,
 )
 from perennia.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from perennia.store.registry_checks import ANY, check_alias, check_model_name
+from perennia.store.registry_checks import ANY, check_alias, check_model_name, check_text
 from perennia.store.sql import schema as s
 from perennia.store.sql.access import standing_on_model
 from perennia.store.sql.engine import read_transaction, write_transaction
@@ -131,7 +132,13 @@ class SqlApprovalStore:
             before = self._policy(conn, model.name, alias)
             where = (p.c.name == model.name) & (p.c.alias == alias)
             if before is None:
-                conn.execute(insert(p).values(name=model.name, alias=alias, **values))
+                try:
+                    conn.execute(insert(p).values(name=model.name, alias=alias, **values))
+                except IntegrityError:
+                    raise Conflict(
+                        f"someone set a policy for {alias!r} of {name!r} at the same time; "
+                        "read it and set yours again"
+                    ) from None
             else:
                 conn.execute(update(p).where(where).values(**values))
             after = self._policy(conn, model.name, alias)
@@ -317,7 +324,10 @@ class SqlApprovalStore:
                 f"{policy.required_approvals - approvals} more approval(s){who} "
                 f"({approvals} of {policy.required_approvals})"
             )
-        run_id = read_version(conn, row.name, row.version).run_id
+        try:
+            run_id = read_version(conn, row.name, row.version).run_id
+        except NotFound:
+            return [*unmet, f"version {row.version} no longer exists"]
         for gate in policy.gates:
             value = _metric(conn, run_id, gate.metric)
             if value is None:
@@ -397,10 +407,4 @@ def _request_id(request_id: Any) -> int:
 
 
 def _comment(comment: Any) -> str:
-    if comment is None:
-        return ""
-    if not isinstance(comment, str):
-        raise InvalidInput(f"comment must be text, got {type(comment).__name__}")
-    if len(comment) > 10_000:
-        raise InvalidInput(f"comment is {len(comment)} characters; the limit is 10000")
-    return comment
+    return check_text("" if comment is None else comment, "comment", 10_000)

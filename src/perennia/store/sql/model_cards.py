@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from perennia.clock import now_ms
 from perennia.entities import ModelCardRevision
 from perennia.errors import Conflict, InvalidInput, NotFound
-from perennia.store.registry_checks import check_model_name
+from perennia.store.registry_checks import check_model_name, check_text
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.registry_events import record_event
@@ -68,8 +68,7 @@ class SqlModelCardStore:
     ) -> ModelCardRevision:  # fmt: skip
         """Return the new revision: the previous fields updated with `fields` (empty removes)."""
         changes = _check_fields(fields)
-        if not isinstance(comment, str) or len(comment) > 10_000:
-            raise InvalidInput("comment must be text of at most 10000 characters")
+        comment = check_text(comment, "comment", 10_000)
         c = s.model_card_revisions
         with write_transaction(self.engine) as conn:
             model = read_model(conn, check_model_name(name))

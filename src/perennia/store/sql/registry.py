@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
 from perennia.entities import (
@@ -22,12 +23,17 @@ from perennia.entities import (
     VersionStatus,
 )
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
+from perennia.store.limits import NAME_LENGTH
 from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.registry_checks import (  # noqa: F401 - re-exported for the store's users
     ANY,
     check_alias,
+    check_digest,
     check_model_name,
+    check_run_id,
+    check_status,
     check_tag,
+    check_text,
     check_version,
 )
 from perennia.store.sql import schema as s
@@ -37,6 +43,7 @@ from perennia.store.sql.registry_events import (
     model_events,
     record_event,
     rollback_target,
+    since_creation,
 )
 from perennia.store.sql.registry_rows import read_model, read_version
 
@@ -70,6 +77,8 @@ class SqlRegistryStore:
     ) -> RegisteredModel:
         """Return a new registered model (owned by `username` unless `owner` is given); AlreadyExists if taken."""
         check_model_name(name)
+        description = check_text(description or "", "description")
+        owner = check_text(owner, "owner", NAME_LENGTH, optional=True)
         pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         now = now_ms()
         with write_transaction(self.engine) as conn:
@@ -77,12 +86,16 @@ class SqlRegistryStore:
                 select(s.registered_models.c.name).where(s.registered_models.c.name == name)
             ).first():
                 raise AlreadyExists(f"registered model {name!r} already exists")
-            conn.execute(
-                insert(s.registered_models).values(
-                    name=name, description=description or "", owner=owner or username, creation_time=now,
-                    last_updated_time=now, next_version=1,
-                )
-            )  # fmt: skip
+            try:
+                conn.execute(
+                    insert(s.registered_models).values(
+                        name=name, description=description, owner=owner or username,
+                        creation_time=now, last_updated_time=now, next_version=1,
+                    )
+                )  # fmt: skip
+            except IntegrityError:
+                # Another writer registered the name between our check and our insert.
+                raise AlreadyExists(f"registered model {name!r} already exists") from None
             for key, value in pairs:
                 conn.execute(
                     insert(s.registered_model_tags).values(name=name, key=key, value=value)
@@ -125,9 +138,9 @@ class SqlRegistryStore:
         """Return the model after changing its description and/or owner."""
         values: dict[str, Any] = {}
         if description is not None:
-            values["description"] = description
+            values["description"] = check_text(description, "description")
         if owner is not None:
-            values["owner"] = owner
+            values["owner"] = check_text(owner, "owner", NAME_LENGTH)
         with write_transaction(self.engine) as conn:
             before = _model_state(read_model(conn, check_model_name(name)))
             values["last_updated_time"] = now_ms()
@@ -153,8 +166,14 @@ class SqlRegistryStore:
                 select(s.registered_models.c.name).where(s.registered_models.c.name == new_name)
             ).first():
                 raise AlreadyExists(f"registered model {new_name!r} already exists")
-            for table in _BY_NAME:
-                conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+            try:
+                for table in _BY_NAME:
+                    conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+                # The history follows the model, so the old name starts afresh if reused.
+                e = s.registry_events
+                conn.execute(update(e).where(e.c.model_name == name).values(model_name=new_name))
+            except IntegrityError:
+                raise AlreadyExists(f"registered model {new_name!r} already exists") from None
             w = s.webhooks  # a webhook scoped to the model follows it to its new name
             conn.execute(update(w).where(w.c.model_name == name).values(model_name=new_name))
             conn.execute(
@@ -223,11 +242,13 @@ class SqlRegistryStore:
     ) -> ModelVersion:
         """Return a new version of `name` with the next number (atomic under concurrency)."""
         check_model_name(name)
-        if not isinstance(source, str) or not source or len(source) > 4000:
+        if not isinstance(source, str) or not source or len(source) > 4000 or "\x00" in source:
             raise InvalidInput(
                 "source must be the URI of the model package, up to 4,000 characters"
             )
-        status = VersionStatus(status).value
+        status = check_status(status)
+        description = check_text(description or "", "description")
+        run_id, digest = check_run_id(run_id), check_digest(digest)
         pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         rm = s.registered_models
         now = now_ms()
@@ -243,7 +264,7 @@ class SqlRegistryStore:
             conn.execute(
                 insert(s.model_versions).values(
                     name=name, version=version, creation_time=now, last_updated_time=now,
-                    description=description or "", user_id=username, source=source, run_id=run_id,
+                    description=description, user_id=username, source=source, run_id=run_id,
                     digest=digest, status=status, status_message=None, state=VersionState.ACTIVE.value,
                 )
             )  # fmt: skip
@@ -311,11 +332,11 @@ class SqlRegistryStore:
         version = check_version(version)
         values: dict[str, Any] = {}
         if description is not None:
-            values["description"] = description
+            values["description"] = check_text(description, "description")
         if status is not None:
-            values["status"] = VersionStatus(status).value
+            values["status"] = check_status(status)
         if status_message is not None:
-            values["status_message"] = status_message
+            values["status_message"] = check_text(status_message, "status_message")
         if state is not None:
             values["state"] = _state(state)
         mv = s.model_versions
@@ -346,9 +367,16 @@ class SqlRegistryStore:
         version = check_version(version)
         with write_transaction(self.engine) as conn:
             before = _version_state(read_version(conn, check_model_name(name), version))
+            held = set(before["aliases"]) & guarded_aliases(conn, name)
+            if held:
+                raise PermissionDenied(
+                    f"version {version} of {name!r} holds guarded alias(es) {sorted(held)}; move "
+                    "them through an approved request (or roll back) before deleting it"
+                )
             for table in (s.model_version_tags, s.model_aliases, s.model_versions):
                 conn.execute(delete(table).where(table.c.name == name, table.c.version == version))
             record_event(conn, username, "delete_model_version", name, version, before, None)
+            _cancel_requests_for(conn, name, version, username)
 
     def set_model_version_tag(
         self, name: str, version: int | str, key: str, value: str, username: str | None = None
@@ -484,6 +512,11 @@ class SqlRegistryStore:
             if current is None:
                 read_model(conn, check_model_name(name))
                 raise NotFound(f"registered model {name!r} has no alias {alias!r}")
+            if alias in guarded_aliases(conn, name):
+                raise PermissionDenied(
+                    f"alias {alias!r} of {name!r} is guarded by an approval policy; delete the "
+                    "policy first (a manager's call) to remove it"
+                )
             conn.execute(delete(a).where(where))
             record_event(
                 conn,
@@ -510,14 +543,35 @@ class SqlRegistryStore:
     # -- events ------------------------------------------------------------------------------
 
     def events(self, name: str | None = None, limit: int = 100) -> list[RegistryEvent]:
-        """Return registry events, newest first, optionally of one model."""
+        """Return registry events, newest first: all of them, or those of one existing model.
+
+        A model's events start at its creation: a deleted model's history stays in the log
+        (read it with `events()`), but a new model under the same name does not inherit it.
+        """
         e = s.registry_events
         query = select(e).order_by(e.c.event_id.desc()).limit(max(1, min(int(limit), 100_000)))
-        if name is not None:
-            query = query.where(e.c.model_name == name)
         with read_transaction(self.engine) as conn:
+            if name is not None:
+                read_model(conn, check_model_name(name))
+                query = query.where(*since_creation(name))
             rows = conn.execute(query).all()
         return [event_of(r) for r in rows]
+
+
+def _cancel_requests_for(conn: Connection, name: str, version: int, username: str | None) -> None:
+    """Cancel the pending approval requests of a version that no longer exists."""
+    r = s.approval_requests
+    pending = conn.execute(
+        select(r.c.request_id, r.c.alias)
+        .where(r.c.name == name, r.c.version == version, r.c.status == "PENDING")
+    ).all()  # fmt: skip
+    for request_id, alias in pending:
+        conn.execute(update(r).where(r.c.request_id == request_id)
+                     .values(status="CANCELLED", decided_time=now_ms()))  # fmt: skip
+        record_event(conn, username, "cancel_approval", name, version,
+                     {"request_id": request_id, "status": "PENDING"},
+                     {"request_id": request_id, "status": "CANCELLED", "alias": alias,
+                      "reason": "version deleted"})  # fmt: skip
 
 
 def _state(state: str) -> str:

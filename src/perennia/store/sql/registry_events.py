@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from perennia.clock import now_ms
 from perennia.entities import RegistryEvent
@@ -83,8 +83,19 @@ def rollback_target(events: list[RegistryEvent], alias: str) -> int | None:
     return held[-2] if len(held) >= 2 else None
 
 
-def model_events(conn: Connection, name: str) -> list[RegistryEvent]:
-    """Return every event of one model, newest first."""
+def since_creation(name: str) -> tuple[Any, ...]:
+    """Return WHERE clauses selecting one model's events since its (latest) creation."""
     e = s.registry_events
-    rows = conn.execute(select(e).where(e.c.model_name == name).order_by(e.c.event_id.desc()))
+    created = (
+        select(func.max(e.c.event_id))
+        .where(e.c.model_name == name, e.c.action == "create_registered_model")
+        .scalar_subquery()
+    )
+    return e.c.model_name == name, e.c.event_id >= func.coalesce(created, 0)
+
+
+def model_events(conn: Connection, name: str) -> list[RegistryEvent]:
+    """Return the events of the model now under `name` (not of earlier ones), newest first."""
+    e = s.registry_events
+    rows = conn.execute(select(e).where(*since_creation(name)).order_by(e.c.event_id.desc()))
     return [event_of(r) for r in rows]
