@@ -37,23 +37,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from perennia.errors import InvalidInput
+from perennia.models.columns import (  # noqa: F401 - INTEGERS and FLOATS are part of this API
+    _EXACT,
+    FLOATS,
+    INTEGERS,
+    Column,
+    cast,
+    from_numpy,
+    null_column,
+    read_column,
+)
 
 logger = logging.getLogger(__name__)
 
-INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-FLOATS = ("float32", "float64")
 DTYPES = ("bool", *INTEGERS, *FLOATS, "string", "binary", "datetime", "category")
 INPUT_KINDS = ("dataframe", "array")
 
-# The largest integer each float type holds exactly: 2 to the width of its significand.
-_EXACT = {"float32": 2**24, "float64": 2**53}
-_NUMBERS = (*INTEGERS, "float16", *FLOATS)
-# pandas' infer_dtype names for object columns, in our vocabulary; the rest are "mixed".
-_OBJECT_KINDS = {
-    "string": "string", "bytes": "binary", "boolean": "bool", "integer": "int64",
-    "floating": "float64", "mixed-integer-float": "float64", "datetime": "datetime",
-    "datetime64": "datetime", "date": "datetime", "empty": "null",
-}  # fmt: skip
 _ACCEPTS = "a pandas or polars DataFrame, a dict of columns, a list of records or a numpy array"
 
 
@@ -179,15 +178,15 @@ def _infer(data: Any, label: str) -> tuple[str, list[ColumnSpec]]:
         if frame.columns.duplicated().any():
             raise InvalidInput(f"{label}'s column names repeat: {_repeats(list(frame.columns))}")
         return "dataframe", [
-            _infer_spec(_column(frame.iloc[:, i]), f"column {str(c)!r}", str(c))
+            _infer_spec(read_column(frame.iloc[:, i]), f"column {str(c)!r}", str(c))
             for i, c in enumerate(frame.columns)
         ]
     array = _as_array(data, label)
-    spec = _infer_spec(_from_numpy(array.ravel()), label, None)
+    spec = _infer_spec(from_numpy(array.ravel()), label, None)
     return "array", [ColumnSpec(None, spec.dtype, (-1, *array.shape[1:]))]
 
 
-def _infer_spec(col: _Col, label: str, name: str | None) -> ColumnSpec:
+def _infer_spec(col: Column, label: str, name: str | None) -> ColumnSpec:
     kind, nulls = col.kind, col.has_nulls()
     if kind in INTEGERS and nulls:
         kind = "float64"  # what pandas, numpy and the model make of ints with holes
@@ -228,10 +227,10 @@ def _enforce_frame(specs: list[ColumnSpec], data: Any) -> Any:
             if spec.required:
                 problems.append(f"column {spec.name!r} is missing (required {spec.dtype})")
             else:
-                columns[spec.name] = _nulls(spec.dtype, len(frame))
+                columns[spec.name] = null_column(spec.dtype, len(frame))
             continue
         series = frame[labels[spec.name]]
-        result, misfit = _cast(_column(series), spec, series)
+        result, misfit = cast(read_column(series), spec, series)
         if misfit is None:
             columns[labels[spec.name]] = getattr(result, "array", result)
         else:
@@ -279,7 +278,7 @@ def _enforce_array(spec: ColumnSpec, data: Any) -> Any:
             f"(-1: any size) but got shape {array.shape}"
         )
     flat = array.ravel()
-    result, misfit = _cast(_from_numpy(flat), spec, flat)
+    result, misfit = cast(from_numpy(flat), spec, flat)
     if misfit is not None:
 
         def where(i: int) -> str:
@@ -387,236 +386,3 @@ def _as_array(data: Any, label: str) -> Any:
 
 
 # -- columns and casts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Col:
-    """A column's kind in our vocabulary, its values (numpy, for numbers) and its null mask."""
-
-    kind: str
-    values: Any
-    mask: Any = None
-
-    def has_nulls(self) -> bool:
-        return self.mask is not None and bool(self.mask.any())
-
-
-def _from_numpy(values: Any) -> _Col:
-    import numpy as np
-
-    code = values.dtype.kind
-    if code == "b" or code in "iu":
-        return _Col(values.dtype.name, values)
-    if code == "f":
-        return _Col(values.dtype.name, values, np.isnan(values))
-    if code == "O":
-        return _from_objects(values)
-    kinds = {"U": "string", "S": "binary", "M": "datetime"}
-    return _Col(kinds.get(code, values.dtype.name), values)
-
-
-def _from_objects(values: Any) -> _Col:
-    import numpy as np
-    import pandas as pd
-
-    kind = _OBJECT_KINDS.get(pd.api.types.infer_dtype(values, skipna=True), "mixed")
-    mask = pd.isna(values)
-    if kind not in ("int64", "float64", "bool"):
-        return _Col(kind, values, mask)
-    filled = np.where(mask, False if kind == "bool" else 0, values)
-    if kind != "int64":
-        return _Col(kind, filled.astype(kind), mask)
-    for dtype in ("int64", "uint64"):
-        try:
-            return _Col(dtype, filled.astype(dtype), mask)
-        except OverflowError:
-            continue
-    return _Col("integers beyond 64 bits", values, mask)
-
-
-def _column(series: Any) -> _Col:
-    import numpy as np
-    import pandas as pd
-    from pandas.api import types
-
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return _Col("category", series, series.isna().to_numpy())
-    if isinstance(dtype, np.dtype):
-        return _from_numpy(series.to_numpy())
-    mask = series.isna().to_numpy()
-    if types.is_bool_dtype(dtype) or types.is_integer_dtype(dtype) or types.is_float_dtype(dtype):
-        numbers = np.dtype(dtype.numpy_dtype)
-        fill = {"f": np.nan, "b": False}.get(numbers.kind, 0)
-        return _Col(numbers.name, series.to_numpy(dtype=numbers, na_value=fill), mask)
-    if types.is_datetime64_any_dtype(dtype):
-        return _Col("datetime", series, mask)
-    if types.is_string_dtype(dtype):
-        return _Col("string", series, mask)
-    return _Col(str(dtype), series, mask)
-
-
-def _compatible(source: str, target: str) -> bool:
-    if source == "null":
-        return True
-    if target == "bool":
-        return source == "bool"
-    if target in INTEGERS or target in FLOATS:
-        return source in _NUMBERS
-    if target == "category":
-        return source in ("category", "string")
-    return source == target
-
-
-def _cast(col: _Col, spec: ColumnSpec, original: Any) -> tuple[Any, Any]:
-    """Return (converted, None), or (None, (what was found, first bad position, its value))."""
-    import numpy as np
-    import pandas as pd
-
-    target = spec.dtype
-    if col.kind == "category" and target == "string":
-        categories = original.cat.categories
-        if pd.api.types.infer_dtype(categories, skipna=True) in ("string", "empty"):
-            return original.astype(object), None
-        return None, _mismatch(col, target, original)
-    if not _compatible(col.kind, target):
-        return None, _mismatch(col, target, original)
-    if target == "bool" or target in INTEGERS or target in FLOATS:
-        if col.kind == "null":
-            n = len(original)
-            col = _Col(target, np.zeros(n, dtype=target), np.ones(n, dtype=bool))
-        return _cast_number(col, target, spec.required)
-    is_pandas = isinstance(original, pd.Series)
-    if target == "category" and is_pandas and col.kind != "category":
-        return original.astype("category"), None
-    if target == "datetime" and str(getattr(original, "dtype", "")) == "object":
-        return pd.to_datetime(original), None
-    return original, None
-
-
-def _cast_number(col: _Col, target: str, required: bool) -> tuple[Any, Any]:
-    import numpy as np
-
-    values, mask = col.values, col.mask
-    bad = _first_inexact(values, mask, col.kind, target)
-    if bad is not None:
-        return None, (f"{col.kind} values that {target} cannot hold exactly", bad, values[bad])
-    nulls = col.has_nulls()
-    if target in FLOATS:
-        out = values.astype(target, copy=nulls)
-        if nulls:
-            out[mask] = np.nan
-        return out, None
-    if nulls and col.kind not in INTEGERS and col.kind != "bool":
-        values = np.where(mask, 0, values)  # NaN has no int value; the mask keeps the nulls
-    out = values.astype(target, copy=False)
-    if not nulls:
-        return out, None
-    if required:
-        return None, ("a null", int(np.flatnonzero(mask)[0]), None)
-    return _nullable(out, mask, target), None
-
-
-def _first_inexact(values: Any, mask: Any, source: str, target: str) -> int | None:
-    """Return the first position whose value would change on the way to `target`, or None."""
-    import numpy as np
-
-    if source == target or target == "bool":
-        return None
-    if target in FLOATS and source in INTEGERS:
-        cond = _outside(values, source, -_EXACT[target], _EXACT[target])
-    elif target in FLOATS:
-        if target != "float32" or np.dtype(source).itemsize <= 4:
-            return None
-        with np.errstate(over="ignore"):
-            cond = (values.astype(np.float32) != values) & ~np.isnan(values)
-    elif source in INTEGERS:
-        info = np.iinfo(target)
-        cond = _outside(values, source, int(info.min), int(info.max))
-    else:
-        info = np.iinfo(target)
-        # float(max) + 1 is 2**bits exactly, the first integer past the range.
-        with np.errstate(invalid="ignore", over="ignore"):
-            cond = ~np.isfinite(values) | (np.floor(values) != values)
-            cond |= (values < float(info.min)) | (values >= float(info.max) + 1)
-    if cond is None:
-        return None
-    if mask is not None:
-        cond &= ~mask
-    hits = np.flatnonzero(cond)
-    return int(hits[0]) if hits.size else None
-
-
-def _outside(values: Any, source: str, lo: int, hi: int) -> Any:
-    import numpy as np
-
-    # Compare only on the sides the source type can exceed, so every bound fits its type.
-    info = np.iinfo(source)
-    cond = None
-    if info.min < lo:
-        cond = values < lo
-    if info.max > hi:
-        cond = values > hi if cond is None else cond | (values > hi)
-    return cond
-
-
-def _nullable(values: Any, mask: Any, dtype: str) -> Any:
-    import pandas as pd
-
-    if dtype == "bool":
-        return pd.arrays.BooleanArray(values, mask)
-    return pd.arrays.IntegerArray(values, mask)
-
-
-def _nulls(dtype: str, n: int) -> Any:
-    """Return a column of `n` nulls of `dtype`, for an optional column the input lacks."""
-    import numpy as np
-    import pandas as pd
-
-    if dtype in FLOATS:
-        return np.full(n, np.nan, dtype=dtype)
-    if dtype == "bool" or dtype in INTEGERS:
-        return _nullable(np.zeros(n, dtype=dtype), np.ones(n, dtype=bool), dtype)
-    if dtype == "datetime":
-        return np.full(n, np.datetime64("NaT", "ns"))
-    if dtype == "category":
-        return pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index([], dtype=object))
-    return np.full(n, None, dtype=object)
-
-
-def _mismatch(col: _Col, target: str, original: Any) -> tuple[str, int | None, Any]:
-    import numpy as np
-    import pandas as pd
-
-    values = original.to_numpy() if isinstance(original, pd.Series) else np.asarray(original)
-    present = np.flatnonzero(~np.asarray(pd.isna(values), dtype=bool))
-    if col.kind == "mixed":
-        # Error path only: look for the first value of a type the target cannot take.
-        fits = _fits(target)
-        for i in present:
-            if not fits(values[i]):
-                return _type_name(values[i]), int(i), values[i]
-    if present.size == 0:
-        return col.kind, None, None
-    return col.kind, int(present[0]), values[present[0]]
-
-
-def _fits(target: str) -> Any:
-    import datetime
-    import numbers
-
-    import numpy as np
-
-    if target == "bool":
-        return lambda v: isinstance(v, bool)
-    if target in INTEGERS:
-        return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)
-    if target in FLOATS:
-        return lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)
-    types = {"binary": (bytes,), "datetime": (datetime.date, np.datetime64)}.get(target, (str,))
-    return lambda v: isinstance(v, types)
-
-
-def _type_name(value: Any) -> str:
-    names = {str: "string", bytes: "binary", bool: "bool", int: "int", float: "float"}
-    return names.get(type(value), type(value).__name__)
