@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
@@ -128,6 +128,12 @@ class SqlExperimentStore:
             row = self._require(conn, eid)
             if row.lifecycle_stage == LifecycleStage.DELETED.value:
                 return
+            # Restore brings back the runs trashed at or after this time, so the experiment's
+            # deletion must come strictly after any run trashed on its own (even in the same ms).
+            latest = conn.execute(
+                select(func.max(s.runs.c.deleted_time)).where(s.runs.c.experiment_id == eid)
+            ).scalar()
+            now = max(now, (latest or 0) + 1)
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
