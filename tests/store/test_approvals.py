@@ -203,3 +203,23 @@ def test_concurrent_approvals_apply_exactly_once(store, model) -> None:
     assert final.status == "APPLIED" and len(final.reviews) == 2
     moves = [e for e in store.registry.events(model) if e.action == "approve_alias"]
     assert len(moves) == 1
+
+
+def test_two_people_asking_at_once_make_one_pending_request(store, model) -> None:
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def ask(who: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(store.approvals.request(model, 1, "champion", username=who).status)
+        except Conflict as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=ask, args=(who,)) for who in ("ana", "cy")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 1 and "PENDING" in outcomes
+    assert len(store.approvals.list_requests(model, status="PENDING")) == 1

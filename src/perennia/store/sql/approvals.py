@@ -197,11 +197,18 @@ class SqlApprovalStore:
                     f"request {open_one} already asks to point {alias!r} of {name!r} at version "
                     f"{target.version}; review or cancel it"
                 )
-            request_id = conn.execute(
-                insert(r).values(name=name, version=target.version, alias=alias,
-                                 requested_by=username, requested_time=now_ms(), comment=comment,
-                                 status=ApprovalStatus.PENDING).returning(r.c.request_id)
-            ).scalar_one()  # fmt: skip
+            try:
+                request_id = conn.execute(
+                    insert(r).values(name=name, version=target.version, alias=alias,
+                                     requested_by=username, requested_time=now_ms(),
+                                     comment=comment, status=ApprovalStatus.PENDING)
+                    .returning(r.c.request_id)
+                ).scalar_one()  # fmt: skip
+            except IntegrityError:
+                raise Conflict(
+                    f"someone asked to point {alias!r} of {name!r} at version {target.version} "
+                    "at the same time; review or cancel that request"
+                ) from None
             record_event(conn, username, "request_approval", name, target.version, None,
                                   {"request_id": request_id, "alias": alias,
                                    "comment": comment})  # fmt: skip

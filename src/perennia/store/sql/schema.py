@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from perennia.store.limits import ARTIFACT_PATH_LENGTH, KEY_LENGTH, NAME_LENGTH
@@ -335,6 +336,16 @@ approval_requests = Table(
     Column("status", String(16), nullable=False),
     Column("decided_time", BigInteger, nullable=True),
     Index("ix_approval_requests_model", "name", "status"),
+    # At most one pending request per (model, alias, version), even when two ask at once.
+    Index(
+        "ux_approval_requests_pending",
+        "name",
+        "alias",
+        "version",
+        unique=True,
+        postgresql_where=text("status = 'PENDING'"),
+        sqlite_where=text("status = 'PENDING'"),
+    ),  # fmt: skip
     sqlite_autoincrement=True,
 )
 

@@ -59,6 +59,11 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_approval_requests_model", "approval_requests", ["name", "status"])
+    op.create_index(
+        "ux_approval_requests_pending", "approval_requests", ["name", "alias", "version"],
+        unique=True, postgresql_where=sa.text("status = 'PENDING'"),
+        sqlite_where=sa.text("status = 'PENDING'"),
+    )  # fmt: skip
     op.create_table(
         "approval_reviews",
         sa.Column(
