@@ -44,4 +44,5 @@ def gc(
     console.print(
         f"marked [bold]{len(report.killed_runs)}[/bold] stale runs KILLED, purged [bold]{report.purged_runs}[/bold] runs "
         f"and [bold]{report.purged_experiments}[/bold] experiments, deleted [bold]{report.deleted_blobs}[/bold] blobs"
+        f" and [bold]{report.expired_keys}[/bold] expired idempotency keys"
     )

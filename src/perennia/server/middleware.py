@@ -6,7 +6,9 @@ and the JSON body, read once here to find the request's targets, is replayed to 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from perennia.clock import now_ms
 from perennia.entities import AuditEntry, Role
-from perennia.errors import PerenniaError
+from perennia.errors import Conflict, PerenniaError
 from perennia.server.access import CREATE_MODEL, OPEN_PATHS, AccessControl, need_of
 from perennia.server.errors import error_body
 
@@ -28,6 +30,8 @@ def _is_streamed(path: str) -> bool:
 
 
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+_KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
+_ANSWERED = object()  # the idempotency check answered the request itself
 _CREATE_EXPERIMENT = {"/api/v1/experiments", "/api/2.0/mlflow/experiments/create"}
 
 
@@ -86,6 +90,11 @@ class ServerMiddleware:
         # Routes read the signed-in user (None when authentication is off) from request.state.
         scope.setdefault("state", {})["user"] = user
         scope["state"]["access"] = self.access  # listings filter by what the user may read
+        key = None
+        if method in _MUTATING and not streamed:
+            key = await self._idempotency(scope, send, user, body)
+            if key is _ANSWERED:
+                return
         audit = None
         if method in _MUTATING:
 
@@ -93,8 +102,49 @@ class ServerMiddleware:
                 await run_in_threadpool(
                     self._after_write, user, method, path, body, status, captured
                 )
+                if key is not None:
+                    await run_in_threadpool(self.store.idempotency.finish, key,
+                                            _name(user), status, captured)  # fmt: skip
 
-        await self._forward(scope, receive, send, path in _CREATE_EXPERIMENT, audit)
+        capture = path in _CREATE_EXPERIMENT or key is not None
+        await self._forward(scope, receive, send, capture, audit)
+
+    async def _idempotency(self, scope, send, user, body: bytes) -> Any:
+        """Return the request's claimed Idempotency-Key, None without one, or _ANSWERED.
+
+        A retry of a finished write is answered here with the stored response; a retry while
+        the first attempt still runs gets 503 (the client backs off and tries again).
+        """
+        raw = dict(scope.get("headers") or []).get(b"idempotency-key")
+        if raw is None or getattr(self.store, "idempotency", None) is None:
+            return None
+        key = raw.decode("latin-1")
+        if not _KEY.fullmatch(key):
+            await _answer(send, 400, error_body("INVALID_PARAMETER_VALUE", "Idempotency-Key must "
+                          "be 8-128 letters, digits, - or _", "InvalidInput"))  # fmt: skip
+            return _ANSWERED
+        request = hashlib.sha256(b"\0".join(
+            (scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body)
+        )).hexdigest()  # fmt: skip
+        try:
+            claim = await run_in_threadpool(self.store.idempotency.claim, key, _name(user), request)
+        except Conflict as error:
+            await _answer(send, 503, error_body("TEMPORARILY_UNAVAILABLE", str(error), "Conflict"))
+            return _ANSWERED
+        except PerenniaError as error:
+            await _answer(send, error.http_status,
+                          error_body(error.error_code, str(error), type(error).__name__))  # fmt: skip
+            return _ANSWERED
+        if claim.replay is None:
+            return key
+        status, stored = claim.replay
+        payload = (stored or "").encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"idempotent-replayed", b"true")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": payload})
+        return _ANSWERED
 
     async def _audit_refusal(self, user, method: str, path: str, body: bytes, status: int) -> None:
         # Refused writes are recorded too: they are what an audit is most often read for.
@@ -153,6 +203,10 @@ class ServerMiddleware:
         self.store.audit.record(
             AuditEntry(now_ms(), user.username if user else None, method, path, target, status)
         )
+
+
+def _name(user: Any) -> str | None:
+    return None if user is None else user.username
 
 
 def _replay(body: bytes):

@@ -19,6 +19,7 @@ class GcReport:
     purged_runs: int = 0
     purged_experiments: int = 0
     deleted_blobs: int = 0
+    expired_keys: int = 0
 
 
 def _artifact_locations(context: TrackingContext) -> set[str]:
@@ -53,4 +54,8 @@ def collect_garbage(
         report.deleted_blobs += context.repository_for_location(location).delete_unreferenced(
             blob_grace_seconds
         )
+    keys = getattr(context.store, "idempotency", None)
+    if keys is not None:  # a server's own store; a REST client has none to expire
+        step("expiring idempotency keys older than a day")
+        report.expired_keys = keys.expire()
     return report

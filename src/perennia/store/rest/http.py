@@ -1,4 +1,4 @@
-"""One HTTP session to the server: retries with backoff, and server errors as Perennia errors.
+"""One HTTP session to the server: idempotent retries with backoff, server errors as Perennia errors.
 
 A JSON error body names the exception class the server raised (`error_class`), so a 404 on a
 run becomes the same `NotFound` the SQL store raises, and callers cannot tell the two apart.
@@ -10,6 +10,7 @@ import logging
 import random
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ _BY_STATUS = {
     409: errors.Conflict,
 }
 RETRY_STATUSES = {500, 502, 503, 504}
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def error_from_response(response: httpx.Response) -> PerenniaError:
@@ -85,7 +87,13 @@ class HttpSession:
         content: Callable[[], Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Return a successful response; `content` makes a fresh body for each attempt."""
+        """Return a successful response; `content` makes a fresh body for each attempt.
+
+        Every attempt of one write carries the same Idempotency-Key, so a retry after a lost
+        reply is answered from the server's record instead of being applied twice.
+        """
+        if method in _WRITES and content is None:
+            headers = {"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}
         attempt = 0
         while True:
             try:

@@ -459,3 +459,17 @@ logged_model_tags = Table(
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("model_id", "key", name="logged_model_tags_pk"),
 )
+
+# Idempotency keys: a retried write (same key) is answered from here instead of run twice.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(128), nullable=False),
+    Column("username", String(NAME_LENGTH), nullable=False),  # "" when sign-in is off
+    Column("request", String(64), nullable=False),  # sha256 of method, path and body
+    Column("status", Integer, nullable=True),  # null while the first attempt is running
+    Column("body", Text, nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("key", "username", name="idempotency_keys_pk"),
+    Index("ix_idempotency_keys_created", "created_time"),
+)

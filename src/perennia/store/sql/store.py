@@ -12,6 +12,7 @@ from perennia.store.sql.artifacts import SqlArtifactIndex
 from perennia.store.sql.audit import SqlAuditLog
 from perennia.store.sql.engine import make_sql_engine, write_transaction
 from perennia.store.sql.experiments import SqlExperimentStore
+from perennia.store.sql.idempotency import SqlIdempotencyStore
 from perennia.store.sql.inputs import SqlInputStore
 from perennia.store.sql.logged_models import SqlLoggedModelStore
 from perennia.store.sql.metrics import SqlMetricStore, write_metrics
@@ -45,6 +46,7 @@ class SqlStore:
         self.cards = SqlModelCardStore(self.engine)
         self.webhooks = SqlWebhookStore(self.engine)
         self.logged_models = SqlLoggedModelStore(self.engine)
+        self.idempotency = SqlIdempotencyStore(self.engine)
         self.audit = SqlAuditLog(self.engine)
 
     def log_batch(

@@ -1,5 +1,5 @@
 """Governance: per-model roles, approval policies, requests and reviews, model card revisions,
-webhooks with their delivery outbox, and MLflow 3's logged models.
+webhooks with their delivery outbox, MLflow 3's logged models, and idempotency keys.
 
 Revision ID: 0004
 Revises: 0003
@@ -159,9 +159,22 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint("model_id", "key", name=pk),
         )
 
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("key", sa.String(128), nullable=False),
+        sa.Column("username", sa.String(_NAME), nullable=False),
+        sa.Column("request", sa.String(64), nullable=False),
+        sa.Column("status", sa.Integer, nullable=True),
+        sa.Column("body", sa.Text, nullable=True),
+        sa.Column("created_time", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("key", "username", name="idempotency_keys_pk"),
+    )
+    op.create_index("ix_idempotency_keys_created", "idempotency_keys", ["created_time"])
+
 
 def downgrade() -> None:
     for table in (
+        "idempotency_keys",
         "logged_model_tags",
         "logged_model_params",
         "logged_models",
