@@ -12,7 +12,6 @@ keep files, and uploads to it are refused.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,10 @@ from fastapi.responses import JSONResponse, Response
 
 from perennia.artifacts.paths import validate_artifact_path
 from perennia.errors import InvalidInput, NotFound
+from perennia.server.mlflow_compat.shapes import RUNS_URI
 
 router = APIRouter(prefix="/api/2.0/mlflow-artifacts", include_in_schema=False)
 MAX_UPLOAD_BYTES = 5 * 1024**3
-_RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def _locate_logged_model(request: Request, path: str) -> _Target:
     if model.experiment_id != experiment_id:
         raise NotFound(f"logged model {model_id!r} is not in experiment {experiment_id!r}")
     # The store records where the files live: runs:/<source run>/<folder of that run's tree>.
-    match = _RUNS_URI.match(model.artifact_location)
+    match = RUNS_URI.match(model.artifact_location)
     if match is None:
         raise InvalidInput(
             f"logged model {model_id!r} has no source run; Perennia keeps a model's files with "

@@ -8,14 +8,20 @@ capability probe MLflow 3 clients make before transferring artifacts.
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.errors import InvalidInput, NotFound
+from perennia.server.mlflow_compat.arguments import (
+    Payload,
+    key_values,
+    max_results,
+    parse_filter,
+    text,
+)
 from perennia.server.mlflow_compat.shapes import logged_model_json
 from perennia.server.routes.common import store_of
 from perennia.store.base import Store
@@ -23,53 +29,10 @@ from perennia.store.base import Store
 # No router prefix: server-info lives under /api/3.0, everything else under /api/2.0/mlflow.
 router = APIRouter(include_in_schema=False)
 API = "/api/2.0/mlflow"
-Payload = Body(default_factory=dict)
 MAX_SEARCH_RESULTS = 1000
+_FILTERABLE = {"name": {"="}, "source_run_id": {"="}}
 _FINAL_STATUS = {"LOGGED_MODEL_READY": "READY", "LOGGED_MODEL_UPLOAD_FAILED": "FAILED",
                  "2": "READY", "3": "FAILED"}  # fmt: skip
-_CLAUSE = re.compile(
-    r"""^\s*(?:attributes?\.)?(name|source_run_id)\s*=\s*(?:'((?:[^']|'')*)'|"((?:[^"]|"")*)")\s*$""",
-    re.I,
-)
-
-
-def _pairs(items: Any, what: str) -> dict[str, str]:
-    """Return MLflow's [{key, value}] list as a dict, or raise InvalidInput naming `what`."""
-    if items is None:
-        return {}
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidInput(f"'{what}' must be a list of {{key, value}} objects")
-    return {i.get("key"): i.get("value", "") for i in items}
-
-
-def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(f"missing value for required parameter '{name}'")
-        return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}")
-    return str(value)
-
-
-def _search_filter(text: Any) -> dict[str, str]:
-    """Return {"name"/"source_run_id": value} for `name = 'x' AND source_run_id = 'y'`."""
-    if not text:
-        return {}
-    if not isinstance(text, str):
-        raise InvalidInput("'filter' must be a string")
-    found: dict[str, str] = {}
-    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.I):
-        match = _CLAUSE.match(clause)
-        if match is None:
-            raise InvalidInput(
-                f"logged model filter {text[:80]!r} is not supported; use name = 'x' and/or "
-                "source_run_id = '<run id>' joined by AND"
-            )
-        quoted = match.group(2) if match.group(2) is not None else match.group(3)
-        found[match.group(1).lower()] = quoted.replace("''", "'").replace('""', '"')
-    return found
 
 
 def _check_order(order_by: Any) -> None:
@@ -80,18 +43,6 @@ def _check_order(order_by: Any) -> None:
                 f"order_by {item!r:.80} is not supported; logged models are listed newest "
                 "first (creation_timestamp descending)"
             )
-
-
-def _max_results(value: Any) -> int:
-    if value in (None, ""):
-        return 100
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"'max_results' must be an integer, got {value!r:.40}") from None
-    if not 1 <= number <= MAX_SEARCH_RESULTS:
-        raise InvalidInput(f"'max_results' must be 1-{MAX_SEARCH_RESULTS}, got {number}")
-    return number
 
 
 def _model(store: Store, model_id: str, *, allow_deleted: bool = False) -> dict[str, Any]:
@@ -105,12 +56,12 @@ def _model(store: Store, model_id: str, *, allow_deleted: bool = False) -> dict[
 def create_logged_model(body: dict = Payload, store: Store = Depends(store_of)) -> JSONResponse:
     """Return the new PENDING logged model; MLflow names it at random when no name is sent."""
     model = store.logged_models.create(
-        _text(body, "experiment_id", required=True),
-        _text(body, "name") or f"model-{secrets.token_hex(4)}",
-        source_run_id=_text(body, "source_run_id"),
-        model_type=_text(body, "model_type"),
-        params=_pairs(body.get("params"), "params"),
-        tags=_pairs(body.get("tags"), "tags"),
+        text(body, "experiment_id"),
+        text(body, "name", required=False) or f"model-{secrets.token_hex(4)}",
+        source_run_id=text(body, "source_run_id", required=False),
+        model_type=text(body, "model_type", required=False),
+        params=key_values(body.get("params"), "params"),
+        tags=key_values(body.get("tags"), "tags"),
     )
     return JSONResponse({"model": logged_model_json(model)})
 
@@ -124,11 +75,13 @@ def search_logged_models(body: dict = Payload, store: Store = Depends(store_of))
     experiment_ids = body.get("experiment_ids")
     if not isinstance(experiment_ids, list) or not experiment_ids:
         raise InvalidInput("'experiment_ids' must list at least one experiment id")
+    where = parse_filter(body.get("filter"), _FILTERABLE, tags=False)
     page = store.logged_models.search(
         [str(e) for e in experiment_ids],
-        _max_results(body.get("max_results")),
+        max_results(body.get("max_results"), 100, MAX_SEARCH_RESULTS),
         body.get("page_token") or None,
-        **_search_filter(body.get("filter")),
+        name=where.value("name"),
+        source_run_id=where.value("source_run_id"),
     )
     result: dict[str, Any] = {"models": [logged_model_json(m) for m in page.items]}
     if page.next_page_token:
@@ -173,7 +126,7 @@ def set_logged_model_tags(
     model_id: str, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Set tags on the logged model."""
-    store.logged_models.set_tags(model_id, _pairs(body.get("tags"), "tags"))
+    store.logged_models.set_tags(model_id, key_values(body.get("tags"), "tags"))
     return JSONResponse({})
 
 
@@ -191,7 +144,7 @@ def log_logged_model_params(
     model_id: str, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Record params on the logged model."""
-    store.logged_models.log_params(model_id, _pairs(body.get("params"), "params"))
+    store.logged_models.log_params(model_id, key_values(body.get("params"), "params"))
     return JSONResponse({})
 
 
@@ -202,12 +155,12 @@ def log_outputs(body: dict = Payload, store: Store = Depends(store_of)) -> JSONR
     A logged model's link to its run is its `source_run_id`, set when it was created; the step
     MLflow sends is not kept.
     """
-    run = store.runs.get(_text(body, "run_id", required=True))
+    run = store.runs.get(text(body, "run_id"))
     models = body.get("models") or []
     if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
         raise InvalidInput("'models' must be a list of {model_id, step} objects")
     for item in models:
-        model = store.logged_models.get(_text(item, "model_id", required=True))
+        model = store.logged_models.get(text(item, "model_id"))
         if model.experiment_id != run.info.experiment_id:
             raise InvalidInput(
                 f"logged model {model.model_id!r} is in experiment {model.experiment_id}, "

@@ -9,59 +9,35 @@ the logged model's source run, and its download URI is the logged model's artifa
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import ModelVersion, RegisteredModel
 from perennia.errors import InvalidInput, NotFound
 from perennia.server.access import model_reader
+from perennia.server.mlflow_compat.arguments import (
+    Payload,
+    args_of,
+    key_values,
+    max_results,
+    parse_filter,
+    text,
+)
 from perennia.server.mlflow_compat.shapes import (
+    RUNS_URI,
     logged_model_uri,
     model_id_of,
     model_version_json,
     registered_model_json,
 )
-from perennia.server.routes.common import store_of
+from perennia.server.routes.common import acting_user, store_of
 from perennia.store.base import Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
 router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
-Payload = Body(default_factory=dict)
 MAX_RESULTS = 10_000
-_CLAUSE = re.compile(
-    r"""^\s*(?P<field>name|run_id|tags?\.(?:`[^`]+`|[\w.\-]+))\s*(?P<op>!=|=|LIKE)\s*"""
-    r"""(?:'(?P<sq>(?:[^']|'')*)'|"(?P<dq>(?:[^"]|"")*)")\s*$""",
-    re.I,
-)
-_RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
-
-
-def _args(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    """Return the request's arguments: MLflow sends GETs as query strings, the rest as JSON."""
-    return {**dict(request.query_params), **body}
-
-
-def _text(args: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = args.get(name)
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(f"missing value for required parameter '{name}'")
-        return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}")
-    return str(value)
-
-
-def _tags(items: Any) -> dict[str, str]:
-    if items is None:
-        return {}
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidInput("'tags' must be a list of {key, value} objects")
-    return {i.get("key"): i.get("value", "") for i in items}
 
 
 def _description(body: dict[str, Any]) -> str | None:
@@ -70,64 +46,6 @@ def _description(body: dict[str, Any]) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"'description' must be a string, got {type(value).__name__}")
     return value
-
-
-def _user(request: Request) -> str | None:
-    user = getattr(request.state, "user", None)
-    return user.username if user is not None else None
-
-
-def _max_results(value: Any, default: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"'max_results' must be an integer, got {value!r:.40}") from None
-    if not 1 <= number <= MAX_RESULTS:
-        raise InvalidInput(f"'max_results' must be 1-{MAX_RESULTS}, got {number}")
-    return number
-
-
-@dataclass(frozen=True)
-class _Where:
-    """A parsed registry filter: the store-side fields, and tag conditions checked per item."""
-
-    fields: dict[str, tuple[str, str]]  # field -> (operator, value), e.g. name -> ("=", "x")
-    tags: list[tuple[str, str, str]]  # (key, "=" or "!=", value); "!=" also matches no tag
-
-    def keeps(self, tags: dict[str, str]) -> bool:
-        """Return whether an item with these tags meets every tag condition."""
-        return all((tags.get(k) == v) == (op == "=") for k, op, v in self.tags)
-
-    def value(self, field: str) -> str | None:
-        """Return the value a field is compared with, or None when the filter leaves it free."""
-        return self.fields[field][1] if field in self.fields else None
-
-
-def _filter(text: Any, allowed: dict[str, set[str]]) -> _Where:
-    """Return the filter `a = 'x' AND b LIKE 'y' AND tags.`k` != 'z'`, fields within `allowed`."""
-    where = _Where({}, [])
-    if not text:
-        return where
-    if not isinstance(text, str):
-        raise InvalidInput("'filter' must be a string")
-    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.I):
-        match = _CLAUSE.match(clause)
-        field, op = (match["field"], match["op"].upper()) if match else ("", "")
-        value = (match["sq"] if match["sq"] is not None else match["dq"]) if match else ""
-        value = value.replace("''", "'").replace('""', '"')
-        if match and field.lower().startswith("tag") and op in ("=", "!="):
-            where.tags.append((field.split(".", 1)[1].strip("`"), op, value))
-        elif match and op in allowed.get(field.lower(), set()):
-            where.fields[field.lower()] = (op, value)
-        else:
-            accepted = " and ".join(f"{f} {'/'.join(sorted(o))} '...'" for f, o in allowed.items())
-            raise InvalidInput(
-                f"filter {text[:120]!r} is not supported; use {accepted} and tags.<key> = or "
-                "!= '...', joined by AND"
-            )
-    return where
 
 
 def _scan(fetch: Any, keep: Any, size: int, token: str | None) -> tuple[list[Any], str | None]:
@@ -185,10 +103,10 @@ def create_registered_model(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Return the new registered model, owned by the signed-in user."""
-    user = _user(request)
+    user = acting_user(request, None)
     model = store.registry.create_registered_model(
-        _text(body, "name"), _text(body, "description", required=False) or "",
-        _tags(body.get("tags")), owner=user, username=user,
+        text(body, "name"), text(body, "description", required=False) or "",
+        key_values(body.get("tags"), "tags"), owner=user, username=user,
     )  # fmt: skip
     return JSONResponse(_model_body(store, model))
 
@@ -196,17 +114,17 @@ def create_registered_model(
 @router.get("/registered-models/get")
 def get_registered_model(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
     """Return the registered model with its latest version and aliases."""
-    model = store.registry.get_registered_model(_text(_args(request, {}), "name"))
+    model = store.registry.get_registered_model(text(args_of(request, {}), "name"))
     return JSONResponse(_model_body(store, model))
 
 
 @router.get("/registered-models/search")
 def search_registered_models(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
     """Return one page of registered models by name: `name =`, `name LIKE` and tag filters."""
-    args = _args(request, {})
+    args = args_of(request, {})
     _check_order(request.query_params.getlist("order_by"), ("name", "name asc"))
-    where = _filter(args.get("filter"), {"name": {"=", "LIKE"}})
-    size = _max_results(args.get("max_results"), 100)
+    where = parse_filter(args.get("filter"), {"name": {"=", "LIKE"}})
+    size = max_results(args.get("max_results"), 100, MAX_RESULTS)
     readable = model_reader(request)
     if where.fields.get("name", ("",))[0] == "=":
         try:
@@ -230,7 +148,7 @@ def update_registered_model(
 ) -> JSONResponse:
     """Return the registered model after changing its description."""
     model = store.registry.update_registered_model(
-        _text(body, "name"), description=_description(body), username=_user(request)
+        text(body, "name"), description=_description(body), username=acting_user(request, None)
     )
     return JSONResponse(_model_body(store, model))
 
@@ -241,7 +159,7 @@ def rename_registered_model(
 ) -> JSONResponse:
     """Return the registered model under its new name."""
     model = store.registry.rename_registered_model(
-        _text(body, "name"), _text(body, "new_name"), username=_user(request)
+        text(body, "name"), text(body, "new_name"), username=acting_user(request, None)
     )
     return JSONResponse(_model_body(store, model))
 
@@ -251,7 +169,9 @@ def delete_registered_model(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Delete the registered model with its versions, tags and aliases."""
-    store.registry.delete_registered_model(_text(_args(request, body), "name"), _user(request))
+    store.registry.delete_registered_model(
+        text(args_of(request, body), "name"), acting_user(request, None)
+    )
     return JSONResponse({})
 
 
@@ -260,8 +180,8 @@ def get_latest_versions(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Return the newest version; every version is in stage "None" (stages are not kept)."""
-    args = _args(request, body)
-    name = _text(args, "name")
+    args = args_of(request, body)
+    name = text(args, "name")
     stages = body.get("stages") if "stages" in body else request.query_params.getlist("stages")
     stages = [stages] if isinstance(stages, str) else stages or []
     model = store.registry.get_registered_model(name)
@@ -278,7 +198,10 @@ def set_registered_model_tag(
 ) -> JSONResponse:
     """Set one tag of the registered model."""
     store.registry.set_registered_model_tag(
-        _text(body, "name"), _text(body, "key"), body.get("value", ""), username=_user(request)
+        text(body, "name"),
+        text(body, "key"),
+        body.get("value", ""),
+        username=acting_user(request, None),
     )
     return JSONResponse({})
 
@@ -288,9 +211,9 @@ def delete_registered_model_tag(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Delete one tag of the registered model."""
-    args = _args(request, body)
+    args = args_of(request, body)
     store.registry.delete_registered_model_tag(
-        _text(args, "name"), _text(args, "key"), username=_user(request)
+        text(args, "name"), text(args, "key"), username=acting_user(request, None)
     )
     return JSONResponse({})
 
@@ -301,8 +224,8 @@ def set_alias(
 ) -> JSONResponse:
     """Point the alias at the version (an approval policy on the alias still applies)."""
     store.registry.set_alias(
-        _text(body, "name"), _text(body, "alias"), _text(body, "version"),
-        username=_user(request),
+        text(body, "name"), text(body, "alias"), text(body, "version"),
+        username=acting_user(request, None),
     )  # fmt: skip
     return JSONResponse({})
 
@@ -312,17 +235,17 @@ def delete_alias(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Remove the alias."""
-    args = _args(request, body)
-    store.registry.delete_alias(_text(args, "name"), _text(args, "alias"), _user(request))
+    args = args_of(request, body)
+    store.registry.delete_alias(text(args, "name"), text(args, "alias"), acting_user(request, None))
     return JSONResponse({})
 
 
 @router.get("/registered-models/alias")
 def get_version_by_alias(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
     """Return the version the alias points at."""
-    args = _args(request, {})
-    return _version_body(store.registry.get_version_by_alias(_text(args, "name"),
-                                                             _text(args, "alias")))  # fmt: skip
+    args = args_of(request, {})
+    return _version_body(store.registry.get_version_by_alias(text(args, "name"),
+                                                             text(args, "alias")))  # fmt: skip
 
 
 # -- model versions ---------------------------------------------------------------------------
@@ -333,17 +256,17 @@ def create_model_version(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Return a new READY version; one from a logged model takes its source run."""
-    name, source = _text(body, "name"), _text(body, "source")
-    run_id = _text(body, "run_id", required=False)
-    model_id = _text(body, "model_id", required=False) or model_id_of(source)
+    name, source = text(body, "name"), text(body, "source")
+    run_id = text(body, "run_id", required=False)
+    model_id = text(body, "model_id", required=False) or model_id_of(source)
     if model_id is not None:
         logged = store.logged_models.get(model_id)
         run_id = run_id or logged.source_run_id
     if run_id is not None:
         store.runs.get(run_id)  # NotFound before a version points at a run that is not there
     version = store.registry.create_model_version(
-        name, source, run_id=run_id, description=_text(body, "description", required=False) or "",
-        tags=_tags(body.get("tags")), username=_user(request),
+        name, source, run_id=run_id, description=text(body, "description", required=False) or "",
+        tags=key_values(body.get("tags"), "tags"), username=acting_user(request, None),
     )  # fmt: skip
     return _version_body(version)
 
@@ -351,9 +274,9 @@ def create_model_version(
 @router.get("/model-versions/get")
 def get_model_version(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
     """Return one version."""
-    args = _args(request, {})
-    return _version_body(store.registry.get_model_version(_text(args, "name"),
-                                                          _text(args, "version")))  # fmt: skip
+    args = args_of(request, {})
+    return _version_body(store.registry.get_model_version(text(args, "name"),
+                                                          text(args, "version")))  # fmt: skip
 
 
 @router.patch("/model-versions/update")
@@ -362,8 +285,8 @@ def update_model_version(
 ) -> JSONResponse:
     """Return the version after changing its description."""
     version = store.registry.update_model_version(
-        _text(body, "name"), _text(body, "version"), description=_description(body),
-        username=_user(request),
+        text(body, "name"), text(body, "version"), description=_description(body),
+        username=acting_user(request, None),
     )  # fmt: skip
     return _version_body(version)
 
@@ -373,9 +296,9 @@ def delete_model_version(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Delete one version with its tags and aliases."""
-    args = _args(request, body)
+    args = args_of(request, body)
     store.registry.delete_model_version(
-        _text(args, "name"), _text(args, "version"), username=_user(request)
+        text(args, "name"), text(args, "version"), username=acting_user(request, None)
     )
     return JSONResponse({})
 
@@ -383,15 +306,15 @@ def delete_model_version(
 @router.get("/model-versions/search")
 def search_model_versions(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
     """Return one page of versions, filtered by `name =`, `run_id =` and tag conditions."""
-    args = _args(request, {})
+    args = args_of(request, {})
     _check_order(request.query_params.getlist("order_by"), ("name asc, version desc",))
-    where = _filter(args.get("filter"), {"name": {"="}, "run_id": {"="}})
+    where = parse_filter(args.get("filter"), {"name": {"="}, "run_id": {"="}})
     name, run_id = where.value("name"), where.value("run_id")
     readable = model_reader(request)
     versions, token = _scan(
         lambda n, tok: store.registry.search_model_versions(name, run_id, n, tok),
         lambda v: where.keeps(v.tags) and readable(v.name),
-        _max_results(args.get("max_results"), MAX_RESULTS),
+        max_results(args.get("max_results"), MAX_RESULTS, MAX_RESULTS),
         args.get("page_token") or None,
     )  # fmt: skip
     return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
@@ -400,8 +323,8 @@ def search_model_versions(request: Request, store: Store = Depends(store_of)) ->
 @router.get("/model-versions/get-download-uri")
 def get_download_uri(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
     """Return where the version's files are, as a URI the mlflow client downloads through."""
-    args = _args(request, {})
-    version = store.registry.get_model_version(_text(args, "name"), _text(args, "version"))
+    args = args_of(request, {})
+    version = store.registry.get_model_version(text(args, "name"), text(args, "version"))
     return JSONResponse({"artifact_uri": download_uri(store, version.source)})
 
 
@@ -410,7 +333,7 @@ def download_uri(store: Store, source: str) -> str:
     model_id = model_id_of(source)
     if model_id is not None:
         return logged_model_uri(store.logged_models.get(model_id))
-    match = _RUNS_URI.match(source)
+    match = RUNS_URI.match(source)
     if match is not None:
         run = store.runs.get(match.group(1))
         return f"mlflow-artifacts:/{run.info.experiment_id}/{run.info.run_id}/artifacts/{match.group(2)}"
@@ -423,8 +346,8 @@ def set_model_version_tag(
 ) -> JSONResponse:
     """Set one tag of the version."""
     store.registry.set_model_version_tag(
-        _text(body, "name"), _text(body, "version"), _text(body, "key"), body.get("value", ""),
-        username=_user(request),
+        text(body, "name"), text(body, "version"), text(body, "key"), body.get("value", ""),
+        username=acting_user(request, None),
     )  # fmt: skip
     return JSONResponse({})
 
@@ -434,9 +357,12 @@ def delete_model_version_tag(
     request: Request, body: dict = Payload, store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Delete one tag of the version."""
-    args = _args(request, body)
+    args = args_of(request, body)
     store.registry.delete_model_version_tag(
-        _text(args, "name"), _text(args, "version"), _text(args, "key"), username=_user(request)
+        text(args, "name"),
+        text(args, "version"),
+        text(args, "key"),
+        username=acting_user(request, None),
     )
     return JSONResponse({})
 

@@ -170,6 +170,8 @@ def _int(value: Any, name: str) -> int:
 # MLflow's LoggedModelStatus names for the store's PENDING / READY / FAILED.
 LOGGED_MODEL_STATUS = {"PENDING": "LOGGED_MODEL_PENDING", "READY": "LOGGED_MODEL_READY",
                        "FAILED": "LOGGED_MODEL_UPLOAD_FAILED"}  # fmt: skip
+# Where a logged model keeps its files: under its source run (see mlflow_compat/artifacts.py).
+RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 _MODELS_URI_ID = re.compile(r"^models:/(m-[0-9a-f]{32})$")
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.clock import now_ms
 from perennia.entities import MetricBatch, Param, RunTag, ViewType
 from perennia.errors import InvalidInput, NotFound
+from perennia.server.mlflow_compat.arguments import Payload
 from perennia.server.mlflow_compat.shapes import (
     dataset_input_from_json,
     experiment_json,
@@ -24,7 +25,6 @@ from perennia.store.base import Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
 router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
-Payload = Body(default_factory=dict)
 # MLflow's own limits (mlflow/utils/validation.py), so clients see the same refusals.
 MAX_BATCH_METRICS, MAX_BATCH_PARAMS_TAGS, MAX_HISTORY = 1000, 100, 25_000
 _VIEW_TYPES = {"ACTIVE_ONLY": ViewType.ACTIVE_ONLY, "DELETED_ONLY": ViewType.DELETED_ONLY,

@@ -1,0 +1,103 @@
+"""Reading MLflow request arguments: text fields, {key, value} lists, page sizes and filters.
+
+Shared by the tracking, registry and logged-model adapters, so a bad argument gets the same
+INVALID_PARAMETER_VALUE message whichever endpoint received it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Body, Request
+
+from perennia.errors import InvalidInput
+
+Payload = Body(default_factory=dict)
+# `[attributes.]field op 'value'`, or `tags.<key>` / tags.`<key>` op 'value'; quotes doubled inside.
+_CLAUSE = re.compile(
+    r"""^\s*(?:attributes?\.)?(?P<field>tags?\.(?:`[^`]+`|[\w.\-]+)|\w+)\s*(?P<op>!=|=|LIKE)\s*"""
+    r"""(?:'(?P<sq>(?:[^']|'')*)'|"(?P<dq>(?:[^"]|"")*)")\s*$""",
+    re.I,
+)
+
+
+def args_of(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Return the request's arguments: MLflow sends GETs as query strings, the rest as JSON."""
+    return {**dict(request.query_params), **body}
+
+
+def text(args: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    """Return a string argument (ints accepted, as ids often are), None when absent and optional."""
+    value = args.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"missing value for required parameter '{name}'")
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}")
+    return str(value)
+
+
+def key_values(items: Any, what: str) -> dict[str, str]:
+    """Return MLflow's [{key, value}] list as a dict, or raise InvalidInput naming `what`."""
+    if items is None:
+        return {}
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InvalidInput(f"'{what}' must be a list of {{key, value}} objects")
+    return {i.get("key"): i.get("value", "") for i in items}
+
+
+def max_results(value: Any, default: int, limit: int) -> int:
+    """Return a page size from 1 to `limit` (`default` when absent), or raise InvalidInput."""
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"'max_results' must be an integer, got {value!r:.40}") from None
+    if not 1 <= number <= limit:
+        raise InvalidInput(f"'max_results' must be 1-{limit}, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Where:
+    """A parsed filter: the store-side fields, and tag conditions checked per item."""
+
+    fields: dict[str, tuple[str, str]]  # field -> (operator, value), e.g. name -> ("=", "x")
+    tags: list[tuple[str, str, str]]  # (key, "=" or "!=", value); "!=" also matches no tag
+
+    def keeps(self, tags: dict[str, str]) -> bool:
+        """Return whether an item with these tags meets every tag condition."""
+        return all((tags.get(k) == v) == (op == "=") for k, op, v in self.tags)
+
+    def value(self, field: str) -> str | None:
+        """Return the value a field is compared with, or None when the filter leaves it free."""
+        return self.fields[field][1] if field in self.fields else None
+
+
+def parse_filter(text_: Any, allowed: dict[str, set[str]], *, tags: bool = True) -> Where:
+    """Return the filter `a = 'x' AND b LIKE 'y' AND tags.`k` != 'z'`, fields within `allowed`."""
+    where = Where({}, [])
+    if not text_:
+        return where
+    if not isinstance(text_, str):
+        raise InvalidInput("'filter' must be a string")
+    for clause in re.split(r"\s+AND\s+", text_.strip(), flags=re.I):
+        match = _CLAUSE.match(clause)
+        field, op = (match["field"].lower(), match["op"].upper()) if match else ("", "")
+        value = (match["sq"] if match["sq"] is not None else match["dq"]) if match else ""
+        value = value.replace("''", "'").replace('""', '"')
+        if match and tags and field.startswith("tag") and op in ("=", "!="):
+            where.tags.append((match["field"].split(".", 1)[1].strip("`"), op, value))
+        elif match and op in allowed.get(field, set()):
+            where.fields[field] = (op, value)
+        else:
+            accepted = " and ".join(f"{f} {'/'.join(sorted(o))} '...'" for f, o in allowed.items())
+            extra = " and tags.<key> = or != '...'" if tags else ""
+            raise InvalidInput(
+                f"filter {text_[:120]!r} is not supported; use {accepted}{extra}, joined by AND"
+            )
+    return where
