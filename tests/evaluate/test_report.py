@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,8 +12,8 @@ import pytest
 from perennia.evaluate.report import format as fmt
 from perennia.evaluate.report import render_comparison, render_evaluation, svg
 from perennia.evaluate.result import EvaluationResult
+from tests.browser import needs_browser, offline_page
 
-CHROMIUM = "/usr/bin/chromium"
 EVALUATION_ORDER = [
     "headline", "metrics", "curves", "confusion", "threshold", "lift", "per-class", "roc-ovr",
     "residuals", "slices", "fairness", "robustness",
@@ -389,39 +387,14 @@ def test_scatter_caps_points_and_ticks_are_round():
 
 # ---------------------------------------------------------------- a real browser
 
-needs_browser = pytest.mark.skipif(
-    os.environ.get("CI") != "true"
-    and (not Path(CHROMIUM).exists() or importlib.util.find_spec("playwright") is None),
-    reason="needs Debian's chromium (apt-get install chromium) and playwright (pip); required under CI",
-)
-
 
 def _browse(document: str, path: Path, screenshot: str) -> None:
-    from playwright.sync_api import sync_playwright
-
     path.write_text(document, encoding="utf-8")
-    requests, errors = [], []
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"]  # fmt: skip
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def route(r):
-                requests.append(r.request.url)
-                r.continue_() if r.request.url.startswith("file://") else r.abort()
-
-            page.route("**/*", route)
-            page.goto(path.as_uri(), wait_until="load")
-            boxes = [c.bounding_box() for c in page.query_selector_all("svg.chart")]
-            page.screenshot(path=screenshot, full_page=True)
-        finally:
-            browser.close()
-    assert [u for u in requests if not u.startswith("file://")] == []
-    assert errors == []
+    with offline_page(path) as visit:
+        boxes = visit.chart_boxes()
+        visit.page.screenshot(path=screenshot, full_page=True)
+    assert visit.outside_requests() == []
+    assert visit.errors == []
     assert boxes and all(b and b["width"] > 100 and b["height"] > 50 for b in boxes)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -20,9 +19,9 @@ import perennia
 from perennia.evaluate import evaluate
 from perennia.evaluate.report import format as fmt
 from perennia.registry.cards import build_card, render_html, render_markdown, write_card
+from tests.browser import needs_browser, offline_page
 from tests.conftest import _reset_tracking
 
-CHROMIUM = "/usr/bin/chromium"
 FEATURES = ["a", "b", "c", "d"]
 
 
@@ -168,12 +167,6 @@ def test_write_card_puts_both_files_under_home_or_the_given_folder(registered, t
 
 # ---------------------------------------------------------------- a real browser
 
-needs_browser = pytest.mark.skipif(
-    os.environ.get("CI") != "true"
-    and (not Path(CHROMIUM).exists() or importlib.util.find_spec("playwright") is None),
-    reason="needs Debian's chromium (apt-get install chromium) and playwright (pip); required under CI",
-)
-
 
 @pytest.fixture
 def sqlite_tracking(sqlite_uri, tmp_path, monkeypatch):
@@ -188,35 +181,16 @@ def sqlite_tracking(sqlite_uri, tmp_path, monkeypatch):
 
 @needs_browser
 def test_card_renders_offline_in_chromium_with_visible_charts(sqlite_tracking) -> None:
-    from playwright.sync_api import sync_playwright
-
     _train_and_register()
     _store().cards.edit("churn", {"intended_use": "<img src=x onerror=alert(1)> retention"})
     _, path = write_card("churn")
-    requests, errors = [], []
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"]  # fmt: skip
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def route(r):
-                requests.append(r.request.url)
-                r.continue_() if r.request.url.startswith("file://") else r.abort()
-
-            page.route("**/*", route)
-            page.goto(path.as_uri(), wait_until="load")
-            boxes = [c.bounding_box() for c in page.query_selector_all("svg.chart")]
-            title = page.title()
-            intended = page.inner_text("#card-intended_use")
-            images = page.query_selector_all("img")
-        finally:
-            browser.close()
-    assert [u for u in requests if not u.startswith("file://")] == []
-    assert errors == []
+    with offline_page(path) as visit:
+        boxes = visit.chart_boxes()
+        title = visit.page.title()
+        intended = visit.page.inner_text("#card-intended_use")
+        images = visit.page.query_selector_all("img")
+    assert visit.outside_requests() == []
+    assert visit.errors == []
     assert len(boxes) >= 6 and all(b and b["width"] > 100 and b["height"] > 50 for b in boxes)
     assert re.match(r"churn v1", title)
     assert "<img src=x onerror=alert(1)> retention" in intended and images == []
