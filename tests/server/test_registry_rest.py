@@ -186,33 +186,29 @@ def test_two_clients_racing_an_alias_move_one_wins_one_conflicts(live_server) ->
     assert backing.registry.get_version_by_alias("fraud", "champion").version == winner
 
 
-def test_a_rollback_must_go_back_exactly_one_step(remote) -> None:
+def test_rollbacks_walk_back_one_step_at_a_time(remote) -> None:
     _model_with_versions(remote, count=3)
-    remote.registry.set_alias("fraud", "champion", 1)
-    remote.registry.set_alias("fraud", "champion", 2)
-    with pytest.raises(InvalidInput, match="it held version 1"):
-        remote.registry.set_alias("fraud", "champion", 3, action="rollback_alias")
-    with pytest.raises(Conflict, match="points at version 2 now"):
-        remote.registry.set_alias(
-            "fraud", "champion", 1, expected_version=1, action="rollback_alias"
-        )
-    assert remote.registry.set_alias("fraud", "champion", 1, action="rollback_alias") == 2
+    for version in (1, 2, 3):
+        remote.registry.set_alias("fraud", "champion", version)
+    assert remote.registry.rollback_alias("fraud", "champion").version == 2
+    assert remote.registry.rollback_alias("fraud", "champion").version == 1
     with pytest.raises(InvalidInput, match="no earlier version"):
-        remote.registry.set_alias("fraud", "champion", 2, action="rollback_alias")
+        remote.registry.rollback_alias("fraud", "champion")
+    assert remote.registry.get_version_by_alias("fraud", "champion").version == 1
 
 
-def test_a_guarded_alias_cannot_be_moved_by_calling_the_move_a_rollback(remote) -> None:
+def test_a_guarded_alias_rolls_back_only_through_its_own_history(remote) -> None:
     _model_with_versions(remote, count=3)
     remote.registry.set_alias("fraud", "champion", 1)
     remote.approvals.set_policy("fraud", "champion", reviewer_role="any")
     with pytest.raises(PermissionDenied, match="guarded"):
         remote.registry.set_alias("fraud", "champion", 3)
     with pytest.raises(InvalidInput, match="no earlier version"):
-        remote.registry.set_alias("fraud", "champion", 3, action="rollback_alias")
+        remote.registry.rollback_alias("fraud", "champion")
     request = remote.approvals.request("fraud", 2, "champion", username="ana")
     assert remote.approvals.review(request.request_id, "approve", username="bo").status == "APPLIED"
     # An approved move is part of the alias's history: rolling back undoes it.
-    assert remote.registry.set_alias("fraud", "champion", 1, action="rollback_alias") == 2
+    assert remote.registry.rollback_alias("fraud", "champion").version == 1
 
 
 def test_values_that_would_change_the_url_are_refused_before_sending(api, remote) -> None:

@@ -219,7 +219,7 @@ def test_an_alias_moves_unconditionally_without_an_expectation(registry) -> None
     assert registry.set_alias("fraud", "champion", 2) == 1
     with pytest.raises(Conflict, match="points at version 2 now, not None"):
         registry.set_alias("fraud", "champion", 1, expected_version=None)
-    assert registry.set_alias("fraud", "champion", 1, action="rollback_alias") == 2
+    assert registry.rollback_alias("fraud", "champion").version == 1
     assert registry.events("fraud")[0].action == "rollback_alias"
 
 

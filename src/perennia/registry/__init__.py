@@ -172,17 +172,7 @@ def rollback(name: str, alias: str) -> ModelVersion:
 
     Rollbacks undo moves in order: two rollbacks after three moves land on the first version.
     """
-    from perennia.store.sql.registry_events import rollback_target
-
-    registry = _registry()
-    current = registry.get_version_by_alias(name, alias).version
-    previous = rollback_target(registry.events(name, limit=100_000), alias)
-    if previous is None:
-        raise InvalidInput(f"alias {alias!r} of {name!r} has no earlier version to roll back to")
-    registry.set_alias(
-        name, alias, previous, expected_version=current, username=_user(), action="rollback_alias"
-    )
-    return registry.get_model_version(name, previous)
+    return _registry().rollback_alias(name, alias, username=_user())
 
 
 @sends_webhooks

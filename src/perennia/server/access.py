@@ -117,7 +117,7 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
             level = "manage"
         elif rest == "" and body.get("owner") is not None:
             level = "manage"  # the owner is named on the model card; editors may not change it
-        elif rest.startswith("/aliases/") and body.get("action") == "rollback_alias":
+        elif rest.startswith("/aliases/") and rest.endswith("/rollback"):
             level = "manage"  # the one move an approval policy lets through
         else:
             level = "write"

@@ -124,14 +124,18 @@ class RegistryStore(Protocol):
 
     def set_alias(
         self, name: str, alias: str, version: int | str, *, expected_version: Any = ...,
-        username: str | None = None, action: str = "set_alias",
+        username: str | None = None,
     ) -> int | None:  # fmt: skip
         """Point the alias at `version` and return where it pointed before.
 
         With `expected_version` (None: must be unset) the move is compare-and-set and raises
-        Conflict when someone moved it first. An alias guarded by an approval policy only moves
-        through an approved request, or by `action="rollback_alias"`.
+        Conflict when someone moved it first. An alias guarded by an approval policy is
+        refused: it moves only through an approved request, or by `rollback_alias`.
         """
+        ...
+
+    def rollback_alias(self, name: str, alias: str, username: str | None = None) -> ModelVersion:
+        """Move the alias back one step of its history; return the version it points at now."""
         ...
 
     def delete_alias(self, name: str, alias: str, username: str | None = None) -> None:

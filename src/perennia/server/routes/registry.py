@@ -7,20 +7,16 @@ does the server record the `username` a client names, as the embedded store woul
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from perennia.entities import Page, VersionStatus
-from perennia.errors import Conflict, InvalidInput
 from perennia.server.access import model_reader
 from perennia.server.routes.common import acting_user, entity, store_of
 from perennia.server.schemas import Strict
 from perennia.store.base import Store
 from perennia.store.registry_checks import ANY
-from perennia.store.sql.registry_events import rollback_target
 
 router = APIRouter(tags=["registry"])
 
@@ -81,7 +77,6 @@ class SetAlias(Acting):
     version: int = Field(ge=1, le=2**31 - 1)
     expected_version: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     # Only the moves a caller may ask for; moves applied by approvals happen inside the server.
-    action: Literal["set_alias", "rollback_alias"] = "set_alias"
 
 
 # -- registered models -------------------------------------------------------------------------
@@ -306,36 +301,22 @@ def set_alias(
 ) -> JSONResponse:
     """Point the alias at a version; returns where it pointed before (null when it was new)."""
     expected = body.expected_version if "expected_version" in body.model_fields_set else ANY
-    if body.action == "rollback_alias":
-        expected = _check_rollback(store, name, alias, body.version, expected)
     previous = store.registry.set_alias(
         name, alias, body.version, expected_version=expected,
-        username=acting_user(request, body.username), action=body.action,
+        username=acting_user(request, body.username),
     )  # fmt: skip
     return JSONResponse({"previous_version": previous})
 
 
-# Moves that push a version onto an alias's history; a rollback pops one, a delete clears it.
-def _check_rollback(store: Store, name: str, alias: str, version: int, expected: object) -> int:
-    """Return the version the alias must still hold; refuse a "rollback" that is not one.
-
-    A rollback is the one move an approval policy lets through, so the server checks it goes
-    back exactly one step; the returned expectation makes the check and the move one atomic CAS.
-    """
-    current = store.registry.get_version_by_alias(name, alias).version
-    if expected is not ANY and expected != current:
-        raise Conflict(
-            f"alias {alias!r} of {name!r} points at version {current} now, not {expected} as "
-            "expected; another change won the race, re-read and retry"
-        )
-    target = rollback_target(store.registry.events(name, limit=100_000), alias)
-    if target is None or target != version:
-        before = "it held no earlier version" if target is None else f"it held version {target}"
-        raise InvalidInput(
-            f"rolling back alias {alias!r} of {name!r} moves it to where it was before its last "
-            f"move, not to version {version}: {before}"
-        )
-    return current
+@router.post(MODEL + "/aliases/{alias}/rollback")
+def rollback_alias(
+    name: str, alias: str, body: Acting, request: Request, store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Move the alias back one step of its history (managers); returns the version it holds now."""
+    version = store.registry.rollback_alias(
+        name, alias, username=acting_user(request, body.username)
+    )
+    return entity(version)
 
 
 @router.delete(MODEL + "/aliases/{alias}")

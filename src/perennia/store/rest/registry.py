@@ -175,7 +175,7 @@ class RestRegistryStore:
 
     def set_alias(
         self, name: str, alias: str, version: int | str, *, expected_version: Any = ANY,
-        username: str | None = None, action: str = "set_alias",
+        username: str | None = None,
     ) -> int | None:  # fmt: skip
         """Point the alias at `version` and return where it pointed before.
 
@@ -183,12 +183,18 @@ class RestRegistryStore:
         as JSON null, which the server reads as "the alias must not exist yet".
         """
         check_alias(alias)
-        body: dict[str, Any] = {"version": check_version(version), "action": action,
-                                "username": username}  # fmt: skip
+        body: dict[str, Any] = {"version": check_version(version), "username": username}
         if expected_version is not ANY and expected_version is not Ellipsis:
             body["expected_version"] = expected_version
         data = self.http.request("PUT", _alias_path(name, alias), json=body)
         return data["previous_version"]
+
+    def rollback_alias(self, name: str, alias: str, username: str | None = None) -> ModelVersion:
+        """Move the alias back one step of its history; return the version it points at now."""
+        check_alias(alias)
+        data = self.http.request("POST", _alias_path(name, alias) + "/rollback",
+                                 json={"username": username})  # fmt: skip
+        return from_dict(ModelVersion, data)
 
     def delete_alias(self, name: str, alias: str, username: str | None = None) -> None:
         """Remove the alias."""

@@ -39,10 +39,10 @@ from perennia.store.registry_checks import (  # noqa: F401 - re-exported for the
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.registry_events import (
+    alias_history,
     event_of,
     model_events,
     record_event,
-    rollback_target,
     since_creation,
 )
 from perennia.store.sql.registry_rows import read_model, read_version
@@ -421,42 +421,43 @@ class SqlRegistryStore:
         *,
         expected_version: Any = ANY,
         username: str | None = None,
-        action: str = "set_alias",
     ) -> int | None:
         """Point `alias` at `version`; return the version it pointed at before (or None).
 
         With `expected_version` (an int, or None for "the alias must not exist yet") the move
         is compare-and-set: if another writer moved the alias first, Conflict is raised and
-        nothing changes.
+        nothing changes. An alias guarded by an approval policy is refused: it moves through
+        approved requests or `rollback_alias`.
         """
         check_alias(alias)
         version = check_version(version)
         with write_transaction(self.engine) as conn:
             model = read_model(conn, check_model_name(name))
-            if action == "rollback_alias":
-                # The one move a policy lets through, so it must go back exactly one step.
-                target = rollback_target(model_events(conn, model.name), alias)
-                if target != version:
-                    held = (
-                        "it held no earlier version"
-                        if target is None
-                        else f"it held version {target}"
-                    )
-                    raise InvalidInput(
-                        f"rolling back alias {alias!r} of {name!r} moves it to where it was before "
-                        f"its last move, not to version {version}: {held}"
-                    )
-            elif action != "set_alias":
-                raise InvalidInput(
-                    f"action must be set_alias or rollback_alias, got {action!r:.40}"
-                )
-            elif alias in guarded_aliases(conn, name):
+            if alias in guarded_aliases(conn, name):
                 raise PermissionDenied(
                     f"alias {alias!r} of {name!r} is guarded by an approval policy: request it "
                     f"(perennia models request {name} {version} {alias}) and have it approved"
                 )
             return self.move_alias(conn, model.name, alias, version, expected_version, username,
-                                   action)  # fmt: skip
+                                   "set_alias")  # fmt: skip
+
+    def rollback_alias(self, name: str, alias: str, username: str | None = None) -> ModelVersion:
+        """Move `alias` back one step of its history; return the version it points at now.
+
+        The one move an approval policy lets through, so it is worked out here from the
+        model's own events and made compare-and-set on the version those events say it holds.
+        """
+        check_alias(alias)
+        with write_transaction(self.engine) as conn:
+            model = read_model(conn, check_model_name(name))
+            held = alias_history(model_events(conn, model.name), alias)
+            if len(held) < 2:
+                raise InvalidInput(
+                    f"alias {alias!r} of {name!r} has no earlier version to roll back to"
+                )
+            self.move_alias(conn, model.name, alias, held[-2], held[-1], username,
+                            "rollback_alias")  # fmt: skip
+            return read_version(conn, model.name, held[-2])
 
     def move_alias(
         self,

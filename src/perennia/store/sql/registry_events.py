@@ -64,11 +64,12 @@ def loads(text: str | None) -> dict[str, Any] | None:
 _MOVES = ("set_alias", "approve_alias")
 
 
-def rollback_target(events: list[RegistryEvent], alias: str) -> int | None:
-    """Return the version a rollback of `alias` moves back to (None: nothing to go back to).
+def alias_history(events: list[RegistryEvent], alias: str) -> list[int]:
+    """Return the versions `alias` has held that a rollback can return to, oldest first.
 
     `events` are the model's events, newest first. Moves push a version, rollbacks pop one and
     a deletion forgets the stack, so two rollbacks after three moves land on the first version.
+    The last entry is where the alias points now.
     """
     held: list[int] = []
     for event in reversed(events):
@@ -80,7 +81,7 @@ def rollback_target(events: list[RegistryEvent], alias: str) -> int | None:
             held.pop()
         elif event.action == "delete_alias":
             held.clear()
-    return held[-2] if len(held) >= 2 else None
+    return held
 
 
 def since_creation(name: str) -> tuple[Any, ...]:
