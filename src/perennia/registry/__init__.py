@@ -209,40 +209,12 @@ def resolve(model_uri: str) -> ModelVersion:
 
 def lineage(name: str, version: int | str) -> dict[str, Any]:
     """Return the version's lineage: datasets (digests) -> run (commit) -> version -> aliases, approvals."""
+    from perennia.registry.graph import lineage_graph
     from perennia.tracking.client import Client
 
     found = get_model_version(name, version)
-    graph: dict[str, Any] = {
-        "model_version": {"name": found.name, "version": found.version, "digest": found.digest,
-                          "source": found.source, "status": found.status, "state": found.state},
-        "aliases": list(found.aliases), "run": None, "datasets": [],
-    }  # fmt: skip
-    if found.run_id:
-        run = Client().get_run(found.run_id)
-        graph["run"] = {
-            "run_id": run.info.run_id, "name": run.info.run_name,
-            "experiment_id": run.info.experiment_id, "user": run.info.user_id,
-            "git_commit": run.info.git_commit, "source": run.info.source_name,
-        }  # fmt: skip
-        graph["datasets"] = [
-            {
-                "name": i.dataset.name,
-                "digest": i.dataset.digest,
-                "context": i.context,
-                "rows": i.dataset.row_count,
-                "source": i.dataset.source,
-            }  # fmt: skip
-            for i in run.inputs.dataset_inputs
-        ]
-    graph["approvals"] = [
-        {"request_id": r.request_id, "alias": r.alias, "status": r.status,
-         "requested_by": r.requested_by,
-         "reviews": [{"reviewer": v.reviewer, "decision": v.decision, "comment": v.comment}
-                     for v in r.reviews]}
-        for r in _store().approvals.list_requests(name, limit=10_000)
-        if r.version == found.version
-    ]  # fmt: skip
-    return graph
+    run = Client().get_run(found.run_id) if found.run_id else None
+    return lineage_graph(found, run, _store().approvals.list_requests(name, limit=10_000))
 
 
 # Approvals, model cards and per-model roles live in their own module; they are part of this API.

@@ -27,7 +27,7 @@ from perennia.entities import (
     RegistryEvent,
     Run,
 )
-from perennia.errors import InvalidInput, NotFound, PerenniaError
+from perennia.errors import NotFound, PerenniaError
 
 if TYPE_CHECKING:
     from perennia.models.package import Manifest
@@ -147,35 +147,15 @@ class ModelCard:
     @property
     def lineage(self) -> dict[str, Any]:
         """Return datasets -> run (with commit) -> version -> aliases, as `registry.lineage` does."""
-        found = self.version
-        run = None
-        if self.run is not None:
-            info = self.run.info
-            run = {
-                "run_id": info.run_id, "name": info.run_name, "experiment_id": info.experiment_id,
-                "user": info.user_id, "git_commit": info.git_commit, "source": info.source_name,
-            }  # fmt: skip
-        return {
-            "model_version": {"name": found.name, "version": found.version, "digest": found.digest,
-                              "source": found.source, "status": found.status, "state": found.state},
-            "aliases": list(found.aliases), "run": run,
-            "datasets": [
-                {"name": i.dataset.name, "digest": i.dataset.digest, "context": i.context,
-                 "rows": i.dataset.row_count, "source": i.dataset.source}
-                for i in self.datasets
-            ],
-        }  # fmt: skip
+        from perennia.registry.graph import lineage_graph
+
+        return lineage_graph(self.version, self.run, self.approvals)
 
 
 def build_card(name: str, version: int | str | None = None, store: Any = None) -> ModelCard:
     """Return the ModelCard of `name` at `version` (the latest when None) from `store`."""
     client, store = _client_and_store(store)
-    registry = getattr(store, "registry", None)
-    if registry is None:
-        raise InvalidInput(
-            "this tracking store has no model registry (the REST client does not carry it); "
-            "build model cards against a SQLite or PostgreSQL tracking URI"
-        )
+    registry = store.registry
     model = registry.get_registered_model(name)
     found = (
         registry.get_latest_version(name)
@@ -184,11 +164,12 @@ def build_card(name: str, version: int | str | None = None, store: Any = None) -
     )
     card = ModelCard(model=model, version=found, generated_time=now_ms())
     card.owners = _owners(store, model)
-    card.card = _card_revision(store, name, card.notes)
+    card.card = store.cards.get(name)
     if found.run_id:
         _gather_run(card, client, found.run_id)
     card.manifest, card.manifest_verified = _manifest(client, found, card.notes)
-    card.approvals = _approvals(store, name, found.version, card.notes)
+    requests = store.approvals.list_requests(name, limit=1000)
+    card.approvals = [r for r in requests if r.version == found.version]
     card.versions = _versions(registry, name)
     card.events = list(registry.events(name, EVENT_LIMIT))
     return card
@@ -270,43 +251,10 @@ def _client_and_store(store: Any) -> tuple[Client, Any]:
 
 
 def _owners(store: Any, model: RegisteredModel) -> list[str]:
+    """Return the model's owner followed by the users who manage it."""
     owners = [model.owner] if model.owner else []
-    # Model-level roles are optional: stores without them simply list the owner.
-    lookup = getattr(getattr(store, "access", None), "model_roles", None)
-    if lookup is None:
-        return owners
-    try:
-        roles = lookup(model.name)
-    except PerenniaError as error:
-        logger.debug("no model roles for %r: %s", model.name, error)
-        return owners
-    pairs = roles.items() if isinstance(roles, dict) else roles
-    for entry in pairs:
-        user, role = (
-            (entry.username, entry.role) if hasattr(entry, "username") else tuple(entry)[:2]
-        )
-        if str(role) == "manager" and user not in owners:
-            owners.append(str(user))
-    return owners
-
-
-def _card_revision(store: Any, name: str, notes: list[str]) -> ModelCardRevision | None:
-    get = getattr(getattr(store, "cards", None), "get", None)
-    if get is None:
-        notes.append(
-            "This store does not keep model card text, so the editable sections are empty."
-        )
-        return None
-    return get(name)
-
-
-def _approvals(store: Any, name: str, version: int, notes: list[str]) -> list[ApprovalRequest]:
-    list_requests = getattr(getattr(store, "approvals", None), "list_requests", None)
-    if list_requests is None:
-        notes.append("This store does not record approval requests.")
-        return []
-    requests = list_requests(name, limit=1000)
-    return [r for r in requests if r.version == version]
+    roles = store.model_roles.model_roles(model.name)
+    return owners + sorted(u for u, role in roles.items() if role == "manager" and u not in owners)
 
 
 def _versions(registry: Any, name: str) -> list[ModelVersion]:

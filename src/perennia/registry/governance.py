@@ -128,6 +128,4 @@ def set_model_role(name: str, username: str, role: str | None) -> None:
     """Give a user a role (viewer, editor, manager) on a registered model; None removes it."""
     store = _store()
     store.registry.get_registered_model(name)
-    # An embedded store keeps roles in its access part; a server's REST store sends them there.
-    roles = getattr(store, "access", None) or store.model_roles
-    roles.set_model_role(name, username, role)
+    store.model_roles.set_model_role(name, username, role)

@@ -41,6 +41,8 @@ class SqlStore:
         self.inputs = SqlInputStore(self.engine)
         self.artifacts = SqlArtifactIndex(self.engine)
         self.access = SqlAccessStore(self.engine)
+        # Per-model roles: the part of the access store a RestStore carries too.
+        self.model_roles = self.access
         self.registry = SqlRegistryStore(self.engine)
         self.approvals = SqlApprovalStore(self.engine)
         self.cards = SqlModelCardStore(self.engine)
