@@ -108,21 +108,7 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
     if path in CREATE_MODEL and method == "POST" or path == "/api/v1/registered-models":
         return Need("user")
     if match := _NATIVE_MODEL.match(path):
-        rest = match.group(2) or ""
-        if reading:
-            level = "read"
-        elif (
-            rest == "" and method == "DELETE" or rest.startswith(("/rename", "/policies", "/roles"))
-        ):
-            level = "manage"
-        elif rest == "" and body.get("owner") is not None:
-            level = "manage"  # the owner is named on the model card; editors may not change it
-        elif rest.startswith("/aliases/") and rest.endswith("/rollback"):
-            level = "manage"  # the one move an approval policy lets through
-        else:
-            level = "write"
-        sources = _strings(body.get("run_id")) if rest == "/versions" and not reading else ()
-        return Need(level, model_names=(match.group(1),), source_run_ids=sources)
+        return _native_model_need(method, match.group(1), match.group(2) or "", body)
     if path == "/api/v1/approval-requests":
         return Need("admin")  # every model's requests; a model's own are under its path
     if match := _NATIVE_REQUEST.match(path):
@@ -130,29 +116,14 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
         # policy's reviewer role, no self-approval, only the requester cancels).
         return Need("read", request_ids=(int(match.group(1)),))
     if match := _MLFLOW_REGISTRY.match(path):
-        if (
-            match.group(2) == "search"
-            or match.group(1) == "registered-models"
-            and match.group(2) == "get-latest-versions"
-            and not (query.get("name") or body.get("name"))
-        ):
-            return Need("user")
-        names = _strings(body.get("name")) or _strings(query.get("name"))
-        sources = _strings(body.get("run_id")) if match.group(2) == "create" else ()
-        if reading or match.group(2) in ("get", "get-download-uri", "get-latest-versions"):
-            level = "read"
-        elif match.group(1) == "registered-models" and match.group(2) in _MLFLOW_MANAGE:
-            level = "manage"
-        else:
-            level = "write"
-        return Need(level, model_names=names, source_run_ids=sources)
+        return _mlflow_registry_need(reading, match.group(1), match.group(2), query, body)
     if match := _LOGGED_MODEL.match(path):
-        level = "read" if reading else "write"
-        return Need(level, logged_model_ids=(match.group(1),))
+        return Need("read" if reading else "write", logged_model_ids=(match.group(1),))
     if path.startswith("/api/2.0/mlflow/logged-models"):
-        ids = [*_strings(body.get("experiment_id")), *_strings(body.get("experiment_ids"))]
-        level = "read" if reading or path.endswith("/search") else "write"
-        return Need(level if ids else "user" if level == "read" else level, tuple(ids))
+        ids = (*_strings(body.get("experiment_id")), *_strings(body.get("experiment_ids")))
+        if reading or path.endswith("/search"):
+            return Need("read" if ids else "user", ids)
+        return Need("write", ids)
     proxied = _PROXY_LOGGED.match(path) or _PROXY_LOGGED.match(
         "/api/2.0/mlflow-artifacts/artifacts/" + query.get("path", "").strip("/")
     )
@@ -160,6 +131,38 @@ def _registry_need(method: str, path: str, query: dict[str, str], body: dict) ->
         return Need("read" if reading else "write", (proxied.group(1),),
                     logged_model_ids=(proxied.group(2),))  # fmt: skip
     return None
+
+
+def _native_model_need(method: str, name: str, rest: str, body: dict) -> Need:
+    """Return what `/api/v1/registered-models/{name}{rest}` needs."""
+    if method in ("GET", "HEAD"):
+        return Need("read", model_names=(name,))
+    # Managers decide what the model is and what serves: deletion, the owner named on its card,
+    # renames, approval policies, roles and rollbacks.
+    manage = (
+        rest == "" and (method == "DELETE" or body.get("owner") is not None)
+        or rest.startswith(("/rename", "/policies", "/roles"))
+        or rest.endswith("/rollback")
+    )  # fmt: skip
+    sources = _strings(body.get("run_id")) if rest == "/versions" else ()
+    return Need("manage" if manage else "write", model_names=(name,), source_run_ids=sources)
+
+
+def _mlflow_registry_need(
+    reading: bool, resource: str, verb: str, query: dict[str, str], body: dict
+) -> Need:
+    """Return what MLflow's `/api/2.0/mlflow/{resource}/{verb}` needs."""
+    names = _strings(body.get("name")) or _strings(query.get("name"))
+    if verb == "search" or verb == "get-latest-versions" and not names:
+        return Need("user")  # listings, filtered by what the user may read
+    sources = _strings(body.get("run_id")) if verb == "create" else ()
+    if reading or verb in ("get", "get-download-uri", "get-latest-versions"):
+        level = "read"
+    elif resource == "registered-models" and verb in _MLFLOW_MANAGE:
+        level = "manage"
+    else:
+        level = "write"
+    return Need(level, model_names=names, source_run_ids=sources)
 
 
 def model_reader(request: Any) -> Any:
@@ -263,10 +266,7 @@ class AccessControl:
 
     def may_read_model(self, user: User, name: str) -> bool:
         """Return whether the user may read the registered model (admins always may)."""
-        if user.is_admin:
-            return True
-        role = self.store.access.model_role_of(name, user.user_id) or self.default_role
-        return role is not None
+        return user.is_admin or self._model_role(name, user) is not None
 
     def _check_source_run(self, user: User, run_id: str) -> None:
         # A version's gates read its source run's metrics, so naming a run needs sight of it.
@@ -286,12 +286,15 @@ class AccessControl:
             self.store.registry.get_registered_model(name)
         except PerenniaError:
             return  # the endpoint itself answers 404 (or 400 for a bad name)
-        role = self.store.access.model_role_of(name, user.user_id) or self.default_role
+        role = self._model_role(name, user)
         if role is None or role.rank < required.rank:
             raise PermissionDenied(
                 f"user {user.username!r} needs the {required.value} role on registered model "
                 f"{name!r} (has {role.value if role else 'none'})"
             )
+
+    def _model_role(self, name: str, user: User) -> Role | None:
+        return self.store.access.model_role_of(name, user.user_id) or self.default_role
 
     def _role(self, experiment_id: str, user: User) -> Role | None:
         try:
