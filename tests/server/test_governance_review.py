@@ -7,8 +7,6 @@ the store's behaviour under races and deleted versions. Live-server tests sign i
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +17,7 @@ from perennia.errors import AlreadyExists, InvalidInput
 from perennia.server.app import create_app
 from perennia.store import open_store
 from tests.live_server import LiveServer
+from tests.store.helpers import hold_insert_then_race
 
 PEOPLE = (("root", True), ("ana", False), ("bob", False), ("cy", False), ("eve", False))
 MODELS = "/api/v1/registered-models"
@@ -268,44 +267,12 @@ def test_deleting_a_version_with_a_pending_request_keeps_the_request_list_readab
         store.close()
 
 
-def _hold_insert_then_race(uri: str, insert_sql: str, race) -> BaseException | None:
-    """Insert a conflicting row in an open transaction, start `race` in a thread, then commit.
-
-    The racer's existence check runs before the commit (it sees nothing), so its own insert
-    waits on the unique index and fails once the holder commits. Returns what it raised.
-    """
-    from sqlalchemy import create_engine, text
-
-    from perennia.store.sql.engine import normalize_uri
-
-    holder = create_engine(normalize_uri(uri))
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            race()
-            outcome.append(None)
-        except BaseException as error:  # noqa: BLE001 - the test inspects it
-            outcome.append(error)
-
-    with holder.connect() as conn:
-        transaction = conn.begin()
-        conn.execute(text(insert_sql))
-        thread = threading.Thread(target=run)
-        thread.start()
-        time.sleep(1.0)  # the racer reaches its INSERT and waits on the row lock
-        transaction.commit()
-    thread.join(30)
-    holder.dispose()
-    return outcome[0] if outcome else None
-
-
 def test_racing_registrations_of_one_name_answer_already_exists_on_postgres(
     postgres_uri: str,
 ) -> None:
     store = open_store(postgres_uri)
     try:
-        error = _hold_insert_then_race(
+        error = hold_insert_then_race(
             postgres_uri,
             "INSERT INTO registered_models (name, description, owner, creation_time, "
             "last_updated_time, next_version) VALUES ('fraud', '', 'x', 1, 1, 1)",
@@ -320,7 +287,7 @@ def test_racing_first_policies_of_one_alias_do_not_crash_on_postgres(postgres_ur
     store = open_store(postgres_uri)
     try:
         store.registry.create_registered_model("fraud", username="ana")
-        error = _hold_insert_then_race(
+        error = hold_insert_then_race(
             postgres_uri,
             "INSERT INTO approval_policies (name, alias, required_approvals, reviewer_role, "
             "allow_self_approval, gates, updated_time, updated_by) "

@@ -9,6 +9,7 @@ import pytest
 from perennia.entities import MetricBatch
 from perennia.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from perennia.store import open_store
+from tests.store.helpers import hold_insert_then_race
 
 
 @pytest.fixture
@@ -205,21 +206,22 @@ def test_concurrent_approvals_apply_exactly_once(store, model) -> None:
     assert len(moves) == 1
 
 
-def test_two_people_asking_at_once_make_one_pending_request(store, model) -> None:
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
+def test_two_people_asking_at_once_make_one_pending_request(postgres_uri: str) -> None:
+    """The unique index decides: the racer's check saw no request, its insert must not pass.
 
-    def ask(who: str) -> None:
-        barrier.wait()
-        try:
-            outcomes.append(store.approvals.request(model, 1, "champion", username=who).status)
-        except Conflict as error:
-            outcomes.append(error)
-
-    threads = [threading.Thread(target=ask, args=(who,)) for who in ("ana", "cy")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(isinstance(o, Conflict) for o in outcomes) == 1 and "PENDING" in outcomes
-    assert len(store.approvals.list_requests(model, status="PENDING")) == 1
+    Staged on PostgreSQL, where two writers can both pass the check (SQLite serialises them).
+    """
+    store = open_store(postgres_uri)
+    try:
+        store.registry.create_registered_model("fraud")
+        store.registry.create_model_version("fraud", "runs:/x/model")
+        error = hold_insert_then_race(
+            postgres_uri,
+            "INSERT INTO approval_requests (name, version, alias, requested_by, requested_time, "
+            "comment, status) VALUES ('fraud', 1, 'champion', 'cy', 1, '', 'PENDING')",
+            lambda: store.approvals.request("fraud", 1, "champion", username="ana"),
+        )
+        assert isinstance(error, Conflict) and "at the same time" in str(error), repr(error)
+        assert len(store.approvals.list_requests("fraud", status="PENDING")) == 1
+    finally:
+        store.close()
