@@ -23,6 +23,7 @@ from perennia.store.paging import check_max_results, decode_page_token, encode_p
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.runs import require_run
+from perennia.store.sql.upsert import upsert
 from perennia.store.validation import validate_experiment_id, validate_name
 
 MAX_SEARCH_RESULTS = 10_000
@@ -154,9 +155,8 @@ class SqlLoggedModelStore:
         t = s.logged_model_tags
         with write_transaction(self.engine) as conn:
             _require_active(conn, model_id)
-            if clean:
-                conn.execute(delete(t).where(t.c.model_id == model_id, t.c.key.in_(list(clean))))
-                _write_pairs(conn, t, model_id, clean)
+            rows = [{"model_id": model_id, "key": k, "value": v} for k, v in sorted(clean.items())]
+            upsert(conn, t, rows, ("model_id", "key"), ("value",))
             _touch(conn, model_id)
 
     def delete_tag(self, model_id: str, key: str) -> None:
