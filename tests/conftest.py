@@ -71,19 +71,28 @@ def postgres_template() -> Iterator[str]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_uri(postgres_template: str) -> Iterator[str]:
-    """Return the URI of a fresh, migrated PostgreSQL database for one test."""
+@contextlib.contextmanager
+def postgres_database(template: str) -> Iterator[str]:
+    """Yield the URI of a fresh, migrated PostgreSQL database copied from `template`."""
     from sqlalchemy import text
 
     name = f"perennia_t_{uuid.uuid4().hex[:12]}"
     engine = _admin_engine()
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
-    yield _database_uri(name)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _database_uri(name)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def postgres_uri(postgres_template: str) -> Iterator[str]:
+    """Return the URI of a fresh, migrated PostgreSQL database for one test."""
+    with postgres_database(postgres_template) as uri:
+        yield uri
 
 
 @pytest.fixture

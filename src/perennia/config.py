@@ -76,6 +76,22 @@ class Settings:
     auth_default_role: str = "viewer"
     # The server sends registry webhooks from a background thread in each process.
     webhook_dispatch: bool = True
+    # A remote SDK keeps retrying a request this long (connection errors, 5xx) before it gives up:
+    # long enough to ride out a database restart behind the server.
+    http_retry_seconds: float = 120.0
+    # The background writer holds at most this many queued points, params and tags while the
+    # store is unreachable; past it, logging calls raise StoreUnavailable instead of growing.
+    writer_max_queued: int = 2_000_000
+    # A write's Idempotency-Key is held this long by the attempt that claimed it; a retry after
+    # the lease (the first worker died, or its database dropped) may take it over.
+    idempotency_lease_seconds: float = 30.0
+    # Where the server spools uploads while their digest is checked, and how long a spool file
+    # may sit untouched before it counts as abandoned (a worker killed mid-upload) and is removed.
+    upload_dir: Path | None = None
+    upload_stale_seconds: float = 900.0
+    # Failed sign-ins allowed per username and per client address in a minute before the
+    # server answers 429 without checking the password.
+    signin_max_failures: int = 10
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -97,6 +113,14 @@ class Settings:
             tracking_token=env.get("PERENNIA_TRACKING_TOKEN") or None,
             auth_default_role=env.get("PERENNIA_AUTH_DEFAULT_ROLE") or cls.auth_default_role,
             webhook_dispatch=_env_bool(env, "WEBHOOK_DISPATCH", cls.webhook_dispatch),
+            http_retry_seconds=_env_float(env, "HTTP_RETRY_SECONDS", cls.http_retry_seconds),
+            writer_max_queued=_env_int(env, "WRITER_MAX_QUEUED", cls.writer_max_queued),
+            idempotency_lease_seconds=_env_float(
+                env, "IDEMPOTENCY_LEASE_SECONDS", cls.idempotency_lease_seconds
+            ),
+            upload_dir=Path(env["PERENNIA_UPLOAD_DIR"]) if env.get("PERENNIA_UPLOAD_DIR") else None,
+            upload_stale_seconds=_env_float(env, "UPLOAD_STALE_SECONDS", cls.upload_stale_seconds),
+            signin_max_failures=_env_int(env, "SIGNIN_MAX_FAILURES", cls.signin_max_failures),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -108,6 +132,14 @@ class Settings:
         if self.tracking_uri:
             return self.tracking_uri
         return f"sqlite:///{(self.home / 'perennia.db').resolve()}"
+
+    def resolved_upload_dir(self) -> Path:
+        """Return the folder the server spools uploads in (one per user of this machine)."""
+        if self.upload_dir is not None:
+            return self.upload_dir
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"perennia-uploads-{os.getuid()}"
 
     def resolved_artifacts_uri(self) -> str:
         """Return the artifact store URI, defaulting to a folder inside `home`."""

@@ -42,6 +42,13 @@ class InvalidInput(PerenniaError):
     http_status = 400
 
 
+class TooLarge(InvalidInput):
+    """A request or value is larger than the limit the message names."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    http_status = 413
+
+
 class InvalidFilter(InvalidInput):
     """A search filter or order-by clause does not parse; `position` points at the bad token."""
 
@@ -77,6 +84,13 @@ class PermissionDenied(PerenniaError):
 
     error_code = "PERMISSION_DENIED"
     http_status = 403
+
+
+class TooManyRequests(PerenniaError):
+    """Too many attempts in a short time (failed sign-ins); wait and try again."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    http_status = 429
 
 
 class StoreUnavailable(PerenniaError):

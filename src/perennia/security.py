@@ -19,10 +19,24 @@ def hash_password(password: str) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
+# Verified against when there is no stored hash (unknown user, token-only user), so a wrong
+# guess costs the same scrypt run whether or not the username exists.
+_DUMMY = f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${'00' * 16}${'00' * 64}"
+
+
 def verify_password(password: str, stored: str | None) -> bool:
-    """Return True when `password` matches the stored hash (constant-time comparison)."""
+    """Return True when `password` matches the stored hash (constant-time comparison).
+
+    Without a stored hash it still spends one scrypt run and returns False, so timing does not
+    reveal which usernames exist.
+    """
     if not stored:
+        _matches(password, _DUMMY)
         return False
+    return _matches(password, stored)
+
+
+def _matches(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, expected = stored.split("$")
         if scheme != "scrypt":

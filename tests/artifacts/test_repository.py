@@ -36,15 +36,19 @@ def repo(store, blob_uri: str) -> ArtifactRepository:
     return ArtifactRepository(open_blob_store(blob_uri), store.artifacts)
 
 
-def new_run(store, name: str = "artifacts") -> str:
-    """Create an experiment with one run and return the run id."""
-    return store.runs.create(store.experiments.create(name)).info.run_id
+def new_run(store, blob_uri: str, name: str = "artifacts") -> str:
+    """Create an experiment with one run and return the run id.
+
+    The experiment keeps its artifacts where the test's repository does, so a server behind a
+    REST store finds the blobs the manifest names (it refuses entries for blobs it lacks).
+    """
+    return store.runs.create(store.experiments.create(name, blob_uri)).info.run_id
 
 
 @pytest.fixture
-def run_id(store) -> str:
+def run_id(store, blob_uri: str) -> str:
     """Return a fresh run."""
-    return new_run(store)
+    return new_run(store, blob_uri)
 
 
 def sha(data: bytes) -> str:
@@ -179,8 +183,8 @@ def test_a_large_artifact_round_trips_in_many_parts(repo, run_id, tmp_path):
     assert (out / "weights.bin").read_bytes() == data
 
 
-def test_identical_files_in_two_runs_are_stored_once(repo, store, run_id, tmp_path):
-    other = new_run(store, "other")
+def test_identical_files_in_two_runs_are_stored_once(repo, store, run_id, blob_uri, tmp_path):
+    other = new_run(store, blob_uri, "other")
     repo.log_dir(run_id, make_tree(tmp_path / "a", TREE))
     repo.log_dir(other, make_tree(tmp_path / "b", TREE), artifact_path="copy")
     repo.log_bytes(other, TREE["metrics.json"], "again.json")
@@ -298,7 +302,7 @@ def test_download_refuses_to_follow_a_symlink_out_of_the_destination(repo, run_i
     assert list(outside.iterdir()) == []
 
 
-def test_a_path_cannot_be_both_a_file_and_a_folder(repo, store, run_id, tmp_path):
+def test_a_path_cannot_be_both_a_file_and_a_folder(repo, store, run_id, blob_uri, tmp_path):
     repo.log_bytes(run_id, b"file", "model")
     repo.log_bytes(run_id, b"nested", "plots/roc.png")
     before = manifest_rows(store, run_id)
@@ -310,7 +314,7 @@ def test_a_path_cannot_be_both_a_file_and_a_folder(repo, store, run_id, tmp_path
         repo.log_dir(run_id, make_tree(tmp_path / "src", {"x.txt": b"x"}), artifact_path="model")
     assert manifest_rows(store, run_id) == before
     # Another run has its own tree: the same names are free there.
-    other = new_run(store, "other")
+    other = new_run(store, blob_uri, "other")
     repo.log_bytes(other, b"fine", "model/weights.bin")
     out = repo.download(run_id, None, tmp_path / "dl")
     assert (out / "model").read_bytes() == b"file"
@@ -352,10 +356,10 @@ def test_missing_sources_runs_and_artifacts_are_clear_errors(repo, store, run_id
     assert table_count(store, "artifacts") == 0
 
 
-def test_garbage_collection_removes_only_old_unreferenced_blobs(repo, store, run_id):
+def test_garbage_collection_removes_only_old_unreferenced_blobs(repo, store, run_id, blob_uri):
     kept = repo.log_bytes(run_id, b"still referenced", "kept.txt").digest
     shared = repo.log_bytes(run_id, b"shared by both runs", "shared.txt").digest
-    doomed = new_run(store, "doomed")
+    doomed = new_run(store, blob_uri, "doomed")
     orphan = repo.log_bytes(doomed, b"only the doomed run", "orphan.txt").digest
     repo.log_bytes(doomed, b"shared by both runs", "shared.txt")
     store.runs.delete(doomed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from perennia.errors import Conflict, InvalidInput
 from perennia.store import open_store
 from perennia.store.rest.http import HttpSession
+from perennia.store.sql.engine import join, leave
 from perennia.store.sql.idempotency import KEEP_MS
 
 
@@ -48,24 +50,67 @@ def test_keys_belong_to_their_user(rest_server) -> None:
     assert len(backing.runs.search([experiment]).items) == 2
 
 
+def _finished(keys, key: str, user: str, claim, status: int, body: bytes) -> None:
+    unit = keys.open_unit(key, user, claim.token)
+    unit.commit(status, body)
+
+
 def test_the_store_claims_replays_frees_and_expires_keys(sql_store_uri: str) -> None:
     store = open_store(sql_store_uri)
     try:
         keys = store.idempotency
-        assert keys.claim("key-00001", "ana", "d1").replay is None
+        ana = keys.claim("key-00001", "ana", "d1")
+        assert ana.replay is None and ana.token
         with pytest.raises(Conflict, match="is running"):
             keys.claim("key-00001", "ana", "d1")
-        assert keys.claim("key-00001", "bob", "d1").replay is None  # another user's key
-        keys.finish("key-00001", "ana", 201, b'{"ok": true}')
+        bob = keys.claim("key-00001", "bob", "d1")  # another user's key
+        assert bob.replay is None
+        _finished(keys, "key-00001", "ana", ana, 201, b'{"ok": true}')
         assert keys.claim("key-00001", "ana", "d1").replay == (201, '{"ok": true}')
         with pytest.raises(InvalidInput, match="different request"):
             keys.claim("key-00001", "ana", "d2")
-        keys.finish("key-00001", "bob", 503, b"")  # a server error frees the key for a retry
+        keys.release("key-00001", "bob", bob.token)  # a server error frees the key for a retry
         assert keys.claim("key-00001", "bob", "d1").replay is None
         from perennia.clock import now_ms
 
         assert keys.expire(now_ms() + KEEP_MS + 1) == 2
         assert keys.claim("key-00001", "ana", "d1").replay is None
+    finally:
+        store.close()
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_attempt_commits_nothing(
+    sql_store_uri: str,
+) -> None:
+    store = open_store(sql_store_uri)
+    try:
+        keys = store.idempotency
+        first = keys.claim("lease-key-1", "ana", "d1", lease_ms=1)
+        time.sleep(0.01)  # the first attempt's worker "died": its lease runs out
+        second = keys.claim("lease-key-1", "ana", "d1", lease_ms=60_000)
+        assert second.replay is None and second.token != first.token
+        with pytest.raises(Conflict, match="is running"):  # the new lease is live
+            keys.claim("lease-key-1", "ana", "d1")
+        # The first attempt comes back to life: its write and its answer roll back together.
+        late = keys.open_unit("lease-key-1", "ana", first.token)
+        join_token = join(late.unit)
+        try:
+            store.experiments.create("written-by-the-late-attempt")
+        finally:
+            leave(join_token)
+        with pytest.raises(Conflict, match="took it over"):
+            late.commit(201, b"{}")
+        assert store.experiments.get_by_name("written-by-the-late-attempt") is None
+        # The attempt that holds the lease commits its write with the answer, once.
+        unit = keys.open_unit("lease-key-1", "ana", second.token)
+        join_token = join(unit.unit)
+        try:
+            store.experiments.create("written-once")
+        finally:
+            leave(join_token)
+        unit.commit(201, b'{"experiment_id": "1"}')
+        assert store.experiments.get_by_name("written-once") is not None
+        assert keys.claim("lease-key-1", "ana", "d1").replay == (201, '{"experiment_id": "1"}')
     finally:
         store.close()
 

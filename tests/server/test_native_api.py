@@ -96,7 +96,7 @@ def test_the_rest_store_raises_the_same_error_classes(live_server) -> None:
 def test_an_unreachable_server_is_store_unavailable_after_retries() -> None:
     from tests.ports import free_port
 
-    store = RestStore(f"http://127.0.0.1:{free_port()}")
+    store = RestStore(f"http://127.0.0.1:{free_port()}", retry_seconds=1)
     store.http.backoff = 0.01
     with pytest.raises(StoreUnavailable, match="cannot reach"):
         store.experiments.get("0")

@@ -18,6 +18,30 @@ def backend(store) -> str:
     return sql_engine(store).dialect.name
 
 
+def artifact_entry(store, run_id: str, path: str, data: bytes = b"bytes"):
+    """Return a manifest entry for `data` at `path`, its blob stored where the backend needs it.
+
+    A SQL store keeps only the manifest; a server refuses entries whose blob it does not hold,
+    so for a REST store the bytes are uploaded through the server first.
+    """
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from perennia.entities import ArtifactEntry
+
+    digest = hashlib.sha256(data).hexdigest()
+    http = getattr(store, "http", None)
+    if http is not None:
+        from perennia.artifacts.remote import ServerBlobStore
+
+        with tempfile.TemporaryDirectory() as folder:
+            source = Path(folder) / "blob"
+            source.write_bytes(data)
+            ServerBlobStore(http, run_id).put_file(digest, source)
+    return ArtifactEntry(path, digest, len(data))
+
+
 def next_millisecond() -> int:
     """Wait until the millisecond clock ticks, so the next write gets a later timestamp."""
     start = now_ms()

@@ -197,7 +197,7 @@ def test_deleting_a_model_keeps_its_events_in_the_log_but_not_for_a_new_model_of
 
 
 def test_names_with_punctuation_work_everywhere(registry) -> None:
-    for name in ("fraud.v2", "fraud-detector_2", "a b", "100%", "what?#x", ".", "..", "ünï"):
+    for name in ("fraud.v2", "fraud-detector_2", "a b", "100%", "what?#x", "._.", "...x", "ünï"):
         registry.create_registered_model(name, tags={"k": "v"})
         registry.create_model_version(name, "s")
         registry.set_model_version_tag(name, 1, "k", "v")
@@ -209,6 +209,13 @@ def test_names_with_punctuation_work_everywhere(registry) -> None:
         registry.delete_registered_model(name)
         with pytest.raises(NotFound):
             registry.get_registered_model(name)
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", "a\\b", "..\\..\\etc"])
+def test_path_like_model_names_are_refused(registry, name) -> None:
+    with pytest.raises(InvalidInput, match="may not be '.' or '..'"):
+        registry.create_registered_model(name)
+    assert registry.search_registered_models().items == []
 
 
 def test_an_alias_moves_unconditionally_without_an_expectation(registry) -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from perennia.clock import now_ms
 from perennia.entities import (
-    ArtifactEntry,
     Dataset,
     DatasetInput,
     LifecycleStage,
@@ -19,7 +18,7 @@ from perennia.entities import (
     RunTag,
 )
 from perennia.errors import Conflict, InvalidInput, NotFound
-from tests.store.helpers import table_count
+from tests.store.helpers import artifact_entry, table_count
 
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value
@@ -250,7 +249,7 @@ _WRITES = {
     "tags.set": lambda s, r: s.tags.set(r, [RunTag("t", "v")]),
     "tags.delete": lambda s, r: s.tags.delete(r, "existing"),
     "inputs.log": lambda s, r: s.inputs.log(r, [DatasetInput(_DATASET, "training")]),
-    "artifacts.record": lambda s, r: s.artifacts.record(r, [ArtifactEntry("a.txt", "0" * 64, 1)]),
+    "artifacts.record": lambda s, r: s.artifacts.record(r, [artifact_entry(s, r, "a.txt")]),
     "log_batch": lambda s, r: s.log_batch(r, MetricBatch(["m"], [1.0], [0], [1])),
     "runs.update": lambda s, r: s.runs.update(r, status="FINISHED"),
 }
@@ -353,7 +352,7 @@ def _fill(store, rid: str) -> None:
         tags=[RunTag("t", "v")],
     )
     store.inputs.log(rid, [DatasetInput(_DATASET, "training")])
-    store.artifacts.record(rid, [ArtifactEntry("model.bin", "1" * 64, 3)])
+    store.artifacts.record(rid, [artifact_entry(store, rid, "model.bin", b"abc")])
 
 
 _RUN_TABLES = ("params", "tags", "metrics", "latest_metrics", "run_inputs", "artifacts")

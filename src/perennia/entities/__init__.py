@@ -225,6 +225,17 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class Reader:
+    """Whose listing this is: searches return only what `user_id` holds an explicit role on.
+
+    Stores take `reader=None` to mean "everything" (embedded use, administrators, and servers
+    whose default role already lets every user read every experiment and model).
+    """
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ApiToken:
     """An API token's public record (its secret is shown once at creation and never stored)."""
 

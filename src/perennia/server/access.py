@@ -1,303 +1,178 @@
-"""Who may do what: the request's user, the experiments it touches, and the role that requires.
+"""Who may do what: the `Caller` every route asks, with the arguments it has already parsed.
 
-Runs live in experiments, so every check comes down to the user's role in an experiment:
-viewer (read), editor (write), manager (rename, delete, restore). Admins may do everything,
-including the store-wide housekeeping endpoints. Native and MLflow-compatible endpoints name
-their targets with the same field names, so one resolver serves both.
+A route parses its request once, then asks its `Caller` for exactly what it is about to touch
+(`caller.run(run_id, Role.EDITOR)`, `caller.model(name, Role.VIEWER)`, `caller.admin()`), and
+hands the same values to the store. Listings ask `caller.listing()` and pass the `Reader` it
+returns to the store, which filters inside its query: a search names no experiments, it sees
+only what the caller may read. A route that answers without asking is refused by the middleware
+(fail closed), and a test checks that every route takes a Caller.
+
+Roles: viewer (read), editor (write), manager (rename, delete, restore, roles, policies).
+Administrators may do everything. A user without an explicit role on an experiment or model
+holds the server's default role (`PERENNIA_AUTH_DEFAULT_ROLE`; `none` hides it).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
-from perennia.entities import Role, User
-from perennia.errors import NotFound, PerenniaError, PermissionDenied
-from perennia.security import TOKEN_PREFIX
+from fastapi import Request
 
-OPEN_PATHS = {"/health", "/version", "/openapi.json", "/docs", "/redoc"}
-_ADMIN_SUFFIXES = ("/purge", "/mark-stale-killed", "/artifact-digests")
-# Webhook URLs are set by administrators only: the server POSTs to them (no SSRF by users).
-_ADMIN_PREFIXES = ("/api/v1/webhooks", "/api/v1/webhook-deliveries", "/api/v1/registry-events",
-                   "/api/v1/model-versions")  # fmt: skip
-_MANAGE = re.compile(
-    r"^/api/v1/experiments/\d+(/restore)?$|^/api/2\.0/mlflow/experiments/(delete|update|restore)$"
+from perennia.entities import ApprovalRequest, LoggedModel, Reader, Role, User
+from perennia.errors import PerenniaError, PermissionDenied
+from perennia.store.validation import validate_experiment_id, validate_run_id
+
+# Paths that answer without sign-in: liveness, the version, and the API's own description.
+OPEN_PATHS = frozenset(
+    {"/health", "/version", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
-_CREATE_EXPERIMENT = {"/api/v1/experiments", "/api/2.0/mlflow/experiments/create"}
-_EXPERIMENT_IN_PATH = re.compile(r"^/api/v1/experiments/(\d+)")
-_RUN_IN_PATH = re.compile(r"^/api/v1/runs/([0-9a-f]{32})")
-_PROXY_PATH = re.compile(r"^/api/2\.0/mlflow-artifacts/artifacts/(\d+)/([0-9a-f]{32})")
-_CACHE_SECONDS = 60.0
-# The registry: each request names the registered model it touches.
-_NATIVE_MODEL = re.compile(r"^/api/v1/registered-models/([^/]+)(/.*)?$")
-_NATIVE_REQUEST = re.compile(r"^/api/v1/approval-requests/(\d{1,18})(/(reviews|cancel))?$")
-_MLFLOW_REGISTRY = re.compile(r"^/api/2\.0/mlflow/(registered-models|model-versions)/([a-z-]+)$")
-_MLFLOW_MANAGE = {"delete", "rename"}
-_LOGGED_MODEL = re.compile(r"^/api/2\.0/mlflow/logged-models/(m-[0-9a-f]{1,64})")
-_PROXY_LOGGED = re.compile(r"^/api/2\.0/mlflow-artifacts/artifacts/(\d+)/models/(m-[0-9a-f]{1,64})")
-CREATE_MODEL = {"/api/v1/registered-models", "/api/2.0/mlflow/registered-models/create"}
 
 
-@dataclass(frozen=True)
-class Need:
-    """What a request needs: a level, and the experiments (or runs) it touches."""
+class Caller:
+    """The signed-in user of one request, and every access decision made for it."""
 
-    level: str  # "read", "write", "manage", "admin" or "user" (any signed-in user)
-    experiment_ids: tuple[str, ...] = ()
-    run_ids: tuple[str, ...] = ()
-    experiment_names: tuple[str, ...] = ()
-    model_names: tuple[str, ...] = ()
-    request_ids: tuple[int, ...] = ()
-    logged_model_ids: tuple[str, ...] = ()
-    # Runs a new model version names as its source: reading them is enough.
-    source_run_ids: tuple[str, ...] = ()
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, list):
-        return tuple(str(v) for v in value if isinstance(v, str | int))
-    return (str(value),) if isinstance(value, str | int) and str(value) else ()
-
-
-def need_of(method: str, path: str, query: dict[str, str], body: Any) -> Need:
-    """Return what a request needs, from its method, path, query and JSON body."""
-    body = body if isinstance(body, dict) else {}
-    if path.startswith(_ADMIN_PREFIXES):
-        return Need("admin")
-    registry = _registry_need(method, path, query, body)
-    if registry is not None:
-        return registry
-    if path.endswith(_ADMIN_SUFFIXES):
-        return Need("admin")
-    fields = {**query, **body}
-    experiments = [*_strings(fields.get("experiment_id")), *_strings(fields.get("experiment_ids"))]
-    runs = [*_strings(fields.get("run_id")), *_strings(fields.get("run_uuid")),
-            *_strings(fields.get("run_ids"))]  # fmt: skip
-    names = [*_strings(query.get("experiment_name")), *_strings(query.get("name"))]
-    for pattern, target in ((_EXPERIMENT_IN_PATH, experiments), (_RUN_IN_PATH, runs)):
-        match = pattern.match(path)
-        if match:
-            target.append(match.group(1))
-    proxied = _PROXY_PATH.match(path) or _PROXY_PATH.match(
-        "/api/2.0/mlflow-artifacts/artifacts/" + query.get("path", "").strip("/")
-    )
-    if proxied:
-        experiments.append(proxied.group(1))
-        runs.append(proxied.group(2))
-    if path in _CREATE_EXPERIMENT and method == "POST":
-        level = "user"
-    elif _MANAGE.match(path) and method in ("POST", "PATCH", "DELETE"):
-        level = "manage"
-    elif method in ("GET", "HEAD") or path.endswith(("/search", "/search-frame")):
-        level = "read"
-    else:
-        level = "write"
-    if level == "read" and not (experiments or runs or names):
-        level = "user"  # listings: any signed-in user
-    return Need(level, tuple(experiments), tuple(runs), tuple(names))
-
-
-def _registry_need(method: str, path: str, query: dict[str, str], body: dict) -> Need | None:
-    """Return what a registry or logged-model request needs, or None for other requests."""
-    reading = method in ("GET", "HEAD")
-    if path in CREATE_MODEL and method == "POST" or path == "/api/v1/registered-models":
-        return Need("user")
-    if match := _NATIVE_MODEL.match(path):
-        return _native_model_need(method, match.group(1), match.group(2) or "", body)
-    if path == "/api/v1/approval-requests":
-        return Need("admin")  # every model's requests; a model's own are under its path
-    if match := _NATIVE_REQUEST.match(path):
-        # Reviewing and cancelling need sight of the model; the store checks the rest (the
-        # policy's reviewer role, no self-approval, only the requester cancels).
-        return Need("read", request_ids=(int(match.group(1)),))
-    if match := _MLFLOW_REGISTRY.match(path):
-        return _mlflow_registry_need(reading, match.group(1), match.group(2), query, body)
-    if match := _LOGGED_MODEL.match(path):
-        return Need("read" if reading else "write", logged_model_ids=(match.group(1),))
-    if path.startswith("/api/2.0/mlflow/logged-models"):
-        ids = (*_strings(body.get("experiment_id")), *_strings(body.get("experiment_ids")))
-        if reading or path.endswith("/search"):
-            return Need("read" if ids else "user", ids)
-        return Need("write", ids)
-    proxied = _PROXY_LOGGED.match(path) or _PROXY_LOGGED.match(
-        "/api/2.0/mlflow-artifacts/artifacts/" + query.get("path", "").strip("/")
-    )
-    if proxied:
-        return Need("read" if reading else "write", (proxied.group(1),),
-                    logged_model_ids=(proxied.group(2),))  # fmt: skip
-    return None
-
-
-def _native_model_need(method: str, name: str, rest: str, body: dict) -> Need:
-    """Return what `/api/v1/registered-models/{name}{rest}` needs."""
-    if method in ("GET", "HEAD"):
-        return Need("read", model_names=(name,))
-    # Managers decide what the model is and what serves: deletion, the owner named on its card,
-    # renames, approval policies, roles and rollbacks.
-    manage = (
-        rest == "" and (method == "DELETE" or body.get("owner") is not None)
-        or rest.startswith(("/rename", "/policies", "/roles"))
-        or rest.endswith("/rollback")
-    )  # fmt: skip
-    sources = _strings(body.get("run_id")) if rest == "/versions" else ()
-    return Need("manage" if manage else "write", model_names=(name,), source_run_ids=sources)
-
-
-def _mlflow_registry_need(
-    reading: bool, resource: str, verb: str, query: dict[str, str], body: dict
-) -> Need:
-    """Return what MLflow's `/api/2.0/mlflow/{resource}/{verb}` needs."""
-    names = _strings(body.get("name")) or _strings(query.get("name"))
-    if verb == "search" or verb == "get-latest-versions" and not names:
-        return Need("user")  # listings, filtered by what the user may read
-    sources = _strings(body.get("run_id")) if verb == "create" else ()
-    if reading or verb in ("get", "get-download-uri", "get-latest-versions"):
-        level = "read"
-    elif resource == "registered-models" and verb in _MLFLOW_MANAGE:
-        level = "manage"
-    else:
-        level = "write"
-    return Need(level, model_names=names, source_run_ids=sources)
-
-
-def model_reader(request: Any) -> Any:
-    """Return a predicate: may the request's user read the registered model with this name?
-
-    Listings answer with only what the user may read (sign-in off, or an admin: everything).
-    """
-    user = getattr(request.state, "user", None)
-    access = getattr(request.state, "access", None)
-    if user is None or access is None or user.is_admin:
-        return lambda name: True
-    return lambda name: access.may_read_model(user, name)
-
-
-class AccessControl:
-    """Authenticates requests and checks their roles against the store."""
-
-    def __init__(self, store: Any, default_role: str | None) -> None:
+    def __init__(
+        self, user: User | None, store: Any, default_role: Role | None, *, enforced: bool
+    ) -> None:
+        self.user = user
         self.store = store
-        self.default_role = None if default_role in (None, "", "none") else Role(default_role)
-        self._cache: dict[str, tuple[float, User]] = {}
-        self._lock = threading.Lock()
+        self.default_role = default_role
+        self.enforced = enforced  # False when sign-in is off: everything is allowed
+        self.decided = False
+        self.target: str | None = None  # what the decision was about, for the audit log
 
-    def authenticate(self, authorization: str | None) -> User | None:
-        """Return the user an Authorization header proves, or None."""
-        if not authorization:
+    @property
+    def username(self) -> str | None:
+        """Return the signed-in user's name (None when sign-in is off)."""
+        return None if self.user is None else self.user.username
+
+    @property
+    def is_admin(self) -> bool:
+        """Return whether the caller may do everything (sign-in off counts as yes)."""
+        return not self.enforced or (self.user is not None and self.user.is_admin)
+
+    @property
+    def reader(self) -> Reader | None:
+        """Return the filter listings apply in the store (None: the caller may read everything)."""
+        if self.is_admin or self.default_role is not None:
             return None
-        scheme, _, credentials = authorization.partition(" ")
-        scheme = scheme.lower()
-        if scheme == "bearer":
-            return self.store.access.authenticate_token(credentials.strip())
-        if scheme != "basic":
-            return None
-        try:
-            username, _, secret = base64.b64decode(credentials.strip()).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if secret.startswith(TOKEN_PREFIX):
-            user = self.store.access.authenticate_token(secret)
-            return user if user is not None and user.username == username else None
-        return self._password_user(username, secret)
+        return Reader(self.user.user_id)
 
-    def _password_user(self, username: str, password: str) -> User | None:
-        # scrypt is slow on purpose; a client sending Basic auth on every call would pay it
-        # each time, so a verified pair is remembered briefly (by digest, never in clear).
-        key = hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        user = self.store.access.authenticate_password(username, password)
-        if user is not None:
-            with self._lock:
-                self._cache[key] = (now + _CACHE_SECONDS, user)
-        return user
+    def _decide(self, target: str | None) -> None:
+        self.decided = True
+        if target is not None and self.target is None:
+            self.target = target[:64]
 
-    def authorize(self, user: User, need: Need) -> None:
-        """Raise PermissionDenied unless `user` may do what `need` describes."""
-        if user.is_admin or need.level == "user":
-            return
-        if need.level == "admin":
-            raise PermissionDenied(f"user {user.username!r} is not an administrator")
-        required = {"read": Role.VIEWER, "write": Role.EDITOR, "manage": Role.MANAGER}[need.level]
-        models = set(need.model_names)
-        for request_id in need.request_ids:
-            try:
-                models.add(self.store.approvals.get_request(request_id).name)
-            except PerenniaError:
-                continue  # the endpoint itself answers 404
-        for name in models:
-            self._check_model(user, name, required)
-        for run_id in need.source_run_ids:
-            self._check_source_run(user, run_id)
-        experiments = set(need.experiment_ids)
-        for model_id in need.logged_model_ids:
-            try:
-                experiments.add(self.store.logged_models.get(model_id).experiment_id)
-            except PerenniaError:
-                continue
-        if models and not experiments and not need.run_ids:
-            return
-        for run_id in need.run_ids:
-            try:
-                experiments.add(self.store.runs.get(run_id).info.experiment_id)
-            except NotFound:
-                continue  # the endpoint itself answers 404
-        for name in need.experiment_names:
-            found = self.store.experiments.get_by_name(name)
-            if found is not None:
-                experiments.add(found.experiment_id)
-        if not experiments and need.level != "read":
-            raise PermissionDenied(f"user {user.username!r} may not {need.level} here")
-        for experiment_id in experiments:
-            role = self._role(experiment_id, user)
-            if role is None or role.rank < required.rank:
-                raise PermissionDenied(
-                    f"user {user.username!r} needs the {required.value} role in experiment "
-                    f"{experiment_id} (has {role.value if role else 'none'})"
-                )
+    def created(self, target: str) -> None:
+        """Record what the request created, as the audit entry's target."""
+        self.target = str(target)[:64]
 
-    def may_read_model(self, user: User, name: str) -> bool:
-        """Return whether the user may read the registered model (admins always may)."""
-        return user.is_admin or self._model_role(name, user) is not None
+    # -- decisions that name no object -----------------------------------------------------
 
-    def _check_source_run(self, user: User, run_id: str) -> None:
-        # A version's gates read its source run's metrics, so naming a run needs sight of it.
-        try:
-            experiment_id = self.store.runs.get(run_id).info.experiment_id
-        except PerenniaError:
-            return  # the store keeps the id as given; no run, no metrics to read
-        role = self._role(experiment_id, user)
-        if role is None:
+    def open(self) -> None:
+        """Allow a request anyone may make (liveness, version, the capability probe)."""
+        self._decide(None)
+
+    def signed_in(self, target: str | None = None) -> None:
+        """Allow any signed-in user (creating an experiment or model names nothing yet)."""
+        self._decide(target)
+
+    def listing(self) -> Reader | None:
+        """Allow a listing and return the `Reader` the store must filter it by."""
+        self._decide(None)
+        return self.reader
+
+    def admin(self) -> None:
+        """Allow administrators only."""
+        if not self.is_admin:
+            raise PermissionDenied(f"user {self.username!r} is not an administrator")
+        self._decide(None)
+
+    # -- experiments and runs --------------------------------------------------------------
+
+    def experiment(self, experiment_id: Any, need: Role) -> str:
+        """Return the experiment id (as text) once the caller holds `need` in it."""
+        eid = str(validate_experiment_id(experiment_id))
+        if not self.is_admin:
+            self._require(self._experiment_role(eid), need, f"in experiment {eid}")
+        self._decide(eid)
+        return eid
+
+    def experiments(self, experiment_ids: list[Any], need: Role) -> list[str]:
+        """Return the ids (as text) once the caller holds `need` in every one of them."""
+        return [self.experiment(eid, need) for eid in experiment_ids]
+
+    def run(self, run_id: Any, need: Role) -> str:
+        """Return the run id once the caller holds `need` in the run's experiment."""
+        rid = validate_run_id(run_id)
+        if not self.is_admin:
+            experiment_id, role = self.store.access.run_role(rid, self.user.user_id)
+            self._require(role or self.default_role, need, f"in experiment {experiment_id}")
+        self._decide(rid)
+        return rid
+
+    def runs(self, run_ids: list[Any], need: Role) -> list[str]:
+        """Return the run ids once the caller holds `need` in each run's experiment."""
+        return [self.run(rid, need) for rid in run_ids]
+
+    def logged_model(self, model_id: str, need: Role) -> LoggedModel:
+        """Return the MLflow logged model once the caller holds `need` in its experiment."""
+        model = self.store.logged_models.get(model_id)
+        self.experiment(model.experiment_id, need)
+        self.target = model_id[:64]
+        return model
+
+    def blob(self, digest: str) -> None:
+        """Allow reading or linking a blob the caller uploaded or may read through some run."""
+        if not self.is_admin and not self.store.access.may_use_blob(
+            digest, self.user, restricted=self.reader is not None
+        ):
             raise PermissionDenied(
-                f"user {user.username!r} cannot read run {run_id!r} (experiment {experiment_id}), "
-                "so cannot name it as a model version's source"
+                f"blob {digest} is neither one you uploaded nor held by a run you may read; "
+                "upload its bytes first"
+            )
+        self._decide(None)
+
+    # -- the registry ----------------------------------------------------------------------
+
+    def model(self, name: Any, need: Role) -> str:
+        """Return the registered model's name once the caller holds `need` on it.
+
+        A model that does not exist passes (the route answers 404, or creates it).
+        """
+        if not self.is_admin and isinstance(name, str):
+            role = self.store.access.model_role_of(name, self.user.user_id) or self.default_role
+            if role is None or role.rank < need.rank:
+                try:
+                    self.store.registry.get_registered_model(name)
+                except PerenniaError:
+                    role = need  # nothing to protect; the route's own lookup answers
+            self._require(role, need, f"on registered model {name!r}")
+        self._decide(name)
+        return name
+
+    def approval_request(self, request_id: int, need: Role) -> ApprovalRequest:
+        """Return the approval request once the caller holds `need` on its model."""
+        found = self.store.approvals.get_request(request_id)
+        self.model(found.name, need)
+        return found
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _experiment_role(self, experiment_id: str) -> Role | None:
+        return self.store.access.role_of(experiment_id, self.user.user_id) or self.default_role
+
+    def _require(self, role: Role | None, need: Role, where: str) -> None:
+        if role is None or role.rank < need.rank:
+            raise PermissionDenied(
+                f"user {self.username!r} needs the {need.value} role {where} "
+                f"(has {role.value if role else 'none'})"
             )
 
-    def _check_model(self, user: User, name: str, required: Role) -> None:
-        try:
-            self.store.registry.get_registered_model(name)
-        except PerenniaError:
-            return  # the endpoint itself answers 404 (or 400 for a bad name)
-        role = self._model_role(name, user)
-        if role is None or role.rank < required.rank:
-            raise PermissionDenied(
-                f"user {user.username!r} needs the {required.value} role on registered model "
-                f"{name!r} (has {role.value if role else 'none'})"
-            )
 
-    def _model_role(self, name: str, user: User) -> Role | None:
-        return self.store.access.model_role_of(name, user.user_id) or self.default_role
-
-    def _role(self, experiment_id: str, user: User) -> Role | None:
-        try:
-            return self.store.access.role_of(experiment_id, user.user_id) or self.default_role
-        except Exception:  # noqa: BLE001 - a malformed id is the endpoint's 400 to give
-            return self.default_role
+def caller_of(request: Request) -> Caller:
+    """Return the request's Caller (the middleware creates it; sign-in off allows everything)."""
+    caller = getattr(request.state, "caller", None)
+    if caller is None:
+        raise RuntimeError("routes must be served through perennia.server.app.create_app")
+    return caller

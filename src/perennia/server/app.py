@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 import perennia
 from perennia.config import Settings
+from perennia.server.access import Caller, caller_of
 from perennia.server.artifact_access import ArtifactAccess
 from perennia.server.errors import install_error_handlers
 from perennia.server.middleware import ServerMiddleware
@@ -58,27 +59,31 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         lifespan=webhooks.lifespan(store, settings),  # sends registry webhooks while serving
     )
     app.state.store = store
-    app.state.artifacts = ArtifactAccess(store, settings.resolved_artifacts_uri())
+    app.state.artifacts = ArtifactAccess(
+        store, settings.resolved_artifacts_uri(), settings.resolved_upload_dir(),
+        settings.upload_stale_seconds,
+    )  # fmt: skip
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
 
     @app.get("/health", tags=["server"])
-    def health() -> JSONResponse:
+    def health(caller: Caller = Depends(caller_of)) -> JSONResponse:
         """Return 200 while the server can reach its metadata store."""
+        caller.open()
         store.experiments.get("0")
         return JSONResponse({"status": "ok"})
 
     @app.get("/version", tags=["server"])
-    def version() -> PlainTextResponse:
+    def version(caller: Caller = Depends(caller_of)) -> PlainTextResponse:
         """Return the server's version as plain text, as MLflow's server does."""
+        caller.open()
         return PlainTextResponse(perennia.__version__)
 
     @app.get("/api/v1/artifact-digests", tags=["server"])
-    def digests_in_use() -> JSONResponse:
+    def digests_in_use(caller: Caller = Depends(caller_of)) -> JSONResponse:
         """Return every blob digest some run still refers to (for garbage collection)."""
+        caller.admin()
         return JSONResponse({"digests": sorted(store.artifacts.digests_in_use())})
 
-    return ServerMiddleware(
-        app, store, auth=settings.server_auth, default_role=settings.auth_default_role
-    )
+    return ServerMiddleware(app, store, settings)

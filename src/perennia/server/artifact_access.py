@@ -1,20 +1,33 @@
-"""Which artifact repository holds a run's files, as seen from the server."""
+"""Which artifact repository holds a run's files, as seen from the server, and the upload spool."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from perennia.artifacts import open_blob_store
 from perennia.artifacts.repository import ArtifactRepository
+from perennia.server.uploads import UploadSpool
 from perennia.store.base import Store
 
 
 class ArtifactAccess:
     """Artifact repositories by location: the experiment's own, else the server's default."""
 
-    def __init__(self, store: Store, default_location: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        default_location: str,
+        upload_dir: Path | None = None,
+        upload_stale_seconds: float = 900.0,
+    ) -> None:
         self.store = store
         self.default_location = default_location
+        if upload_dir is None:
+            from perennia.config import Settings
+
+            upload_dir = Settings().resolved_upload_dir()
+        self.uploads = UploadSpool(upload_dir, upload_stale_seconds)
         self._repositories: dict[str, ArtifactRepository] = {}
         self._lock = threading.Lock()
 

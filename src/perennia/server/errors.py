@@ -53,6 +53,36 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = error_body("INTERNAL_ERROR", "internal server error", "PerenniaError")
-        return JSONResponse(body, status_code=500)
+        return crash_response(request.method, request.url.path, error)
+
+
+def crash_response(method: str, path: str, error: BaseException) -> JSONResponse:
+    """Return the JSON answer to an unexpected exception (see `failure`)."""
+    status, body = failure(method, path, error)
+    return JSONResponse(body, status_code=status)
+
+
+def failure(method: str, path: str, error: BaseException) -> tuple[int, dict[str, str]]:
+    """Return the status and body for an unexpected exception: 503 for a database outage, else 500.
+
+    A dropped or restarting database is temporary: 503 tells clients (Perennia's and mlflow's)
+    to retry, and nothing was committed. Other crashes are logged with their stack trace, which
+    never leaves the server.
+    """
+    if is_database_outage(error):
+        logger.warning("database unavailable on %s %s: %s", method, path, error)
+        message = "the metadata database is unavailable; retry shortly"
+        return 503, error_body("TEMPORARILY_UNAVAILABLE", message, "StoreUnavailable")
+    logger.error("unhandled error on %s %s", method, path, exc_info=error)
+    return 500, error_body("INTERNAL_ERROR", "internal server error", "PerenniaError")
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Return whether `error` means the database could not be reached (or dropped mid-way)."""
+    try:
+        from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    except ImportError:  # pragma: no cover - the server always has SQLAlchemy
+        return False
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

@@ -1,27 +1,46 @@
-"""The ASGI layer in front of every route: body size limit, authentication, roles, audit log.
+"""The ASGI layer in front of every route: limits, sign-in, idempotent writes, audit, failures.
 
-Written as plain ASGI (not BaseHTTPMiddleware) so that artifact uploads stream through untouched
-and the JSON body, read once here to find the request's targets, is replayed to the route.
+Written as plain ASGI (not BaseHTTPMiddleware) so that artifact uploads stream through untouched.
+It decides *who* is asking, never *what* they may do: each route asks its `Caller` with the
+arguments it parsed (perennia.server.access). What it guarantees around every route:
+
+- a JSON body over the size or nesting limit is refused before any route parses it;
+- sign-in (401, or 429 after too many failures) when the server requires it;
+- a route that answers success without having asked its Caller is turned into a 500 (fail
+  closed), so a new endpoint cannot forget its access rule and leak;
+- a write carrying an Idempotency-Key runs in one transaction with the key's stored answer;
+- every failure answers JSON with a status, even an exception escaping a route;
+- every write, refused and failed ones too, is in the audit log before the answer leaves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 
 from perennia.clock import now_ms
+from perennia.config import Settings
 from perennia.entities import AuditEntry, Role
-from perennia.errors import Conflict, PerenniaError
-from perennia.server.access import CREATE_MODEL, OPEN_PATHS, AccessControl, need_of
-from perennia.server.errors import error_body
+from perennia.errors import Conflict, InvalidInput, PerenniaError, TooLarge
+from perennia.server.access import OPEN_PATHS, Caller
+from perennia.server.errors import error_body, failure
+from perennia.server.signin import SignIn
+from perennia.store.sql.engine import join, leave
+
+logger = logging.getLogger(__name__)
 
 MAX_JSON_BODY = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 64
 _STREAMED = ("/api/2.0/mlflow-artifacts/artifacts/",)
+_MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+_KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 
 
 def _is_streamed(path: str) -> bool:
@@ -29,127 +48,230 @@ def _is_streamed(path: str) -> bool:
     return path.startswith(_STREAMED) or ("/blobs/" in path and path.startswith("/api/v1/runs/"))
 
 
-_MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-_KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
-_ANSWERED = object()  # the idempotency check answered the request itself
-_CREATE_EXPERIMENT = {"/api/v1/experiments", "/api/2.0/mlflow/experiments/create"}
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Return whether a JSON text nests arrays and objects deeper than `limit`."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # cannot nest deeper than it has brackets (the common, cheap case)
+    depth = 0
+    for match in _JSON_TOKENS.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
-async def _answer(send, status: int, body: dict[str, str], headers=()) -> None:
+def _json_response(status: int, body: dict[str, str], headers=()) -> list[dict[str, Any]]:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode()), *headers]})  # fmt: skip
-    await send({"type": "http.response.body", "body": payload})
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", str(len(payload)).encode()), *headers]}  # fmt: skip
+    return [start, {"type": "http.response.body", "body": payload}]
+
+
+def _error_response(error: PerenniaError, headers=()) -> list[dict[str, Any]]:
+    body = error_body(error.error_code, str(error), type(error).__name__)
+    return _json_response(error.http_status, body, headers)
 
 
 class ServerMiddleware:
-    """Guards an ASGI app: limits, then (when enabled) who is asking and whether they may."""
+    """Guards an ASGI app: limits, sign-in, idempotency, audit, and JSON for every failure."""
 
-    def __init__(self, app, store: Any, *, auth: bool, default_role: str | None) -> None:
+    def __init__(self, app, store: Any, settings: Settings) -> None:
         self.app = app
         self.store = store
-        self.auth = auth
-        self.access = AccessControl(store, default_role)
+        self.auth = settings.server_auth
+        role = settings.auth_default_role
+        self.default_role = None if role in (None, "", "none") else Role(role)
+        self.signin = SignIn(store, settings.signin_max_failures)
+        self.lease_ms = int(settings.idempotency_lease_seconds * 1000)
+        engine = getattr(store, "engine", None)
+        # SQLite has one writer: a write holding it across thread hops (an idempotent unit)
+        # while other writes wait in every worker thread would stall, so writes queue here.
+        sqlite = engine is not None and engine.dialect.name == "sqlite"
+        self._write_turn = asyncio.Lock() if sqlite else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        streamed = _is_streamed(path)
+        mutating, streamed = method in _MUTATING, _is_streamed(path)
         body = b""
-        if method in _MUTATING and not streamed:
+        if mutating and not streamed:
             body = await self._read_body(receive)
-            if body is None:
-                await _answer(send, 413, error_body("REQUEST_LIMIT_EXCEEDED",
-                              f"request body exceeds {MAX_JSON_BODY} bytes", "InvalidInput"))  # fmt: skip
+            refusal = self._body_refusal(body)
+            if refusal is not None:
+                await self._audit(None, method, path, None, refusal.http_status)
+                await _send_all(send, _error_response(refusal))
                 return
             receive = _replay(body)
         user = None
         if self.auth and path not in OPEN_PATHS:
-            headers = dict(scope.get("headers") or [])
-            authorization = headers.get(b"authorization", b"").decode("latin-1") or None
-            user = await run_in_threadpool(self.access.authenticate, authorization)
-            if user is None:
-                await self._audit_refusal(None, method, path, body, 401)
-                await _answer(send, 401, error_body("UNAUTHENTICATED",
-                              "sign in: send a token as 'Authorization: Bearer <token>' or use "
-                              "HTTP Basic auth", "PermissionDenied"),
-                              [(b"www-authenticate", b'Basic realm="perennia"')])  # fmt: skip
-                return
-            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-            need = need_of(method, path, query, _json_or_none(body))
             try:
-                await run_in_threadpool(self.access.authorize, user, need)
-            except PerenniaError as error:
-                await self._audit_refusal(user, method, path, body, error.http_status)
-                await _answer(send, error.http_status,
-                              error_body(error.error_code, str(error), type(error).__name__))  # fmt: skip
+                user = await run_in_threadpool(self.signin.authenticate, *_credentials(scope))
+            except PerenniaError as error:  # too many failed sign-ins
+                await self._audit(None, method, path, None, error.http_status)
+                await _send_all(send, _error_response(error))
                 return
-        # Routes read the signed-in user (None when authentication is off) from request.state.
-        scope.setdefault("state", {})["user"] = user
-        scope["state"]["access"] = self.access  # listings filter by what the user may read
-        key = None
-        if method in _MUTATING and not streamed:
-            key = await self._idempotency(scope, send, user, body)
-            if key is _ANSWERED:
+            if user is None:
+                await self._audit(None, method, path, None, 401)
+                await _send_all(send, _json_response(401, error_body("UNAUTHENTICATED",
+                                "sign in: send a token as 'Authorization: Bearer <token>' or use "
+                                "HTTP Basic auth", "PermissionDenied"),
+                                [(b"www-authenticate", b'Basic realm="perennia"')]))  # fmt: skip
                 return
-        audit = None
+        caller = Caller(user, self.store, self.default_role, enforced=self.auth)
+        if path in OPEN_PATHS:
+            caller.open()  # the API's own description (FastAPI's routes, not ours)
+        state = scope.setdefault("state", {})
+        state["caller"], state["user"] = caller, user
+        if mutating and not streamed and self._write_turn is not None:
+            async with self._write_turn:
+                await self._handle(scope, receive, send, caller, body)
+        else:
+            await self._handle(scope, receive, send, caller, body)
+
+    def _body_refusal(self, body: bytes | None) -> PerenniaError | None:
+        if body is None:
+            return TooLarge(f"request body exceeds {MAX_JSON_BODY} bytes")
+        if json_depth_exceeds(body):
+            return InvalidInput(
+                f"request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+            )
+        return None
+
+    async def _handle(self, scope, receive, send, caller: Caller, body: bytes) -> None:
+        method, path = scope["method"], scope["path"]
+        mutating = method in _MUTATING and not _is_streamed(path)
+        unit = None
+        if mutating:
+            claimed = await self._claim(scope, caller, body)
+            if isinstance(claimed, list):  # answered from the key's record, or refused
+                await self._audit(caller, method, path, caller.target, claimed[0]["status"])
+                await _send_all(send, claimed)
+                return
+            if claimed is not None:
+                try:
+                    unit = await run_in_threadpool(self.store.idempotency.open_unit,
+                                                   claimed[0], caller.username, claimed[1])  # fmt: skip
+                except Exception as error:  # noqa: BLE001 - database down: answer, the lease frees the key
+                    await _send_all(send, _failure(method, path, error))
+                    return
+        joined = join(unit.unit) if unit is not None else None
+        try:
+            status, messages = await self._run(
+                scope, receive, send, caller, buffer=unit is not None
+            )
+        finally:
+            if joined is not None:
+                leave(joined)
+        if unit is not None:
+            status, messages = await self._settle(unit, scope, caller, status, messages)
         if method in _MUTATING:
+            await self._audit(caller, method, path, caller.target, status)
+        await _send_all(send, messages)
 
-            async def audit(status: int, captured: bytes) -> None:
-                await run_in_threadpool(
-                    self._after_write, user, method, path, body, status, captured
-                )
-                if key is not None:
-                    await run_in_threadpool(self.store.idempotency.finish, key,
-                                            _name(user), status, captured)  # fmt: skip
+    async def _run(self, scope, receive, send, caller: Caller, *, buffer: bool):
+        """Run the app; return its status and the messages still to send.
 
-        capture = path in _CREATE_EXPERIMENT or key is not None
-        await self._forward(scope, receive, send, capture, audit)
+        A read streams straight through; a write's last body message is held back so that its
+        audit entry is stored before the client sees the answer; a buffered write (one with an
+        Idempotency-Key) is held whole until its transaction commits.
+        """
+        held: list[dict] = []
+        state = {"status": 500, "started": False, "blocked": False, "done": False}
+        write = scope["method"] in _MUTATING
 
-    async def _idempotency(self, scope, send, user, body: bytes) -> Any:
-        """Return the request's claimed Idempotency-Key, None without one, or _ANSWERED.
+        async def guarded_send(message) -> None:
+            if state["blocked"]:
+                return
+            if message["type"] == "http.response.start":
+                state["started"], state["status"] = True, message["status"]
+                if self.auth and message["status"] < 400 and not caller.decided:
+                    # Fail closed: this route answered without asking its Caller.
+                    logger.error("route %s %s answered without an access decision",
+                                 scope["method"], scope["path"])  # fmt: skip
+                    state["blocked"], state["status"] = True, 500
+                    held[:] = _json_response(500, error_body(
+                        "INTERNAL_ERROR", "this endpoint has no access rule", "PerenniaError"))  # fmt: skip
+                    return
+            last = message["type"] == "http.response.body" and not message.get("more_body")
+            if buffer or (write and last):
+                held.append(message)
+            else:
+                await send(message)
+            state["done"] = state["done"] or last
 
-        A retry of a finished write is answered here with the stored response; a retry while
-        the first attempt still runs gets 503 (the client backs off and tries again).
+        try:
+            await self.app(scope, receive, guarded_send)
+        except Exception as error:  # noqa: BLE001 - every failure answers JSON, never a dropped connection
+            if not state["started"] or (buffer and not state["done"] and not state["blocked"]):
+                messages = _failure(scope["method"], scope["path"], error)
+                return messages[0]["status"], messages
+            if not state["done"] and not state["blocked"]:
+                held.append({"type": "http.response.body", "body": b""})  # end what began
+        return state["status"], held
+
+    async def _claim(self, scope, caller: Caller, body: bytes) -> Any:
+        """Return (key, claim token) for a claimed key, None without a key, or messages to send.
+
+        A retry of a finished write is answered with the stored response; a retry while the
+        first attempt holds a live lease gets 503 (the client backs off and tries again).
         """
         raw = dict(scope.get("headers") or []).get(b"idempotency-key")
         if raw is None or getattr(self.store, "idempotency", None) is None:
             return None
         key = raw.decode("latin-1")
         if not _KEY.fullmatch(key):
-            await _answer(send, 400, error_body("INVALID_PARAMETER_VALUE", "Idempotency-Key must "
-                          "be 8-128 letters, digits, - or _", "InvalidInput"))  # fmt: skip
-            return _ANSWERED
+            return _json_response(400, error_body("INVALID_PARAMETER_VALUE", "Idempotency-Key "
+                                  "must be 8-128 letters, digits, - or _", "InvalidInput"))  # fmt: skip
         request = hashlib.sha256(b"\0".join(
             (scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body)
         )).hexdigest()  # fmt: skip
         try:
-            claim = await run_in_threadpool(self.store.idempotency.claim, key, _name(user), request)
+            claim = await run_in_threadpool(self.store.idempotency.claim, key, caller.username,
+                                            request, self.lease_ms)  # fmt: skip
         except Conflict as error:
-            await _answer(send, 503, error_body("TEMPORARILY_UNAVAILABLE", str(error), "Conflict"))
-            return _ANSWERED
+            return _json_response(503, error_body("TEMPORARILY_UNAVAILABLE", str(error), "Conflict"),
+                                  [(b"retry-after", b"1")])  # fmt: skip
         except PerenniaError as error:
-            await _answer(send, error.http_status,
-                          error_body(error.error_code, str(error), type(error).__name__))  # fmt: skip
-            return _ANSWERED
+            return _error_response(error)
+        except Exception as error:  # noqa: BLE001 - database down: 503, the client retries
+            return _failure(scope["method"], scope["path"], error)
         if claim.replay is None:
-            return key
+            return key, claim.token
         status, stored = claim.replay
         payload = (stored or "").encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode()),
-                                (b"idempotent-replayed", b"true")]})  # fmt: skip
-        await send({"type": "http.response.body", "body": payload})
-        return _ANSWERED
+        return [{"type": "http.response.start", "status": status,
+                 "headers": [(b"content-type", b"application/json"),
+                             (b"content-length", str(len(payload)).encode()),
+                             (b"idempotent-replayed", b"true")]},
+                {"type": "http.response.body", "body": payload}]  # fmt: skip
 
-    async def _audit_refusal(self, user, method: str, path: str, body: bytes, status: int) -> None:
-        # Refused writes are recorded too: they are what an audit is most often read for.
-        if method in _MUTATING:
-            await run_in_threadpool(self._after_write, user, method, path, body, status, b"")
+    async def _settle(self, unit, scope, caller: Caller, status: int, messages):
+        """Commit the write with its key's answer, or undo it; return the status and messages."""
+        if status < 500:
+            answer = b"".join(m.get("body", b"") for m in messages[1:])
+            try:
+                await run_in_threadpool(unit.commit, status, answer)
+                return status, messages
+            except Conflict as error:  # the lease ran out and a retry took the key over
+                return 503, _json_response(503, error_body("TEMPORARILY_UNAVAILABLE", str(error),
+                                                           "Conflict"))  # fmt: skip
+            except Exception as error:  # noqa: BLE001 - the commit failed: nothing was written
+                failed = _failure(scope["method"], scope["path"], error)
+                return failed[0]["status"], failed
+        try:
+            await run_in_threadpool(unit.rollback)
+            await run_in_threadpool(self.store.idempotency.release, unit.key, caller.username,
+                                    unit.token)  # fmt: skip
+        except Exception:  # noqa: BLE001 - the database is gone; the lease frees the key
+            logger.warning("could not release Idempotency-Key %s; its lease will", unit.key)
+        return status, messages
 
     async def _read_body(self, receive) -> bytes | None:
         chunks, size = [], 0
@@ -163,50 +285,34 @@ class ServerMiddleware:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def _forward(self, scope, receive, send, capture: bool, audit) -> None:
-        """Run the app; a write's last body message waits until its audit entry is stored."""
-        status = 500
-        captured: list[bytes] = []
-        held = None
-
-        async def watching_send(message) -> None:
-            nonlocal status, held
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                if capture:
-                    captured.append(message.get("body", b""))
-                if audit is not None and not message.get("more_body"):
-                    held = message
-                    return
-            await send(message)
-
-        await self.app(scope, receive, watching_send)
-        if audit is not None:
-            await audit(status, b"".join(captured))
-            if held is not None:
-                await send(held)
-
-    def _after_write(self, user, method, path, body, status, captured) -> None:
-        target = _target(path, _json_or_none(body))
-        if path in _CREATE_EXPERIMENT and status < 300:
-            created = _json_or_none(captured) or {}
-            target = str(created.get("experiment_id") or target or "")
-            if user is not None and not user.is_admin and target:
-                self.store.access.set_role(target, user.username, Role.MANAGER)
-        if path in CREATE_MODEL and status < 300:
-            # Whoever registers a model manages it, as whoever creates an experiment does.
-            name = (_json_or_none(body) or {}).get("name")
-            target = str(name)[:64] if isinstance(name, str) else target
-            if user is not None and not user.is_admin and isinstance(name, str):
-                self.store.access.set_model_role(name, user.username, Role.MANAGER)
-        self.store.audit.record(
-            AuditEntry(now_ms(), user.username if user else None, method, path, target, status)
-        )
+    async def _audit(self, caller: Caller | None, method, path, target, status: int) -> None:
+        # Refused and failed writes are recorded too: they are what an audit is most often
+        # read for. A database that is down cannot take the entry; the answer says so (503).
+        if method not in _MUTATING:
+            return
+        username = caller.username if caller is not None else None
+        entry = AuditEntry(now_ms(), username, method, path, target, status)
+        try:
+            await run_in_threadpool(self.store.audit.record, entry)
+        except Exception:  # noqa: BLE001
+            logger.warning("could not write the audit entry for %s %s (%s)", method, path, status)
 
 
-def _name(user: Any) -> str | None:
-    return None if user is None else user.username
+def _failure(method: str, path: str, error: BaseException) -> list[dict[str, Any]]:
+    """Return the JSON answer to an exception: 503 for a database outage, else 500."""
+    return _json_response(*failure(method, path, error))
+
+
+async def _send_all(send, messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        await send(message)
+
+
+def _credentials(scope) -> tuple[str | None, str | None]:
+    headers = dict(scope.get("headers") or [])
+    authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+    client = scope.get("client")
+    return authorization, client[0] if client else None
 
 
 def _replay(body: bytes):
@@ -220,19 +326,3 @@ def _replay(body: bytes):
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _target(path: str, body: Any) -> str | None:
-    body = body if isinstance(body, dict) else {}
-    for key in ("run_id", "run_uuid", "experiment_id", "name"):
-        if isinstance(body.get(key), str | int):
-            return str(body[key])[:64]
-    tail = path.rstrip("/").rsplit("/", 1)[-1]
-    return tail[:64] if tail and (tail.isdigit() or len(tail) == 32) else None

@@ -19,6 +19,7 @@ from perennia.entities import (
     MetricBatch,
     Page,
     Param,
+    Reader,
     Role,
     Run,
     RunInfo,
@@ -57,8 +58,9 @@ class ExperimentStore(Protocol):
         max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
         name_like: str | None = None,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Experiment]:
-        """Return a page of experiments ordered by id."""
+        """Return a page of experiments ordered by id (with a `reader`, only what it may read)."""
         ...
 
     def rename(self, experiment_id: str, new_name: str) -> None:
@@ -140,8 +142,13 @@ class RunStore(Protocol):
         max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Run]:
-        """Return a page of runs matching the filter, in the requested order."""
+        """Return a page of runs matching the filter, in the requested order.
+
+        With a `reader`, only runs in experiments it may read; an empty `experiment_ids`
+        searches every experiment (the reader's, when given).
+        """
         ...
 
     def search_frame(
@@ -151,6 +158,7 @@ class RunStore(Protocol):
         view_type: ViewType = ViewType.ACTIVE_ONLY,
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
+        reader: Reader | None = None,
     ) -> pd.DataFrame:
         """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns."""
         ...

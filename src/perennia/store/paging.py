@@ -8,6 +8,9 @@ import json
 
 from perennia.errors import InvalidInput
 
+# Tokens this module writes are about 30 characters; anything much longer is not one of them.
+MAX_TOKEN_LENGTH = 512
+
 
 def encode_page_token(offset: int) -> str:
     """Return an opaque token for the page that starts at `offset`."""
@@ -18,10 +21,15 @@ def decode_page_token(token: str | None) -> int:
     """Return the offset a page token stands for (0 for None); InvalidInput if it is malformed."""
     if not token:
         return 0
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidInput(
+            f"page_token must be a string of at most {MAX_TOKEN_LENGTH} characters; pass the "
+            "token a previous page returned"
+        )
     try:
         payload = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = payload["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         raise InvalidInput(
             f"page_token {token[:40]!r} is malformed; pass the token a previous page returned"
         ) from None

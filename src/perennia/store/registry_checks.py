@@ -31,6 +31,12 @@ def check_model_name(name: Any) -> str:
     if "/" in name or "@" in name:
         # Both would make models:/<name>/<version> and models:/<name>@<alias> ambiguous.
         raise InvalidInput(f"registered model name may not contain '/' or '@', got {name!r:.80}")
+    if "\\" in name or set(name) == {"."}:
+        # Names become URL path segments and folder names (model cards): "." and "..", or a
+        # backslash (a separator on Windows), would read as paths there.
+        raise InvalidInput(
+            f"registered model name may not be '.' or '..' nor contain '\\', got {name!r:.80}"
+        )
     return name
 
 

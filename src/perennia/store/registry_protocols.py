@@ -19,6 +19,7 @@ from perennia.entities import (
     ModelCardRevision,
     ModelVersion,
     Page,
+    Reader,
     RegisteredModel,
     RegistryEvent,
     Webhook,
@@ -41,9 +42,14 @@ class RegistryStore(Protocol):
         ...
 
     def search_registered_models(
-        self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
+        self,
+        name_like: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[RegisteredModel]:
-        """Return one page of registered models whose names match the LIKE pattern."""
+        """Return one page of registered models whose names match the LIKE pattern (with a
+        `reader`, only those it may read)."""
         ...
 
     def update_registered_model(
@@ -90,10 +96,15 @@ class RegistryStore(Protocol):
         ...
 
     def search_model_versions(
-        self, name: str | None = None, run_id: str | None = None, max_results: int = 100,
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        max_results: int = 100,
         page_token: str | None = None,
-    ) -> Page[ModelVersion]:  # fmt: skip
-        """Return one page of versions, by model and/or source run."""
+        reader: Reader | None = None,
+    ) -> Page[ModelVersion]:
+        """Return one page of versions, by model and/or source run (with a `reader`, only of
+        models it may read)."""
         ...
 
     def update_model_version(

@@ -55,6 +55,13 @@ _TOKEN_RE = re.compile(
 )
 # Times are BIGINT milliseconds; anything this large cannot be one and would overflow the column.
 _MAX_MILLISECONDS = 2**63
+# Bounds on what one filter may ask for: nesting is parsed recursively and every comparison
+# becomes a SQL subquery, so both are capped with an error naming the limit.
+MAX_FILTER_LENGTH = 100_000
+MAX_FILTER_DEPTH = 32
+MAX_FILTER_TERMS = 256
+MAX_LIST_VALUES = 10_000
+MAX_ORDER_BY = 20
 
 _KEYWORDS = {"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL", "ASC", "DESC"}
 
@@ -130,9 +137,15 @@ def _unquote(token: _Token) -> str:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_FILTER_LENGTH:
+            raise InvalidFilter(
+                f"filter is {len(text):,} characters long; the limit is {MAX_FILTER_LENGTH:,}"
+            )
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
+        self.terms = 0
 
     @property
     def current(self) -> _Token:
@@ -173,8 +186,12 @@ class _Parser:
 
     def primary(self) -> Node:
         if self.current.kind == "lparen":
+            self.depth += 1
+            if self.depth > MAX_FILTER_DEPTH:
+                raise self.fail(f"parentheses nest deeper than the limit of {MAX_FILTER_DEPTH}")
             self.advance()
             node = self.expression()
+            self.depth -= 1
             if self.current.kind != "rparen":
                 raise self.fail("expected ')'")
             self.advance()
@@ -266,6 +283,11 @@ class _Parser:
         )
 
     def comparison(self) -> Comparison:
+        self.terms += 1
+        if self.terms > MAX_FILTER_TERMS:
+            raise self.fail(
+                f"the filter holds more than the limit of {MAX_FILTER_TERMS} comparisons"
+            )
         kind, key, start = self.identifier()
         op, op_token = self.operator()
         numeric = kind == METRIC or (kind == ATTRIBUTE and key in NUMERIC_ATTRIBUTES)
@@ -321,6 +343,8 @@ class _Parser:
             if token.kind != "string":
                 raise self.fail("expected a quoted string in the list", token)
             values.append(_unquote(token))
+            if len(values) > MAX_LIST_VALUES:
+                raise self.fail(f"the list holds more than the limit of {MAX_LIST_VALUES} values")
             if self.current.kind == "comma":
                 self.advance()
                 continue
@@ -344,6 +368,8 @@ def parse_filter(text: str | None) -> Node | None:
 def parse_order_by(clauses: list[str] | tuple[str, ...] | None) -> list[OrderBy]:
     """Return parsed order-by terms such as `metrics.acc DESC`; InvalidFilter on bad syntax."""
     result: list[OrderBy] = []
+    if clauses is not None and len(clauses) > MAX_ORDER_BY:
+        raise InvalidFilter(f"order_by has {len(clauses)} terms; the limit is {MAX_ORDER_BY}")
     for clause in clauses or ():
         if not isinstance(clause, str) or not clause.strip():
             raise InvalidFilter(

@@ -28,13 +28,18 @@ class TrackingContext:
         self.store = (
             store
             if store is not None
-            else open_store(self.tracking_uri, token=settings.tracking_token)
+            else open_store(
+                self.tracking_uri,
+                token=settings.tracking_token,
+                retry_seconds=settings.http_retry_seconds,
+            )
         )
         self.writer = BatchingWriter(
             self.store,
             batch_size=settings.writer_batch_size,
             flush_interval=settings.writer_flush_interval,
             synchronous=settings.synchronous,
+            max_queued=settings.writer_max_queued,
         )
         self.heartbeat = Heartbeat(self.store, settings.heartbeat_interval)
         self._repositories: dict[str, ArtifactRepository] = {}

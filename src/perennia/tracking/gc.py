@@ -58,4 +58,9 @@ def collect_garbage(
     if keys is not None:  # a server's own store; a REST client has none to expire
         step("expiring idempotency keys older than a day")
         report.expired_keys = keys.expire()
+    access = getattr(context.store, "access", None)
+    if access is not None:
+        # Upload records only matter until their blob is linked or collected.
+        step("forgetting blob uploads older than the grace period")
+        access.expire_uploads(now_ms() - int(blob_grace_seconds * 1000))
     return report

@@ -40,26 +40,94 @@ def text(args: dict[str, Any], name: str, *, required: bool = True) -> str | Non
     return str(value)
 
 
+def objects(items: Any, what: str) -> list[dict[str, Any]]:
+    """Return a list of JSON objects ([] when absent), or raise InvalidInput naming `what`."""
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InvalidInput(f"'{what}' must be a list of objects, got {_kind(items)}")
+    return items
+
+
 def key_values(items: Any, what: str) -> dict[str, str]:
     """Return MLflow's [{key, value}] list as a dict, or raise InvalidInput naming `what`."""
-    if items is None:
-        return {}
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidInput(f"'{what}' must be a list of {{key, value}} objects")
-    return {i.get("key"): i.get("value", "") for i in items}
+    pairs = {}
+    for item in objects(items, what):
+        key, value = item.get("key"), item.get("value", "")
+        if not isinstance(key, str) or not _scalar(value):
+            raise InvalidInput(
+                f"'{what}' must be a list of {{key, value}} objects with a string key and a "
+                f"text value, got {item!r:.80}"
+            )
+        pairs[key] = value if isinstance(value, str) else json_scalar(value)
+    return pairs
+
+
+def ids(args: dict[str, Any], name: str) -> list[str]:
+    """Return a list of ids ([] when absent): strings or integers, never one bare string."""
+    value = args.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(_id(v) for v in value):
+        raise InvalidInput(f"'{name}' must be a list of ids (strings), got {_kind(value)}")
+    return [str(v) for v in value]
+
+
+def strings(args: dict[str, Any], name: str) -> list[str] | None:
+    """Return a list of strings (None when absent), or raise InvalidInput naming the field."""
+    value = args.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"'{name}' must be a list of strings, got {_kind(value)}")
+    return value
+
+
+def page_token(args: dict[str, Any]) -> str | None:
+    """Return the page token (None when absent), or raise InvalidInput if it is not a string."""
+    value = args.get("page_token")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"'page_token' must be a string, got {_kind(value)}")
+    return value
+
+
+def integer(args: dict[str, Any], name: str, default: int | None = None) -> int | None:
+    """Return an integer argument (JSON number or digits; `default` when absent)."""
+    value = args.get(name)
+    if value in (None, ""):
+        return default
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+        raise InvalidInput(f"'{name}' must be an integer, got {value!r:.40}")
+    return value
 
 
 def max_results(value: Any, default: int, limit: int) -> int:
     """Return a page size from 1 to `limit` (`default` when absent), or raise InvalidInput."""
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"'max_results' must be an integer, got {value!r:.40}") from None
+    number = integer({"max_results": value}, "max_results", default)
     if not 1 <= number <= limit:
         raise InvalidInput(f"'max_results' must be 1-{limit}, got {number}")
     return number
+
+
+def json_scalar(value: Any) -> str:
+    """Return a JSON number or boolean as the text MLflow's client would have sent."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float)  # booleans included: they are ints
+
+
+def _id(value: Any) -> bool:
+    return isinstance(value, str) or isinstance(value, int) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r:.40}"
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,17 @@ keep files, and uploads to it are refused.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from perennia.artifacts.paths import validate_artifact_path
+from perennia.entities import Role
 from perennia.errors import InvalidInput, NotFound
+from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.shapes import RUNS_URI
 
 router = APIRouter(prefix="/api/2.0/mlflow-artifacts", include_in_schema=False)
@@ -43,11 +44,12 @@ class _Target:
         return f"{self.base}/{self.inner}".strip("/")
 
 
-def _locate(request: Request, path: str) -> _Target:
-    """Return the target of `<experiment>/<run>/artifacts[/<path>]` or of a logged model's."""
+def _locate(request: Request, caller: Caller, path: str, need: Role) -> _Target:
+    """Return the target of `<experiment>/<run>/artifacts[/<path>]` or of a logged model's,
+    once the caller holds `need` on the run (or the logged model's experiment) it names."""
     parts = path.strip("/").split("/", 3)
     if len(parts) > 1 and parts[1] == "models":
-        return _locate_logged_model(request, path)
+        return _locate_logged_model(request, caller, path, need)
     if len(parts) < 3 or parts[2] != "artifacts":
         raise InvalidInput(
             f"artifact path {path!r:.80} is not of the form <experiment_id>/<run_id>/artifacts/<path>"
@@ -55,13 +57,13 @@ def _locate(request: Request, path: str) -> _Target:
     experiment_id, run_id = parts[0], parts[1]
     inner = validate_artifact_path(parts[3] if len(parts) == 4 else "", allow_empty=True)
     access = request.app.state.artifacts
-    run = access.store.runs.get(run_id)
+    run = access.store.runs.get(caller.run(run_id, need))
     if run.info.experiment_id != experiment_id:
         raise NotFound(f"run {run_id!r} is not in experiment {experiment_id!r}")
     return _Target(access.for_run(run_id), run_id, "", inner)
 
 
-def _locate_logged_model(request: Request, path: str) -> _Target:
+def _locate_logged_model(request: Request, caller: Caller, path: str, need: Role) -> _Target:
     """Return the target of `<experiment>/models/<model_id>/artifacts[/<path>]`."""
     parts = path.strip("/").split("/", 4)
     if len(parts) < 4 or parts[3] != "artifacts":
@@ -72,7 +74,7 @@ def _locate_logged_model(request: Request, path: str) -> _Target:
     experiment_id, model_id = parts[0], parts[2]
     inner = validate_artifact_path(parts[4] if len(parts) == 5 else "", allow_empty=True)
     access = request.app.state.artifacts
-    model = access.store.logged_models.get(model_id)
+    model = caller.logged_model(model_id, need)
     if model.experiment_id != experiment_id:
         raise NotFound(f"logged model {model_id!r} is not in experiment {experiment_id!r}")
     # The store records where the files live: runs:/<source run>/<folder of that run's tree>.
@@ -87,9 +89,11 @@ def _locate_logged_model(request: Request, path: str) -> _Target:
 
 
 @router.get("/artifacts")
-def list_artifacts(request: Request, path: str = "") -> JSONResponse:
+def list_artifacts(
+    request: Request, path: str = "", caller: Caller = Depends(caller_of)
+) -> JSONResponse:
     """List the files and folders directly under a run's artifact folder."""
-    target = _locate(request, path)
+    target = _locate(request, caller, path, Role.VIEWER)
     start = len(target.path) + 1 if target.path else 0
     files = []
     for info in target.repository.list(target.run_id, target.path or None):
@@ -101,9 +105,9 @@ def list_artifacts(request: Request, path: str = "") -> JSONResponse:
 
 
 @router.get("/artifacts/{path:path}")
-def download_artifact(request: Request, path: str) -> Response:
+def download_artifact(request: Request, path: str, caller: Caller = Depends(caller_of)) -> Response:
     """Return one artifact's bytes, after checking them against their digest."""
-    target = _locate(request, path)
+    target = _locate(request, caller, path, Role.VIEWER)
     if not target.inner:
         raise InvalidInput("name a file to download; list the folder with ?path=")
     data = target.repository.read_bytes(target.run_id, target.path)
@@ -111,15 +115,17 @@ def download_artifact(request: Request, path: str) -> Response:
 
 
 @router.put("/artifacts/{path:path}")
-async def upload_artifact(request: Request, path: str) -> JSONResponse:
-    """Store the request body as one artifact file of the run."""
+async def upload_artifact(
+    request: Request, path: str, caller: Caller = Depends(caller_of)
+) -> JSONResponse:
+    """Store the request body as one artifact file of the run (editors)."""
     from starlette.concurrency import run_in_threadpool
 
-    target = await run_in_threadpool(_locate, request, path)
+    target = await run_in_threadpool(_locate, request, caller, path, Role.EDITOR)
     if not target.inner:
         raise InvalidInput("name the artifact file to upload")
     folder, _, name = target.path.rpartition("/")
-    with tempfile.TemporaryDirectory(prefix="perennia-upload-") as tmp:
+    with request.app.state.artifacts.uploads.spool() as tmp:
         local = Path(tmp) / name
         size = 0
         with open(local, "wb") as out:

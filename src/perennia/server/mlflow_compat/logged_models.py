@@ -14,11 +14,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from perennia.entities import Role
 from perennia.errors import InvalidInput, NotFound
+from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
     Payload,
+    ids,
     key_values,
     max_results,
+    objects,
+    page_token,
     parse_filter,
     text,
 )
@@ -45,18 +50,21 @@ def _check_order(order_by: Any) -> None:
             )
 
 
-def _model(store: Store, model_id: str, *, allow_deleted: bool = False) -> dict[str, Any]:
-    model = store.logged_models.get(model_id)
+def _model(caller: Caller, model_id: str, *, allow_deleted: bool = False) -> dict[str, Any]:
+    model = caller.logged_model(model_id, Role.VIEWER)
     if model.lifecycle_stage != "active" and not allow_deleted:
         raise NotFound(f"logged model {model_id!r} is deleted")
     return {"model": logged_model_json(model)}
 
 
 @router.post(API + "/logged-models")
-def create_logged_model(body: dict = Payload, store: Store = Depends(store_of)) -> JSONResponse:
-    """Return the new PENDING logged model; MLflow names it at random when no name is sent."""
+def create_logged_model(
+    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return the new PENDING logged model (editors of the experiment); MLflow names it at
+    random when no name is sent."""
     model = store.logged_models.create(
-        text(body, "experiment_id"),
+        caller.experiment(text(body, "experiment_id"), Role.EDITOR),
         text(body, "name", required=False) or f"model-{secrets.token_hex(4)}",
         source_run_id=text(body, "source_run_id", required=False),
         model_type=text(body, "model_type", required=False),
@@ -67,19 +75,22 @@ def create_logged_model(body: dict = Payload, store: Store = Depends(store_of)) 
 
 
 @router.post(API + "/logged-models/search")
-def search_logged_models(body: dict = Payload, store: Store = Depends(store_of)) -> JSONResponse:
+def search_logged_models(
+    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return one page of the experiments' logged models, newest first."""
     if body.get("datasets"):
         raise InvalidInput("'datasets' is not supported: Perennia keeps no per-model metrics")
-    _check_order(body.get("order_by"))
-    experiment_ids = body.get("experiment_ids")
-    if not isinstance(experiment_ids, list) or not experiment_ids:
+    _check_order(objects(body.get("order_by"), "order_by"))
+    experiment_ids = ids(body, "experiment_ids")
+    if not experiment_ids:
         raise InvalidInput("'experiment_ids' must list at least one experiment id")
+    experiment_ids = caller.experiments(experiment_ids, Role.VIEWER)
     where = parse_filter(body.get("filter"), _FILTERABLE, tags=False)
     page = store.logged_models.search(
-        [str(e) for e in experiment_ids],
+        experiment_ids,
         max_results(body.get("max_results"), 100, MAX_SEARCH_RESULTS),
-        body.get("page_token") or None,
+        page_token(body),
         name=where.value("name"),
         source_run_id=where.value("source_run_id"),
     )
@@ -91,18 +102,22 @@ def search_logged_models(body: dict = Payload, store: Store = Depends(store_of))
 
 @router.get(API + "/logged-models/{model_id}")
 def get_logged_model(
-    model_id: str, request: Request, store: Store = Depends(store_of)
+    model_id: str, request: Request, caller: Caller = Depends(caller_of)
 ) -> JSONResponse:
     """Return the logged model; a deleted one only with ?allow_deleted=true."""
     allow = request.query_params.get("allow_deleted", "").lower() == "true"
-    return JSONResponse(_model(store, model_id, allow_deleted=allow))
+    return JSONResponse(_model(caller, model_id, allow_deleted=allow))
 
 
 @router.patch(API + "/logged-models/{model_id}")
 def finalize_logged_model(
-    model_id: str, body: dict = Payload, store: Store = Depends(store_of)
+    model_id: str,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return the model after setting its final status (READY or UPLOAD_FAILED)."""
+    """Return the model after setting its final status (READY or UPLOAD_FAILED; editors)."""
+    caller.logged_model(model_id, Role.EDITOR)
     status = _FINAL_STATUS.get(str(body.get("status")))
     if status is None:
         raise InvalidInput(
@@ -115,52 +130,63 @@ def finalize_logged_model(
 
 
 @router.delete(API + "/logged-models/{model_id}")
-def delete_logged_model(model_id: str, store: Store = Depends(store_of)) -> JSONResponse:
-    """Mark the logged model deleted."""
+def delete_logged_model(
+    model_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Mark the logged model deleted (editors)."""
+    caller.logged_model(model_id, Role.EDITOR)
     store.logged_models.delete(model_id)
     return JSONResponse({})
 
 
 @router.patch(API + "/logged-models/{model_id}/tags")
 def set_logged_model_tags(
-    model_id: str, body: dict = Payload, store: Store = Depends(store_of)
+    model_id: str,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Set tags on the logged model."""
+    """Set tags on the logged model (editors)."""
+    caller.logged_model(model_id, Role.EDITOR)
     store.logged_models.set_tags(model_id, key_values(body.get("tags"), "tags"))
     return JSONResponse({})
 
 
 @router.delete(API + "/logged-models/{model_id}/tags/{key:path}")
 def delete_logged_model_tag(
-    model_id: str, key: str, store: Store = Depends(store_of)
+    model_id: str, key: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
 ) -> JSONResponse:
-    """Delete one tag of the logged model."""
+    """Delete one tag of the logged model (editors)."""
+    caller.logged_model(model_id, Role.EDITOR)
     store.logged_models.delete_tag(model_id, key)
     return JSONResponse({})
 
 
 @router.post(API + "/logged-models/{model_id}/params")
 def log_logged_model_params(
-    model_id: str, body: dict = Payload, store: Store = Depends(store_of)
+    model_id: str,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Record params on the logged model."""
+    """Record params on the logged model (editors)."""
+    caller.logged_model(model_id, Role.EDITOR)
     store.logged_models.log_params(model_id, key_values(body.get("params"), "params"))
     return JSONResponse({})
 
 
 @router.post(API + "/runs/outputs")
-def log_outputs(body: dict = Payload, store: Store = Depends(store_of)) -> JSONResponse:
-    """Accept a run's model outputs once the run and each model exist.
+def log_outputs(
+    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Accept a run's model outputs once the run and each model exist (editors of the run).
 
     A logged model's link to its run is its `source_run_id`, set when it was created; the step
     MLflow sends is not kept.
     """
-    run = store.runs.get(text(body, "run_id"))
-    models = body.get("models") or []
-    if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
-        raise InvalidInput("'models' must be a list of {model_id, step} objects")
-    for item in models:
-        model = store.logged_models.get(text(item, "model_id"))
+    run = store.runs.get(caller.run(text(body, "run_id"), Role.EDITOR))
+    for item in objects(body.get("models"), "models"):
+        model = caller.logged_model(text(item, "model_id"), Role.VIEWER)
         if model.experiment_id != run.info.experiment_id:
             raise InvalidInput(
                 f"logged model {model.model_id!r} is in experiment {model.experiment_id}, "
@@ -170,8 +196,9 @@ def log_outputs(body: dict = Payload, store: Store = Depends(store_of)) -> JSONR
 
 
 @router.get("/api/3.0/mlflow/server-info")
-def server_info() -> JSONResponse:
+def server_info(caller: Caller = Depends(caller_of)) -> JSONResponse:
     """Return MLflow's capability probe: proxied artifacts, no multipart, no workspaces."""
+    caller.signed_in()
     return JSONResponse(
         {
             "store_type": None,

@@ -14,14 +14,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from perennia.entities import ModelVersion, RegisteredModel
-from perennia.errors import InvalidInput, NotFound
-from perennia.server.access import model_reader
+from perennia.entities import ModelVersion, RegisteredModel, Role
+from perennia.errors import InvalidInput, NotFound, PermissionDenied
+from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
     Payload,
     args_of,
+    json_scalar,
     key_values,
     max_results,
+    page_token,
     parse_filter,
     text,
 )
@@ -32,7 +34,8 @@ from perennia.server.mlflow_compat.shapes import (
     model_version_json,
     registered_model_json,
 )
-from perennia.server.routes.common import acting_user, store_of
+from perennia.server.routes.common import acting_user, grant_creator, store_of
+from perennia.server.sources import vouch_for_source
 from perennia.store.base import Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
@@ -69,6 +72,14 @@ def _scan(fetch: Any, keep: Any, size: int, token: str | None) -> tuple[list[Any
         offset += len(page.items)
 
 
+def _named(caller: Caller, store: Store, name: str | None) -> list[RegisteredModel]:
+    """Return the model with this name as a one-item list, or [] if absent or unreadable."""
+    try:
+        return [store.registry.get_registered_model(caller.model(name, Role.VIEWER))]
+    except (NotFound, InvalidInput, PermissionDenied):
+        return []
+
+
 def _check_order(order_by: Any, accepted: tuple[str, ...]) -> None:
     items = order_by if isinstance(order_by, list) else [order_by] if order_by else []
     for item in items:
@@ -100,43 +111,51 @@ def _page(result: dict[str, Any], token: str | None) -> JSONResponse:
 
 @router.post("/registered-models/create")
 def create_registered_model(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return the new registered model, owned by the signed-in user."""
+    """Return the new registered model, owned (and managed) by the signed-in user."""
+    name = text(body, "name")
+    caller.signed_in(name)
     user = acting_user(request, None)
     model = store.registry.create_registered_model(
-        text(body, "name"), text(body, "description", required=False) or "",
+        name, text(body, "description", required=False) or "",
         key_values(body.get("tags"), "tags"), owner=user, username=user,
     )  # fmt: skip
+    grant_creator(caller, store, model=model.name)
     return JSONResponse(_model_body(store, model))
 
 
 @router.get("/registered-models/get")
-def get_registered_model(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+def get_registered_model(
+    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return the registered model with its latest version and aliases."""
-    model = store.registry.get_registered_model(text(args_of(request, {}), "name"))
-    return JSONResponse(_model_body(store, model))
+    name = caller.model(text(args_of(request, {}), "name"), Role.VIEWER)
+    return JSONResponse(_model_body(store, store.registry.get_registered_model(name)))
 
 
 @router.get("/registered-models/search")
-def search_registered_models(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+def search_registered_models(
+    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return one page of registered models by name: `name =`, `name LIKE` and tag filters."""
     args = args_of(request, {})
     _check_order(request.query_params.getlist("order_by"), ("name", "name asc"))
     where = parse_filter(args.get("filter"), {"name": {"=", "LIKE"}})
     size = max_results(args.get("max_results"), 100, MAX_RESULTS)
-    readable = model_reader(request)
+    token = page_token(args)
+    reader = caller.listing()
     if where.fields.get("name", ("",))[0] == "=":
-        try:
-            models = [store.registry.get_registered_model(where.value("name"))]
-        except (NotFound, InvalidInput):
-            models = []
-        models, token = [m for m in models if where.keeps(m.tags) and readable(m.name)], None
+        models = _named(caller, store, where.value("name"))
+        models, token = [m for m in models if where.keeps(m.tags)], None
     else:
         models, token = _scan(
-            lambda n, tok: store.registry.search_registered_models(where.value("name"), n, tok),
-            lambda m: where.keeps(m.tags) and readable(m.name), size,
-            args.get("page_token") or None,
+            lambda n, tok: store.registry.search_registered_models(where.value("name"), n, tok,
+                                                                   reader),
+            lambda m: where.keeps(m.tags), size, token,
         )  # fmt: skip
     found = [_model_body(store, m)["registered_model"] for m in models]
     return _page({"registered_models": found}, token)
@@ -144,46 +163,61 @@ def search_registered_models(request: Request, store: Store = Depends(store_of))
 
 @router.patch("/registered-models/update")
 def update_registered_model(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return the registered model after changing its description."""
+    """Return the registered model after changing its description (editors)."""
+    name = caller.model(text(body, "name"), Role.EDITOR)
     model = store.registry.update_registered_model(
-        text(body, "name"), description=_description(body), username=acting_user(request, None)
+        name, description=_description(body), username=acting_user(request, None)
     )
     return JSONResponse(_model_body(store, model))
 
 
 @router.post("/registered-models/rename")
 def rename_registered_model(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return the registered model under its new name."""
+    """Return the registered model under its new name (managers)."""
+    name = caller.model(text(body, "name"), Role.MANAGER)
     model = store.registry.rename_registered_model(
-        text(body, "name"), text(body, "new_name"), username=acting_user(request, None)
+        name, text(body, "new_name"), username=acting_user(request, None)
     )
     return JSONResponse(_model_body(store, model))
 
 
 @router.delete("/registered-models/delete")
 def delete_registered_model(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete the registered model with its versions, tags and aliases."""
-    store.registry.delete_registered_model(
-        text(args_of(request, body), "name"), acting_user(request, None)
-    )
+    """Delete the registered model with its versions, tags and aliases (managers)."""
+    name = caller.model(text(args_of(request, body), "name"), Role.MANAGER)
+    store.registry.delete_registered_model(name, acting_user(request, None))
     return JSONResponse({})
 
 
 @router.api_route("/registered-models/get-latest-versions", methods=["GET", "POST"])
 def get_latest_versions(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return the newest version; every version is in stage "None" (stages are not kept)."""
     args = args_of(request, body)
-    name = text(args, "name")
+    name = caller.model(text(args, "name"), Role.VIEWER)
     stages = body.get("stages") if "stages" in body else request.query_params.getlist("stages")
     stages = [stages] if isinstance(stages, str) else stages or []
+    if not isinstance(stages, list):
+        raise InvalidInput(f"'stages' must be a list of strings, got {type(stages).__name__}")
     model = store.registry.get_registered_model(name)
     wanted = not stages or any(str(s).lower() == "none" for s in stages)
     if model.latest_version is None or not wanted:
@@ -194,58 +228,72 @@ def get_latest_versions(
 
 @router.post("/registered-models/set-tag")
 def set_registered_model_tag(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Set one tag of the registered model."""
+    """Set one tag of the registered model (editors)."""
+    name = caller.model(text(body, "name"), Role.EDITOR)
     store.registry.set_registered_model_tag(
-        text(body, "name"),
-        text(body, "key"),
-        body.get("value", ""),
-        username=acting_user(request, None),
+        name, text(body, "key"), _tag_value(body), username=acting_user(request, None)
     )
     return JSONResponse({})
 
 
 @router.delete("/registered-models/delete-tag")
 def delete_registered_model_tag(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete one tag of the registered model."""
+    """Delete one tag of the registered model (editors)."""
     args = args_of(request, body)
+    name = caller.model(text(args, "name"), Role.EDITOR)
     store.registry.delete_registered_model_tag(
-        text(args, "name"), text(args, "key"), username=acting_user(request, None)
+        name, text(args, "key"), username=acting_user(request, None)
     )
     return JSONResponse({})
 
 
 @router.post("/registered-models/alias")
 def set_alias(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Point the alias at the version (an approval policy on the alias still applies)."""
+    """Point the alias at the version (editors; an approval policy on the alias still applies)."""
+    name = caller.model(text(body, "name"), Role.EDITOR)
     store.registry.set_alias(
-        text(body, "name"), text(body, "alias"), text(body, "version"),
-        username=acting_user(request, None),
-    )  # fmt: skip
+        name, text(body, "alias"), text(body, "version"), username=acting_user(request, None)
+    )
     return JSONResponse({})
 
 
 @router.delete("/registered-models/alias")
 def delete_alias(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Remove the alias."""
+    """Remove the alias (editors)."""
     args = args_of(request, body)
-    store.registry.delete_alias(text(args, "name"), text(args, "alias"), acting_user(request, None))
+    name = caller.model(text(args, "name"), Role.EDITOR)
+    store.registry.delete_alias(name, text(args, "alias"), acting_user(request, None))
     return JSONResponse({})
 
 
 @router.get("/registered-models/alias")
-def get_version_by_alias(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+def get_version_by_alias(
+    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return the version the alias points at."""
     args = args_of(request, {})
-    return _version_body(store.registry.get_version_by_alias(text(args, "name"),
-                                                             text(args, "alias")))  # fmt: skip
+    name = caller.model(text(args, "name"), Role.VIEWER)
+    return _version_body(store.registry.get_version_by_alias(name, text(args, "alias")))
 
 
 # -- model versions ---------------------------------------------------------------------------
@@ -253,15 +301,21 @@ def get_version_by_alias(request: Request, store: Store = Depends(store_of)) -> 
 
 @router.post("/model-versions/create")
 def create_model_version(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return a new READY version; one from a logged model takes its source run."""
-    name, source = text(body, "name"), text(body, "source")
+    """Return a new READY version (editors); one from a logged model takes its source run.
+
+    The source must be one the server vouches for, pointing at something the caller may read.
+    """
+    name, source = caller.model(text(body, "name"), Role.EDITOR), text(body, "source")
     run_id = text(body, "run_id", required=False)
+    vouch_for_source(caller, store, source, run_id)
     model_id = text(body, "model_id", required=False) or model_id_of(source)
     if model_id is not None:
-        logged = store.logged_models.get(model_id)
-        run_id = run_id or logged.source_run_id
+        run_id = run_id or caller.logged_model(model_id, Role.VIEWER).source_run_id
     if run_id is not None:
         store.runs.get(run_id)  # NotFound before a version points at a run that is not there
     version = store.registry.create_model_version(
@@ -272,20 +326,26 @@ def create_model_version(
 
 
 @router.get("/model-versions/get")
-def get_model_version(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+def get_model_version(
+    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return one version."""
     args = args_of(request, {})
-    return _version_body(store.registry.get_model_version(text(args, "name"),
-                                                          text(args, "version")))  # fmt: skip
+    name = caller.model(text(args, "name"), Role.VIEWER)
+    return _version_body(store.registry.get_model_version(name, text(args, "version")))
 
 
 @router.patch("/model-versions/update")
 def update_model_version(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return the version after changing its description."""
+    """Return the version after changing its description (editors)."""
+    name = caller.model(text(body, "name"), Role.EDITOR)
     version = store.registry.update_model_version(
-        text(body, "name"), text(body, "version"), description=_description(body),
+        name, text(body, "version"), description=_description(body),
         username=acting_user(request, None),
     )  # fmt: skip
     return _version_body(version)
@@ -293,38 +353,48 @@ def update_model_version(
 
 @router.delete("/model-versions/delete")
 def delete_model_version(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete one version with its tags and aliases."""
+    """Delete one version with its tags and aliases (editors)."""
     args = args_of(request, body)
+    name = caller.model(text(args, "name"), Role.EDITOR)
     store.registry.delete_model_version(
-        text(args, "name"), text(args, "version"), username=acting_user(request, None)
+        name, text(args, "version"), username=acting_user(request, None)
     )
     return JSONResponse({})
 
 
 @router.get("/model-versions/search")
-def search_model_versions(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
-    """Return one page of versions, filtered by `name =`, `run_id =` and tag conditions."""
+def search_model_versions(
+    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return one page of versions of models the caller may read, filtered by `name =`,
+    `run_id =` and tag conditions."""
     args = args_of(request, {})
     _check_order(request.query_params.getlist("order_by"), ("name asc, version desc",))
     where = parse_filter(args.get("filter"), {"name": {"="}, "run_id": {"="}})
     name, run_id = where.value("name"), where.value("run_id")
-    readable = model_reader(request)
+    size = max_results(args.get("max_results"), MAX_RESULTS, MAX_RESULTS)
+    token = page_token(args)
+    reader = caller.listing()
     versions, token = _scan(
-        lambda n, tok: store.registry.search_model_versions(name, run_id, n, tok),
-        lambda v: where.keeps(v.tags) and readable(v.name),
-        max_results(args.get("max_results"), MAX_RESULTS, MAX_RESULTS),
-        args.get("page_token") or None,
+        lambda n, tok: store.registry.search_model_versions(name, run_id, n, tok, reader),
+        lambda v: where.keeps(v.tags), size, token,
     )  # fmt: skip
     return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
 
 
 @router.get("/model-versions/get-download-uri")
-def get_download_uri(request: Request, store: Store = Depends(store_of)) -> JSONResponse:
+def get_download_uri(
+    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return where the version's files are, as a URI the mlflow client downloads through."""
     args = args_of(request, {})
-    version = store.registry.get_model_version(text(args, "name"), text(args, "version"))
+    name = caller.model(text(args, "name"), Role.VIEWER)
+    version = store.registry.get_model_version(name, text(args, "version"))
     return JSONResponse({"artifact_uri": download_uri(store, version.source)})
 
 
@@ -342,11 +412,15 @@ def download_uri(store: Store, source: str) -> str:
 
 @router.post("/model-versions/set-tag")
 def set_model_version_tag(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Set one tag of the version."""
+    """Set one tag of the version (editors)."""
+    name = caller.model(text(body, "name"), Role.EDITOR)
     store.registry.set_model_version_tag(
-        text(body, "name"), text(body, "version"), text(body, "key"), body.get("value", ""),
+        name, text(body, "version"), text(body, "key"), _tag_value(body),
         username=acting_user(request, None),
     )  # fmt: skip
     return JSONResponse({})
@@ -354,23 +428,32 @@ def set_model_version_tag(
 
 @router.delete("/model-versions/delete-tag")
 def delete_model_version_tag(
-    request: Request, body: dict = Payload, store: Store = Depends(store_of)
+    request: Request,
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete one tag of the version."""
+    """Delete one tag of the version (editors)."""
     args = args_of(request, body)
+    name = caller.model(text(args, "name"), Role.EDITOR)
     store.registry.delete_model_version_tag(
-        text(args, "name"),
-        text(args, "version"),
-        text(args, "key"),
-        username=acting_user(request, None),
+        name, text(args, "version"), text(args, "key"), username=acting_user(request, None)
     )
     return JSONResponse({})
 
 
 @router.post("/model-versions/transition-stage")
-def transition_stage(body: dict = Payload) -> JSONResponse:
+def transition_stage(body: dict = Payload, caller: Caller = Depends(caller_of)) -> JSONResponse:
     """Refuse: MLflow deprecated stages and Perennia does not keep them; aliases replace them."""
+    caller.signed_in()
     raise InvalidInput(
         f"stages are not supported (MLflow deprecated them); point an alias such as "
         f"'champion' at version {body.get('version')!r:.20} of {body.get('name')!r:.80} instead"
     )
+
+
+def _tag_value(body: dict[str, Any]) -> str:
+    value = body.get("value", "")
+    if not isinstance(value, str | int | float):
+        raise InvalidInput(f"'value' must be text, got {type(value).__name__}")
+    return value if isinstance(value, str) else json_scalar(value)

@@ -32,9 +32,29 @@ async def json_object(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInput(f"request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InvalidInput("request body nests arrays and objects too deeply") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"request body must be a JSON object, got {type(body).__name__}")
     return body
+
+
+def grant_creator(
+    caller: Any, store: Store, *, experiment_id: str | None = None, model: str | None = None
+) -> None:
+    """Make a signed-in, non-admin creator the manager of what they just created.
+
+    In the creating request (and its transaction, when it carries an Idempotency-Key).
+    """
+    from perennia.entities import Role
+
+    caller.created(experiment_id if experiment_id is not None else model)
+    if caller.user is None or caller.user.is_admin:
+        return
+    if experiment_id is not None:
+        store.access.set_role(experiment_id, caller.user.username, Role.MANAGER)
+    if model is not None:
+        store.access.set_model_role(model, caller.user.username, Role.MANAGER)
 
 
 def acting_user(request: Request, claimed: str | None) -> str | None:

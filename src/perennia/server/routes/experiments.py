@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from perennia.entities import ViewType
-from perennia.errors import PermissionDenied
-from perennia.server.routes.common import entity, store_of
+from perennia.entities import Role, ViewType
+from perennia.errors import NotFound, PermissionDenied
+from perennia.server.access import Caller, caller_of
+from perennia.server.routes.common import entity, grant_creator, store_of
 from perennia.server.schemas import CreateExperiment, Cutoff, KeyValue, RenameExperiment
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, Store
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 
-def check_artifact_location(request: Request, location: str | None) -> None:
+def check_artifact_location(request: Request, caller: Caller, location: str | None) -> None:
     """Refuse a client-chosen artifact location outside the server's own artifact root.
 
     Where the server writes bytes must never be up to the caller (MLflow's CVE-2023-6018 class:
@@ -22,9 +23,8 @@ def check_artifact_location(request: Request, location: str | None) -> None:
     """
     if location is None:
         return
-    default = request.app.state.artifacts.default_location
-    user = getattr(request.state, "user", None)
-    if location == default or (user is not None and user.is_admin):
+    signed_in_admin = caller.user is not None and caller.user.is_admin
+    if location == request.app.state.artifacts.default_location or signed_in_admin:
         return
     raise PermissionDenied(
         f"artifact_location {location[:80]!r} is chosen by the server; omit it "
@@ -34,11 +34,17 @@ def check_artifact_location(request: Request, location: str | None) -> None:
 
 @router.post("", status_code=201)
 def create_experiment(
-    body: CreateExperiment, request: Request, store: Store = Depends(store_of)
+    body: CreateExperiment,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Create an experiment; returns its id. Its artifacts live where the server keeps them."""
-    check_artifact_location(request, body.artifact_location)
+    """Create an experiment its creator manages; returns its id. Its artifacts live where the
+    server keeps them."""
+    caller.signed_in(body.name)
+    check_artifact_location(request, caller, body.artifact_location)
     eid = store.experiments.create(body.name, body.artifact_location, body.tags)
+    grant_creator(caller, store, experiment_id=eid)
     return JSONResponse({"experiment_id": eid}, status_code=201)
 
 
@@ -48,64 +54,82 @@ def search_experiments(
     max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
     name_like: str | None = None,
     page_token: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return a page of experiments."""
-    return entity(store.experiments.search(view_type, max_results, name_like, page_token))
+    """Return a page of the experiments the caller may read."""
+    reader = caller.listing()
+    return entity(store.experiments.search(view_type, max_results, name_like, page_token, reader))
 
 
 @router.get("/by-name")
 def get_experiment_by_name(
-    name: str = Query(...), store: Store = Depends(store_of)
+    name: str = Query(...), caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
 ) -> JSONResponse:
     """Return the experiment with this name (404 when there is none)."""
     found = store.experiments.get_by_name(name)
     if found is None:
-        from perennia.errors import NotFound
-
+        caller.signed_in()
         raise NotFound(f"experiment {name!r} does not exist")
+    caller.experiment(found.experiment_id, Role.VIEWER)
     return entity(found)
 
 
 @router.post("/purge")
-def purge_experiments(body: Cutoff, store: Store = Depends(store_of)) -> JSONResponse:
+def purge_experiments(
+    body: Cutoff, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Permanently remove experiments trashed before the cutoff; returns how many."""
+    caller.admin()
     return JSONResponse({"purged": store.experiments.purge_deleted(body.older_than_ms)})
 
 
 @router.get("/{experiment_id}")
-def get_experiment(experiment_id: str, store: Store = Depends(store_of)) -> JSONResponse:
+def get_experiment(
+    experiment_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return one experiment."""
-    return entity(store.experiments.get(experiment_id))
+    return entity(store.experiments.get(caller.experiment(experiment_id, Role.VIEWER)))
 
 
 @router.patch("/{experiment_id}")
 def rename_experiment(
-    experiment_id: str, body: RenameExperiment, store: Store = Depends(store_of)
+    experiment_id: str,
+    body: RenameExperiment,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Rename an experiment; returns it."""
-    store.experiments.rename(experiment_id, body.name)
-    return entity(store.experiments.get(experiment_id))
+    """Rename an experiment (managers); returns it."""
+    eid = caller.experiment(experiment_id, Role.MANAGER)
+    store.experiments.rename(eid, body.name)
+    return entity(store.experiments.get(eid))
 
 
 @router.delete("/{experiment_id}")
-def delete_experiment(experiment_id: str, store: Store = Depends(store_of)) -> JSONResponse:
-    """Move an experiment and its runs to the trash."""
-    store.experiments.delete(experiment_id)
+def delete_experiment(
+    experiment_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Move an experiment and its runs to the trash (managers)."""
+    store.experiments.delete(caller.experiment(experiment_id, Role.MANAGER))
     return JSONResponse({})
 
 
 @router.post("/{experiment_id}/restore")
-def restore_experiment(experiment_id: str, store: Store = Depends(store_of)) -> JSONResponse:
-    """Take an experiment and the runs trashed with it out of the trash."""
-    store.experiments.restore(experiment_id)
+def restore_experiment(
+    experiment_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Take an experiment and the runs trashed with it out of the trash (managers)."""
+    store.experiments.restore(caller.experiment(experiment_id, Role.MANAGER))
     return JSONResponse({})
 
 
 @router.post("/{experiment_id}/tags")
 def set_experiment_tag(
-    experiment_id: str, body: KeyValue, store: Store = Depends(store_of)
+    experiment_id: str,
+    body: KeyValue,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Set one experiment tag."""
-    store.experiments.set_tag(experiment_id, body.key, body.value)
+    """Set one experiment tag (editors)."""
+    store.experiments.set_tag(caller.experiment(experiment_id, Role.EDITOR), body.key, body.value)
     return JSONResponse({})

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from perennia.entities import MetricGate, to_dict
+from perennia.entities import MetricGate, Role, to_dict
+from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, store_of
 from perennia.server.routes.registry import MODEL, Acting, acting_user
 from perennia.server.schemas import Strict
@@ -58,22 +59,33 @@ class EditCard(Acting):
 
 
 @router.get(MODEL + "/policies")
-def list_policies(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+def list_policies(
+    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return every approval policy of the model."""
-    return entity(store.approvals.list_policies(name))
+    return entity(store.approvals.list_policies(caller.model(name, Role.VIEWER)))
 
 
 @router.get(MODEL + "/policies/{alias}")
-def get_policy(name: str, alias: str, store: Store = Depends(store_of)) -> JSONResponse:
+def get_policy(
+    name: str, alias: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return `{"policy": ...}`: the alias's policy, or null when the alias is not guarded."""
-    return JSONResponse({"policy": to_dict(store.approvals.get_policy(name, alias))})
+    policy = store.approvals.get_policy(caller.model(name, Role.VIEWER), alias)
+    return JSONResponse({"policy": to_dict(policy)})
 
 
 @router.put(MODEL + "/policies/{alias}")
 def set_policy(
-    name: str, alias: str, body: SetPolicy, request: Request, store: Store = Depends(store_of)
+    name: str,
+    alias: str,
+    body: SetPolicy,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Create or replace the alias's policy; returns it."""
+    """Create or replace the alias's policy (managers); returns it."""
+    caller.model(name, Role.MANAGER)
     policy = store.approvals.set_policy(
         name, alias, required_approvals=body.required_approvals,
         reviewer_role=body.reviewer_role, allow_self_approval=body.allow_self_approval,
@@ -88,9 +100,11 @@ def delete_policy(
     alias: str,
     request: Request,
     username: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Remove the alias's policy, so the alias can be set directly again."""
+    """Remove the alias's policy (managers), so the alias can be set directly again."""
+    caller.model(name, Role.MANAGER)
     store.approvals.delete_policy(name, alias, username=acting_user(request, username))
     return JSONResponse({})
 
@@ -100,9 +114,14 @@ def delete_policy(
 
 @router.post(MODEL + "/approval-requests", status_code=201)
 def create_request(
-    name: str, body: CreateRequest, request: Request, store: Store = Depends(store_of)
+    name: str,
+    body: CreateRequest,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Ask for the alias to point at a version; returns the new PENDING request."""
+    """Ask for the alias to point at a version (editors); returns the new PENDING request."""
+    caller.model(name, Role.EDITOR)
     created = store.approvals.request(
         name, body.version, body.alias, comment=body.comment,
         username=acting_user(request, body.username),
@@ -115,24 +134,29 @@ def list_model_requests(
     name: str,
     status: str | None = None,
     limit: int = ListLimit,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return the model's approval requests, newest first, optionally in one status."""
-    return entity(store.approvals.list_requests(name, status, limit))
+    return entity(store.approvals.list_requests(caller.model(name, Role.VIEWER), status, limit))
 
 
 @router.get(REQUESTS)
 def list_requests(
-    status: str | None = None, limit: int = ListLimit, store: Store = Depends(store_of)
+    status: str | None = None,
+    limit: int = ListLimit,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return every model's approval requests, newest first, optionally in one status."""
+    """Return every model's approval requests (admins), newest first, optionally in one status."""
+    caller.admin()
     return entity(store.approvals.list_requests(None, status, limit))
 
 
 @router.get(REQUEST)
-def get_request(request_id: int = RequestId, store: Store = Depends(store_of)) -> JSONResponse:
+def get_request(request_id: int = RequestId, caller: Caller = Depends(caller_of)) -> JSONResponse:
     """Return one request with its reviews and what its policy still needs."""
-    return entity(store.approvals.get_request(request_id))
+    return entity(caller.approval_request(request_id, Role.VIEWER))
 
 
 @router.post(REQUEST + "/reviews")
@@ -140,9 +164,15 @@ def review_request(
     body: Review,
     request: Request,
     request_id: int = RequestId,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Record an approve or reject; returns the request (APPLIED once its policy holds)."""
+    """Record an approve or reject; returns the request (APPLIED once its policy holds).
+
+    Seeing the model is enough to get here; the store checks the policy's reviewer role and
+    that nobody approves their own request.
+    """
+    caller.approval_request(request_id, Role.VIEWER)
     reviewed = store.approvals.review(
         request_id, body.decision, comment=body.comment,
         username=acting_user(request, body.username),
@@ -152,9 +182,14 @@ def review_request(
 
 @router.post(REQUEST + "/cancel")
 def cancel_request(
-    body: Acting, request: Request, request_id: int = RequestId, store: Store = Depends(store_of)
+    body: Acting,
+    request: Request,
+    request_id: int = RequestId,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Withdraw a pending request; returns it."""
+    """Withdraw a pending request (its requester, checked by the store); returns it."""
+    caller.approval_request(request_id, Role.VIEWER)
     return entity(store.approvals.cancel(request_id, username=acting_user(request, body.username)))
 
 
@@ -165,17 +200,25 @@ def cancel_request(
 def get_card(
     name: str,
     revision: int | None = Query(None, ge=1, le=2**31 - 1),
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return `{"card": ...}`: one revision (the newest by default), or null before any edit."""
-    return JSONResponse({"card": to_dict(store.cards.get(name, revision))})
+    card = store.cards.get(caller.model(name, Role.VIEWER), revision)
+    return JSONResponse({"card": to_dict(card)})
 
 
 @router.patch(MODEL + "/card")
 def edit_card(
-    name: str, body: EditCard, request: Request, store: Store = Depends(store_of)
+    name: str,
+    body: EditCard,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Save a new revision: the previous fields updated with these (empty removes); returns it."""
+    """Save a new revision (editors): the previous fields updated with these (empty removes);
+    returns it."""
+    caller.model(name, Role.EDITOR)
     saved = store.cards.edit(
         name, body.fields, comment=body.comment, expected_revision=body.expected_revision,
         username=acting_user(request, body.username),
@@ -184,9 +227,11 @@ def edit_card(
 
 
 @router.get(MODEL + "/card/revisions")
-def card_revisions(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+def card_revisions(
+    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return every revision of the model's card, oldest first."""
-    return entity(store.cards.revisions(name))
+    return entity(store.cards.revisions(caller.model(name, Role.VIEWER)))
 
 
 # -- per-model roles ---------------------------------------------------------------------------
@@ -198,18 +243,24 @@ class SetRole(Strict):
 
 
 @router.get(MODEL + "/roles")
-def model_roles(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+def model_roles(
+    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return `{"roles": {username: role}}`: the explicit roles on the model."""
-    store.registry.get_registered_model(name)
+    store.registry.get_registered_model(caller.model(name, Role.VIEWER))
     roles = store.access.model_roles(name)
     return JSONResponse({"roles": {user: str(role) for user, role in roles.items()}})
 
 
 @router.put(MODEL + "/roles/{username}")
 def set_model_role(
-    name: str, username: str, body: SetRole, store: Store = Depends(store_of)
+    name: str,
+    username: str,
+    body: SetRole,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Give a user a role on the model (managers of the model and admins only)."""
-    store.registry.get_registered_model(name)
+    store.registry.get_registered_model(caller.model(name, Role.MANAGER))
     store.access.set_model_role(name, username, body.role)
     return JSONResponse({})

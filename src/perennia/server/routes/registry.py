@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from perennia.entities import Page, VersionStatus
-from perennia.server.access import model_reader
-from perennia.server.routes.common import acting_user, entity, store_of
+from perennia.entities import Role, VersionStatus
+from perennia.server.access import Caller, caller_of
+from perennia.server.routes.common import acting_user, entity, grant_creator, store_of
 from perennia.server.schemas import Strict
+from perennia.server.sources import vouch_for_source
 from perennia.store.base import Store
 from perennia.store.registry_checks import ANY
 
@@ -84,13 +85,18 @@ class SetAlias(Acting):
 
 @router.post(MODELS, status_code=201)
 def create_registered_model(
-    body: CreateModel, request: Request, store: Store = Depends(store_of)
+    body: CreateModel,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Create a registered model; returns it (409 when the name is taken)."""
+    """Create a registered model its creator manages; returns it (409 when the name is taken)."""
+    caller.signed_in(body.name)
     model = store.registry.create_registered_model(
         body.name, body.description, body.tags, body.owner,
         username=acting_user(request, body.username),
     )  # fmt: skip
+    grant_creator(caller, store, model=model.name)
     return entity(model, status_code=201)
 
 
@@ -100,28 +106,35 @@ def search_registered_models(
     name_like: str | None = None,
     max_results: int = PageSize,
     page_token: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return a page of registered models, by name, optionally matching a LIKE pattern.
-
-    Only models the signed-in user may read are listed, so a page may hold fewer than asked.
-    """
-    page = store.registry.search_registered_models(name_like, max_results, page_token)
-    readable = model_reader(request)
-    return entity(Page([m for m in page.items if readable(m.name)], page.next_page_token))
+    """Return a page of the registered models the caller may read, by name, optionally
+    matching a LIKE pattern."""
+    reader = caller.listing()
+    return entity(
+        store.registry.search_registered_models(name_like, max_results, page_token, reader)
+    )
 
 
 @router.get(MODEL)
-def get_registered_model(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+def get_registered_model(
+    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return one registered model with its tags, aliases and latest version."""
-    return entity(store.registry.get_registered_model(name))
+    return entity(store.registry.get_registered_model(caller.model(name, Role.VIEWER)))
 
 
 @router.patch(MODEL)
 def update_registered_model(
-    name: str, body: UpdateModel, request: Request, store: Store = Depends(store_of)
+    name: str,
+    body: UpdateModel,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Change a model's description and/or owner; returns the model."""
+    """Change a model's description (editors) and/or owner (managers); returns the model."""
+    caller.model(name, Role.EDITOR if body.owner is None else Role.MANAGER)
     model = store.registry.update_registered_model(
         name, body.description, body.owner, username=acting_user(request, body.username)
     )
@@ -130,9 +143,14 @@ def update_registered_model(
 
 @router.post(MODEL + "/rename")
 def rename_registered_model(
-    name: str, body: RenameModel, request: Request, store: Store = Depends(store_of)
+    name: str,
+    body: RenameModel,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Give a model a new unique name (versions, tags and aliases follow); returns the model."""
+    """Give a model a new unique name (managers; versions, tags and aliases follow); returns it."""
+    caller.model(name, Role.MANAGER)
     model = store.registry.rename_registered_model(
         name, body.new_name, username=acting_user(request, body.username)
     )
@@ -141,18 +159,28 @@ def rename_registered_model(
 
 @router.delete(MODEL)
 def delete_registered_model(
-    name: str, request: Request, username: str | None = None, store: Store = Depends(store_of)
+    name: str,
+    request: Request,
+    username: str | None = None,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete a model with its versions, tags and aliases (its events stay)."""
+    """Delete a model with its versions, tags and aliases (managers; its events stay)."""
+    caller.model(name, Role.MANAGER)
     store.registry.delete_registered_model(name, username=acting_user(request, username))
     return JSONResponse({})
 
 
 @router.post(MODEL + "/tags")
 def set_registered_model_tag(
-    name: str, body: SetTag, request: Request, store: Store = Depends(store_of)
+    name: str,
+    body: SetTag,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Set (or replace) one tag of a model."""
+    """Set (or replace) one tag of a model (editors)."""
+    caller.model(name, Role.EDITOR)
     store.registry.set_registered_model_tag(
         name, body.key, body.value, username=acting_user(request, body.username)
     )
@@ -165,9 +193,11 @@ def delete_registered_model_tag(
     request: Request,
     key: str = Query(...),
     username: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete one tag of a model (404 when it has no such tag)."""
+    """Delete one tag of a model (editors; 404 when it has no such tag)."""
+    caller.model(name, Role.EDITOR)
     store.registry.delete_registered_model_tag(name, key, username=acting_user(request, username))
     return JSONResponse({})
 
@@ -177,9 +207,18 @@ def delete_registered_model_tag(
 
 @router.post(MODEL + "/versions", status_code=201)
 def create_model_version(
-    name: str, body: CreateVersion, request: Request, store: Store = Depends(store_of)
+    name: str,
+    body: CreateVersion,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Register a new version, numbered one past the model's last; returns it."""
+    """Register a new version (editors), numbered one past the model's last; returns it.
+
+    The source must be one the server vouches for, pointing at something the caller may read.
+    """
+    caller.model(name, Role.EDITOR)
+    vouch_for_source(caller, store, body.source, body.run_id)
     created = store.registry.create_model_version(
         name, body.source, run_id=body.run_id, digest=body.digest, description=body.description,
         tags=body.tags, status=body.status.value, username=acting_user(request, body.username),
@@ -193,9 +232,11 @@ def search_model_versions_of(
     run_id: str | None = None,
     max_results: int = PageSize,
     page_token: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return a page of the model's versions, newest first, optionally from one run."""
+    caller.model(name, Role.VIEWER)
     return entity(store.registry.search_model_versions(name, run_id, max_results, page_token))
 
 
@@ -204,24 +245,33 @@ def search_model_versions(
     run_id: str | None = None,
     max_results: int = PageSize,
     page_token: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Return a page of versions of every model, optionally those a run produced."""
-    return entity(store.registry.search_model_versions(None, run_id, max_results, page_token))
+    """Return a page of versions of every model the caller may read, optionally those a run
+    produced."""
+    reader = caller.listing()
+    page = store.registry.search_model_versions(None, run_id, max_results, page_token, reader)
+    return entity(page)
 
 
 @router.get(MODEL + "/versions/latest")
-def get_latest_version(name: str, store: Store = Depends(store_of)) -> JSONResponse:
+def get_latest_version(
+    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return the model's highest-numbered version."""
-    return entity(store.registry.get_latest_version(name))
+    return entity(store.registry.get_latest_version(caller.model(name, Role.VIEWER)))
 
 
 @router.get(VERSION)
 def get_model_version(
-    name: str, version: int = VersionNumber, store: Store = Depends(store_of)
+    name: str,
+    version: int = VersionNumber,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return one version of a model."""
-    return entity(store.registry.get_model_version(name, version))
+    return entity(store.registry.get_model_version(caller.model(name, Role.VIEWER), version))
 
 
 @router.patch(VERSION)
@@ -230,9 +280,11 @@ def update_model_version(
     body: UpdateVersion,
     request: Request,
     version: int = VersionNumber,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Change a version's description, status or state; returns the version."""
+    """Change a version's description, status or state (editors); returns the version."""
+    caller.model(name, Role.EDITOR)
     updated = store.registry.update_model_version(
         name, version, description=body.description,
         status=body.status.value if body.status is not None else None,
@@ -248,9 +300,11 @@ def delete_model_version(
     request: Request,
     version: int = VersionNumber,
     username: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete a version with its tags and the aliases pointing at it."""
+    """Delete a version with its tags and the aliases pointing at it (editors)."""
+    caller.model(name, Role.EDITOR)
     store.registry.delete_model_version(name, version, username=acting_user(request, username))
     return JSONResponse({})
 
@@ -261,9 +315,11 @@ def set_model_version_tag(
     body: SetTag,
     request: Request,
     version: int = VersionNumber,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Set (or replace) one tag of a version."""
+    """Set (or replace) one tag of a version (editors)."""
+    caller.model(name, Role.EDITOR)
     store.registry.set_model_version_tag(
         name, version, body.key, body.value, username=acting_user(request, body.username)
     )
@@ -277,9 +333,11 @@ def delete_model_version_tag(
     version: int = VersionNumber,
     key: str = Query(...),
     username: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete one tag of a version (404 when it has no such tag)."""
+    """Delete one tag of a version (editors; 404 when it has no such tag)."""
+    caller.model(name, Role.EDITOR)
     store.registry.delete_model_version_tag(
         name, version, key, username=acting_user(request, username)
     )
@@ -290,16 +348,24 @@ def delete_model_version_tag(
 
 
 @router.get(MODEL + "/aliases/{alias}")
-def get_version_by_alias(name: str, alias: str, store: Store = Depends(store_of)) -> JSONResponse:
+def get_version_by_alias(
+    name: str, alias: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return the version the alias points at."""
-    return entity(store.registry.get_version_by_alias(name, alias))
+    return entity(store.registry.get_version_by_alias(caller.model(name, Role.VIEWER), alias))
 
 
 @router.put(MODEL + "/aliases/{alias}")
 def set_alias(
-    name: str, alias: str, body: SetAlias, request: Request, store: Store = Depends(store_of)
+    name: str,
+    alias: str,
+    body: SetAlias,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Point the alias at a version; returns where it pointed before (null when it was new)."""
+    """Point the alias at a version (editors); returns where it pointed before (null when new)."""
+    caller.model(name, Role.EDITOR)
     expected = body.expected_version if "expected_version" in body.model_fields_set else ANY
     previous = store.registry.set_alias(
         name, alias, body.version, expected_version=expected,
@@ -310,9 +376,15 @@ def set_alias(
 
 @router.post(MODEL + "/aliases/{alias}/rollback")
 def rollback_alias(
-    name: str, alias: str, body: Acting, request: Request, store: Store = Depends(store_of)
+    name: str,
+    alias: str,
+    body: Acting,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Move the alias back one step of its history (managers); returns the version it holds now."""
+    caller.model(name, Role.MANAGER)
     version = store.registry.rollback_alias(
         name, alias, username=acting_user(request, body.username)
     )
@@ -325,22 +397,30 @@ def delete_alias(
     alias: str,
     request: Request,
     username: str | None = None,
+    caller: Caller = Depends(caller_of),
     store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Remove the alias (404 when the model has no such alias)."""
+    """Remove the alias (editors; 404 when the model has no such alias)."""
+    caller.model(name, Role.EDITOR)
     store.registry.delete_alias(name, alias, username=acting_user(request, username))
     return JSONResponse({})
 
 
 @router.get(MODEL + "/events")
 def model_events(
-    name: str, limit: int = EventLimit, store: Store = Depends(store_of)
+    name: str,
+    limit: int = EventLimit,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return the model's registry events, newest first."""
-    return entity(store.registry.events(name, limit))
+    return entity(store.registry.events(caller.model(name, Role.VIEWER), limit))
 
 
 @router.get("/api/v1/registry-events")
-def registry_events(limit: int = EventLimit, store: Store = Depends(store_of)) -> JSONResponse:
-    """Return every model's registry events, newest first."""
+def registry_events(
+    limit: int = EventLimit, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return every model's registry events, newest first (admins)."""
+    caller.admin()
     return entity(store.registry.events(None, limit))

@@ -14,11 +14,13 @@ from perennia.entities import (
     DatasetInput,
     MetricBatch,
     Param,
+    Role,
     RunTag,
     decode_float,
     decode_floats,
 )
 from perennia.errors import InvalidInput
+from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, json_object, store_of
 from perennia.server.schemas import (
     KeyValue,
@@ -28,6 +30,7 @@ from perennia.server.schemas import (
     RecordArtifacts,
 )
 from perennia.store.base import Store
+from perennia.store.checks import check_artifact_entry
 
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["run data"])
 
@@ -78,12 +81,15 @@ def _pairs_of(data: Any, field: str) -> list[tuple[Any, Any]]:
         }
     },
 )
-async def log_batch(run_id: str, request: Request) -> JSONResponse:
-    """Write metrics, params and tags of one run in one transaction.
+async def log_batch(
+    run_id: str, request: Request, caller: Caller = Depends(caller_of)
+) -> JSONResponse:
+    """Write metrics, params and tags of one run in one transaction (editors).
 
     The hot path: the body is decoded once into columns, without a per-value model, and the
     store's own checks (the same on every backend) reject bad values by field name.
     """
+    run_id = await run_in_threadpool(caller.run, run_id, Role.EDITOR)
     body = await json_object(request)
     unknown = set(body) - {"metrics", "params", "tags"}
     if unknown:
@@ -97,77 +103,128 @@ async def log_batch(run_id: str, request: Request) -> JSONResponse:
 
 
 @router.post("/metrics")
-def log_metrics(run_id: str, body: MetricColumns, store: Store = Depends(store_of)) -> JSONResponse:
-    """Append a columnar batch of metric points."""
-    store.metrics.log(run_id, metric_batch(body))
+def log_metrics(
+    run_id: str,
+    body: MetricColumns,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Append a columnar batch of metric points (editors)."""
+    store.metrics.log(caller.run(run_id, Role.EDITOR), metric_batch(body))
     return JSONResponse({})
 
 
 @router.get("/metrics/history")
 def metric_history(
-    run_id: str, key: str = Query(...), store: Store = Depends(store_of)
+    run_id: str,
+    key: str = Query(...),
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return every point of one metric, ordered by step then timestamp."""
-    return entity(store.metrics.history(run_id, key))
+    return entity(store.metrics.history(caller.run(run_id, Role.VIEWER), key))
 
 
 @router.post("/params")
-def log_params(run_id: str, body: list[KeyValue], store: Store = Depends(store_of)) -> JSONResponse:
-    """Record params (immutable once logged)."""
-    store.params.log(run_id, [Param(p.key, p.value) for p in body])
+def log_params(
+    run_id: str,
+    body: list[KeyValue],
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Record params (immutable once logged; editors)."""
+    store.params.log(caller.run(run_id, Role.EDITOR), [Param(p.key, p.value) for p in body])
     return JSONResponse({})
 
 
 @router.post("/tags")
-def set_tags(run_id: str, body: list[KeyValue], store: Store = Depends(store_of)) -> JSONResponse:
-    """Set run tags."""
-    store.tags.set(run_id, [RunTag(t.key, t.value) for t in body])
+def set_tags(
+    run_id: str,
+    body: list[KeyValue],
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Set run tags (editors)."""
+    store.tags.set(caller.run(run_id, Role.EDITOR), [RunTag(t.key, t.value) for t in body])
     return JSONResponse({})
 
 
 @router.delete("/tags")
 def delete_tag(
-    run_id: str, key: str = Query(...), store: Store = Depends(store_of)
+    run_id: str,
+    key: str = Query(...),
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Delete one run tag."""
-    store.tags.delete(run_id, key)
+    """Delete one run tag (editors)."""
+    store.tags.delete(caller.run(run_id, Role.EDITOR), key)
     return JSONResponse({})
 
 
 @router.post("/inputs")
-def log_inputs(run_id: str, body: LogInputs, store: Store = Depends(store_of)) -> JSONResponse:
-    """Record datasets the run consumed."""
+def log_inputs(
+    run_id: str,
+    body: LogInputs,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Record datasets the run consumed (editors)."""
     inputs = [
         DatasetInput(Dataset(**i.dataset.model_dump(by_alias=True)), i.context) for i in body.inputs
     ]
-    store.inputs.log(run_id, inputs)
+    store.inputs.log(caller.run(run_id, Role.EDITOR), inputs)
     return JSONResponse({})
 
 
 @router.get("/inputs")
-def list_inputs(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
+def list_inputs(
+    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return the run's dataset inputs."""
-    return entity(store.inputs.list(run_id))
+    return entity(store.inputs.list(caller.run(run_id, Role.VIEWER)))
 
 
 @router.post("/artifact-entries")
 def record_artifacts(
-    run_id: str, body: RecordArtifacts, store: Store = Depends(store_of)
+    run_id: str,
+    body: RecordArtifacts,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
-    """Add or replace artifact manifest entries."""
-    store.artifacts.record(run_id, [ArtifactEntry(e.path, e.digest, e.size) for e in body.entries])
+    """Add or replace artifact manifest entries (editors).
+
+    Each entry must name a blob that is stored and that the caller uploaded or may already read
+    through some run: a digest is not a key to someone else's bytes.
+    """
+    run_id = caller.run(run_id, Role.EDITOR)
+    entries = [check_artifact_entry(ArtifactEntry(e.path, e.digest, e.size)) for e in body.entries]
+    blobs = request.app.state.artifacts.for_run(run_id).blobs
+    for digest in sorted({entry.digest for entry in entries}):
+        caller.blob(digest)
+        if not blobs.exists(digest):
+            raise InvalidInput(f"blob {digest} is not stored; upload its bytes before naming it")
+    store.artifacts.record(run_id, entries)
     return JSONResponse({})
 
 
 @router.get("/artifact-entries")
-def list_artifacts(run_id: str, prefix: str = "", store: Store = Depends(store_of)) -> JSONResponse:
+def list_artifacts(
+    run_id: str,
+    prefix: str = "",
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
     """Return the manifest entries under a path prefix."""
-    return entity(store.artifacts.list(run_id, prefix))
+    return entity(store.artifacts.list(caller.run(run_id, Role.VIEWER), prefix))
 
 
 @router.get("/artifact-entries/one")
 def get_artifact(
-    run_id: str, path: str = Query(...), store: Store = Depends(store_of)
+    run_id: str,
+    path: str = Query(...),
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
 ) -> JSONResponse:
     """Return one manifest entry."""
-    return entity(store.artifacts.get(run_id, path))
+    return entity(store.artifacts.get(caller.run(run_id, Role.VIEWER), path))

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from perennia.entities import ViewType, to_dict
+from perennia.entities import Role, ViewType, to_dict
+from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, run_owner, store_of
 from perennia.server.schemas import CreateRun, Cutoff, Heartbeat, SearchRuns, UpdateRun
 from perennia.store.base import Store
@@ -17,10 +18,19 @@ router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
 @router.post("", status_code=201)
-def create_run(body: CreateRun, request: Request, store: Store = Depends(store_of)) -> JSONResponse:
-    """Create a RUNNING run; returns it (its user is the signed-in one when sign-in is on)."""
+def create_run(
+    body: CreateRun,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Create a RUNNING run (editors); returns it (its user is the signed-in one when sign-in
+    is on)."""
+    experiment_id = caller.experiment(body.experiment_id, Role.EDITOR)
+    if body.parent_run_id is not None:
+        caller.run(body.parent_run_id, Role.VIEWER)
     run = store.runs.create(
-        body.experiment_id,
+        experiment_id,
         run_name=body.run_name,
         user_id=run_owner(request, body.user_id),
         start_time=body.start_time,
@@ -33,28 +43,37 @@ def create_run(body: CreateRun, request: Request, store: Store = Depends(store_o
 
 
 @router.post("/search")
-def search_runs(body: SearchRuns, store: Store = Depends(store_of)) -> JSONResponse:
-    """Return a page of runs matching an MLflow-style filter."""
+def search_runs(
+    body: SearchRuns, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Return a page of runs matching an MLflow-style filter, in experiments the caller may
+    read (all of those when `experiment_ids` is empty)."""
+    experiment_ids = caller.experiments(body.experiment_ids, Role.VIEWER)
     page = store.runs.search(
-        body.experiment_ids,
+        experiment_ids,
         body.filter_string,
         ViewType(body.view_type),
         1000 if body.max_results is None else body.max_results,
         body.order_by,
         body.page_token,
+        caller.listing(),
     )
     return entity(page)
 
 
 @router.post("/search-frame")
-def search_runs_frame(body: SearchRuns, store: Store = Depends(store_of)) -> JSONResponse:
+def search_runs_frame(
+    body: SearchRuns, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return matching runs as DataFrame columns (times in epoch ms, missing values null)."""
+    experiment_ids = caller.experiments(body.experiment_ids, Role.VIEWER)
     frame = store.runs.search_frame(
-        body.experiment_ids,
+        experiment_ids,
         body.filter_string,
         ViewType(body.view_type),
         body.max_results,
         body.order_by,
+        caller.listing(),
     )
     return JSONResponse({"columns": {name: _column(frame[name]) for name in frame.columns}})
 
@@ -73,35 +92,51 @@ def _json_value(value: Any) -> Any:
 
 
 @router.post("/heartbeat")
-def heartbeat(body: Heartbeat, store: Store = Depends(store_of)) -> JSONResponse:
-    """Stamp the heartbeat of live runs."""
-    store.runs.heartbeat(body.run_ids, body.now_ms)
+def heartbeat(
+    body: Heartbeat, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Stamp the heartbeat of live runs (editors of each)."""
+    store.runs.heartbeat(caller.runs(body.run_ids, Role.EDITOR), body.now_ms)
+    caller.signed_in()  # an empty list names nothing to check
     return JSONResponse({})
 
 
 @router.post("/mark-stale-killed")
-def mark_stale_killed(body: Cutoff, store: Store = Depends(store_of)) -> JSONResponse:
-    """Mark RUNNING runs silent since the cutoff KILLED; returns their ids."""
+def mark_stale_killed(
+    body: Cutoff, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Mark RUNNING runs silent since the cutoff KILLED (admins); returns their ids."""
+    caller.admin()
     return JSONResponse({"run_ids": store.runs.mark_stale_killed(body.older_than_ms)})
 
 
 @router.post("/purge")
-def purge_runs(body: Cutoff, store: Store = Depends(store_of)) -> JSONResponse:
-    """Permanently remove runs trashed before the cutoff; returns how many."""
+def purge_runs(
+    body: Cutoff, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Permanently remove runs trashed before the cutoff (admins); returns how many."""
+    caller.admin()
     return JSONResponse({"purged": store.runs.purge_deleted(body.older_than_ms)})
 
 
 @router.get("/{run_id}")
-def get_run(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
+def get_run(
+    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
     """Return a run with its latest metrics, params, tags and inputs."""
-    return entity(store.runs.get(run_id))
+    return entity(store.runs.get(caller.run(run_id, Role.VIEWER)))
 
 
 @router.patch("/{run_id}")
-def update_run(run_id: str, body: UpdateRun, store: Store = Depends(store_of)) -> JSONResponse:
-    """Change a run's status, end time, name or error; returns its info."""
+def update_run(
+    run_id: str,
+    body: UpdateRun,
+    caller: Caller = Depends(caller_of),
+    store: Store = Depends(store_of),
+) -> JSONResponse:
+    """Change a run's status, end time, name or error (editors); returns its info."""
     info = store.runs.update(
-        run_id,
+        caller.run(run_id, Role.EDITOR),
         status=body.status,
         end_time=body.end_time,
         run_name=body.run_name,
@@ -111,14 +146,18 @@ def update_run(run_id: str, body: UpdateRun, store: Store = Depends(store_of)) -
 
 
 @router.delete("/{run_id}")
-def delete_run(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
-    """Move a run to the trash."""
-    store.runs.delete(run_id)
+def delete_run(
+    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Move a run to the trash (editors)."""
+    store.runs.delete(caller.run(run_id, Role.EDITOR))
     return JSONResponse({})
 
 
 @router.post("/{run_id}/restore")
-def restore_run(run_id: str, store: Store = Depends(store_of)) -> JSONResponse:
-    """Take a run out of the trash."""
-    store.runs.restore(run_id)
+def restore_run(
+    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+) -> JSONResponse:
+    """Take a run out of the trash (editors)."""
+    store.runs.restore(caller.run(run_id, Role.EDITOR))
     return JSONResponse({})

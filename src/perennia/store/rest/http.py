@@ -2,6 +2,8 @@
 
 A JSON error body names the exception class the server raised (`error_class`), so a 404 on a
 run becomes the same `NotFound` the SQL store raises, and callers cannot tell the two apart.
+Connection errors and 5xx answers are retried until a deadline (`retry_seconds`), long enough
+to ride out a database restart behind the server; then the call raises `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -29,38 +31,56 @@ _BY_STATUS = {
     409: errors.Conflict,
 }
 RETRY_STATUSES = {500, 502, 503, 504}
+# "Try again later" answers: whatever class the body names (the server answers 503 "Conflict"
+# while another attempt of the same write runs), the caller must treat them as transient.
+_UNAVAILABLE_STATUSES = {502, 503, 504}
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+DEFAULT_RETRY_SECONDS = 120.0
+# A cap on one sleep between attempts: once the database is back, clients resume within seconds.
+MAX_RETRY_SLEEP = 4.0
 
 
-def error_from_response(response: httpx.Response) -> PerenniaError:
-    """Return the Perennia error a failed response stands for."""
+def error_from_response(response: httpx.Response, *, note: str = "") -> PerenniaError:
+    """Return the Perennia error a failed response stands for (`note` is appended to its message)."""
     try:
         body = response.json()
     except ValueError:
+        body = {}
+    if not isinstance(body, dict):
         body = {}
     message = body.get("message") or f"HTTP {response.status_code} from {response.request.url}"
     cls = getattr(errors, str(body.get("error_class")), None)
     if not (isinstance(cls, type) and issubclass(cls, PerenniaError)) or cls is PerenniaError:
         cls = _BY_STATUS.get(response.status_code, StoreUnavailable)
-    return cls(message)
+    if response.status_code in _UNAVAILABLE_STATUSES and not issubclass(cls, StoreUnavailable):
+        cls = StoreUnavailable
+    return cls(message + note)
 
 
 class HttpSession:
-    """JSON requests to one server, retried on connection errors and 5xx answers."""
+    """JSON requests to one server, retried on connection errors and 5xx answers until a deadline.
+
+    `retry_seconds` (default 120) bounds the time from the first attempt to the last; sleeps
+    between attempts grow from `backoff` and are capped at a few seconds. `retries`, when given,
+    also caps the number of retries.
+    """
 
     def __init__(
         self,
         base_url: str,
         *,
         token: str | None = None,
-        retries: int = 5,
+        retries: int | None = None,
         backoff: float = 0.1,
         timeout: float = 60.0,
+        retry_seconds: float | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self.retries = retries
+        self.retry_seconds = DEFAULT_RETRY_SECONDS if retry_seconds is None else retry_seconds
         self.backoff = backoff
+        self.max_sleep = MAX_RETRY_SLEEP
         # Without TCP_NODELAY a large batch (headers and body sent as two writes) waits for the
         # server's delayed ACK: about 40 ms per request, which would dominate remote ingest.
         transport = httpx.HTTPTransport(
@@ -94,28 +114,58 @@ class HttpSession:
         """
         if method in _WRITES and content is None:
             headers = {"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}
+        started = time.monotonic()
+        deadline = started + self.retry_seconds
         attempt = 0
         while True:
+            failure: httpx.TransportError | None = None
+            response: httpx.Response | None = None
             try:
                 response = self.client.request(
                     method, path, json=json, params=params, headers=headers,
                     content=content() if content is not None else None,
                 )  # fmt: skip
             except httpx.TransportError as error:
-                if attempt >= self.retries:
-                    raise StoreUnavailable(
-                        f"cannot reach the tracking server at {self.base_url}: {error}"
-                    ) from None
+                failure = error
             else:
                 if response.status_code < 400:
+                    if attempt:
+                        logger.info("%s %s succeeded after %d retries", method, path, attempt)
                     return response
-                if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                if response.status_code not in RETRY_STATUSES:
                     raise error_from_response(response)
+            now = time.monotonic()
+            if now >= deadline or (self.retries is not None and attempt >= self.retries):
+                raise self._give_up(failure, response, attempt, now - started)
             attempt += 1
-            # Exponential backoff with jitter, so many clients do not retry in step.
-            delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
-            logger.warning("retrying %s %s in %.2fs (attempt %d)", method, path, delay, attempt)
+            delay = min(self._delay(attempt), deadline - now)
+            reason = failure if response is None else f"HTTP {response.status_code}"
+            # The first retry is worth a warning; the rest of an outage would flood the log.
+            log = logger.warning if attempt == 1 else logger.debug
+            log("retrying %s %s for up to %.0fs: %s", method, path, deadline - now, reason)
             time.sleep(delay)
+
+    def _delay(self, attempt: int) -> float:
+        """Return the sleep before retry `attempt` (1-based): capped exponential, with jitter."""
+        # Jitter spreads the retries of many clients, so a recovering server is not hit in step.
+        ceiling = min(self.max_sleep, self.backoff * 2 ** min(attempt - 1, 32))
+        return ceiling * (0.5 + random.random() / 2)
+
+    def _give_up(
+        self,
+        failure: httpx.TransportError | None,
+        response: httpx.Response | None,
+        attempt: int,
+        elapsed: float,
+    ) -> PerenniaError:
+        """Return the error a call raises once its retries are spent."""
+        note = f" (gave up after {attempt} retries over {elapsed:.1f}s)" if attempt else ""
+        if response is None:
+            return StoreUnavailable(
+                f"cannot reach the tracking server at {self.base_url}: {failure}{note}; "
+                "PERENNIA_HTTP_RETRY_SECONDS sets how long requests are retried"
+            )
+        return error_from_response(response, note=note)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from perennia.entities import ModelVersion, Page, RegisteredModel, RegistryEvent, from_dict
+from perennia.entities import (
+    ModelVersion,
+    Page,
+    Reader,
+    RegisteredModel,
+    RegistryEvent,
+    from_dict,
+)
 from perennia.errors import InvalidInput
 from perennia.store.registry_checks import ANY, check_alias, check_model_name, check_version
 from perennia.store.rest.http import HttpSession
@@ -67,9 +74,14 @@ class RestRegistryStore:
         return from_dict(RegisteredModel, self.http.request("GET", model_path(name)))
 
     def search_registered_models(
-        self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
+        self,
+        name_like: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[RegisteredModel]:
-        """Return one page of registered models whose names match the LIKE pattern."""
+        """Return one page of registered models whose names match the LIKE pattern (the
+        server lists what its signed-in user may read, so `reader` is not sent)."""
         params = _params(name_like=name_like or None, max_results=max_results,
                          page_token=page_token)  # fmt: skip
         return from_dict(Page[RegisteredModel], self.http.request("GET", MODELS, params=params))
@@ -131,10 +143,14 @@ class RestRegistryStore:
         return from_dict(ModelVersion, data)
 
     def search_model_versions(
-        self, name: str | None = None, run_id: str | None = None, max_results: int = 100,
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        max_results: int = 100,
         page_token: str | None = None,
-    ) -> Page[ModelVersion]:  # fmt: skip
-        """Return one page of versions, by model and/or source run."""
+        reader: Reader | None = None,
+    ) -> Page[ModelVersion]:
+        """Return one page of versions, by model and/or source run (filtered by the server)."""
         path = "/api/v1/model-versions" if name is None else model_path(name, "/versions")
         params = _params(run_id=run_id, max_results=max_results, page_token=page_token)
         return from_dict(Page[ModelVersion], self.http.request("GET", path, params=params))

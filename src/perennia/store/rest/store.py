@@ -13,6 +13,7 @@ from perennia.entities import (
     MetricBatch,
     Page,
     Param,
+    Reader,
     Run,
     RunInfo,
     RunTag,
@@ -109,8 +110,10 @@ class RestExperimentStore:
         max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
         name_like: str | None = None,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Experiment]:
-        """Return a page of experiments ordered by id."""
+        """Return a page of experiments ordered by id (the server lists what its signed-in user
+        may read, so `reader` is not sent)."""
         check_max_results(max_results, MAX_EXPERIMENT_PAGE)
         params = {"view_type": _view(view_type), "max_results": max_results}
         params.update(
@@ -192,8 +195,9 @@ class RestRunStore:
         max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Run]:
-        """Return a page of runs matching the filter."""
+        """Return a page of runs matching the filter (the server filters by its signed-in user)."""
         check_max_results(max_results, MAX_SEARCH_RESULTS)
         body = {
             "experiment_ids": [str(e) for e in experiment_ids],
@@ -212,6 +216,7 @@ class RestRunStore:
         view_type: ViewType = ViewType.ACTIVE_ONLY,
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
+        reader: Reader | None = None,
     ) -> pd.DataFrame:
         """Return matching runs as a DataFrame, rebuilt from the server's columns."""
         import pandas as pd
@@ -336,9 +341,11 @@ class RestArtifactIndex:
 class RestStore:
     """The metadata store behind a `perennia server`."""
 
-    def __init__(self, uri: str, *, token: str | None = None) -> None:
+    def __init__(
+        self, uri: str, *, token: str | None = None, retry_seconds: float | None = None
+    ) -> None:
         self.uri = uri
-        self.http = HttpSession(uri, token=token)
+        self.http = HttpSession(uri, token=token, retry_seconds=retry_seconds)
         self.experiments = RestExperimentStore(self.http)
         self.runs = RestRunStore(self.http)
         self.metrics = RestMetricStore(self.http)

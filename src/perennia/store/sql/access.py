@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
@@ -13,7 +13,7 @@ from perennia.errors import AlreadyExists, InvalidInput, NotFound
 from perennia.security import hash_password, new_token, token_hash, verify_password
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
-from perennia.store.validation import validate_experiment_id, validate_name
+from perennia.store.validation import validate_experiment_id, validate_name, validate_run_id
 
 _MIN_PASSWORD = 8
 
@@ -76,13 +76,21 @@ class SqlAccessStore:
             conn.execute(delete(s.users).where(s.users.c.user_id == user.user_id))
 
     def authenticate_password(self, username: str, password: str) -> User | None:
-        """Return the user when the password matches, else None."""
+        """Return the user when the password matches, else None (as slowly either way)."""
+        found = self.password_record(username)
+        if found is None:
+            verify_password(password, None)  # same scrypt cost: timing tells nothing
+            return None
+        user, stored = found
+        return user if verify_password(password, stored) else None
+
+    def password_record(self, username: str) -> tuple[User, str | None] | None:
+        """Return the user and their stored password hash, or None when there is no such user."""
+        if not isinstance(username, str) or not username or len(username) > 256:
+            return None
         with read_transaction(self.engine) as conn:
             row = conn.execute(select(s.users).where(s.users.c.username == username)).first()
-        if row is None:
-            verify_password(password, None)
-            return None
-        return _user(row) if verify_password(password, row.password_hash) else None
+        return None if row is None else (_user(row), row.password_hash)
 
     def create_token(self, username: str, name: str) -> tuple[ApiToken, str]:
         """Return a new token's record and its secret (the only time the secret is available)."""
@@ -159,6 +167,59 @@ class SqlAccessStore:
                 select(p.c.role).where(p.c.experiment_id == eid, p.c.user_id == user_id)
             ).scalar()
         return None if role is None else Role(role)
+
+    def run_role(self, run_id: str, user_id: int) -> tuple[str, Role | None]:
+        """Return the run's experiment id and the user's explicit role there; NotFound if no run."""
+        rid = validate_run_id(run_id)
+        r, p = s.runs, s.experiment_permissions
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(r.c.experiment_id, p.c.role)
+                .select_from(r.outerjoin(
+                    p, (p.c.experiment_id == r.c.experiment_id) & (p.c.user_id == user_id)
+                ))
+                .where(r.c.run_uuid == rid)
+            ).first()  # fmt: skip
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist")
+        return str(row.experiment_id), None if row.role is None else Role(row.role)
+
+    def may_use_blob(self, digest: str, user: User, *, restricted: bool) -> bool:
+        """Return whether the user may read or link this blob: they uploaded it, or a run they
+        may read holds it (any run when not `restricted` to explicit roles)."""
+        a, r, p, u = s.artifacts, s.runs, s.experiment_permissions, s.blob_uploads
+        held = select(a.c.digest).where(a.c.digest == digest)
+        if restricted:
+            held = held.join(r, r.c.run_uuid == a.c.run_uuid).join(
+                p, (p.c.experiment_id == r.c.experiment_id) & (p.c.user_id == user.user_id)
+            )
+        uploaded = select(u.c.digest).where(u.c.digest == digest, u.c.username == user.username)
+        with read_transaction(self.engine) as conn:
+            return bool(conn.execute(select(exists(held) | exists(uploaded))).scalar())
+
+    def record_upload(self, digest: str, username: str) -> None:
+        """Remember that `username` sent the bytes of this blob (they may link it since)."""
+        u = s.blob_uploads
+        now = now_ms()
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(
+                update(u).where(u.c.digest == digest, u.c.username == username)
+                .values(upload_time=now)
+            ).rowcount  # fmt: skip
+            if not done:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(u).values(digest=digest, username=username, upload_time=now)
+                        )
+                except IntegrityError:
+                    pass  # the same user's parallel upload of the same bytes recorded it
+
+    def expire_uploads(self, older_than_ms: int) -> int:
+        """Forget uploads recorded before the cutoff (their blobs are linked or collected)."""
+        u = s.blob_uploads
+        with write_transaction(self.engine) as conn:
+            return conn.execute(delete(u).where(u.c.upload_time < older_than_ms)).rowcount or 0
 
     def set_model_role(self, name: str, username: str, role: Role | str | None) -> None:
         """Give a user a role on a registered model (None removes it)."""

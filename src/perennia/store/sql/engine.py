@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -97,9 +98,65 @@ def _sqlite_engine(uri: str, database: str | None) -> Engine:
     return engine
 
 
+class Unit:
+    """One write transaction that every store call of a request joins (see `joined`).
+
+    The server wraps a write that carries an Idempotency-Key in a unit, so the write and the
+    key's stored answer commit together or not at all. Opening and committing block, so the
+    server calls them from a worker thread; joining is done in the request's own context.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn = engine.connect()
+        self.conn.execution_options(**{_WRITE_OPTION: True})
+        self.transaction = self.conn.begin()
+
+    def commit(self) -> None:
+        """Commit everything the request wrote and release the connection."""
+        try:
+            self.transaction.commit()
+        finally:
+            self.conn.close()
+
+    def rollback(self) -> None:
+        """Undo everything the request wrote and release the connection."""
+        try:
+            self.transaction.rollback()
+        finally:
+            self.conn.close()
+
+
+_UNIT: ContextVar[Unit | None] = ContextVar("perennia_sql_unit", default=None)
+
+
+def join(unit: Unit) -> Token:
+    """Make store calls in this context (and threads it starts) run inside `unit`."""
+    return _UNIT.set(unit)
+
+
+def leave(token: Token) -> None:
+    """Stop joining the unit `join` returned `token` for."""
+    _UNIT.reset(token)
+
+
+def _unit_connection(engine: Engine) -> Connection | None:
+    unit = _UNIT.get()
+    return unit.conn if unit is not None and unit.engine is engine else None
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """Yield a connection inside a write transaction, committed on success."""
+    """Yield a connection inside a write transaction, committed on success.
+
+    Inside a unit it is a savepoint of the unit's transaction: a failed step (a unique
+    violation caught by the caller) rolls back alone, and nothing commits before the unit.
+    """
+    joined = _unit_connection(engine)
+    if joined is not None:
+        with joined.begin_nested():
+            yield joined
+        return
     with engine.connect() as conn:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
@@ -108,6 +165,12 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """Yield a connection inside a read-only (deferred) transaction."""
+    """Yield a connection inside a read-only (deferred) transaction (a unit's, inside one)."""
+    joined = _unit_connection(engine)
+    if joined is not None:
+        # A savepoint keeps a failed read (a bad cast on PostgreSQL) from poisoning the unit.
+        with joined.begin_nested():
+            yield joined
+        return
     with engine.connect() as conn, conn.begin():
         yield conn

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
-from perennia.entities import Experiment, LifecycleStage, Page, ViewType
+from perennia.entities import Experiment, LifecycleStage, Page, Reader, ViewType
 from perennia.errors import AlreadyExists, Conflict, NotFound
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS
 from perennia.store.limits import MAX_EXPERIMENT_PAGE
@@ -16,6 +16,7 @@ from perennia.store.paging import check_max_results, decode_page_token, encode_p
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.like import case_sensitive_like
+from perennia.store.sql.readers import readable_experiments
 from perennia.store.sql.upsert import upsert
 from perennia.store.validation import (
     validate_experiment_id,
@@ -94,13 +95,16 @@ class SqlExperimentStore:
         max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
         name_like: str | None = None,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Experiment]:
-        """Return a page of experiments ordered by id."""
+        """Return a page of experiments ordered by id (only those `reader` holds a role in)."""
         check_max_results(max_results, MAX_EXPERIMENT_PAGE)
         offset = decode_page_token(page_token)
         query = select(s.experiments).where(
             s.experiments.c.lifecycle_stage.in_(ViewType(view_type).stages())
         )
+        if reader is not None:
+            query = query.where(s.experiments.c.experiment_id.in_(readable_experiments(reader)))
         if name_like:
             query = query.where(case_sensitive_like(s.experiments.c.name, name_like))
         query = query.order_by(s.experiments.c.experiment_id).offset(offset).limit(max_results + 1)

@@ -17,6 +17,7 @@ from perennia.clock import now_ms
 from perennia.entities import (
     ModelVersion,
     Page,
+    Reader,
     RegisteredModel,
     RegistryEvent,
     VersionState,
@@ -38,6 +39,7 @@ from perennia.store.registry_checks import (  # noqa: F401 - re-exported for the
 )
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.readers import readable_models
 from perennia.store.sql.registry_events import (
     alias_history,
     event_of,
@@ -112,9 +114,14 @@ class SqlRegistryStore:
             return read_model(conn, check_model_name(name))
 
     def search_registered_models(
-        self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
+        self,
+        name_like: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[RegisteredModel]:
-        """Return a page of registered models by name (optionally filtered by a LIKE pattern)."""
+        """Return a page of registered models by name (optionally filtered by a LIKE pattern),
+        only those `reader` holds a role on when given."""
         if not isinstance(max_results, int) or not 1 <= max_results <= 10_000:
             raise InvalidInput(f"max_results must be 1-10,000, got {max_results!r}")
         offset = decode_page_token(page_token)
@@ -122,6 +129,8 @@ class SqlRegistryStore:
         query = select(rm.c.name).order_by(rm.c.name).offset(offset).limit(max_results + 1)
         if name_like:
             query = query.where(rm.c.name.like(name_like))
+        if reader is not None:
+            query = query.where(rm.c.name.in_(readable_models(reader)))
         with read_transaction(self.engine) as conn:
             names = conn.execute(query).scalars().all()
             items = [read_model(conn, n) for n in names[:max_results]]
@@ -301,8 +310,10 @@ class SqlRegistryStore:
         run_id: str | None = None,
         max_results: int = 100,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[ModelVersion]:
-        """Return a page of versions, newest first, optionally of one model or one run."""
+        """Return a page of versions, newest first, optionally of one model or one run (and
+        only of models `reader` holds a role on, when given)."""
         if not isinstance(max_results, int) or not 1 <= max_results <= 10_000:
             raise InvalidInput(f"max_results must be 1-10,000, got {max_results!r}")
         offset = decode_page_token(page_token)
@@ -312,6 +323,8 @@ class SqlRegistryStore:
             query = query.where(mv.c.name == check_model_name(name))
         if run_id is not None:
             query = query.where(mv.c.run_id == run_id)
+        if reader is not None:
+            query = query.where(mv.c.name.in_(readable_models(reader)))
         with read_transaction(self.engine) as conn:
             keys = conn.execute(query.offset(offset).limit(max_results + 1)).all()
             items = [read_version(conn, n, v) for n, v in keys[:max_results]]

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from perennia.entities import ViewType
+from perennia.entities import Reader, ViewType
 from perennia.errors import InvalidFilter, InvalidInput
 from perennia.store.search_grammar import (
     ATTRIBUTE,
@@ -32,6 +32,7 @@ from perennia.store.search_grammar import (
 )
 from perennia.store.sql import schema as s
 from perennia.store.sql.like import case_insensitive_like, case_sensitive_like
+from perennia.store.sql.readers import readable_experiments
 from perennia.store.sql.run_loader import CHUNK
 from perennia.store.validation import validate_experiment_id
 
@@ -150,8 +151,12 @@ def build_search_query(
     filter_string: str | None,
     view_type: ViewType | str,
     order_by: Sequence[str] | None,
+    reader: Reader | None = None,
 ) -> Select:
-    """Return a SELECT of matching run ids in the requested order (ties: newest first, then id)."""
+    """Return a SELECT of matching run ids in the requested order (ties: newest first, then id).
+
+    With a `reader`, only runs of experiments the reader holds a role in can match.
+    """
     node = parse_filter(filter_string)
     terms = parse_order_by(list(order_by) if order_by else None)
     runs = s.runs
@@ -165,6 +170,8 @@ def build_search_query(
         query = query.where(
             runs.c.experiment_id.in_([validate_experiment_id(e) for e in experiment_ids])
         )
+    if reader is not None:
+        query = query.where(runs.c.experiment_id.in_(readable_experiments(reader)))
     if node is not None:
         query = query.where(_where(node))
     ordering = []

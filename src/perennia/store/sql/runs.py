@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from perennia.clock import now_ms
-from perennia.entities import LifecycleStage, Page, Run, RunData, RunInfo, RunStatus, ViewType
+from perennia.entities import (
+    LifecycleStage,
+    Page,
+    Reader,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    ViewType,
+)
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
@@ -233,11 +242,12 @@ class SqlRunStore:
         max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Run]:
         """Return a page of runs matching the filter, in the requested order."""
         check_max_results(max_results, MAX_SEARCH_RESULTS)
         offset = decode_page_token(page_token)
-        query = build_search_query(experiment_ids, filter_string, view_type, order_by)
+        query = build_search_query(experiment_ids, filter_string, view_type, order_by, reader)
         query = query.offset(offset).limit(max_results + 1)
         with read_transaction(self.engine) as conn:
             ids = list(conn.execute(query).scalars())
@@ -252,11 +262,12 @@ class SqlRunStore:
         view_type: ViewType = ViewType.ACTIVE_ONLY,
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
+        reader: Reader | None = None,
     ) -> pd.DataFrame:
         """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns."""
         if max_results is not None:
             check_max_results(max_results, 10**9)
-        query = build_search_query(experiment_ids, filter_string, view_type, order_by)
+        query = build_search_query(experiment_ids, filter_string, view_type, order_by, reader)
         with read_transaction(self.engine) as conn:
             return search_frame(conn, query, max_results)
 

@@ -470,6 +470,22 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=True),  # null while the first attempt is running
     Column("body", Text, nullable=True),
     Column("created_time", BigInteger, nullable=False),
+    # The attempt holding the key (a random token) and until when; a later attempt may take
+    # over an expired lease (its worker died or its database dropped before the answer).
+    Column("claim", String(32), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
     PrimaryKeyConstraint("key", "username", name="idempotency_keys_pk"),
     Index("ix_idempotency_keys_created", "created_time"),
+)
+
+# Who uploaded which blob: sending the bytes proves you hold them, so you may name the digest
+# in a manifest; otherwise a digest is usable only through a run you may read.
+blob_uploads = Table(
+    "blob_uploads",
+    metadata,
+    Column("digest", String(64), nullable=False),
+    Column("username", String(NAME_LENGTH), nullable=False),
+    Column("upload_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("digest", "username", name="blob_uploads_pk"),
+    Index("ix_blob_uploads_time", "upload_time"),
 )
