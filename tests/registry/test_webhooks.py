@@ -16,6 +16,7 @@ from perennia.clock import now_ms
 from perennia.errors import InvalidInput
 from perennia.registry.webhooks import (
     SIGNATURE_HEADER,
+    WebhookDispatcher,
     dispatch_due,
     kick,
     verify_signature,
@@ -385,3 +386,21 @@ def test_cli_creates_lists_and_dispatches_webhooks(sqlite_uri, receiver):
     assert verify_signature(secret, receiver.requests[0]["headers"], receiver.requests[0]["body"])
     shown = runner.invoke(app, ["--tracking-uri", sqlite_uri, "webhooks", "deliveries"])
     assert "delivered" in shown.output
+
+
+def test_an_outage_logs_one_warning_line_not_a_traceback_each_tick(tmp_path, caplog):
+    store = open_store(f"sqlite:///{tmp_path / 'gone.db'}")
+    with store.engine.begin() as conn:  # every dispatch now fails as a lost database would
+        conn.exec_driver_sql("DROP TABLE webhook_deliveries")
+    caplog.set_level("WARNING", logger="perennia.registry.webhooks")
+    dispatcher = WebhookDispatcher(store, interval=0.02).start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not caplog.records:
+        time.sleep(0.02)
+    time.sleep(0.3)  # many more ticks fail in this time
+    dispatcher.stop()
+    store.close()
+    lines = [r for r in caplog.records if r.name == "perennia.registry.webhooks"]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert "webhook dispatch failed (OperationalError" in lines[0].getMessage()
+    assert lines[0].exc_info is None

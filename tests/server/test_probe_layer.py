@@ -64,7 +64,7 @@ def test_every_route_asks_its_caller(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def layer(sqlite_uri: str, tmp_path: Path):
+def layer(sql_store_uri: str, tmp_path: Path):
     """A probe server with three extra routes: one that crashes in a write, one that forgets to
     ask its Caller, and one that reads nothing."""
 
@@ -79,7 +79,7 @@ def layer(sqlite_uri: str, tmp_path: Path):
         def forgetful() -> dict:
             return {"leak": backing.experiments.get_by_name(f"exp-{SECRET}").tags}
 
-    staged = serve(sqlite_uri, tmp_path, prepare=prepare, signin_max_failures=3)
+    staged = serve(sql_store_uri, tmp_path, prepare=prepare, signin_max_failures=3)
     yield staged
     staged.close()
 

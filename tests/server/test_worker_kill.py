@@ -28,11 +28,20 @@ from perennia.store.sql import schema as s
 from tests.ports import free_port
 
 
+def _admin_token(uri: str) -> dict[str, str]:
+    """Return the Authorization header of an admin created in the store at `uri`."""
+    store = open_store(uri)
+    store.access.create_user("root", "root-password-1", is_admin=True)
+    token = store.access.create_token("root", "kill-test")[1]
+    store.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _start(uri: str, home: Path, port: int, **env: str) -> subprocess.Popen:
     environment = dict(os.environ, PERENNIA_HOME=str(home), **env)
     process = subprocess.Popen(
         [sys.executable, "-m", "perennia.cli.main", "server", "--backend-store-uri", uri,
-         "--port", str(port), "--workers", "1"],
+         "--port", str(port), "--workers", "1", "--auth"],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -59,21 +68,21 @@ def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
 @pytest.mark.slow
 @pytest.mark.xdist_group("heavy")
 def test_a_batch_killed_mid_write_is_applied_once_by_the_retry_after_the_lease(
-    postgres_uri: str, tmp_path: Path
+    sql_store_uri: str, tmp_path: Path
 ) -> None:
     port, key, points = free_port(), uuid.uuid4().hex, 600_000
     env = {"PERENNIA_IDEMPOTENCY_LEASE_SECONDS": "3"}
-    server = _start(postgres_uri, tmp_path, port, **env)
-    store = open_store(postgres_uri)
+    auth = _admin_token(sql_store_uri)
+    server = _start(sql_store_uri, tmp_path, port, **env)
+    store = open_store(sql_store_uri)
     url = f"http://127.0.0.1:{port}"
     try:
-        run_id = httpx.post(f"{url}/api/v1/runs", json={"experiment_id": "0"}).json()["info"][
-            "run_id"
-        ]
+        created = httpx.post(f"{url}/api/v1/runs", json={"experiment_id": "0"}, headers=auth)
+        run_id = created.json()["info"]["run_id"]
         body = {"metrics": {"keys": ["loss"] * points, "values": [float(i) for i in range(points)],
                             "steps": list(range(points)), "timestamps": [1] * points}}  # fmt: skip
         path = f"/api/v1/runs/{run_id}/batch"
-        headers = {"Idempotency-Key": key}
+        headers = {"Idempotency-Key": key, **auth}
         sender = threading.Thread(
             target=lambda: _ignore_errors(lambda: httpx.post(url + path, json=body,
                                                              headers=headers, timeout=120)),
@@ -94,11 +103,11 @@ def test_a_batch_killed_mid_write_is_applied_once_by_the_retry_after_the_lease(
             row = conn.execute(select(k).where(k.c.key == key)).first()
         assert row.status is None, "the batch finished before the kill; make it larger"
         assert store.metrics.history(run_id, "loss") == []  # nothing of it was committed
-        server = _start(postgres_uri, tmp_path, port, **env)
+        server = _start(sql_store_uri, tmp_path, port, **env)
         # The SDK's session retries with the same key: 503 while the dead attempt's lease
         # lasts, then it takes the key over and the batch is applied, once.
-        session = HttpSession(url, retry_seconds=60)
-        session.send("POST", path, json=body, headers=headers)
+        session = HttpSession(url, token=auth["Authorization"].split()[1], retry_seconds=60)
+        session.send("POST", path, json=body, headers={"Idempotency-Key": key})
         session.close()
         history = store.metrics.history(run_id, "loss")
         assert [m.step for m in history] == list(range(points))
@@ -118,14 +127,16 @@ def _ignore_errors(call) -> None:
 
 @pytest.mark.slow
 def test_a_spool_left_by_a_killed_upload_is_swept_when_a_server_starts(
-    sqlite_uri: str, tmp_path: Path
+    sql_store_uri: str, tmp_path: Path
 ) -> None:
     port, spool = free_port(), tmp_path / "uploads"
     env = {"PERENNIA_UPLOAD_DIR": str(spool), "PERENNIA_UPLOAD_STALE_SECONDS": "1"}
-    server = _start(sqlite_uri, tmp_path, port, **env)
+    auth = _admin_token(sql_store_uri)
+    server = _start(sql_store_uri, tmp_path, port, **env)
     url = f"http://127.0.0.1:{port}"
     try:
-        run = httpx.post(f"{url}/api/v1/runs", json={"experiment_id": "0"}).json()["info"]
+        created = httpx.post(f"{url}/api/v1/runs", json={"experiment_id": "0"}, headers=auth)
+        run = created.json()["info"]
         target = f"{url}/api/2.0/mlflow-artifacts/artifacts"
         target += f"/{run['experiment_id']}/{run['run_id']}/artifacts/big.bin"
         stop = threading.Event()
@@ -138,7 +149,7 @@ def test_a_spool_left_by_a_killed_upload_is_swept_when_a_server_starts(
 
         uploader = threading.Thread(
             target=lambda: _ignore_errors(lambda: httpx.put(target, content=slow_body(),
-                                                            timeout=120)),
+                                                            headers=auth, timeout=120)),
             daemon=True,
         )  # fmt: skip
         uploader.start()
@@ -151,10 +162,10 @@ def test_a_spool_left_by_a_killed_upload_is_swept_when_a_server_starts(
         leftovers = [p for p in spool.iterdir()]
         assert leftovers, "the killed upload left nothing to sweep"
         time.sleep(1.5)  # older than PERENNIA_UPLOAD_STALE_SECONDS
-        server = _start(sqlite_uri, tmp_path, port, **env)
+        server = _start(sql_store_uri, tmp_path, port, **env)
         assert list(spool.iterdir()) == []
         # Uploads still work, and leave nothing behind once done.
-        assert httpx.put(target, content=b"small").status_code == 200
+        assert httpx.put(target, content=b"small", headers=auth).status_code == 200
         assert list(spool.iterdir()) == []
     finally:
         server.kill()

@@ -215,11 +215,21 @@ class WebhookDispatcher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        failing = ""  # the failure already reported, so an outage logs one line, not one a tick
         while not self._stop.is_set():
             try:
                 dispatch_due(self.store, stop=self._stop)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the thread
-                logger.exception("webhook dispatch failed; retrying in %.0fs", self.interval)
+                if failing:
+                    logger.warning("webhook dispatch works again")
+                failing = ""
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the thread
+                summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                if summary != failing:
+                    logger.warning(
+                        "webhook dispatch failed (%s); retrying every %.0fs", summary, self.interval
+                    )
+                    logger.debug("webhook dispatch failure", exc_info=True)
+                failing = summary
             self._stop.wait(self.interval)
 
 
