@@ -80,6 +80,12 @@ def use_mlflow_store(folder: Path) -> str:
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    # MLflow's default artifact root for a database store is ./mlruns in the working folder:
+    # give the default experiment one inside `folder` so nothing lands in the checkout.
+    experiment = "bench"
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=(folder / "mlartifacts").as_uri())
+    mlflow.set_experiment(experiment)
     return uri
 
 

@@ -27,12 +27,15 @@ ORDER = (
 
 def run_one(name: str) -> list[dict]:
     """Return the results of one benchmark script, run in a child interpreter."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+    # The child works in a scratch folder: whatever a tool writes by default into its working
+    # folder (MLflow's ./mlruns, ./mlartifacts) never lands in the checkout.
+    with tempfile.TemporaryDirectory(prefix="perennia-bench-") as scratch:
+        out = Path(scratch) / "results.json"
         print(f"== {name}", flush=True)
         subprocess.run(
-            [sys.executable, str(HERE / f"{name}.py"), "--json", out.name], check=True, cwd=HERE
+            [sys.executable, str(HERE / f"{name}.py"), "--json", str(out)], check=True, cwd=scratch
         )
-        return json.loads(Path(out.name).read_text())
+        return json.loads(out.read_text())
 
 
 def main() -> int:

@@ -265,12 +265,27 @@ def test_writes_to_a_deleted_run_raise_conflict(store, run_id, write) -> None:
     assert store.runs.get(run_id) == before
 
 
+# What each write leaves behind, read back through the store.
+_LANDED = {
+    "metrics.log": lambda s, r: [m.value for m in s.metrics.history(r, "m")] == [1.0],
+    "params.log": lambda s, r: s.runs.get(r).data.params == {"p": "v"},
+    "tags.set": lambda s, r: s.runs.get(r).data.tags.get("t") == "v",
+    "tags.delete": lambda s, r: "existing" not in s.runs.get(r).data.tags,
+    "inputs.log": lambda s, r: [i.context for i in s.inputs.list(r)] == ["training"],
+    "artifacts.record": lambda s, r: [e.path for e in s.artifacts.list(r)] == ["a.txt"],
+    "log_batch": lambda s, r: [m.value for m in s.metrics.history(r, "m")] == [1.0],
+    "runs.update": lambda s, r: s.runs.get(r).info.status == "FINISHED",
+}
+
+
 @pytest.mark.parametrize("write", list(_WRITES))
 def test_writes_to_a_restored_run_succeed(store, run_id, write) -> None:
     store.tags.set(run_id, [RunTag("existing", "x")])
     store.runs.delete(run_id)
     store.runs.restore(run_id)
+    assert not _LANDED[write](store, run_id)
     _WRITES[write](store, run_id)
+    assert _LANDED[write](store, run_id)
 
 
 @pytest.mark.parametrize("write", list(_WRITES))
@@ -297,8 +312,10 @@ def test_heartbeat_ignores_finished_runs(store, experiment_id) -> None:
     assert store.runs.get(rid).info.heartbeat_time == 1_000
 
 
-def test_heartbeat_with_no_runs_is_a_no_op(store) -> None:
-    store.runs.heartbeat([], 1)
+def test_heartbeat_with_no_runs_is_a_no_op(store, experiment_id) -> None:
+    rid = store.runs.create(experiment_id, start_time=1_000).info.run_id
+    store.runs.heartbeat([], 9_000)
+    assert store.runs.get(rid).info.heartbeat_time == 1_000
 
 
 def test_mark_stale_killed_kills_runs_silent_since_the_cutoff(store, experiment_id) -> None:

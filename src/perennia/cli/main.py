@@ -63,29 +63,51 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         # Without standalone mode click returns a typer.Exit's code instead of raising it.
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="perennia", standalone_mode=False)
         if isinstance(code, int) and code:
             return code
     except PerenniaError as error:
-        from rich.text import Text
-
-        # One line however long (soft_wrap), and the message's own brackets are not markup.
-        line = Text.assemble(("error:", "bold red"), " ", str(error).replace("\n", " "))
-        err_console.print(line, highlight=False, soft_wrap=True)
+        _print_error(str(error))
         return 1
     except typer.Exit as exit_:
         return exit_.exit_code
     except typer.Abort:
         err_console.print("aborted")
         return 130
-    except Exception as error:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return error.exit_code
-        raise
+    except Exception as error:
+        if not _is_click_exception(error):
+            raise
+        line = _usage_line(error)
+        if line:  # a group run without a command has printed its help already
+            _print_error(line)
+        return error.exit_code
     return 0
+
+
+def _is_click_exception(error: Exception) -> bool:
+    # Typer >= 0.16 bundles its own copy of click (typer._click), so the class to match is
+    # found by name along the MRO rather than imported from one package or the other.
+    return any(
+        cls.__name__ == "ClickException" and cls.__module__.endswith("click.exceptions")
+        for cls in type(error).__mro__
+    )
+
+
+def _usage_line(error: Exception) -> str:
+    """Return click's message with the help command to try, as one line."""
+    message = error.format_message().strip()
+    context = getattr(error, "ctx", None)
+    if message and context is not None and getattr(error, "exit_code", 1) == 2:
+        message = f"{message.rstrip('.')} (see '{context.command_path} --help')"
+    return message
+
+
+def _print_error(message: str) -> None:
+    from rich.text import Text
+
+    # One line however long (soft_wrap), and the message's own brackets are not markup.
+    line = Text.assemble(("error:", "bold red"), " ", message.replace("\n", " "))
+    err_console.print(line, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":
