@@ -71,6 +71,7 @@ class Settings:
     # The server: require users and tokens, and the role users get in experiments they hold no
     # explicit role in ("viewer", "editor", "manager" or "none").
     server_auth: bool = False
+    access_log: bool = False
     # The API token a remote SDK sends to a server that requires sign-in.
     tracking_token: str | None = field(default=None, repr=False)
     auth_default_role: str = "viewer"
@@ -110,6 +111,7 @@ class Settings:
             ),
             synchronous=_env_bool(env, "SYNCHRONOUS_LOGGING", cls.synchronous),
             server_auth=_env_bool(env, "SERVER_AUTH", cls.server_auth),
+            access_log=_env_bool(env, "SERVER_ACCESS_LOG", cls.access_log),
             tracking_token=env.get("PERENNIA_TRACKING_TOKEN") or None,
             auth_default_role=env.get("PERENNIA_AUTH_DEFAULT_ROLE") or cls.auth_default_role,
             webhook_dispatch=_env_bool(env, "WEBHOOK_DISPATCH", cls.webhook_dispatch),

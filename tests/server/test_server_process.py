@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -85,3 +86,39 @@ def test_a_public_address_without_authentication_is_refused(tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert "--insecure" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+_CLF = re.compile(
+    r"^127\.0\.0\.1 - (?P<user>\S+) \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "
+    r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<size>\d+|-)$'
+)
+
+
+def test_the_access_log_prints_one_common_log_format_line_per_request(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'perennia.db'}")
+    store.access.create_user("alice", "alice-password-1", is_admin=True)
+    store.close()
+    uri = f"sqlite:///{tmp_path / 'perennia.db'}"
+    server, url = _start(["--backend-store-uri", uri, "--auth", "--access-log"], tmp_path)
+    try:
+        listed = httpx.get(f"{url}/api/v1/experiments", auth=("alice", "alice-password-1"))
+        refused = httpx.get(f"{url}/api/v1/experiments/%22x%0Aforged", auth=("bob", "wrong-pw-1"))
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    lines = [_CLF.match(line) for line in stderr.splitlines() if "/api/v1/experiments" in line]
+    assert all(lines) and len(lines) == 2, stderr
+    assert (lines[0]["user"], lines[0]["request"]) == ("alice", "GET /api/v1/experiments HTTP/1.1")
+    assert (lines[0]["status"], lines[0]["size"]) == ("200", str(len(listed.content)))
+    assert lines[1]["user"] == "-" and lines[1]["status"] == str(refused.status_code)
+    assert "forged" in lines[1]["request"]  # escaped into the same line, not a second one
+
+
+def test_the_server_works_offline_without_cdn_pages(tmp_path: Path) -> None:
+    server, url = _start([], tmp_path)
+    try:
+        assert httpx.get(f"{url}/docs").status_code == 404
+        assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "Perennia"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

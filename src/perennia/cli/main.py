@@ -16,7 +16,7 @@ from perennia.cli.server import server
 
 app = typer.Typer(
     name="perennia",
-    help="Perennia: track, evaluate, register, serve and monitor machine-learning models.",
+    help="Perennia: track, evaluate and register machine-learning models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -53,7 +53,7 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    """Perennia: track, evaluate, register, serve and monitor machine-learning models."""
+    """Perennia: track, evaluate and register machine-learning models."""
     state.tracking_uri = tracking_uri
 
 

@@ -38,10 +38,16 @@ def server(
     insecure: bool = typer.Option(
         False, "--insecure", help="Allow a non-loopback address without authentication."
     ),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Print one Common Log Format line per request to stderr."
+    ),
 ) -> None:
-    """Serve experiments, runs and artifacts over HTTP (native API and, later, MLflow's)."""
+    """Serve experiments, runs, artifacts and the registry over HTTP (native API and MLflow's)."""
     settings = Settings.from_env().with_overrides(
-        tracking_uri=backend_store_uri, artifacts_uri=artifacts_uri, server_auth=auth or None
+        tracking_uri=backend_store_uri,
+        artifacts_uri=artifacts_uri,
+        server_auth=auth or None,
+        access_log=access_log or None,
     )
     if not is_loopback(host) and not settings.server_auth and not insecure:
         raise InvalidInput(
@@ -72,4 +78,5 @@ def server(
     os.environ["PERENNIA_TRACKING_URI"] = uri
     os.environ["PERENNIA_ARTIFACTS_URI"] = settings.resolved_artifacts_uri()
     os.environ["PERENNIA_SERVER_AUTH"] = "true" if settings.server_auth else "false"
+    os.environ["PERENNIA_SERVER_ACCESS_LOG"] = "true" if settings.access_log else "false"
     uvicorn.run("perennia.server.app:create_app", factory=True, workers=workers, **options)

@@ -24,7 +24,7 @@ from perennia.store.validation import validate_experiment_id, validate_run_id
 
 # Paths that answer without sign-in: liveness, the version, and the API's own description.
 OPEN_PATHS = frozenset(
-    {"/health", "/version", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/health", "/version", "/openapi.json"}
 )
 
 

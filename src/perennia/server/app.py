@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -45,7 +47,7 @@ ROUTERS = tuple(
 )
 
 
-def create_app(store: Store | None = None, settings: Settings | None = None) -> ServerMiddleware:
+def create_app(store: Store | None = None, settings: Settings | None = None) -> Any:
     """Return the ASGI app serving `store` (by default the one the settings or environment name)."""
     settings = settings or Settings.from_env()
     if store is None:
@@ -55,8 +57,12 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     app = FastAPI(
         title="Perennia",
         version=perennia.__version__,
-        description="Experiment tracking, and later the whole model lifecycle, over HTTP.",
+        description="Tracking, evaluation and the model registry over HTTP: the native API and "
+        "MLflow's REST API.",
         lifespan=webhooks.lifespan(store, settings),  # sends registry webhooks while serving
+        # The interactive pages load their scripts from a CDN; the product must work offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.artifacts = ArtifactAccess(
@@ -86,4 +92,9 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         caller.admin()
         return JSONResponse({"digests": sorted(store.artifacts.digests_in_use())})
 
-    return ServerMiddleware(app, store, settings)
+    served = ServerMiddleware(app, store, settings)
+    if settings.access_log:
+        from perennia.server.access_log import AccessLog
+
+        return AccessLog(served)
+    return served
