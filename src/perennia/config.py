@@ -54,6 +54,19 @@ def _env_bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not a boolean; use true or false")
 
 
+def nearest_home(start: Path) -> Path:
+    """Return the nearest `.perennia` folder in `start` or above it, else `start/.perennia`.
+
+    Like git finding its repository, a command run in a project's subfolder uses the project's
+    store instead of silently starting an empty one.
+    """
+    for folder in (start, *start.parents):
+        candidate = folder / ".perennia"
+        if candidate.is_dir():
+            return candidate if folder != start else Path(".perennia")
+    return Path(".perennia")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, resolved once from the environment and explicit arguments."""
@@ -98,7 +111,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Return settings read from `env` (default: the process environment)."""
         env = dict(os.environ if env is None else env)
-        home = Path(env.get("PERENNIA_HOME") or ".perennia")
+        home = Path(env["PERENNIA_HOME"]) if env.get("PERENNIA_HOME") else nearest_home(Path.cwd())
         return cls(
             home=home,
             tracking_uri=env.get("PERENNIA_TRACKING_URI") or None,

@@ -6,11 +6,12 @@ import sys
 
 import typer
 
-from perennia import __version__
+from perennia._version import __version__
 from perennia.cli import access, artifacts, db, evaluate, experiments, models, runs, webhooks
 from perennia.cli.common import state
 from perennia.cli.demo import demo
 from perennia.cli.gc import gc
+from perennia.cli.info import info
 from perennia.cli.output import err_console
 from perennia.cli.server import server
 
@@ -29,6 +30,7 @@ app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(models.app, name="models")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("gc")(gc)
+app.command("info")(info)
 app.command("demo")(demo)
 app.command("server")(server)
 app.add_typer(access.users_app, name="users")

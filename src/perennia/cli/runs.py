@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from perennia.cli.common import client, resolve_experiment, resolve_run_id
+from perennia.cli.info import store_line
 from perennia.cli.output import (
     console,
     fmt_duration,
@@ -24,7 +27,23 @@ EXPERIMENT_OPTION = typer.Option(
 METRIC_OPTION = typer.Option(None, "--metric", "-m", help="Metric column to show (repeatable).")
 
 
-def _runs_table(title: str, runs: list[Run], metrics: list[str] | None = None) -> None:
+_METRIC_REFERENCE = re.compile(r"\bmetrics?\.(?:`([^`]+)`|\"([^\"]+)\"|([\w./:-]+))", re.IGNORECASE)
+
+
+def metrics_named_in(*texts: str) -> list[str]:
+    """Return the metric keys a filter or order-by clause refers to, in order of appearance."""
+    keys: list[str] = []
+    for text in texts:
+        for match in _METRIC_REFERENCE.finditer(text):
+            key = next(group for group in match.groups() if group)
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _runs_table(
+    title: str, runs: list[Run], metrics: list[str] | None = None, first: list[str] = ()
+) -> None:
     # As many metric columns as the terminal has room for next to the fixed ones.
     metric_columns = max(1, (console.width - 64) // 12)
     if metrics:
@@ -34,8 +53,10 @@ def _runs_table(title: str, runs: list[Run], metrics: list[str] | None = None) -
         for run in runs:
             for key in run.data.metrics:
                 counts[key] = counts.get(key, 0) + 1
-        # The metrics most runs share make the most useful comparison columns.
-        metric_keys = sorted(counts, key=lambda k: (-counts[k], k))[:metric_columns]
+        # The metrics the search filtered or ordered on come first, then those most runs share.
+        shared = sorted((k for k in counts if k not in first), key=lambda k: (-counts[k], k))
+        metric_keys = [*first, *shared][: max(metric_columns, len(first))]
+    console.print(store_line(client().tracking_uri))
     rows = [
         (
             run.info.run_id[:8],
@@ -100,7 +121,7 @@ def search(
     title = (
         f"Runs matching {filter_string!r} ({len(runs)})" if filter_string else f"Runs ({len(runs)})"
     )
-    _runs_table(title, runs, metric)
+    _runs_table(title, runs, metric, first=metrics_named_in(filter_string, *(order_by or [])))
 
 
 @app.command("show")
