@@ -85,3 +85,11 @@ def test_search_shows_the_metrics_it_filtered_and_ordered_on_first(
 )
 def test_metric_references_are_read_from_filters_and_orderings(texts, keys) -> None:
     assert metrics_named_in(*texts) == keys
+
+
+def test_an_empty_audit_log_says_what_it_covers(
+    tracking: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    perennia.set_experiment("unaudited")
+    code, out, _ = run_cli(capsys, "audit")
+    assert code == 0 and "requests answered by `perennia server`" in " ".join(out.split())

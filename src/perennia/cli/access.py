@@ -111,6 +111,13 @@ def audit(
     rows = [(fmt_time(e.time), e.username or "-", e.method, e.path, e.target or "", str(e.status))
             for e in entries]  # fmt: skip
     console.print(table("Audit log", ["time", "user", "method", "path", "target", "status"], rows))
+    if not entries:
+        # Embedded writes go straight to the database: there is no request to audit.
+        console.print(
+            "[dim]The audit log records requests answered by `perennia server`; writes made "
+            "directly to the store (the embedded default) are not in it. Registry changes are: "
+            "`perennia audit --registry`.[/dim]"
+        )
 
 
 def _registry_audit(limit: int, user: str | None) -> None:
