@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean mlflow-compat
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Perennia needs Python >= 3.11"'
@@ -43,9 +43,15 @@ test: $(STAMP)-dev $(STAMP)-browser
 bench: $(STAMP)-bench
 	$(BIN)/python benchmarks/run_all.py
 
+# MLflow's own REST tests against `perennia server` (the harness lives outside the repository).
+MLFLOW_SUITE ?= ../shared/mlflow-suite
+mlflow-compat: $(STAMP)-dev
+	bash $(MLFLOW_SUITE)/run.sh $(abspath $(BIN))/python
+
 lint: $(STAMP)-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .perennia .pytest_cache
