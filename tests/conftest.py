@@ -146,8 +146,8 @@ def rest_server(sqlite_uri: str, tmp_path: Path) -> Iterator[tuple[str, object, 
     also passes through authentication, role checks and the audit log.
     """
     with _serving(sqlite_uri, tmp_path, auth=True) as (url, backing):
-        backing.access.create_user("suite-admin", None, is_admin=True)
-        yield url, backing, backing.access.create_token("suite-admin", "store suite")[1]
+        backing.users.create_user("suite-admin", None, is_admin=True)
+        yield url, backing, backing.users.create_token("suite-admin", "store suite")[1]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from perennia._version import __version__
 
 _FLUENT = (
     "set_tracking_uri", "get_tracking_uri", "set_artifacts_uri", "set_experiment", "create_experiment",
@@ -20,7 +20,7 @@ _FLUENT = (
 _FLUENT_ARTIFACTS = ("log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure")
 _ELSEWHERE = {
     "Client": "perennia.tracking.client",
-    "log_model": "perennia.models",
+    "log_model": "perennia.registry.packages",
     "Settings": "perennia.config",
     "PerenniaError": "perennia.errors",
     "RunStatus": "perennia.entities",

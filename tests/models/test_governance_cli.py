@@ -26,8 +26,8 @@ def fraud(tracking):
             perennia.log_metric("test_roc_auc", 0.97 if c == 1.0 else 0.7)
             perennia.log_model(model, name="model", registered_model_name="fraud")
     store = perennia.registry._store()
-    store.access.create_user("mia", None)
-    store.access.create_user("zed", None)
+    store.users.create_user("mia", None)
+    store.users.create_user("zed", None)
     return store
 
 

@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 import perennia
+from perennia._util.report import format as fmt
 from perennia.evaluate import evaluate
-from perennia.evaluate.report import format as fmt
 from perennia.registry.cards import build_card, render_html, render_markdown, write_card
 from tests.browser import needs_browser, offline_page
 from tests.conftest import _reset_tracking
@@ -132,7 +132,7 @@ def test_card_sections_come_from_the_newest_revision_and_user_text_is_escaped(re
 
 def test_approvals_reviewers_managers_and_version_history_are_listed(registered) -> None:
     store = _store()
-    store.access.create_user("bob", None)
+    store.users.create_user("bob", None)
     store.access.set_model_role("churn", "bob", "manager")
     store.approvals.set_policy("churn", "prod", required_approvals=1, username="bob")
     request = store.approvals.request("churn", 1, "prod", comment="ready", username="alice")

@@ -84,7 +84,7 @@ def sql_store(sql_store_uri: str):
 
 def _register(store, name: str = "churn") -> None:
     store.registry.create_registered_model(name, username="alice")
-    store.registry.create_model_version(name, "runs:/x/model", username="alice")
+    store.versions.create_model_version(name, "runs:/x/model", username="alice")
 
 
 def test_a_registry_change_is_delivered_signed_with_the_webhook_secret(sql_store, receiver):
@@ -153,18 +153,18 @@ def test_an_unreachable_url_ends_failed_after_the_last_attempt(sql_store):
     assert delivery.attempts == 5 and delivery.last_status_code is None
     assert delivery.last_error
     assert dispatch_due(sql_store, now=start + 9 * DAY_MS)["failed"] == 0
-    assert not sql_store.webhooks.has_due(start + 9 * DAY_MS)
+    assert not sql_store.webhook_outbox.has_due(start + 9 * DAY_MS)
 
 
 def test_a_crashed_senders_claim_is_retried_after_its_lease(sql_store, receiver):
     sql_store.webhooks.create(receiver.url())
     sql_store.registry.create_registered_model("leased")
     start = now_ms()
-    (lost,) = sql_store.webhooks.claim(start)  # claimed, then its sender dies
-    assert sql_store.webhooks.claim(start + 1000) == []
+    (lost,) = sql_store.webhook_outbox.claim(start)  # claimed, then its sender dies
+    assert sql_store.webhook_outbox.claim(start + 1000) == []
     assert dispatch_due(sql_store, now=start + DAY_MS)["delivered"] == 1
     # The dead sender's late report cannot overwrite the newer attempt's outcome.
-    assert sql_store.webhooks.record_attempt(lost, status_code=500, now=start) is None
+    assert sql_store.webhook_outbox.record_attempt(lost, status_code=500, now=start) is None
     (delivery,) = sql_store.webhooks.deliveries()
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
 
@@ -173,8 +173,8 @@ def test_a_sender_dying_on_the_last_attempt_leaves_the_delivery_failed(sql_store
     sql_store.webhooks.create("https://ci.example.com/hook")
     sql_store.registry.create_registered_model("doomed")
     start = now_ms()
-    assert len(sql_store.webhooks.claim(start, max_attempts=1)) == 1  # its sender dies
-    assert sql_store.webhooks.claim(start + DAY_MS, max_attempts=1) == []
+    assert len(sql_store.webhook_outbox.claim(start, max_attempts=1)) == 1  # its sender dies
+    assert sql_store.webhook_outbox.claim(start + DAY_MS, max_attempts=1) == []
     (delivery,) = sql_store.webhooks.deliveries()
     assert (delivery.status, delivery.attempts) == ("failed", 1)
     assert "stopped" in delivery.last_error
@@ -195,7 +195,7 @@ def test_two_dispatchers_never_send_a_delivery_twice(sql_store_uri, receiver):
     def run(store) -> None:
         try:
             barrier.wait()
-            while store.webhooks.has_due():
+            while store.webhook_outbox.has_due():
                 dispatch_due(store, limit=3)
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
@@ -222,7 +222,7 @@ def test_webhooks_receive_only_their_model_and_actions(sql_store):
     )
     _register(sql_store, "churn")
     _register(sql_store, "fraud")
-    sql_store.registry.set_alias("fraud", "champion", 1, username="bob")
+    sql_store.aliases.set_alias("fraud", "champion", 1, username="bob")
     events = {e.event_id: (e.model_name, e.action) for e in sql_store.registry.events(limit=100)}
 
     def seen(hook) -> set[tuple[str, str]]:
@@ -239,7 +239,7 @@ def test_deleting_a_webhook_drops_its_queued_deliveries(sql_store):
     assert len(sql_store.webhooks.deliveries(hook.webhook_id)) == 2
     sql_store.webhooks.delete(hook.webhook_id)
     assert sql_store.webhooks.list() == [] and sql_store.webhooks.deliveries() == []
-    assert not sql_store.webhooks.has_due()
+    assert not sql_store.webhook_outbox.has_due()
 
 
 @pytest.mark.parametrize(
@@ -322,8 +322,8 @@ def secured(sqlite_uri: str, tmp_path: Path):
     store = open_store(sqlite_uri)
     tokens = {}
     for name, admin in (("root", True), ("alice", False)):
-        store.access.create_user(name, f"{name}-password", is_admin=admin)
-        tokens[name] = store.access.create_token(name, "tests")[1]
+        store.users.create_user(name, f"{name}-password", is_admin=admin)
+        tokens[name] = store.users.create_token(name, "tests")[1]
     settings = Settings.from_env().with_overrides(
         tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "art"), server_auth=True
     )
@@ -352,7 +352,7 @@ def test_only_admins_manage_webhooks_and_the_secret_is_shown_once(secured):
     assert admin.webhooks.list() == [hook]
     assert alice.delete(f"/api/v1/webhooks/{hook.webhook_id}").status_code == 403
     _register(store)
-    store.registry.set_alias("churn", "champion", 1)
+    store.aliases.set_alias("churn", "champion", 1)
     (delivery,) = admin.webhooks.deliveries(hook.webhook_id)
     assert delivery.status == "pending"
     assert admin.webhooks.deliveries(status="pending") == [delivery]

@@ -67,8 +67,8 @@ def serve(
     backing = open_store(uri)
     tokens = {}
     for name, password in PASSWORDS.items():
-        backing.access.create_user(name, password, is_admin=name == "root")
-        tokens[name] = backing.access.create_token(name, "probe")[1]
+        backing.users.create_user(name, password, is_admin=name == "root")
+        tokens[name] = backing.users.create_token(name, "probe")[1]
     settings = Settings.from_env().with_overrides(
         tracking_uri=uri, artifacts_uri=str(tmp_path / "server-artifacts"), server_auth=True,
         auth_default_role=default_role, upload_dir=tmp_path / "uploads", **overrides,

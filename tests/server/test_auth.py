@@ -23,8 +23,8 @@ def secured(sqlite_uri: str, tmp_path: Path):
     store = open_store(sqlite_uri)
     tokens = {}
     for name, admin in (("root", True), ("alice", False), ("bob", False)):
-        store.access.create_user(name, f"{name}-password", is_admin=admin)
-        tokens[name] = store.access.create_token(name, "tests")[1]
+        store.users.create_user(name, f"{name}-password", is_admin=admin)
+        tokens[name] = store.users.create_token(name, "tests")[1]
     settings = Settings.from_env().with_overrides(
         tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "art"), server_auth=True
     )
@@ -63,8 +63,8 @@ def test_tokens_are_stored_hashed_and_revocation_is_immediate(secured) -> None:
     with store.engine.connect() as conn:
         stored = [tuple(map(str, row)) for row in conn.execute(select(s.api_tokens)).all()]
     assert all(tokens["alice"] not in field for row in stored for field in row)
-    token_id = next(t.token_id for t in store.access.list_tokens("alice"))
-    store.access.revoke_token(token_id)
+    token_id = next(t.token_id for t in store.users.list_tokens("alice"))
+    store.users.revoke_token(token_id)
     assert _client(url, tokens["alice"]).get("/api/v1/experiments").status_code == 401
 
 
@@ -170,11 +170,11 @@ def test_users_tokens_and_audit_from_the_command_line(sqlite_uri: str) -> None:
     token = runner.invoke(cli_app, [*base, "tokens", "create", "carol", "--name", "ci"])
     secret = token.output.strip().splitlines()[-1]
     store = open_store(sqlite_uri)
-    assert store.access.authenticate_token(secret).username == "carol"
+    assert store.users.authenticate_token(secret).username == "carol"
     listed = runner.invoke(cli_app, [*base, "tokens", "list"])
     assert "carol" in listed.output and secret not in listed.output
     revoked = runner.invoke(cli_app, [*base, "tokens", "revoke", "1"])
-    assert revoked.exit_code == 0 and store.access.authenticate_token(secret) is None
+    assert revoked.exit_code == 0 and store.users.authenticate_token(secret) is None
     short = runner.invoke(cli_app, [*base, "users", "create", "dave", "--password", "short"])
     assert short.exit_code != 0
     store.close()

@@ -28,8 +28,8 @@ def _serve(sqlite_uri: str, tmp_path: Path, default_role: str):
     backing = open_store(sqlite_uri)
     tokens = {}
     for name, admin in PEOPLE:
-        backing.access.create_user(name, None, is_admin=admin)
-        tokens[name] = backing.access.create_token(name, "review")[1]
+        backing.users.create_user(name, None, is_admin=admin)
+        tokens[name] = backing.users.create_token(name, "review")[1]
     settings = Settings.from_env().with_overrides(
         tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "art"), server_auth=True,
         auth_default_role=default_role,
@@ -101,7 +101,7 @@ def _guarded_fraud(backing, clients, versions: int = 3) -> None:
             f"/api/v1/approval-requests/{request['request_id']}/reviews",
             json={"decision": "approve"}))  # fmt: skip
         assert reviewed["status"] == "APPLIED"
-    assert backing.registry.get_version_by_alias("fraud", "champion").version == 2
+    assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
 
 
 # -- 1. guarded aliases --------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def test_an_editor_cannot_roll_back_a_guarded_alias(team) -> None:
     _guarded_fraud(backing, clients)
     answer = clients["cy"].post(f"{MODELS}/fraud/aliases/champion/rollback", json={})
     assert answer.status_code == 403, answer.text
-    assert backing.registry.get_version_by_alias("fraud", "champion").version == 2
+    assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
     rolled = clients["bob"].post(f"{MODELS}/fraud/aliases/champion/rollback", json={})
     assert rolled.status_code == 200 and rolled.json()["version"] == 1
 
@@ -128,12 +128,12 @@ def test_rollback_cannot_reach_a_version_only_an_earlier_model_of_that_name_held
     """
     store = open_store(sql_store_uri)
     try:
-        registry = store.registry
+        registry, versions, aliases = store.registry, store.versions, store.aliases
         registry.create_registered_model("fraud", username="old-team")
         for _ in range(2):
-            registry.create_model_version("fraud", "runs:/x/old", username="old-team")
-        registry.set_alias("fraud", "champion", 1, username="old-team")
-        registry.set_alias("fraud", "champion", 2, username="old-team")
+            versions.create_model_version("fraud", "runs:/x/old", username="old-team")
+        aliases.set_alias("fraud", "champion", 1, username="old-team")
+        aliases.set_alias("fraud", "champion", 2, username="old-team")
         if how == "rename":
             registry.rename_registered_model("fraud", "fraud-archive", username="old-team")
         else:
@@ -141,15 +141,15 @@ def test_rollback_cannot_reach_a_version_only_an_earlier_model_of_that_name_held
         # A different team registers a new model under the freed name and guards champion.
         registry.create_registered_model("fraud", username="ana")
         for _ in range(2):
-            registry.create_model_version("fraud", "runs:/y/new", username="ana")
+            versions.create_model_version("fraud", "runs:/y/new", username="ana")
         store.approvals.set_policy("fraud", "champion", reviewer_role="any", username="ana")
         request = store.approvals.request("fraud", 1, "champion", username="ana")
         assert store.approvals.review(request.request_id, "approve", username="bob").status == (
             "APPLIED"
         )
         with pytest.raises(InvalidInput, match="no earlier version"):
-            registry.rollback_alias("fraud", "champion", username="cy")
-        assert registry.get_version_by_alias("fraud", "champion").version == 1
+            aliases.rollback_alias("fraud", "champion", username="cy")
+        assert aliases.get_version_by_alias("fraud", "champion").version == 1
     finally:
         store.close()
 
@@ -165,7 +165,7 @@ def test_an_editor_cannot_delete_a_guarded_alias(team, api: str) -> None:
         answer = cy.request("DELETE", f"{MLFLOW}/registered-models/alias",
                             json={"name": "fraud", "alias": "champion"})  # fmt: skip
     assert answer.status_code == 403, answer.text
-    assert backing.registry.get_version_by_alias("fraud", "champion").version == 2
+    assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
 
 
 def test_an_editor_cannot_drop_a_guarded_alias_by_deleting_its_version(team) -> None:
@@ -174,7 +174,7 @@ def test_an_editor_cannot_drop_a_guarded_alias_by_deleting_its_version(team) -> 
     answer = clients["cy"].request("DELETE", f"{MLFLOW}/model-versions/delete",
                                    json={"name": "fraud", "version": "2"})  # fmt: skip
     assert answer.status_code in (403, 409), answer.text
-    assert backing.registry.get_version_by_alias("fraud", "champion").version == 2
+    assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
 
 
 # -- 1. role checks and what people without a role can read ----------------------------------------
@@ -270,10 +270,10 @@ def test_deleting_a_version_with_a_pending_request_keeps_the_request_list_readab
     try:
         store.registry.create_registered_model("fraud", username="ana")
         for _ in range(2):
-            store.registry.create_model_version("fraud", "runs:/x/m", username="ana")
+            store.versions.create_model_version("fraud", "runs:/x/m", username="ana")
         store.approvals.request("fraud", 1, "champion", username="ana")
         store.approvals.request("fraud", 2, "champion", username="ana")
-        store.registry.delete_model_version("fraud", 2, username="ana")
+        store.versions.delete_model_version("fraud", 2, username="ana")
         listed = store.approvals.list_requests("fraud")  # raises NotFound today
         assert {r.version for r in listed} == {1, 2}
     finally:
@@ -327,7 +327,7 @@ def test_text_with_a_nul_byte_is_refused_not_a_crash_on_postgres(
     store = open_store(postgres_uri)
     try:
         store.registry.create_registered_model("fraud", username="ana")
-        store.registry.create_model_version("fraud", "runs:/x/m", username="ana")
+        store.versions.create_model_version("fraud", "runs:/x/m", username="ana")
         bad = "a\x00b"
         attempts = {
             "request comment": lambda: store.approvals.request(
@@ -338,7 +338,7 @@ def test_text_with_a_nul_byte_is_refused_not_a_crash_on_postgres(
             "card comment": lambda: store.cards.edit("fraud", {"limitations": "b"}, comment=bad),
             "model description": lambda: store.registry.create_registered_model(
                 "other", description=bad),
-            "version description": lambda: store.registry.update_model_version(
+            "version description": lambda: store.versions.update_model_version(
                 "fraud", 1, description=bad),
             "owner": lambda: store.registry.update_registered_model("fraud", owner=bad),
         }  # fmt: skip

@@ -38,8 +38,8 @@ def test_a_replayed_write_is_answered_from_the_record_not_applied_twice(live_ser
 
 def test_keys_belong_to_their_user(rest_server) -> None:
     url, backing, admin_token = rest_server
-    backing.access.create_user("ana", None)
-    ana_token = backing.access.create_token("ana", "t")[1]
+    backing.users.create_user("ana", None)
+    ana_token = backing.users.create_token("ana", "t")[1]
     experiment = backing.experiments.create("shared")
     backing.access.set_role(experiment, "ana", "editor")
     body = {"experiment_id": experiment, "run_name": "mine"}

@@ -121,7 +121,7 @@ def test_logged_model_registered_aliased_and_loaded_through_the_server(
 
     native = perennia.registry.get_model_version("classifier", 1)
     assert (native.run_id, native.source) == (run.info.run_id, f"models:/{info.model_id}")
-    assert backing.registry.get_version_by_alias("classifier", "champion").version == 1
+    assert backing.aliases.get_version_by_alias("classifier", "champion").version == 1
     stored = backing.logged_models.get(info.model_id)
     assert stored.status == "READY"
     assert stored.artifact_location == f"runs:/{run.info.run_id}/models/{info.model_id}"
@@ -182,7 +182,7 @@ def test_registry_calls_of_the_mlflow_client_change_perennias_registry(on_sqlite
     client.delete_registered_model_alias("fraud", "champion")
     client.delete_model_version("fraud", "2")
     client.rename_registered_model("fraud", "fraud-v2")
-    assert backing.registry.get_model_version("fraud-v2", 1).description == "first cut"
+    assert backing.versions.get_model_version("fraud-v2", 1).description == "first cut"
     actions = [e.action for e in reversed(backing.registry.events())]
     assert actions[-3:] == ["delete_alias", "delete_model_version", "rename_registered_model"]
     client.delete_registered_model("fraud-v2")

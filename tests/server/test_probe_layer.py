@@ -161,10 +161,10 @@ def test_a_deleted_user_or_revoked_token_stops_working_at_once(layer) -> None:
     url = f"{layer.url}/api/v1/experiments"
     basic = _basic("stranger", PASSWORDS["stranger"])
     assert httpx.get(url, headers=basic).status_code == 200  # verified and remembered
-    token_id = layer.backing.access.list_tokens("owner")[0].token_id
-    layer.backing.access.revoke_token(token_id)
+    token_id = layer.backing.users.list_tokens("owner")[0].token_id
+    layer.backing.users.revoke_token(token_id)
     assert layer.owner.get("/api/v1/experiments").status_code == 401
-    layer.backing.access.delete_user("stranger")
+    layer.backing.users.delete_user("stranger")
     assert httpx.get(url, headers=basic).status_code == 401
     assert layer.stranger.get("/api/v1/experiments").status_code == 401
 

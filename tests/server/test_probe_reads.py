@@ -205,7 +205,7 @@ def test_a_version_source_must_be_one_the_server_vouches_for(probe, source) -> N
         assert answer.status_code in (400, 403, 404), (source, answer.text)
         # Naming the owner's model is the caller's own doing; nothing else of it comes back.
         assert not leaks(answer, f"model-{SECRET}")
-    assert probe.backing.registry.search_model_versions(mine).items == []
+    assert probe.backing.versions.search_model_versions(mine).items == []
 
 
 def test_sources_the_caller_may_read_are_accepted(probe) -> None:

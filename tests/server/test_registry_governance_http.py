@@ -27,8 +27,8 @@ def team(sqlite_uri: str, tmp_path: Path):
     backing = open_store(sqlite_uri)
     tokens = {}
     for name, admin in PEOPLE:
-        backing.access.create_user(name, None, is_admin=admin)
-        tokens[name] = backing.access.create_token(name, "tests")[1]
+        backing.users.create_user(name, None, is_admin=admin)
+        tokens[name] = backing.users.create_token(name, "tests")[1]
     settings = Settings.from_env().with_overrides(
         tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "art"), server_auth=True
     )
@@ -44,7 +44,7 @@ def team(sqlite_uri: str, tmp_path: Path):
 def _version_by(store, experiment_id: str, auc: float) -> int:
     run = store.runs.create(experiment_id, run_name="train")
     store.log_batch(run.info.run_id, MetricBatch(["test_roc_auc"], [auc], [0], [1]))
-    return store.registry.create_model_version(
+    return store.versions.create_model_version(
         "fraud", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
     ).version
 
@@ -57,7 +57,7 @@ def test_the_author_cannot_approve_and_a_manager_on_the_model_can(team) -> None:
     assert backing.access.model_roles("fraud") == {"ana": "manager"}
     assert backing.registry.get_registered_model("fraud").owner == "ana"
     version = _version_by(ana, experiment_id, 0.95)
-    assert backing.registry.get_model_version("fraud", version).user_id == "ana"
+    assert backing.versions.get_model_version("fraud", version).user_id == "ana"
     # Only a manager of the model may set its policy and hand out roles.
     with pytest.raises(PermissionDenied, match="role on registered model 'fraud'"):
         bob.approvals.set_policy("fraud", "champion", gates=["test_roc_auc >= 0.9"])
@@ -73,10 +73,10 @@ def test_the_author_cannot_approve_and_a_manager_on_the_model_can(team) -> None:
     with pytest.raises(PermissionDenied):
         people["eve"].approvals.review(request.request_id, "approve")  # no role at all
     with pytest.raises(PermissionDenied, match="guarded by an approval policy"):
-        ana.registry.set_alias("fraud", "champion", version)
+        ana.aliases.set_alias("fraud", "champion", version)
     applied = bob.approvals.review(request.request_id, "approve", comment="checked")
     assert applied.status == "APPLIED" and applied.reviews[0].reviewer == "bob"
-    assert backing.registry.get_version_by_alias("fraud", "champion").version == version
+    assert backing.aliases.get_version_by_alias("fraud", "champion").version == version
     moved = [e for e in backing.registry.events("fraud") if e.action == "approve_alias"]
     assert [(e.username, e.after) for e in moved] == [
         ("bob", {"alias": "champion", "version": version})]  # fmt: skip

@@ -39,7 +39,7 @@ def remote(live_server):
 def _model_with_versions(store, name: str = "fraud", count: int = 2) -> None:
     store.registry.create_registered_model(name)
     for _ in range(count):
-        store.registry.create_model_version(name, "s")
+        store.versions.create_model_version(name, "s")
 
 
 def test_the_openapi_document_lists_the_registry_and_governance_routes(api) -> None:
@@ -66,15 +66,15 @@ def test_the_openapi_document_lists_the_registry_and_governance_routes(api) -> N
 
 def test_status_codes_map_to_the_same_error_classes(api, remote) -> None:
     _model_with_versions(remote)
-    remote.registry.set_alias("fraud", "champion", 1)
+    remote.aliases.set_alias("fraud", "champion", 1)
     with pytest.raises(NotFound, match="no version 9"):
-        remote.registry.get_model_version("fraud", 9)
+        remote.versions.get_model_version("fraud", 9)
     with pytest.raises(AlreadyExists, match="already exists"):
         remote.registry.create_registered_model("fraud")
     with pytest.raises(Conflict, match="another change won the race"):
-        remote.registry.set_alias("fraud", "champion", 2, expected_version=2)
+        remote.aliases.set_alias("fraud", "champion", 2, expected_version=2)
     with pytest.raises(InvalidInput, match="state must be one of"):
-        remote.registry.update_model_version("fraud", 1, state="retired")
+        remote.versions.update_model_version("fraud", 1, state="retired")
     answers = [
         api.get(f"{MODELS}/ghost"),
         api.post(MODELS, json={"name": "fraud"}),
@@ -137,9 +137,9 @@ def test_expected_version_absent_null_and_set_mean_three_different_things(api, r
 
 def test_without_sign_in_the_client_names_who_acted(remote) -> None:
     remote.registry.create_registered_model("fraud", username="ana")
-    remote.registry.create_model_version("fraud", "s", username="bo")
+    remote.versions.create_model_version("fraud", "s", username="bo")
     assert [e.username for e in remote.registry.events("fraud")] == ["bo", "ana"]
-    assert remote.registry.get_model_version("fraud", 1).user_id == "bo"
+    assert remote.versions.get_model_version("fraud", 1).user_id == "bo"
 
 
 def test_with_sign_in_the_signed_in_user_acts_whatever_the_client_claims(rest_server) -> None:
@@ -147,14 +147,14 @@ def test_with_sign_in_the_signed_in_user_acts_whatever_the_client_claims(rest_se
     store = RestStore(url, token=token)
     try:
         store.registry.create_registered_model("fraud", username="mallory")
-        store.registry.create_model_version("fraud", "s", username="mallory")
-        store.registry.set_alias("fraud", "champion", 1, username="mallory")
-        store.registry.delete_alias("fraud", "champion", username="mallory")
+        store.versions.create_model_version("fraud", "s", username="mallory")
+        store.aliases.set_alias("fraud", "champion", 1, username="mallory")
+        store.aliases.delete_alias("fraud", "champion", username="mallory")
     finally:
         store.close()
     events = backing.registry.events("fraud")
     assert {e.username for e in events} == {"suite-admin"} and len(events) == 4
-    assert backing.registry.get_model_version("fraud", 1).user_id == "suite-admin"
+    assert backing.versions.get_model_version("fraud", 1).user_id == "suite-admin"
     with httpx.Client(base_url=url) as anonymous:
         assert anonymous.get(f"{MODELS}/fraud").status_code == 401
 
@@ -162,14 +162,14 @@ def test_with_sign_in_the_signed_in_user_acts_whatever_the_client_claims(rest_se
 def test_two_clients_racing_an_alias_move_one_wins_one_conflicts(live_server) -> None:
     url, backing = live_server
     _model_with_versions(backing, count=3)
-    backing.registry.set_alias("fraud", "champion", 1)
+    backing.aliases.set_alias("fraud", "champion", 1)
     barrier, outcomes = threading.Barrier(2), {}
 
     def move(version: int) -> None:
         store = RestStore(url)
         barrier.wait()
         try:
-            store.registry.set_alias("fraud", "champion", version, expected_version=1)
+            store.aliases.set_alias("fraud", "champion", version, expected_version=1)
             outcomes[version] = "won"
         except Conflict:
             outcomes[version] = "conflict"
@@ -183,32 +183,32 @@ def test_two_clients_racing_an_alias_move_one_wins_one_conflicts(live_server) ->
         thread.join(60)
     assert sorted(outcomes.values()) == ["conflict", "won"]
     (winner,) = [v for v, outcome in outcomes.items() if outcome == "won"]
-    assert backing.registry.get_version_by_alias("fraud", "champion").version == winner
+    assert backing.aliases.get_version_by_alias("fraud", "champion").version == winner
 
 
 def test_rollbacks_walk_back_one_step_at_a_time(remote) -> None:
     _model_with_versions(remote, count=3)
     for version in (1, 2, 3):
-        remote.registry.set_alias("fraud", "champion", version)
-    assert remote.registry.rollback_alias("fraud", "champion").version == 2
-    assert remote.registry.rollback_alias("fraud", "champion").version == 1
+        remote.aliases.set_alias("fraud", "champion", version)
+    assert remote.aliases.rollback_alias("fraud", "champion").version == 2
+    assert remote.aliases.rollback_alias("fraud", "champion").version == 1
     with pytest.raises(InvalidInput, match="no earlier version"):
-        remote.registry.rollback_alias("fraud", "champion")
-    assert remote.registry.get_version_by_alias("fraud", "champion").version == 1
+        remote.aliases.rollback_alias("fraud", "champion")
+    assert remote.aliases.get_version_by_alias("fraud", "champion").version == 1
 
 
 def test_a_guarded_alias_rolls_back_only_through_its_own_history(remote) -> None:
     _model_with_versions(remote, count=3)
-    remote.registry.set_alias("fraud", "champion", 1)
+    remote.aliases.set_alias("fraud", "champion", 1)
     remote.approvals.set_policy("fraud", "champion", reviewer_role="any")
     with pytest.raises(PermissionDenied, match="guarded"):
-        remote.registry.set_alias("fraud", "champion", 3)
+        remote.aliases.set_alias("fraud", "champion", 3)
     with pytest.raises(InvalidInput, match="no earlier version"):
-        remote.registry.rollback_alias("fraud", "champion")
+        remote.aliases.rollback_alias("fraud", "champion")
     request = remote.approvals.request("fraud", 2, "champion", username="ana")
     assert remote.approvals.review(request.request_id, "approve", username="bo").status == "APPLIED"
     # An approved move is part of the alias's history: rolling back undoes it.
-    assert remote.registry.rollback_alias("fraud", "champion").version == 1
+    assert remote.aliases.rollback_alias("fraud", "champion").version == 1
 
 
 def test_values_that_would_change_the_url_are_refused_before_sending(api, remote) -> None:
@@ -216,7 +216,7 @@ def test_values_that_would_change_the_url_are_refused_before_sending(api, remote
     with pytest.raises(InvalidInput, match="may not contain '/'"):
         remote.registry.create_registered_model("team/fraud")
     with pytest.raises(InvalidInput, match="positive integer"):
-        remote.registry.get_model_version("fraud", "1/../2")
+        remote.versions.get_model_version("fraud", "1/../2")
     with pytest.raises(InvalidInput, match="positive integer"):
         remote.approvals.get_request("1/../../registered-models")
     assert api.post(MODELS, json={"name": "team/fraud"}).status_code == 400

@@ -77,6 +77,6 @@ def test_reflected_headers_are_never_echoed(live_server) -> None:
 def test_default_install_has_no_users_and_no_default_credentials(rest_server) -> None:
     # CVE-2026-2635: shipped default admin credentials
     url, backing, _token = rest_server
-    assert [u.username for u in backing.access.list_users()] == ["suite-admin"]
+    assert [u.username for u in backing.users.list_users()] == ["suite-admin"]
     basic = httpx.BasicAuth("admin", "password1234")
     assert httpx.get(f"{url}/api/v1/experiments", auth=basic).status_code == 401

@@ -96,7 +96,7 @@ _CLF = re.compile(
 
 def test_the_access_log_prints_one_common_log_format_line_per_request(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'perennia.db'}")
-    store.access.create_user("alice", "alice-password-1", is_admin=True)
+    store.users.create_user("alice", "alice-password-1", is_admin=True)
     store.close()
     uri = f"sqlite:///{tmp_path / 'perennia.db'}"
     server, url = _start(["--backend-store-uri", uri, "--auth", "--access-log"], tmp_path)

@@ -31,8 +31,8 @@ from tests.ports import free_port
 def _admin_token(uri: str) -> dict[str, str]:
     """Return the Authorization header of an admin created in the store at `uri`."""
     store = open_store(uri)
-    store.access.create_user("root", "root-password-1", is_admin=True)
-    token = store.access.create_token("root", "kill-test")[1]
+    store.users.create_user("root", "root-password-1", is_admin=True)
+    token = store.users.create_token("root", "kill-test")[1]
     store.close()
     return {"Authorization": f"Bearer {token}"}
 

@@ -33,7 +33,7 @@ def artifact_entry(store, run_id: str, path: str, data: bytes = b"bytes"):
     digest = hashlib.sha256(data).hexdigest()
     http = getattr(store, "http", None)
     if http is not None:
-        from perennia.artifacts.remote import ServerBlobStore
+        from perennia.tracking.server_blobs import ServerBlobStore
 
         with tempfile.TemporaryDirectory() as folder:
             source = Path(folder) / "blob"

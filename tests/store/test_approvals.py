@@ -31,11 +31,11 @@ def _run_with(store, metrics: dict[str, float]) -> str:
 def model(store) -> str:
     """A model 'fraud' with versions 1 (auc 0.91) and 2 (auc 0.80) authored by ana."""
     for user, admin in (("ana", False), ("bob", False), ("cy", False), ("root", True)):
-        store.access.create_user(user, None, is_admin=admin)
+        store.users.create_user(user, None, is_admin=admin)
     store.registry.create_registered_model("fraud", username="ana")
     for auc in (0.91, 0.80):
         run_id = _run_with(store, {"test_roc_auc": auc})
-        store.registry.create_model_version("fraud", f"runs:/{run_id}/model", run_id=run_id,
+        store.versions.create_model_version("fraud", f"runs:/{run_id}/model", run_id=run_id,
                                             username="ana")  # fmt: skip
     store.access.set_model_role("fraud", "bob", "manager")
     store.access.set_model_role("fraud", "cy", "editor")
@@ -50,7 +50,7 @@ def test_a_guarded_alias_moves_only_when_a_manager_who_is_not_the_author_approve
     assert (policy.required_approvals, policy.reviewer_role, str(policy.gates[0])) == (
         1, "manager", "test_roc_auc >= 0.9")  # fmt: skip
     with pytest.raises(PermissionDenied, match="guarded by an approval policy"):
-        store.registry.set_alias(model, "champion", 1, username="bob")
+        store.aliases.set_alias(model, "champion", 1, username="bob")
     request = store.approvals.request(model, 1, "champion", comment="ship it", username="ana")
     assert request.status == "PENDING"
     assert request.unmet == ["1 more approval(s) by a manager (0 of 1)"]
@@ -59,13 +59,13 @@ def test_a_guarded_alias_moves_only_when_a_manager_who_is_not_the_author_approve
     with pytest.raises(PermissionDenied, match="needs the manager role"):
         store.approvals.review(request.request_id, "approve", username="cy")
     with pytest.raises(NotFound):
-        store.registry.get_version_by_alias(model, "champion")
+        store.aliases.get_version_by_alias(model, "champion")
     done = store.approvals.review(request.request_id, "approve", comment="looks good",
                                   username="bob")  # fmt: skip
     assert done.status == "APPLIED" and done.unmet == []
     assert [(r.reviewer, r.decision, r.comment) for r in done.reviews] == [
         ("bob", "approve", "looks good")]  # fmt: skip
-    assert store.registry.get_version_by_alias(model, "champion").version == 1
+    assert store.aliases.get_version_by_alias(model, "champion").version == 1
     actions = [e.action for e in reversed(store.registry.events(model))]
     assert actions[-4:] == [
         "request_approval",
@@ -87,11 +87,11 @@ def test_a_failing_gate_keeps_the_request_pending_and_says_why(store, model) -> 
         "gate latency < 5: the source run has no metric 'latency'",
     ]
     with pytest.raises(NotFound):
-        store.registry.get_version_by_alias(model, "champion")
+        store.aliases.get_version_by_alias(model, "champion")
 
 
 def test_two_approvals_are_needed_and_a_rejection_ends_the_request(store, model) -> None:
-    store.access.create_user("dee", None)
+    store.users.create_user("dee", None)
     store.access.set_model_role(model, "dee", "manager")
     store.approvals.set_policy(model, "champion", required_approvals=2)
     first = store.approvals.request(model, 1, "champion", username="ana")
@@ -103,7 +103,7 @@ def test_two_approvals_are_needed_and_a_rejection_ends_the_request(store, model)
     rejected = store.approvals.review(second.request_id, "reject", comment="worse auc",
                                       username="bob")  # fmt: skip
     assert rejected.status == "REJECTED"
-    assert store.registry.get_version_by_alias(model, "champion").version == 1
+    assert store.aliases.get_version_by_alias(model, "champion").version == 1
     assert [r.request_id for r in store.approvals.list_requests(model, status="REJECTED")] == [
         second.request_id]  # fmt: skip
 
@@ -120,7 +120,7 @@ def test_without_a_policy_any_other_person_may_approve_and_the_author_may_cancel
     again = store.approvals.request(model, 1, "challenger", username="ana")
     assert store.approvals.review(again.request_id, "approve", username="cy").status == "APPLIED"
     # An unguarded alias can still be set directly.
-    store.registry.set_alias(model, "challenger", 2, username="cy")
+    store.aliases.set_alias(model, "challenger", 2, username="cy")
 
 
 def test_rollback_moves_a_guarded_alias_back_without_a_new_approval(
@@ -132,10 +132,10 @@ def test_rollback_moves_a_guarded_alias_back_without_a_new_approval(
     for version in (1, 2):
         request = store.approvals.request(model, version, "champion", username="ana")
         store.approvals.review(request.request_id, "approve", username="bob")
-    assert store.registry.get_version_by_alias(model, "champion").version == 2
+    assert store.aliases.get_version_by_alias(model, "champion").version == 2
     previous = registry.rollback(model, "champion")
     assert previous.version == 1
-    assert store.registry.get_version_by_alias(model, "champion").version == 1
+    assert store.aliases.get_version_by_alias(model, "champion").version == 1
 
 
 def test_bad_policies_and_reviews_are_refused_with_the_field_named(store, model) -> None:
@@ -180,7 +180,7 @@ def test_policies_and_requests_follow_a_rename_and_go_with_a_delete(store, model
 
 
 def test_concurrent_approvals_apply_exactly_once(store, model) -> None:
-    store.access.create_user("dee", None)
+    store.users.create_user("dee", None)
     store.access.set_model_role(model, "dee", "manager")
     store.approvals.set_policy(model, "champion", required_approvals=2)
     request = store.approvals.request(model, 1, "champion", username="ana")
@@ -214,7 +214,7 @@ def test_two_people_asking_at_once_make_one_pending_request(postgres_uri: str) -
     store = open_store(postgres_uri)
     try:
         store.registry.create_registered_model("fraud")
-        store.registry.create_model_version("fraud", "runs:/x/model")
+        store.versions.create_model_version("fraud", "runs:/x/model")
         error = hold_insert_then_race(
             postgres_uri,
             "INSERT INTO approval_requests (name, version, alias, requested_by, requested_time, "

@@ -19,30 +19,27 @@ DIGEST = "b" * 64
 
 
 @pytest.fixture
-def registry(store):
-    return store.registry
-
-
-@pytest.fixture
 def recorded(store_uri: str):
     """Return who a backend records for a claimed username: over REST, the signed-in user."""
     signed_in = "suite-admin" if store_uri.startswith("http") else None
     return lambda claimed: signed_in or claimed
 
 
-def test_models_are_created_read_listed_and_names_are_unique(registry) -> None:
-    created = registry.create_registered_model(
+def test_models_are_created_read_listed_and_names_are_unique(store) -> None:
+    created = store.registry.create_registered_model(
         "fraud", "detects fraud", {"team": "risk"}, owner="ana"
     )
     assert (created.name, created.description, created.owner) == ("fraud", "detects fraud", "ana")
     assert created.tags == {"team": "risk"} and created.latest_version is None
-    assert registry.get_registered_model("fraud") == created
+    assert store.registry.get_registered_model("fraud") == created
     with pytest.raises(AlreadyExists, match="'fraud' already exists"):
-        registry.create_registered_model("fraud")
+        store.registry.create_registered_model("fraud")
     for name in ("churn", "credit", "fraud-v2"):
-        registry.create_registered_model(name)
-    first = registry.search_registered_models(max_results=2)
-    second = registry.search_registered_models(max_results=2, page_token=first.next_page_token)
+        store.registry.create_registered_model(name)
+    first = store.registry.search_registered_models(max_results=2)
+    second = store.registry.search_registered_models(
+        max_results=2, page_token=first.next_page_token
+    )
     assert [m.name for m in first] + [m.name for m in second] == [
         "churn",
         "credit",
@@ -50,107 +47,110 @@ def test_models_are_created_read_listed_and_names_are_unique(registry) -> None:
         "fraud-v2",
     ]
     assert second.next_page_token is None
-    assert [m.name for m in registry.search_registered_models("fraud%")] == ["fraud", "fraud-v2"]
+    assert [m.name for m in store.registry.search_registered_models("fraud%")] == [
+        "fraud",
+        "fraud-v2",
+    ]
 
 
-def test_versions_number_from_one_and_carry_their_source_run_and_digest(registry, recorded):
-    registry.create_registered_model("fraud")
-    first = registry.create_model_version("fraud", f"runs:/{RUN}/model", run_id=RUN, digest=DIGEST,
+def test_versions_number_from_one_and_carry_their_source_run_and_digest(store, recorded):
+    store.registry.create_registered_model("fraud")
+    first = store.versions.create_model_version("fraud", f"runs:/{RUN}/model", run_id=RUN, digest=DIGEST,
                                           description="first", tags={"stage": "dev"}, username="ana")  # fmt: skip
-    second = registry.create_model_version("fraud", f"runs:/{RUN}/model2")
+    second = store.versions.create_model_version("fraud", f"runs:/{RUN}/model2")
     assert (first.version, second.version) == (1, 2)
     assert (first.run_id, first.digest, first.user_id, first.status, first.state) == (
         RUN, DIGEST, recorded("ana"), "READY", "active",
     )  # fmt: skip
-    assert registry.get_model_version("fraud", "1") == first
-    assert registry.get_latest_version("fraud").version == 2
-    assert registry.get_registered_model("fraud").latest_version == 2
-    assert [v.version for v in registry.search_model_versions("fraud")] == [2, 1]
-    assert [v.version for v in registry.search_model_versions(run_id=RUN)] == [1]
+    assert store.versions.get_model_version("fraud", "1") == first
+    assert store.versions.get_latest_version("fraud").version == 2
+    assert store.registry.get_registered_model("fraud").latest_version == 2
+    assert [v.version for v in store.versions.search_model_versions("fraud")] == [2, 1]
+    assert [v.version for v in store.versions.search_model_versions(run_id=RUN)] == [1]
     with pytest.raises(NotFound, match="no version 3"):
-        registry.get_model_version("fraud", 3)
+        store.versions.get_model_version("fraud", 3)
     with pytest.raises(NotFound, match="'ghost' does not exist"):
-        registry.create_model_version("ghost", "runs:/x/y")
+        store.versions.create_model_version("ghost", "runs:/x/y")
 
 
-def test_tags_set_replace_and_delete(registry) -> None:
-    registry.create_registered_model("fraud")
-    registry.create_model_version("fraud", "s")
-    registry.set_registered_model_tag("fraud", "team", "risk")
-    registry.set_registered_model_tag("fraud", "team", "payments")
-    registry.set_model_version_tag("fraud", 1, "validated", "yes")
-    assert registry.get_registered_model("fraud").tags == {"team": "payments"}
-    assert registry.get_model_version("fraud", 1).tags == {"validated": "yes"}
-    registry.delete_model_version_tag("fraud", 1, "validated")
-    registry.delete_registered_model_tag("fraud", "team")
-    assert registry.get_registered_model("fraud").tags == {}
+def test_tags_set_replace_and_delete(store) -> None:
+    store.registry.create_registered_model("fraud")
+    store.versions.create_model_version("fraud", "s")
+    store.registry.set_registered_model_tag("fraud", "team", "risk")
+    store.registry.set_registered_model_tag("fraud", "team", "payments")
+    store.versions.set_model_version_tag("fraud", 1, "validated", "yes")
+    assert store.registry.get_registered_model("fraud").tags == {"team": "payments"}
+    assert store.versions.get_model_version("fraud", 1).tags == {"validated": "yes"}
+    store.versions.delete_model_version_tag("fraud", 1, "validated")
+    store.registry.delete_registered_model_tag("fraud", "team")
+    assert store.registry.get_registered_model("fraud").tags == {}
     with pytest.raises(NotFound, match="no tag 'team'"):
-        registry.delete_registered_model_tag("fraud", "team")
+        store.registry.delete_registered_model_tag("fraud", "team")
 
 
-def test_aliases_move_by_compare_and_set(registry) -> None:
-    registry.create_registered_model("fraud")
+def test_aliases_move_by_compare_and_set(store) -> None:
+    store.registry.create_registered_model("fraud")
     for _ in range(3):
-        registry.create_model_version("fraud", "s")
-    assert registry.set_alias("fraud", "champion", 1, expected_version=None) is None
-    assert registry.set_alias("fraud", "champion", 2, expected_version=1) == 1
+        store.versions.create_model_version("fraud", "s")
+    assert store.aliases.set_alias("fraud", "champion", 1, expected_version=None) is None
+    assert store.aliases.set_alias("fraud", "champion", 2, expected_version=1) == 1
     with pytest.raises(Conflict, match="points at version 2 now, not 1"):
-        registry.set_alias("fraud", "champion", 3, expected_version=1)
-    assert registry.get_version_by_alias("fraud", "champion").version == 2
-    assert registry.get_model_version("fraud", 2).aliases == ["champion"]
-    assert registry.get_registered_model("fraud").aliases == {"champion": 2}
-    registry.set_alias("fraud", "challenger", 3)
-    registry.delete_alias("fraud", "challenger")
+        store.aliases.set_alias("fraud", "champion", 3, expected_version=1)
+    assert store.aliases.get_version_by_alias("fraud", "champion").version == 2
+    assert store.versions.get_model_version("fraud", 2).aliases == ["champion"]
+    assert store.registry.get_registered_model("fraud").aliases == {"champion": 2}
+    store.aliases.set_alias("fraud", "challenger", 3)
+    store.aliases.delete_alias("fraud", "challenger")
     with pytest.raises(NotFound, match="no alias 'challenger'"):
-        registry.get_version_by_alias("fraud", "challenger")
+        store.aliases.get_version_by_alias("fraud", "challenger")
 
 
 @pytest.mark.parametrize("alias", ["", "latest", "v3", "has space", "1st", "a/b", None])
-def test_bad_aliases_are_refused(registry, alias) -> None:
-    registry.create_registered_model("fraud")
-    registry.create_model_version("fraud", "s")
+def test_bad_aliases_are_refused(store, alias) -> None:
+    store.registry.create_registered_model("fraud")
+    store.versions.create_model_version("fraud", "s")
     with pytest.raises(InvalidInput):
-        registry.set_alias("fraud", alias, 1)
+        store.aliases.set_alias("fraud", alias, 1)
 
 
-def test_archiving_keeps_aliased_versions_safe(registry) -> None:
-    registry.create_registered_model("fraud")
-    registry.create_model_version("fraud", "s")
-    registry.create_model_version("fraud", "s")
-    registry.set_alias("fraud", "champion", 1)
+def test_archiving_keeps_aliased_versions_safe(store) -> None:
+    store.registry.create_registered_model("fraud")
+    store.versions.create_model_version("fraud", "s")
+    store.versions.create_model_version("fraud", "s")
+    store.aliases.set_alias("fraud", "champion", 1)
     with pytest.raises(Conflict, match="move them before archiving"):
-        registry.update_model_version("fraud", 1, state="archived")
-    archived = registry.update_model_version("fraud", 2, state="archived")
+        store.versions.update_model_version("fraud", 1, state="archived")
+    archived = store.versions.update_model_version("fraud", 2, state="archived")
     assert archived.state == VersionState.ARCHIVED
     with pytest.raises(Conflict, match="archived"):
-        registry.set_alias("fraud", "champion", 2)
+        store.aliases.set_alias("fraud", "champion", 2)
     with pytest.raises(InvalidInput, match="state must be one of"):
-        registry.update_model_version("fraud", 1, state="retired")
+        store.versions.update_model_version("fraud", 1, state="retired")
 
 
-def test_rename_carries_versions_tags_and_aliases(registry) -> None:
-    registry.create_registered_model("fraud", tags={"team": "risk"})
-    registry.create_model_version("fraud", "s", tags={"k": "v"})
-    registry.set_alias("fraud", "champion", 1)
-    renamed = registry.rename_registered_model("fraud", "fraud-detector")
+def test_rename_carries_versions_tags_and_aliases(store) -> None:
+    store.registry.create_registered_model("fraud", tags={"team": "risk"})
+    store.versions.create_model_version("fraud", "s", tags={"k": "v"})
+    store.aliases.set_alias("fraud", "champion", 1)
+    renamed = store.registry.rename_registered_model("fraud", "fraud-detector")
     assert renamed.tags == {"team": "risk"} and renamed.aliases == {"champion": 1}
-    assert registry.get_model_version("fraud-detector", 1).tags == {"k": "v"}
+    assert store.versions.get_model_version("fraud-detector", 1).tags == {"k": "v"}
     with pytest.raises(NotFound):
-        registry.get_registered_model("fraud")
-    registry.create_registered_model("other")
+        store.registry.get_registered_model("fraud")
+    store.registry.create_registered_model("other")
     with pytest.raises(AlreadyExists):
-        registry.rename_registered_model("other", "fraud-detector")
+        store.registry.rename_registered_model("other", "fraud-detector")
 
 
-def test_every_change_is_an_event_with_before_and_after(registry, recorded) -> None:
-    registry.create_registered_model("fraud", username="ana")
-    registry.create_model_version("fraud", "s", username="ana")
-    registry.create_model_version("fraud", "s", username="ana")
-    registry.set_alias("fraud", "champion", 1, username="bo")
-    registry.set_alias("fraud", "champion", 2, username="bo")
-    registry.update_model_version("fraud", 1, state="archived", username="bo")
-    registry.delete_alias("fraud", "champion", username="cy")
-    events = registry.events("fraud")
+def test_every_change_is_an_event_with_before_and_after(store, recorded) -> None:
+    store.registry.create_registered_model("fraud", username="ana")
+    store.versions.create_model_version("fraud", "s", username="ana")
+    store.versions.create_model_version("fraud", "s", username="ana")
+    store.aliases.set_alias("fraud", "champion", 1, username="bo")
+    store.aliases.set_alias("fraud", "champion", 2, username="bo")
+    store.versions.update_model_version("fraud", 1, state="archived", username="bo")
+    store.aliases.delete_alias("fraud", "champion", username="cy")
+    events = store.registry.events("fraud")
     assert [e.action for e in events] == [
         "delete_alias", "archive_model_version", "set_alias", "set_alias",
         "create_model_version", "create_model_version", "create_registered_model",
@@ -163,120 +163,120 @@ def test_every_change_is_an_event_with_before_and_after(registry, recorded) -> N
     assert events[0].after is None and events[0].username == recorded("cy")
 
 
-def test_failed_changes_leave_no_event_and_no_change(registry) -> None:
-    registry.create_registered_model("fraud")
-    registry.create_model_version("fraud", "s")
-    registry.set_alias("fraud", "champion", 1)
-    count = len(registry.events("fraud"))
+def test_failed_changes_leave_no_event_and_no_change(store) -> None:
+    store.registry.create_registered_model("fraud")
+    store.versions.create_model_version("fraud", "s")
+    store.aliases.set_alias("fraud", "champion", 1)
+    count = len(store.registry.events("fraud"))
     with pytest.raises(Conflict):
-        registry.set_alias("fraud", "champion", 1, expected_version=None)
+        store.aliases.set_alias("fraud", "champion", 1, expected_version=None)
     with pytest.raises(InvalidInput):
-        registry.create_model_version("fraud", "")
-    assert len(registry.events("fraud")) == count
-    assert registry.get_latest_version("fraud").version == 1
+        store.versions.create_model_version("fraud", "")
+    assert len(store.registry.events("fraud")) == count
+    assert store.versions.get_latest_version("fraud").version == 1
 
 
 def test_deleting_a_model_keeps_its_events_in_the_log_but_not_for_a_new_model_of_that_name(
-    registry,
+    store,
 ) -> None:
-    registry.create_registered_model("fraud")
-    registry.create_model_version("fraud", "s")
-    registry.set_alias("fraud", "champion", 1)
-    registry.delete_registered_model("fraud")
+    store.registry.create_registered_model("fraud")
+    store.versions.create_model_version("fraud", "s")
+    store.aliases.set_alias("fraud", "champion", 1)
+    store.registry.delete_registered_model("fraud")
     with pytest.raises(NotFound):
-        registry.get_model_version("fraud", 1)
+        store.versions.get_model_version("fraud", 1)
     with pytest.raises(NotFound):
-        registry.events("fraud")  # no such model now; its history stays in the whole log
-    assert [(e.action, e.model_name) for e in registry.events(limit=1)] == [
+        store.registry.events("fraud")  # no such model now; its history stays in the whole log
+    assert [(e.action, e.model_name) for e in store.registry.events(limit=1)] == [
         ("delete_registered_model", "fraud")]  # fmt: skip
-    registry.create_registered_model("fraud")
-    assert registry.create_model_version("fraud", "s").version == 1
+    store.registry.create_registered_model("fraud")
+    assert store.versions.create_model_version("fraud", "s").version == 1
     # A new model under an old name starts its own history.
-    assert [e.action for e in registry.events("fraud")] == [
+    assert [e.action for e in store.registry.events("fraud")] == [
         "create_model_version", "create_registered_model"]  # fmt: skip
 
 
-def test_names_with_punctuation_work_everywhere(registry) -> None:
+def test_names_with_punctuation_work_everywhere(store) -> None:
     for name in ("fraud.v2", "fraud-detector_2", "a b", "100%", "what?#x", "._.", "...x", "ünï"):
-        registry.create_registered_model(name, tags={"k": "v"})
-        registry.create_model_version(name, "s")
-        registry.set_model_version_tag(name, 1, "k", "v")
-        registry.set_alias(name, "champion", 1, expected_version=None)
-        assert registry.get_version_by_alias(name, "champion").name == name
-        assert registry.get_registered_model(name).aliases == {"champion": 1}
-        assert [v.name for v in registry.search_model_versions(name)] == [name]
-        assert registry.events(name)[0].model_name == name
-        registry.delete_registered_model(name)
+        store.registry.create_registered_model(name, tags={"k": "v"})
+        store.versions.create_model_version(name, "s")
+        store.versions.set_model_version_tag(name, 1, "k", "v")
+        store.aliases.set_alias(name, "champion", 1, expected_version=None)
+        assert store.aliases.get_version_by_alias(name, "champion").name == name
+        assert store.registry.get_registered_model(name).aliases == {"champion": 1}
+        assert [v.name for v in store.versions.search_model_versions(name)] == [name]
+        assert store.registry.events(name)[0].model_name == name
+        store.registry.delete_registered_model(name)
         with pytest.raises(NotFound):
-            registry.get_registered_model(name)
+            store.registry.get_registered_model(name)
 
 
 @pytest.mark.parametrize("name", [".", "..", "...", "a\\b", "..\\..\\etc"])
-def test_path_like_model_names_are_refused(registry, name) -> None:
+def test_path_like_model_names_are_refused(store, name) -> None:
     with pytest.raises(InvalidInput, match="may not be '.' or '..'"):
-        registry.create_registered_model(name)
-    assert registry.search_registered_models().items == []
+        store.registry.create_registered_model(name)
+    assert store.registry.search_registered_models().items == []
 
 
-def test_an_alias_moves_unconditionally_without_an_expectation(registry) -> None:
-    registry.create_registered_model("fraud")
+def test_an_alias_moves_unconditionally_without_an_expectation(store) -> None:
+    store.registry.create_registered_model("fraud")
     for _ in range(2):
-        registry.create_model_version("fraud", "s")
-    assert registry.set_alias("fraud", "champion", 1) is None
-    assert registry.set_alias("fraud", "champion", 2) == 1
+        store.versions.create_model_version("fraud", "s")
+    assert store.aliases.set_alias("fraud", "champion", 1) is None
+    assert store.aliases.set_alias("fraud", "champion", 2) == 1
     with pytest.raises(Conflict, match="points at version 2 now, not None"):
-        registry.set_alias("fraud", "champion", 1, expected_version=None)
-    assert registry.rollback_alias("fraud", "champion").version == 1
-    assert registry.events("fraud")[0].action == "rollback_alias"
+        store.aliases.set_alias("fraud", "champion", 1, expected_version=None)
+    assert store.aliases.rollback_alias("fraud", "champion").version == 1
+    assert store.registry.events("fraud")[0].action == "rollback_alias"
 
 
 def test_model_and_version_fields_change_and_deleting_a_version_drops_its_aliases(
-    registry,
+    store,
 ) -> None:
-    registry.create_registered_model("fraud", "old")
-    registry.create_model_version("fraud", "s")
-    registry.create_model_version("fraud", "s")
-    model = registry.update_registered_model("fraud", description="new", owner="bo")
+    store.registry.create_registered_model("fraud", "old")
+    store.versions.create_model_version("fraud", "s")
+    store.versions.create_model_version("fraud", "s")
+    model = store.registry.update_registered_model("fraud", description="new", owner="bo")
     assert (model.description, model.owner) == ("new", "bo")
-    updated = registry.update_model_version(
+    updated = store.versions.update_model_version(
         "fraud", "1", description="d", status="FAILED_REGISTRATION", status_message="bad",
         state="deprecated",
     )  # fmt: skip
     assert (updated.description, updated.status, updated.status_message, updated.state) == (
         "d", "FAILED_REGISTRATION", "bad", "deprecated",
     )  # fmt: skip
-    registry.set_alias("fraud", "champion", 2)
-    registry.delete_model_version("fraud", 2)
-    assert registry.get_registered_model("fraud").aliases == {}
-    assert registry.get_latest_version("fraud").version == 1
+    store.aliases.set_alias("fraud", "champion", 2)
+    store.versions.delete_model_version("fraud", 2)
+    assert store.registry.get_registered_model("fraud").aliases == {}
+    assert store.versions.get_latest_version("fraud").version == 1
     with pytest.raises(NotFound):
-        registry.delete_alias("fraud", "champion")
+        store.aliases.delete_alias("fraud", "champion")
 
 
-def test_versions_page_across_models_and_events_span_every_model(registry) -> None:
+def test_versions_page_across_models_and_events_span_every_model(store) -> None:
     for name in ("churn", "fraud"):
-        registry.create_registered_model(name)
+        store.registry.create_registered_model(name)
         for _ in range(2):
-            registry.create_model_version(name, "s", run_id=RUN)
-    first = registry.search_model_versions(run_id=RUN, max_results=3)
-    rest = registry.search_model_versions(
+            store.versions.create_model_version(name, "s", run_id=RUN)
+    first = store.versions.search_model_versions(run_id=RUN, max_results=3)
+    rest = store.versions.search_model_versions(
         run_id=RUN, max_results=3, page_token=first.next_page_token
     )
     assert [(v.name, v.version) for v in [*first, *rest]] == [
         ("churn", 2), ("churn", 1), ("fraud", 2), ("fraud", 1),
     ]  # fmt: skip
-    assert {e.model_name for e in registry.events()} == {"churn", "fraud"}
-    assert len(registry.events(limit=2)) == 2
-    assert len(registry.events("fraud", limit=0)) == 1  # limits are clamped, not refused
+    assert {e.model_name for e in store.registry.events()} == {"churn", "fraud"}
+    assert len(store.registry.events(limit=2)) == 2
+    assert len(store.registry.events("fraud", limit=0)) == 1  # limits are clamped, not refused
     with pytest.raises(InvalidInput):
-        registry.search_registered_models(max_results=0)
+        store.registry.search_registered_models(max_results=0)
 
 
 def _race_alias(uri: str, version: int, barrier, results) -> None:
     store = open_store(uri)
     barrier.wait()
     try:
-        store.registry.set_alias(
+        store.aliases.set_alias(
             "fraud", "champion", version, expected_version=1, username=f"w{version}"
         )
         results.put(("won", version))
@@ -289,7 +289,7 @@ def _race_alias(uri: str, version: int, barrier, results) -> None:
 def _race_version(uri: str, barrier, results) -> None:
     store = open_store(uri)
     barrier.wait()
-    numbers = [store.registry.create_model_version("fraud", "s").version for _ in range(5)]
+    numbers = [store.versions.create_model_version("fraud", "s").version for _ in range(5)]
     results.put(numbers)
     store.close()
 
@@ -298,8 +298,8 @@ def test_two_processes_racing_an_alias_move_one_wins_one_conflicts(sql_store_uri
     store = open_store(sql_store_uri)
     store.registry.create_registered_model("fraud")
     for _ in range(3):
-        store.registry.create_model_version("fraud", "s")
-    store.registry.set_alias("fraud", "champion", 1)
+        store.versions.create_model_version("fraud", "s")
+    store.aliases.set_alias("fraud", "champion", 1)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
     workers = [
@@ -314,7 +314,7 @@ def test_two_processes_racing_an_alias_move_one_wins_one_conflicts(sql_store_uri
     assert [o[0] for o in outcomes] == ["conflict", "won"]
     assert "another change won the race" in outcomes[0][1]
     winner = outcomes[1][1]
-    assert store.registry.get_version_by_alias("fraud", "champion").version == winner
+    assert store.aliases.get_version_by_alias("fraud", "champion").version == winner
     moves = [e for e in store.registry.events("fraud") if e.action == "set_alias"]
     assert len(moves) == 2 and moves[0].after == {"alias": "champion", "version": winner}
     store.close()

@@ -1,4 +1,4 @@
-"""Artifact storage: content-addressed blobs (local folder or S3) plus a per-run manifest."""
+"""Blob storage: content-addressed bytes in a local folder or S3 (the manifest is the store's part)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ on the server's machine would.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from perennia.cli.common import state
@@ -13,11 +15,14 @@ from perennia.cli.output import console, fmt_time, table
 from perennia.config import Settings
 from perennia.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from perennia.store.sql.store import SqlStore
+
 users_app = typer.Typer(help="Manage the server's users and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
 
 
-def _sql_store():
+def _sql_store() -> SqlStore:
     from perennia.store.sql.engine import is_sql_uri
     from perennia.store.sql.store import SqlStore
 
@@ -38,7 +43,7 @@ def create_user(
     ),
 ) -> None:
     """Create a user (the password is asked for, not echoed)."""
-    user = _sql_store().access.create_user(username, password, is_admin=admin)
+    user = _sql_store().users.create_user(username, password, is_admin=admin)
     console.print(f"created user [bold]{user.username}[/bold]{' (admin)' if admin else ''}")
 
 
@@ -46,14 +51,14 @@ def create_user(
 def list_users() -> None:
     """List users."""
     rows = [(u.username, "yes" if u.is_admin else "", fmt_time(u.creation_time))
-            for u in _sql_store().access.list_users()]  # fmt: skip
+            for u in _sql_store().users.list_users()]  # fmt: skip
     console.print(table("Users", ["user", "admin", "created"], rows, no_wrap=1))
 
 
 @users_app.command("delete")
 def delete_user(username: str) -> None:
     """Delete a user with their tokens and roles."""
-    _sql_store().access.delete_user(username)
+    _sql_store().users.delete_user(username)
     console.print(f"deleted user [bold]{username}[/bold]")
 
 
@@ -73,7 +78,7 @@ def create_token(
     username: str, name: str = typer.Option("default", "--name", help="What the token is for.")
 ) -> None:
     """Create an API token and print its secret (shown this once only)."""
-    token, secret = _sql_store().access.create_token(username, name)
+    token, secret = _sql_store().users.create_token(username, name)
     console.print(
         f"token {token.token_id} for {username} ({name}); keep this secret, it is not stored:"
     )
@@ -85,14 +90,14 @@ def list_tokens(username: str | None = typer.Argument(None)) -> None:
     """List tokens (never their secrets)."""
     rows = [(str(t.token_id), t.username, t.name, fmt_time(t.creation_time),
              fmt_time(t.revoked_time) if t.revoked_time else "")
-            for t in _sql_store().access.list_tokens(username)]  # fmt: skip
+            for t in _sql_store().users.list_tokens(username)]  # fmt: skip
     console.print(table("Tokens", ["id", "user", "name", "created", "revoked"], rows, no_wrap=2))
 
 
 @tokens_app.command("revoke")
 def revoke_token(token_id: int) -> None:
     """Revoke a token for good."""
-    _sql_store().access.revoke_token(token_id)
+    _sql_store().users.revoke_token(token_id)
     console.print(f"revoked token {token_id}")
 
 

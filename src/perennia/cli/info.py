@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from perennia import __version__
+from perennia._version import __version__
 from perennia.cli.common import state
 from perennia.cli.output import console, key_values
 from perennia.config import Settings

@@ -108,7 +108,7 @@ def policy_set(
 @policy_app.command("show")
 def policy_show(name: str = typer.Argument(...)) -> None:
     """List the model's approval policies."""
-    from perennia.registry import _store
+    from perennia.registry.session import current_store as _store
 
     rows = [
         (
@@ -127,7 +127,8 @@ def policy_show(name: str = typer.Argument(...)) -> None:
 @policy_app.command("delete")
 def policy_delete(name: str = typer.Argument(...), alias: str = typer.Argument(...)) -> None:
     """Remove the policy guarding ALIAS of NAME."""
-    from perennia.registry import _store, _user
+    from perennia.registry.session import acting_user as _user
+    from perennia.registry.session import current_store as _store
 
     _store().approvals.delete_policy(name, alias, username=_user())
     console.print(f"{name}@{alias} is no longer guarded")

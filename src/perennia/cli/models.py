@@ -17,11 +17,11 @@ app.add_typer(alias_app, name="alias")
 
 
 def _registry():
-    import perennia
     from perennia import registry
+    from perennia.tracking.fluent import set_tracking_uri
 
     if state.tracking_uri:
-        perennia.set_tracking_uri(state.tracking_uri)
+        set_tracking_uri(state.tracking_uri)
     return registry
 
 

@@ -6,6 +6,8 @@ the database they act directly, as an administrator on the server's machine woul
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.markup import escape
 
@@ -14,12 +16,15 @@ from perennia.cli.output import console, fmt_time, table
 from perennia.config import Settings
 from perennia.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from perennia.store.base import Store
+
 app = typer.Typer(
     help="Registry webhooks: POST signed registry events to CI/CD.", no_args_is_help=True
 )
 
 
-def _store():
+def _store() -> Store:
     from perennia.store import open_store
 
     settings = Settings.from_env().with_overrides(tracking_uri=state.tracking_uri)

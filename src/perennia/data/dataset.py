@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from perennia._util import tables
 from perennia.entities import Dataset
 from perennia.errors import InvalidInput
 
@@ -186,14 +187,10 @@ def from_numpy(
 
 def _as_array(values: Any, label: str) -> Any:
     """Return `values` as a numpy array, or raise InvalidInput for ragged or odd input."""
-    import numpy as np
-
     try:
-        return np.asarray(values)
+        return tables.to_numpy(values, label)
     except (ValueError, TypeError) as error:
-        raise InvalidInput(
-            f"{label} cannot be read as a rectangular array ({error}); pass a 1-D or 2-D array"
-        ) from None
+        raise InvalidInput(str(error)) from None
 
 
 def from_polars(
@@ -203,9 +200,10 @@ def from_polars(
     source: str | None = None,
 ) -> Dataset:
     """Return a descriptor of a polars DataFrame."""
-    if type(df).__module__.split(".")[0] != "polars" or type(df).__name__ != "DataFrame":
+    if tables.library(df) != "polars" or not tables.is_table(df):
         raise InvalidInput(f"from_polars needs a polars DataFrame, got {type(df).__name__}")
-    return _describe(df.to_pandas(), name, _targets(targets), source or "polars", "polars")
+    frame = tables.to_pandas(df)
+    return _describe(frame, name, _targets(targets), source or "polars", "polars")
 
 
 def from_arrow(
@@ -214,31 +212,25 @@ def from_arrow(
     targets: str | Sequence[str] | None = None,
     source: str | None = None,
 ) -> Dataset:
-    """Return a descriptor of a pyarrow Table."""
-    if type(table).__module__.split(".")[0] != "pyarrow" or type(table).__name__ not in (
-        "Table",
-        "RecordBatch",
-    ):
+    """Return a descriptor of a pyarrow Table (or RecordBatch)."""
+    if tables.library(table) != "pyarrow" or not tables.is_table(table):
         raise InvalidInput(f"from_arrow needs a pyarrow Table, got {type(table).__name__}")
-    return _describe(table.to_pandas(), name, _targets(targets), source or "pyarrow", "pyarrow")
+    frame = tables.to_pandas(table)
+    return _describe(frame, name, _targets(targets), source or "pyarrow", "pyarrow")
 
 
 def from_any(
     data: Any, name: str | None = None, targets: str | Sequence[str] | None = None
 ) -> Dataset:
     """Return a descriptor for pandas, polars, pyarrow or numpy data, whichever `data` is."""
-    module = type(data).__module__.split(".")[0]
+    module = tables.library(data)
     kind = type(data).__name__
+    if module in ("pandas", "polars") and not tables.is_table(data) and hasattr(data, "to_frame"):
+        data = data.to_frame()  # a Series is a one-column table
     if module == "pandas":
-        import pandas as pd
-
-        if isinstance(data, pd.Series):
-            data = data.to_frame()
         return from_pandas(data, name=name, targets=targets)
     if module == "polars":
-        return from_polars(
-            data.to_frame() if kind == "Series" else data, name=name, targets=targets
-        )
+        return from_polars(data, name=name, targets=targets)
     if module == "pyarrow":
         return from_arrow(data, name=name, targets=targets)
     if data is None or isinstance(data, (str, bytes, dict)):

@@ -9,12 +9,14 @@ interval) and says why in one sentence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 from perennia.evaluate import inputs as io
 from perennia.evaluate import tasks
@@ -201,11 +203,13 @@ def _gated_metrics(
 
 def _group_arrays(groups: Any) -> dict[str, np.ndarray]:
     """Return sensitive features as a dict of arrays, so resamples can index them."""
-    if isinstance(groups, dict):
-        return {name: np.asarray(values) for name, values in groups.items()}
-    if hasattr(groups, "columns"):
-        return {str(c): np.asarray(groups[c]) for c in groups.columns}
-    array = np.asarray(groups)
+    if isinstance(groups, Mapping):
+        return {
+            name: tables.to_numpy(values, "sensitive_features") for name, values in groups.items()
+        }
+    if tables.is_table(groups):
+        return {name: tables.column(groups, name) for name in tables.column_names(groups)}
+    array = tables.to_numpy(groups, "sensitive_features")
     if array.ndim == 1:
-        return {getattr(groups, "name", None) or "feature_0": array}
+        return {tables.column_name(groups) or "feature_0": array}
     return {f"feature_{i}": array[:, i] for i in range(array.shape[1])}

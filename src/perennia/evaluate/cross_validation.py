@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 from perennia.evaluate import inputs as io
 from perennia.evaluate.evaluator import evaluate
@@ -89,18 +90,10 @@ def cross_validate(
 
 
 def _frame(data: Any):
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        return data
-    if hasattr(data, "to_pandas"):
-        return data.to_pandas()
-    if isinstance(data, dict):
-        return pd.DataFrame(data)
-    array = np.asarray(data)
-    if array.ndim != 2:
-        raise InvalidInput("data must be a DataFrame or a 2-D array of features")
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    try:
+        return tables.to_pandas(data, "data")
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _splitter(cv: Any, n_splits: int, task: str, shuffle: bool, seed: int) -> Any:
@@ -161,35 +154,35 @@ class _NoRun:
 def _parent_run(log: bool, run_name: str) -> Any:
     if not log:
         return _NoRun()
-    import perennia
+    from perennia.tracking import fluent
 
-    return perennia.start_run(run_name=run_name, nested=perennia.active_run() is not None)
+    return fluent.start_run(run_name=run_name, nested=fluent.active_run() is not None)
 
 
 def _log_setup(cv: Any, n_splits: int, task: str) -> None:
-    import perennia
+    from perennia.tracking import fluent
 
     strategy = cv if isinstance(cv, str) else type(cv).__name__
-    perennia.log_params({"cv": strategy, "cv_splits": n_splits, "task": task})
+    fluent.log_params({"cv": strategy, "cv_splits": n_splits, "task": task})
 
 
 def _log_fold(index: int, result: EvaluationResult, train_rows: int) -> str:
-    import perennia
+    from perennia.tracking import fluent
 
     finite = _finite(result.metrics)
-    with perennia.start_run(run_name=f"fold-{index}", nested=True) as run:
-        perennia.log_params({"fold": index, "train_rows": train_rows, "test_rows": result.n_rows})
-        perennia.log_metrics({f"val_{k}": v for k, v in finite.items()})
-    perennia.log_metrics({f"cv_{k}": v for k, v in finite.items()}, step=index)
+    with fluent.start_run(run_name=f"fold-{index}", nested=True) as run:
+        fluent.log_params({"fold": index, "train_rows": train_rows, "test_rows": result.n_rows})
+        fluent.log_metrics({f"val_{k}": v for k, v in finite.items()})
+    fluent.log_metrics({f"cv_{k}": v for k, v in finite.items()}, step=index)
     return run.run_id
 
 
 def _log_summary(outcome: CrossValidationResult) -> None:
-    import perennia
+    from perennia.tracking import fluent
 
     summary = {f"cv_{k}_mean": v for k, v in _finite(outcome.mean).items()}
     summary.update({f"cv_{k}_std": v for k, v in _finite(outcome.std).items()})
-    perennia.log_metrics(summary)
+    fluent.log_metrics(summary)
 
 
 def _finite(metrics: dict[str, float]) -> dict[str, float]:

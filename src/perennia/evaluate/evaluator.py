@@ -303,10 +303,11 @@ def _intervals(
 
 def log_result(result: EvaluationResult) -> None:
     """Log the result's finite metrics, JSON and HTML report to the active run."""
-    import perennia
+    from perennia.tracking.fluent import log_metrics
+    from perennia.tracking.fluent_artifacts import log_text
 
     prefix = result.dataset_name
-    perennia.log_metrics(
+    log_metrics(
         {
             f"{prefix}_{name}": float(value)
             for name, value in result.metrics.items()
@@ -316,14 +317,14 @@ def log_result(result: EvaluationResult) -> None:
     from perennia.evaluate.report import render_evaluation
 
     folder = f"evaluation/{prefix}"
-    perennia.log_text(result.to_json(), f"{folder}/result.json")
-    perennia.log_text(render_evaluation(result.to_dict()), f"{folder}/report.html")
+    log_text(result.to_json(), f"{folder}/result.json")
+    log_text(render_evaluation(result.to_dict()), f"{folder}/report.html")
 
 
 def _active_run() -> bool:
-    import perennia
+    from perennia.tracking.fluent import active_run
 
-    return perennia.active_run() is not None
+    return active_run() is not None
 
 
 def _named_columns(*values: Any) -> list[str]:

@@ -1,19 +1,21 @@
 """What the evaluator is given, made uniform: columns by name or array, features, predictions.
 
-`data` may be a pandas or polars DataFrame, a dict of columns, or a numpy array of features;
-`targets`, `sensitive_features`, `sample_weight`, `query_id` may each name a column of `data`
-or be an array. A model is anything with `predict` (and `predict_proba` for probabilities),
+`data` may be a pandas or polars DataFrame, a pyarrow Table, a dict of columns, or a numpy
+array of features (all read by `perennia._util.tables`); `targets`, `sensitive_features`,
+`sample_weight`, `query_id` may each name a column of `data` or be an array. A model is anything with `predict` (and `predict_proba` for probabilities),
 a plain callable, or precomputed predictions (an array, or the name of a column of `data`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
+from perennia._util.tables import column_names, row_count  # noqa: F401 - used as io.column_names
 from perennia.errors import InvalidInput
 
 TASKS = ("binary", "multiclass", "regression", "ranking")
@@ -33,29 +35,15 @@ def column(data: Any, value: Any, what: str) -> np.ndarray:
         if value not in names:
             shown = ", ".join(map(repr, names[:8])) + (", ..." if len(names) > 8 else "")
             raise InvalidInput(f"{what}={value!r} is not a column of data; columns: {shown}")
-        picked = data[value]
-        return picked.to_numpy() if hasattr(picked, "to_numpy") else np.asarray(picked)
-    if hasattr(value, "to_numpy"):
-        return value.to_numpy()
-    return np.asarray(value)
+        return _read(tables.column, data, value, what)
+    return _read(tables.to_numpy, value, what)
 
 
-def column_names(data: Any) -> list[str]:
-    """Return the column names of a DataFrame or dict (an empty list for arrays)."""
-    if isinstance(data, Mapping):
-        return [str(k) for k in data]
-    columns = getattr(data, "columns", None)
-    return [str(c) for c in columns] if columns is not None else []
-
-
-def row_count(data: Any) -> int:
-    """Return the number of rows of a DataFrame, dict of columns or array."""
-    if isinstance(data, Mapping):
-        first = next(iter(data.values()), [])
-        return len(first)
-    if hasattr(data, "shape"):
-        return int(data.shape[0])
-    return len(data)
+def _read(convert: Any, *args: Any) -> np.ndarray:
+    try:
+        return convert(*args)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def features(data: Any, model: Any, drop: Sequence[str]) -> Any:
@@ -68,15 +56,7 @@ def features(data: Any, model: Any, drop: Sequence[str]) -> Any:
     missing = [c for c in wanted if c not in names]
     if missing:
         raise InvalidInput(f"data lacks the feature columns the model was fitted on: {missing[:8]}")
-    if isinstance(data, Mapping):
-        import pandas as pd
-
-        return pd.DataFrame({c: data[c] for c in wanted})
-    return (
-        data.select(wanted)
-        if hasattr(data, "select") and not hasattr(data, "loc")
-        else data[wanted]
-    )
+    return _read(tables.select, data, wanted)
 
 
 @dataclass
@@ -99,14 +79,15 @@ def predict(model: Any, data: Any, task: str, drop: Sequence[str]) -> Prediction
     inputs = features(data, model, drop)
     classes = getattr(model, "classes_", None)
     if task in ("binary", "multiclass") and hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(inputs), dtype=np.float64)
+        proba = np.asarray(tables.to_numpy(model.predict_proba(inputs)), dtype=np.float64)
         if task == "binary":
             return Predictions(_positive_column(proba), _classes(classes), True)
         return Predictions(proba, _classes(classes), True)
     if task == "binary" and hasattr(model, "decision_function"):
-        return Predictions(np.asarray(model.decision_function(inputs), dtype=np.float64))
+        scores = tables.to_numpy(model.decision_function(inputs))
+        return Predictions(np.asarray(scores, dtype=np.float64))
     output = model.predict(inputs) if hasattr(model, "predict") else model(inputs)
-    output = output.to_numpy() if hasattr(output, "to_numpy") else np.asarray(output)
+    output = _read(tables.to_numpy, output, "the model's predictions")
     if task == "binary" and output.ndim == 2:
         return Predictions(_positive_column(output), _classes(classes), True)
     return Predictions(output)

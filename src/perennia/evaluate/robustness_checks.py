@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 from perennia.evaluate import inputs as io
 from perennia.evaluate import tasks
@@ -98,9 +99,9 @@ def robustness(
     """Return a RobustnessReport: how `metric` changes under each perturbation of `data`.
 
     `model`: a fitted estimator (predict/predict_proba) or a callable. `data`: a pandas or
-    polars DataFrame, or a 2-D numpy array (columns named x0, x1, ...). `targets` and
-    `sample_weight`: column names of `data` or arrays. `checks`: names from `CHECKS`
-    (default all). `features`: the columns to perturb (default every model input).
+    polars DataFrame, a pyarrow Table, a dict of columns, or a 2-D numpy array (columns named
+    x0, x1, ...). `targets` and `sample_weight`: column names of `data` or arrays. `checks`:
+    names from `CHECKS` (default all). `features`: the columns to perturb (default every model input).
     `missing_rate` is the share of rows each missing-value, unseen-category and
     extreme-value perturbation touches. A row is "degraded" when its change exceeds
     `tolerance`. The model raising on the unperturbed data is not caught.
@@ -294,20 +295,14 @@ def _targets(y_true: np.ndarray, task: str, pos_label: Any) -> np.ndarray:
 
 
 def _as_pandas(data: Any) -> tuple[Any, bool]:
-    import pandas as pd
-
+    """Return `data` as a pandas DataFrame, and whether it came as an array (x0, x1, ...)."""
     if data is None:
         raise InvalidInput("data is missing; pass a DataFrame or a 2-D array of features")
-    if isinstance(data, pd.DataFrame):
-        return data, False
-    if hasattr(data, "to_pandas"):
-        return data.to_pandas(), False
-    if isinstance(data, dict):
-        return pd.DataFrame(data), False
-    array = np.asarray(data)
-    if array.ndim != 2:
-        raise InvalidInput(f"data must be a DataFrame or a 2-D array, got shape {array.shape}")
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])]), True
+    try:
+        frame = tables.to_pandas(data, "data")
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc)) from None
+    return frame, not (tables.is_table(data) or isinstance(data, Mapping))
 
 
 def _perturbed_columns(frame: Any, features: Sequence[str] | None) -> list[str]:

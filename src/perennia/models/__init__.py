@@ -53,18 +53,18 @@ def log_model(
     input_example: Any = None,
     metadata: dict[str, Any] | None = None,
     flavor: str | None = None,
-    registered_model_name: str | None = None,
 ) -> Any:
     """Save `model` as a package under the active run's artifacts at `name`; return ModelInfo.
 
-    With `registered_model_name` the package also becomes the next version of that model.
+    Registering the package as a model version is the registry's step: `perennia.log_model`
+    (`perennia.registry.packages.log_model`) takes `registered_model_name` and does both.
     """
     import tempfile
 
-    import perennia
     from perennia.models.package import package_digest
     from perennia.models.uri import ModelInfo
-    from perennia.tracking.fluent import _run_id
+    from perennia.tracking.fluent import _run_id, set_tag
+    from perennia.tracking.fluent_artifacts import log_artifacts
 
     run_id = _run_id()
     with tempfile.TemporaryDirectory(prefix="perennia-model-") as tmp:
@@ -74,15 +74,10 @@ def log_model(
             flavor=flavor,
         )  # fmt: skip
         digest = package_digest(folder)
-        perennia.log_artifacts(folder, artifact_path=name)
-    perennia.set_tag(f"perennia.model.{name}", digest)
+        log_artifacts(folder, artifact_path=name)
+    set_tag(f"perennia.model.{name}", digest)
     uri = f"runs:/{run_id}/{name}"
-    version = None
-    if registered_model_name is not None:
-        from perennia.registry import register_model
-
-        version = register_model(uri, registered_model_name).version
-    return ModelInfo(run_id, name, uri, digest, manifest.flavor, manifest.signature, version)
+    return ModelInfo(run_id, name, uri, digest, manifest.flavor, manifest.signature)
 
 
 def __getattr__(name: str) -> Any:

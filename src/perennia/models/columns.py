@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from perennia._util import tables
+
 if TYPE_CHECKING:
     from perennia.models.signature import ColumnSpec
 
@@ -233,7 +235,7 @@ def mismatch(col: Column, target: str, original: Any) -> tuple[str, int | None, 
     import numpy as np
     import pandas as pd
 
-    values = original.to_numpy() if isinstance(original, pd.Series) else np.asarray(original)
+    values = tables.to_numpy(original, "input")
     present = np.flatnonzero(~np.asarray(pd.isna(values), dtype=bool))
     if col.kind == "mixed":
         # Error path only: look for the first value of a type the target cannot take.

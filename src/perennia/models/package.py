@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perennia._util import tables
 from perennia.artifacts.digests import sha256_bytes, sha256_file
 from perennia.clock import now_ms
 from perennia.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
@@ -208,17 +209,15 @@ def _example_output(model: Any, example: Any) -> Any:
 def _write_example(folder: Path, example: Any) -> str:
     import pandas as pd
 
-    if hasattr(example, "to_pandas") and not isinstance(example, pd.DataFrame):
-        example = example.to_pandas()
+    if tables.is_table(example):
+        example = tables.to_pandas(example, "input_example")
     if isinstance(example, pd.DataFrame):
         payload = {
             "kind": "dataframe",
             "data": json.loads(example.head(20).to_json(orient="split", date_format="iso")),
         }
     else:
-        import numpy as np
-
-        payload = {"kind": "array", "data": np.asarray(example)[:20].tolist()}
+        payload = {"kind": "array", "data": tables.to_numpy(example, "input_example")[:20].tolist()}
     (folder / EXAMPLE).write_text(json.dumps(payload), encoding="utf-8")
     return EXAMPLE
 

@@ -36,6 +36,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 from perennia.models.columns import (  # noqa: F401 - INTEGERS and FLOATS are part of this API
     _EXACT,
@@ -304,43 +305,17 @@ def _say(label: str, dtype: str, misfit: tuple[str, int | None, Any], where: Any
 # -- reading data --------------------------------------------------------------------------
 
 
-def _is_polars(data: Any, *names: str) -> bool:
-    cls = type(data)
-    return cls.__module__.split(".")[0] == "polars" and cls.__name__ in names
-
-
-def _from_polars(frame: Any) -> Any:
-    import pandas as pd
-    import polars as pl
-
-    # Column by column through numpy, so that pyarrow stays optional.
-    columns = {}
-    for series in frame.get_columns():
-        values = series.to_numpy()
-        if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
-            values = pd.Categorical(values)
-        columns[series.name] = values
-    return pd.DataFrame(columns, index=pd.RangeIndex(frame.height))
-
-
 def _frame_or_none(data: Any) -> Any:
     """Return `data` as a pandas DataFrame when it is tabular, else None."""
     import pandas as pd
 
-    if _is_polars(data, "Series"):
-        data = pd.Series(data.to_numpy(), name=data.name or None)
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, pd.Series):
-        return None if data.name is None else data.to_frame()
-    if _is_polars(data, "DataFrame"):
-        return _from_polars(data)
-    if isinstance(data, dict):
+    if tables.column_name(data) is not None:
+        data = data.to_frame()  # a named pandas or polars Series is one column
+    if tables.is_table(data) or isinstance(data, dict):
         try:
-            return pd.DataFrame(data)
-        except (ValueError, TypeError) as exc:
-            msg = f"a dict input must map column names to equal-length columns: {exc}"
-            raise InvalidInput(msg) from None
+            return tables.to_pandas(data, "a dict input")
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(str(exc)) from None
     if isinstance(data, (list, tuple)) and data and all(isinstance(r, dict) for r in data):
         return pd.DataFrame.from_records(list(data))
     return None
@@ -371,15 +346,12 @@ def _frame_for(data: Any, specs: list[ColumnSpec]) -> Any:
 
 def _as_array(data: Any, label: str) -> Any:
     import numpy as np
-    import pandas as pd
 
-    if isinstance(data, (pd.DataFrame, pd.Series)) or _is_polars(data, "DataFrame", "Series"):
-        data = data.to_numpy()
-    elif isinstance(data, (list, tuple)):
+    if tables.library(data) in ("pandas", "polars", "pyarrow") or isinstance(data, (list, tuple)):
         try:
-            data = np.asarray(data)
-        except ValueError as exc:
-            raise InvalidInput(f"{label} is a list that does not form an array: {exc}") from None
+            data = tables.to_numpy(data, label)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(str(exc)) from None
     if not isinstance(data, np.ndarray) or data.ndim == 0:
         raise InvalidInput(f"{label} must be {_ACCEPTS}; got {type(data).__name__}")
     return data

@@ -1,4 +1,8 @@
-"""Model URIs: a local folder, `runs:/<run_id>/<path>`, and `models:/name/version|latest|@alias`."""
+"""Model URIs: a local folder, `runs:/<run_id>/<path>`, and `models:/name/version|latest|@alias`.
+
+A `models:/` URI is resolved by reading the store's versions and aliases directly: the registry SDK
+(`perennia.registry`) sits above this package and builds on it, never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perennia.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from perennia.entities import ModelVersion
+    from perennia.store.base import Store
+
 _RUNS = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
+_MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+|latest)|@(?P<alias>[^/]+))$")
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,9 @@ def local_folder(uri: str | Path, dst_path: str | Path | None = None) -> tuple[P
     text = str(uri)
     expected = None
     if text.startswith("models:/"):
-        from perennia.registry import resolve
+        from perennia.tracking.client import Client
 
-        version = resolve(text)
+        version = resolve_models_uri(Client().store, text)
         text, expected = version.source, version.digest
     match = _RUNS.match(text)
     if match:
@@ -47,3 +56,19 @@ def local_folder(uri: str | Path, dst_path: str | Path | None = None) -> tuple[P
     if "://" in text:
         raise InvalidInput(f"{text!r}: load models from a folder, runs:/ or models:/ URIs")
     return Path(text), expected
+
+
+def resolve_models_uri(store: Store, uri: str) -> ModelVersion:
+    """Return the version `models:/name/version`, `models:/name/latest` or `models:/name@alias` names."""
+    match = _MODELS.match(uri)
+    if not match:
+        raise InvalidInput(
+            f"{uri!r:.120} is not models:/<name>/<version>, models:/<name>/latest or "
+            "models:/<name>@<alias>"
+        )
+    name = match["name"]
+    if match["alias"]:
+        return store.aliases.get_version_by_alias(name, match["alias"])
+    if match["version"] == "latest":
+        return store.versions.get_latest_version(name)
+    return store.versions.get_model_version(name, int(match["version"]))

@@ -7,49 +7,63 @@ reads where the alias points and moves it only if nobody moved it in between.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from perennia.entities import ModelVersion, RegisteredModel, RegistryEvent
 from perennia.errors import InvalidInput, NotFound
+from perennia.registry.governance import (
+    approve,
+    cancel_request,
+    edit_card,
+    get_approval_policy,
+    get_approval_request,
+    get_card,
+    list_approval_requests,
+    reject,
+    request_approval,
+    set_approval_policy,
+    set_model_role,
+    write_card,
+)
+from perennia.registry.session import acting_user as _user
+from perennia.registry.session import current_store as _store
+from perennia.registry.session import sends_webhooks
 
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = [
+    "approve",
+    "archive_model_version",
+    "cancel_request",
+    "create_registered_model",
+    "delete_alias",
+    "deprecate_model_version",
+    "edit_card",
+    "get_approval_policy",
+    "get_approval_request",
+    "get_card",
+    "get_latest_version",
+    "get_model_version",
+    "get_model_version_by_alias",
+    "get_registered_model",
+    "history",
+    "lineage",
+    "list_approval_requests",
+    "register_model",
+    "reject",
+    "request_approval",
+    "resolve",
+    "rollback",
+    "search_model_versions",
+    "search_registered_models",
+    "sends_webhooks",
+    "set_alias",
+    "set_approval_policy",
+    "set_model_role",
+    "write_card",
+]
 _MODELS_URI = re.compile(
     r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+|latest)|@(?P<alias>[^/]+))$"
 )
-
-
-def _registry() -> Any:
-    return _store().registry
-
-
-def _store() -> Any:
-    from perennia.tracking.client import Client
-
-    return Client().store
-
-
-def sends_webhooks(function: Callable[P, R]) -> Callable[P, R]:
-    """Return `function` wrapped to send due webhook deliveries after it writes."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        result = function(*args, **kwargs)
-        from perennia.registry.webhooks import kick
-
-        kick(_store())
-        return result
-
-    return wrapper
-
-
-def _user() -> str | None:
-    from perennia.tracking.source import current_user
-
-    return current_user()
 
 
 @sends_webhooks
@@ -58,19 +72,19 @@ def create_registered_model(
 ) -> RegisteredModel:
     """Return a new registered model (its owner defaults to the current user)."""
     user = _user()
-    return _registry().create_registered_model(name, description, tags, owner, username=user)
+    return _store().registry.create_registered_model(name, description, tags, owner, username=user)
 
 
 def get_registered_model(name: str) -> RegisteredModel:
     """Return a registered model by name."""
-    return _registry().get_registered_model(name)
+    return _store().registry.get_registered_model(name)
 
 
 def search_registered_models(
     name_like: str | None = None, max_results: int = 100
 ) -> list[RegisteredModel]:
     """Return registered models whose names match a LIKE pattern (all by default)."""
-    return list(_registry().search_registered_models(name_like, max_results))
+    return list(_store().registry.search_registered_models(name_like, max_results))
 
 
 @sends_webhooks
@@ -80,12 +94,12 @@ def register_model(
     """Return a new version of `name` (created if new) for the package at `model_uri`."""
     from perennia.models.uri import _RUNS
 
-    registry = _registry()
+    store = _store()
     user = _user()
     try:
-        registry.get_registered_model(name)
+        store.registry.get_registered_model(name)
     except NotFound:
-        registry.create_registered_model(name, username=user)
+        store.registry.create_registered_model(name, username=user)
     run_id, digest = None, None
     match = _RUNS.match(model_uri)
     if match:
@@ -93,7 +107,7 @@ def register_model(
         digest = _package_digest(run_id, match["path"])
     elif not model_uri.startswith("models:/"):
         raise InvalidInput(f"register a runs:/<run_id>/<path> URI, got {model_uri!r:.120}")
-    return registry.create_model_version(
+    return store.versions.create_model_version(
         name, model_uri, run_id=run_id, digest=digest, description=description, tags=tags,
         username=user,
     )  # fmt: skip
@@ -115,20 +129,20 @@ def _package_digest(run_id: str, path: str) -> str | None:
 
 def get_model_version(name: str, version: int | str) -> ModelVersion:
     """Return one version of a registered model."""
-    return _registry().get_model_version(name, version)
+    return _store().versions.get_model_version(name, version)
 
 
 def get_latest_version(name: str) -> ModelVersion:
     """Return the highest-numbered version of a registered model."""
-    return _registry().get_latest_version(name)
+    return _store().versions.get_latest_version(name)
 
 
 def search_model_versions(name: str | None = None, run_id: str | None = None) -> list[ModelVersion]:
     """Return versions, newest first, of one model and/or produced by one run."""
-    registry = _registry()
+    versions = _store().versions
     out, token = [], None
     while True:
-        page = registry.search_model_versions(name, run_id, 1000, token)
+        page = versions.search_model_versions(name, run_id, 1000, token)
         out.extend(page.items)
         token = page.next_page_token
         if token is None:
@@ -144,13 +158,13 @@ def set_alias(
     Without `expected_version` the alias is read first and moved only if it still points
     there; pass the version you saw to make the check span your own decision too.
     """
-    registry = _registry()
+    aliases = _store().aliases
     if expected_version is None:
         try:
-            expected_version = registry.get_version_by_alias(name, alias).version
+            expected_version = aliases.get_version_by_alias(name, alias).version
         except NotFound:
             expected_version = None
-    return registry.set_alias(
+    return aliases.set_alias(
         name, alias, version, expected_version=expected_version, username=_user()
     )
 
@@ -158,12 +172,12 @@ def set_alias(
 @sends_webhooks
 def delete_alias(name: str, alias: str) -> None:
     """Remove an alias from a registered model."""
-    _registry().delete_alias(name, alias, username=_user())
+    _store().aliases.delete_alias(name, alias, username=_user())
 
 
 def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
     """Return the version an alias points at."""
-    return _registry().get_version_by_alias(name, alias)
+    return _store().aliases.get_version_by_alias(name, alias)
 
 
 @sends_webhooks
@@ -172,24 +186,26 @@ def rollback(name: str, alias: str) -> ModelVersion:
 
     Rollbacks undo moves in order: two rollbacks after three moves land on the first version.
     """
-    return _registry().rollback_alias(name, alias, username=_user())
+    return _store().aliases.rollback_alias(name, alias, username=_user())
 
 
 @sends_webhooks
 def archive_model_version(name: str, version: int | str) -> ModelVersion:
     """Archive a version (refused while an alias points at it)."""
-    return _registry().update_model_version(name, version, state="archived", username=_user())
+    versions = _store().versions
+    return versions.update_model_version(name, version, state="archived", username=_user())
 
 
 @sends_webhooks
 def deprecate_model_version(name: str, version: int | str) -> ModelVersion:
     """Mark a version deprecated: still loadable, flagged for replacement."""
-    return _registry().update_model_version(name, version, state="deprecated", username=_user())
+    versions = _store().versions
+    return versions.update_model_version(name, version, state="deprecated", username=_user())
 
 
 def history(name: str, limit: int = 100) -> list[RegistryEvent]:
     """Return the registry events of a model, newest first (who, when, what, before, after)."""
-    return _registry().events(name, limit)
+    return _store().registry.events(name, limit)
 
 
 def resolve(model_uri: str) -> ModelVersion:
@@ -215,20 +231,3 @@ def lineage(name: str, version: int | str) -> dict[str, Any]:
     found = get_model_version(name, version)
     run = Client().get_run(found.run_id) if found.run_id else None
     return lineage_graph(found, run, _store().approvals.list_requests(name, limit=10_000))
-
-
-# Approvals, model cards and per-model roles live in their own module; they are part of this API.
-from perennia.registry.governance import (  # noqa: E402, F401
-    approve,
-    cancel_request,
-    edit_card,
-    get_approval_policy,
-    get_approval_request,
-    get_card,
-    list_approval_requests,
-    reject,
-    request_approval,
-    set_approval_policy,
-    set_model_role,
-    write_card,
-)

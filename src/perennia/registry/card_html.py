@@ -1,8 +1,9 @@
 """The model card as one self-contained HTML page: inline CSS, inline SVG charts, no scripts.
 
-It reuses the evaluation report's stylesheet, number formatting, bar charts and fairness
-section, so a card and the evaluation reports it summarises look like one family. Every value
-that a user wrote (names, descriptions, card text, tags, comments) is escaped.
+It is built from the report kit (`perennia._util.report`: page, stylesheet, number formatting,
+charts) and the evaluation report's own sections (headline, fairness, slices), so a card and the
+evaluation reports it summarises look like one family. Every value that a user wrote (names,
+descriptions, card text, tags, comments) is escaped.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from collections.abc import Sequence
 from html import escape, unescape
 from typing import TYPE_CHECKING, Any
 
-from perennia.evaluate.report import format as fmt
-from perennia.evaluate.report.sections import Section, figure
+from perennia._util.report import format as fmt
+from perennia._util.report import page as kit
+from perennia._util.report import svg
+from perennia._util.report.curves import calibration_chart, roc_chart
+from perennia._util.report.page import Section, figure
+from perennia.evaluate.report import metric_names
 from perennia.registry.card_lineage import lineage_svg
 from perennia.registry.cards import change_summary, when
 
@@ -106,14 +111,10 @@ def _header(card: ModelCard) -> str:
         ("Created", when(version.creation_time)),
         ("Card", f"revision {revision.revision}" if revision else "not written yet"),
     ]
-    items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
     description = version.description or card.model.description
     text = f'<p class="description">{fmt.text(description)}</p>' if description else ""
-    return (
-        f'<header class="top"><div class="kind">Model card</div><h1>{fmt.text(card.name)}'
-        f' <span class="muted">v{version.version}</span></h1><dl class="facts">{items}</dl>'
-        f"{text}</header>"
-    )
+    suffix = f' <span class="muted">v{version.version}</span>'
+    return kit.header("Model card", card.name, facts, after_title=suffix, extra=text)
 
 
 def _details(card: ModelCard) -> Section:
@@ -270,7 +271,7 @@ def _run_metrics(card: ModelCard) -> Section | None:
     if not metrics:
         return None
     rows = [
-        (fmt.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value))
+        (metric_names.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value))
         for name, value in sorted(metrics.items())
     ]
     run = card.run
@@ -286,16 +287,14 @@ def _run_metrics(card: ModelCard) -> Section | None:
 
 
 def _plain(name: str) -> str:
-    return unescape(fmt.label(name))
+    return unescape(metric_names.label(name))
 
 
 def _headline_chart(task: str, metrics: dict[str, Any], title: str) -> str:
     """Return a figure charting the headline 0-1 scores where higher is better ("" if none)."""
-    from perennia.evaluate.report import svg
-
     names = [
-        n for n in fmt.headline_names(task, metrics)
-        if fmt.direction(n) == "higher" and isinstance(metrics.get(n), int | float)
+        n for n in metric_names.headline_names(task, metrics)
+        if metric_names.direction(n) == "higher" and isinstance(metrics.get(n), int | float)
         and 0.0 <= metrics[n] <= 1.0
     ]  # fmt: skip
     if not names:
@@ -319,10 +318,10 @@ def _evaluation(index: int, evaluation: Evaluation) -> list[Section]:
     figures = [_headline_chart(result.get("task") or "", metrics, f"Headline metrics on {name}")]
     roc = charts.roc_series(result)
     if roc is not None:
-        figures.append(figure("ROC curve", charts.roc_chart([roc])))
+        figures.append(figure("ROC curve", roc_chart([roc])))
     calibration = charts.calibration_series(result)
     if calibration is not None:
-        figures.append(figure("Calibration", charts.calibration_chart([calibration])))
+        figures.append(figure("Calibration", calibration_chart([calibration])))
     body += f'<div class="charts">{"".join(figures)}</div>' if any(figures) else ""
     table = sections.metrics_table(result)
     if table is not None:
@@ -422,20 +421,12 @@ def _notes(card: ModelCard) -> str:
 
 
 def page(title: str, top: str, parts: Sequence[Section], generated: int) -> str:
-    """Return the full HTML document: inline CSS, contents, header and sections."""
-    from perennia.evaluate.report.style import CSS
-
-    links = "".join(f'<li><a href="#{s.anchor}">{s.title}</a></li>' for s in parts)
-    toc = f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{links}</ol></nav>'
-    body = "".join(s.html() for s in parts)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{CSS}{CARD_CSS}</style></head><body>"
-        f'<div class="layout">{toc}<main>{top}{body}'
-        f"<footer>Model card generated by perennia, {when(generated)} · self-contained page, "
-        "no external resources</footer></main></div></body></html>\n"
+    """Return the full HTML document: the kit's page with the card's CSS and footer."""
+    footer = (
+        f"Model card generated by perennia, {when(generated)} · self-contained page, "
+        "no external resources"
     )
+    return kit.page(title, top, parts, footer=footer, css=CARD_CSS)
 
 
 def render(card: ModelCard) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from perennia.evaluate.report import format as fmt
+from perennia._util.report import format as fmt
 
 LINEAGE_WIDTH = 820
 _ROW, _BOX, _TOP = 66.0, 54.0, 30.0

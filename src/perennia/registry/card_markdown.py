@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from perennia.evaluate.report import format as fmt
+from perennia._util.report import format as fmt
+from perennia.evaluate.report import metric_names
 from perennia.registry.cards import change_summary, when
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def _evaluation(evaluation: Evaluation) -> list[str]:
     out = [f"## Evaluation: {text(evaluation.dataset_name)}", "",
            f"{text(result.get('task'))} task, {fmt.count(result.get('n_rows'))} rows; "
            f"logged at {code(evaluation.path)}.", ""]  # fmt: skip
-    headline = fmt.headline_names(result.get("task") or "", metrics)
+    headline = metric_names.headline_names(result.get("task") or "", metrics)
     rest = [n for n in metrics if n not in headline]
     rows = [(f"**{cell(n)}**", fmt.number(metrics.get(n))) for n in headline]
     rows += [(code(n), fmt.number(metrics.get(n))) for n in rest]

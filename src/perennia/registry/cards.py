@@ -31,6 +31,7 @@ from perennia.errors import NotFound, PerenniaError
 
 if TYPE_CHECKING:
     from perennia.models.package import Manifest
+    from perennia.store.base import ModelVersionStore, Store
     from perennia.tracking.client import Client
 
 __all__ = [
@@ -152,15 +153,16 @@ class ModelCard:
         return lineage_graph(self.version, self.run, self.approvals)
 
 
-def build_card(name: str, version: int | str | None = None, store: Any = None) -> ModelCard:
+def build_card(
+    name: str, version: int | str | None = None, store: Store | None = None
+) -> ModelCard:
     """Return the ModelCard of `name` at `version` (the latest when None) from `store`."""
     client, store = _client_and_store(store)
-    registry = store.registry
-    model = registry.get_registered_model(name)
+    model = store.registry.get_registered_model(name)
     found = (
-        registry.get_latest_version(name)
+        store.versions.get_latest_version(name)
         if version is None
-        else registry.get_model_version(name, version)
+        else store.versions.get_model_version(name, version)
     )
     card = ModelCard(model=model, version=found, generated_time=now_ms())
     card.owners = _owners(store, model)
@@ -170,8 +172,8 @@ def build_card(name: str, version: int | str | None = None, store: Any = None) -
     card.manifest, card.manifest_verified = _manifest(client, found, card.notes)
     requests = store.approvals.list_requests(name, limit=1000)
     card.approvals = [r for r in requests if r.version == found.version]
-    card.versions = _versions(registry, name)
-    card.events = list(registry.events(name, EVENT_LIMIT))
+    card.versions = _versions(store.versions, name)
+    card.events = list(store.registry.events(name, EVENT_LIMIT))
     return card
 
 
@@ -193,7 +195,7 @@ def write_card(
     name: str,
     version: int | str | None = None,
     folder: str | Path | None = None,
-    store: Any = None,
+    store: Store | None = None,
 ) -> tuple[Path, Path]:
     """Return the paths of `v<version>.md` and `.html` written to `folder` (default under home)."""
     card = build_card(name, version, store)
@@ -240,7 +242,7 @@ def card_folder_name(name: str) -> str:
 # -- gathering --------------------------------------------------------------------------------
 
 
-def _client_and_store(store: Any) -> tuple[Client, Any]:
+def _client_and_store(store: Store | None) -> tuple[Client, Store]:
     from perennia.tracking.client import Client
 
     if store is None:
@@ -250,18 +252,18 @@ def _client_and_store(store: Any) -> tuple[Client, Any]:
     return Client(tracking_uri=store.uri), store
 
 
-def _owners(store: Any, model: RegisteredModel) -> list[str]:
+def _owners(store: Store, model: RegisteredModel) -> list[str]:
     """Return the model's owner followed by the users who manage it."""
     owners = [model.owner] if model.owner else []
     roles = store.model_roles.model_roles(model.name)
     return owners + sorted(u for u, role in roles.items() if role == "manager" and u not in owners)
 
 
-def _versions(registry: Any, name: str) -> list[ModelVersion]:
+def _versions(versions: ModelVersionStore, name: str) -> list[ModelVersion]:
     out: list[ModelVersion] = []
     token = None
     while True:
-        page = registry.search_model_versions(name, None, 1000, token)
+        page = versions.search_model_versions(name, None, 1000, token)
         out.extend(page.items)
         token = page.next_page_token
         if token is None:

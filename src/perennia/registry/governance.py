@@ -8,24 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from perennia.entities import ApprovalPolicy, ApprovalRequest, MetricGate, ModelCardRevision
-
-# perennia.registry imports this module last, so its decorator is already defined here.
-from perennia.registry import sends_webhooks
-
-
-def _store() -> Any:
-    from perennia.registry import _store
-
-    return _store()
-
-
-def _user(override: str | None = None) -> str | None:
-    from perennia.registry import _user
-
-    return override or _user()
+from perennia.registry.session import acting_user as _user
+from perennia.registry.session import current_store as _store
+from perennia.registry.session import sends_webhooks
 
 
 @sends_webhooks

@@ -32,8 +32,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from perennia._version import __version__
+
 if TYPE_CHECKING:
-    from perennia.store.sql.webhooks import ClaimedDelivery
+    from perennia.store.base import ServerStore, Store
+    from perennia.store.protocols.webhooks import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +113,11 @@ def verify_signature(
 
 
 def _request(claim: ClaimedDelivery) -> tuple[bytes, dict[str, str]]:
-    import perennia
-
     body = json.dumps(payload(claim), sort_keys=True, separators=(",", ":")).encode("utf-8")
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": f"perennia-webhooks/{perennia.__version__}",
+        "User-Agent": f"perennia-webhooks/{__version__}",
         EVENT_HEADER: claim.event.action if claim.event else "",
         DELIVERY_HEADER: str(claim.delivery_id),
         TIMESTAMP_HEADER: timestamp,
@@ -142,7 +143,7 @@ def _send(client: Any, claim: ClaimedDelivery) -> tuple[int | None, str | None]:
 
 
 def dispatch_due(
-    store: Any,
+    store: ServerStore,
     *,
     now: int | None = None,
     limit: int = 100,
@@ -157,11 +158,11 @@ def dispatch_due(
     """
     import httpx
 
-    from perennia.store.sql.webhooks import MAX_ATTEMPTS
+    from perennia.store.protocols.webhooks import MAX_ATTEMPTS
 
-    webhooks = store.webhooks
+    outbox = store.webhook_outbox
     outcomes = {"delivered": 0, "pending": 0, "failed": 0}
-    if not webhooks.has_due(now):
+    if not outbox.has_due(now):
         return outcomes
     attempts = MAX_ATTEMPTS if max_attempts is None else max_attempts
     timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
@@ -170,7 +171,7 @@ def dispatch_due(
             if stop is not None and stop.is_set():
                 break
             # One at a time, so each lease only has to cover a single send.
-            claims = webhooks.claim(now, max_attempts=attempts)
+            claims = outbox.claim(now, max_attempts=attempts)
             if not claims:
                 break
             claim = claims[0]
@@ -179,7 +180,7 @@ def dispatch_due(
             else:
                 code, error = _send(client, claim)
                 cap = attempts
-            status = webhooks.record_attempt(
+            status = outbox.record_attempt(
                 claim, status_code=code, error=error, now=now, max_attempts=cap
             )
             logger.info(
@@ -195,7 +196,7 @@ def dispatch_due(
 class WebhookDispatcher:
     """A daemon thread that sends due deliveries every `interval` seconds until stopped."""
 
-    def __init__(self, store: Any, interval: float = 2.0) -> None:
+    def __init__(self, store: ServerStore, interval: float = 2.0) -> None:
         self.store = store
         self.interval = interval
         self._stop = threading.Event()
@@ -233,9 +234,9 @@ class WebhookDispatcher:
             self._stop.wait(self.interval)
 
 
-def can_dispatch(store: Any) -> bool:
+def can_dispatch(store: Store) -> bool:
     """Return True when `store` holds the delivery outbox itself (a SQL store, not a client)."""
-    return hasattr(getattr(store, "webhooks", None), "claim")
+    return getattr(store, "webhook_outbox", None) is not None
 
 
 _kick_lock = threading.Lock()
@@ -243,7 +244,7 @@ _kicking: dict[int, threading.Thread] = {}
 _kick_again: set[int] = set()
 
 
-def kick(store: Any) -> threading.Thread | None:
+def kick(store: Store) -> threading.Thread | None:
     """Return a daemon thread sending what is due now, or None when nothing is due.
 
     Called after each registry write of an embedded store: one indexed query when nothing is
@@ -253,12 +254,12 @@ def kick(store: Any) -> threading.Thread | None:
     if not can_dispatch(store):
         return None
     try:
-        if not store.webhooks.has_due():
+        if not store.webhook_outbox.has_due():
             return None
     except Exception:  # noqa: BLE001 - a failed check must never fail the caller's write
         logger.exception("could not check for due webhook deliveries")
         return None
-    key = id(store.webhooks)
+    key = id(store.webhook_outbox)
     with _kick_lock:
         running = _kicking.get(key)
         if running is not None:
@@ -272,7 +273,7 @@ def kick(store: Any) -> threading.Thread | None:
     return thread
 
 
-def _drain(store: Any, key: int) -> None:
+def _drain(store: ServerStore, key: int) -> None:
     try:
         while True:
             dispatch_due(store)

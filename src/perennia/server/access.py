@@ -20,19 +20,18 @@ from fastapi import Request
 
 from perennia.entities import ApprovalRequest, LoggedModel, Reader, Role, User
 from perennia.errors import PerenniaError, PermissionDenied
+from perennia.store.base import ServerStore
 from perennia.store.validation import validate_experiment_id, validate_run_id
 
 # Paths that answer without sign-in: liveness, the version, and the API's own description.
-OPEN_PATHS = frozenset(
-    {"/health", "/version", "/openapi.json"}
-)
+OPEN_PATHS = frozenset({"/health", "/version", "/openapi.json"})
 
 
 class Caller:
     """The signed-in user of one request, and every access decision made for it."""
 
     def __init__(
-        self, user: User | None, store: Any, default_role: Role | None, *, enforced: bool
+        self, user: User | None, store: ServerStore, default_role: Role | None, *, enforced: bool
     ) -> None:
         self.user = user
         self.store = store

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-import perennia
+from perennia._version import __version__
 from perennia.config import Settings
 from perennia.server.access import Caller, caller_of
 from perennia.server.artifact_access import ArtifactAccess
@@ -26,7 +26,7 @@ from perennia.server.routes import (
     runs,
     webhooks,
 )
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 
 # Every router the app serves (the security tests walk this list to check each route is guarded).
 ROUTERS = tuple(
@@ -47,16 +47,23 @@ ROUTERS = tuple(
 )
 
 
-def create_app(store: Store | None = None, settings: Settings | None = None) -> Any:
+def create_app(store: ServerStore | None = None, settings: Settings | None = None) -> Any:
     """Return the ASGI app serving `store` (by default the one the settings or environment name)."""
     settings = settings or Settings.from_env()
     if store is None:
+        from perennia.errors import InvalidInput
         from perennia.store import open_store
 
-        store = open_store(settings.resolved_tracking_uri())
+        opened = open_store(settings.resolved_tracking_uri())
+        if not isinstance(opened, ServerStore):
+            raise InvalidInput(
+                f"the server needs a database to serve, not another server: "
+                f"{settings.resolved_tracking_uri()!r}; use a sqlite:/// or postgresql:// URI"
+            )
+        store = opened
     app = FastAPI(
         title="Perennia",
-        version=perennia.__version__,
+        version=__version__,
         description="Tracking, evaluation and the model registry over HTTP: the native API and "
         "MLflow's REST API.",
         lifespan=webhooks.lifespan(store, settings),  # sends registry webhooks while serving
@@ -84,7 +91,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     def version(caller: Caller = Depends(caller_of)) -> PlainTextResponse:
         """Return the server's version as plain text, as MLflow's server does."""
         caller.open()
-        return PlainTextResponse(perennia.__version__)
+        return PlainTextResponse(__version__)
 
     @app.get("/api/v1/artifact-digests", tags=["server"])
     def digests_in_use(caller: Caller = Depends(caller_of)) -> JSONResponse:

@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 
 from perennia.artifacts import open_blob_store
-from perennia.artifacts.repository import ArtifactRepository
 from perennia.server.uploads import UploadSpool
 from perennia.store.base import Store
+from perennia.tracking.artifact_repository import ArtifactRepository
 
 
 class ArtifactAccess:

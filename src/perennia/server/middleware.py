@@ -31,6 +31,7 @@ from perennia.errors import Conflict, InvalidInput, PerenniaError, TooLarge
 from perennia.server.access import OPEN_PATHS, Caller
 from perennia.server.errors import error_body, failure
 from perennia.server.signin import SignIn
+from perennia.store.base import ServerStore
 from perennia.store.sql.engine import join, leave
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def _error_response(error: PerenniaError, headers=()) -> list[dict[str, Any]]:
 class ServerMiddleware:
     """Guards an ASGI app: limits, sign-in, idempotency, audit, and JSON for every failure."""
 
-    def __init__(self, app, store: Any, settings: Settings) -> None:
+    def __init__(self, app, store: ServerStore, settings: Settings) -> None:
         self.app = app
         self.store = store
         self.auth = settings.server_auth

@@ -22,11 +22,11 @@ import secrets
 import threading
 import time
 from collections import deque
-from typing import Any
 
 from perennia.entities import User
 from perennia.errors import TooManyRequests
 from perennia.security import TOKEN_PREFIX, verify_password
+from perennia.store.base import ServerStore
 
 WINDOW_SECONDS = 60.0
 _REMEMBER_SECONDS = 600.0
@@ -36,7 +36,7 @@ _MAX_TRACKED = 50_000
 class SignIn:
     """Authenticates requests against the store's users and tokens."""
 
-    def __init__(self, store: Any, max_failures: int = 10) -> None:
+    def __init__(self, store: ServerStore, max_failures: int = 10) -> None:
         self.store = store
         self.max_failures = max_failures
         self._secret = secrets.token_bytes(32)  # keys the remembered-pair digests
@@ -55,7 +55,7 @@ class SignIn:
         scheme, _, credentials = authorization.partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer":
-            return self.store.access.authenticate_token(credentials.strip())
+            return self.store.users.authenticate_token(credentials.strip())
         if scheme != "basic":
             return None
         try:
@@ -64,12 +64,12 @@ class SignIn:
             return None
         username, _, secret = decoded.partition(":")
         if secret.startswith(TOKEN_PREFIX):
-            user = self.store.access.authenticate_token(secret)
+            user = self.store.users.authenticate_token(secret)
             return user if user is not None and user.username == username else None
         return self._password(username, secret, address or "")
 
     def _password(self, username: str, password: str, address: str) -> User | None:
-        record = self.store.access.password_record(username)
+        record = self.store.users.password_record(username)
         user, stored = record if record is not None else (None, None)
         pair = None
         if stored:

@@ -17,12 +17,16 @@ never reads a source, it hands it to clients.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perennia.artifacts.paths import validate_artifact_path
 from perennia.entities import Role
 from perennia.errors import InvalidInput, NotFound
 from perennia.server.mlflow_compat.shapes import RUNS_URI, model_id_of
+from perennia.store.artifact_paths import validate_artifact_path
+from perennia.store.base import Store
+
+if TYPE_CHECKING:
+    from perennia.server.access import Caller
 
 _PROXY_RUN = re.compile(r"^mlflow-artifacts:/(\d{1,10})/([0-9a-f]{32})/artifacts(?:/(.*))?$")
 _PROXY_LOGGED = re.compile(r"^mlflow-artifacts:/(\d{1,10})/models/(m-[0-9a-f]{32})/artifacts/?$")
@@ -35,7 +39,7 @@ _FORMS = (
 )
 
 
-def vouch_for_source(caller: Any, store: Any, source: Any, run_id: str | None) -> None:
+def vouch_for_source(caller: Caller, store: Store, source: Any, run_id: str | None) -> None:
     """Return once the version's source is one the server vouches for and the caller may read
     what it and `run_id` point at.
 
@@ -65,7 +69,7 @@ def vouch_for_source(caller: Any, store: Any, source: Any, run_id: str | None) -
 _FOREIGN: Any = object()
 
 
-def _run_of(caller: Any, store: Any, source: str, seen: set[tuple[str, int]]) -> Any:
+def _run_of(caller: Caller, store: Store, source: str, seen: set[tuple[str, int]]) -> Any:
     """Return the run a source comes from (None for none), or _FOREIGN for an unknown form."""
     if match := RUNS_URI.match(source):
         validate_artifact_path(match.group(2))
@@ -87,7 +91,9 @@ def _run_of(caller: Any, store: Any, source: str, seen: set[tuple[str, int]]) ->
     return _FOREIGN
 
 
-def _run_of_version(caller, store, name: str, number: str, source: str, seen) -> Any:
+def _run_of_version(
+    caller: Caller, store: Store, name: str, number: str, source: str, seen: set[tuple[str, int]]
+) -> Any:
     if not number.isdigit():
         raise InvalidInput(
             f"source {source[:120]!r} names a version by alias or 'latest', which moves; "
@@ -102,7 +108,7 @@ def _run_of_version(caller, store, name: str, number: str, source: str, seen) ->
         )
     seen.add(key)
     try:
-        version = store.registry.get_model_version(name, int(number))
+        version = store.versions.get_model_version(name, int(number))
     except NotFound:
         raise NotFound(f"source {source[:120]!r} names a version that does not exist") from None
     found = _run_of(caller, store, version.source, seen)

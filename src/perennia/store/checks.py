@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from perennia.entities import ArtifactEntry, DatasetInput, MetricBatch, Param, RunTag
 from perennia.errors import Conflict, InvalidInput
+from perennia.store.artifact_paths import validate_artifact_path
 from perennia.store.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -126,8 +127,6 @@ def check_input(item: DatasetInput) -> DatasetInput:
 
 def check_artifact_entry(entry: ArtifactEntry) -> ArtifactEntry:
     """Return the manifest entry if its path, digest and size are valid, else raise InvalidInput."""
-    from perennia.artifacts.paths import validate_artifact_path
-
     validate_artifact_path(entry.path)
     if not (isinstance(entry.digest, str) and len(entry.digest) == 64):
         raise InvalidInput(

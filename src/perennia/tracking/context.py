@@ -11,10 +11,10 @@ import threading
 import time
 
 from perennia.artifacts import open_blob_store
-from perennia.artifacts.repository import ArtifactRepository
 from perennia.config import Settings
 from perennia.store import open_store
 from perennia.store.base import Store
+from perennia.tracking.artifact_repository import ArtifactRepository
 from perennia.tracking.heartbeat import Heartbeat, reap_stale_runs
 from perennia.tracking.writer import BatchingWriter
 
@@ -66,7 +66,7 @@ class TrackingContext:
         http = getattr(self.store, "http", None)
         if http is not None:
             # A remote store: the bytes go through the server, which keeps them where it decides.
-            from perennia.artifacts.remote import ServerBlobStore
+            from perennia.tracking.server_blobs import ServerBlobStore
 
             return ArtifactRepository(ServerBlobStore(http, run_id), self.store.artifacts)
         experiment_id = self.store.runs.get(run_id).info.experiment_id

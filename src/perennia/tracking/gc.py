@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from perennia.clock import now_ms
 from perennia.entities import ViewType
+from perennia.store.base import ServerStore
 from perennia.tracking.context import TrackingContext
 from perennia.tracking.heartbeat import reap_stale_runs
 
@@ -54,13 +55,11 @@ def collect_garbage(
         report.deleted_blobs += context.repository_for_location(location).delete_unreferenced(
             blob_grace_seconds
         )
-    keys = getattr(context.store, "idempotency", None)
-    if keys is not None:  # a server's own store; a REST client has none to expire
+    store = context.store
+    if isinstance(store, ServerStore):  # a server's own store; a REST client has none of these
         step("expiring idempotency keys older than a day")
-        report.expired_keys = keys.expire()
-    access = getattr(context.store, "access", None)
-    if access is not None:
+        report.expired_keys = store.idempotency.expire()
         # Upload records only matter until their blob is linked or collected.
         step("forgetting blob uploads older than the grace period")
-        access.expire_uploads(now_ms() - int(blob_grace_seconds * 1000))
+        store.access.expire_uploads(now_ms() - int(blob_grace_seconds * 1000))
     return report

@@ -2,8 +2,9 @@
 
 Names and signatures follow scikit-learn's where it has the metric, and results agree with it
 to floating-point noise (the test suite checks each against its oracle). Every function
-accepts numpy, pandas, polars or plain lists, takes `sample_weight=` where the definition
-allows, and raises `perennia.errors.InvalidInput` naming the argument and the fix.
+accepts numpy, pandas, polars, pyarrow or plain lists (read by `perennia._util.tables`, so nulls
+mean the same in each), takes `sample_weight=` where the definition allows, and raises
+`perennia.errors.InvalidInput` naming the argument and the fix.
 """
 
 from __future__ import annotations

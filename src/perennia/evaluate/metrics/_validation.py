@@ -2,6 +2,7 @@
 
 Each helper turns what a user passes (lists, numpy, pandas, polars, arrow) into a 1-D numpy
 array of a known dtype, or raises InvalidInput naming the argument, the problem and the fix.
+The conversion itself is `perennia._util.tables`; this module adds what metrics demand.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 
 
@@ -17,15 +19,10 @@ def as_array(values: Any, name: str) -> np.ndarray:
     """Return `values` as a 1-D numpy array (a column vector of shape (n, 1) is flattened)."""
     if values is None:
         raise InvalidInput(f"{name} is missing; pass an array with one value per row")
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
-        values = values.to_numpy()
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise InvalidInput(
-            f"{name} must be one-dimensional (one value per row), got shape {array.shape}"
-        )
+    try:
+        array = tables.to_1d(values, name)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc)) from None
     if array.size == 0:
         raise InvalidInput(f"{name} is empty; metrics need at least one row")
     return array
@@ -33,10 +30,8 @@ def as_array(values: Any, name: str) -> np.ndarray:
 
 def as_matrix(values: Any, name: str) -> np.ndarray:
     """Return `values` as a 2-D float64 array (rows x classes) with no NaN."""
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
-        values = values.to_numpy()
     try:
-        array = np.asarray(values, dtype=np.float64)
+        array = np.asarray(tables.to_numpy(values, name), dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidInput(f"{name} must hold numbers, one column per class") from None
     if array.ndim != 2:

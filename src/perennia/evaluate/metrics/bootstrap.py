@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 
 __all__ = [
@@ -224,9 +225,7 @@ def _stratified_indices(
 
 
 def _strata_codes(strata: Any, n: int) -> np.ndarray:
-    if hasattr(strata, "to_numpy") and not isinstance(strata, np.ndarray):
-        strata = strata.to_numpy()
-    array = np.asarray(strata)
+    array = tables.to_numpy(strata, "strata")
     if array.ndim != 1 or array.shape[0] != n:
         raise InvalidInput(
             f"strata must hold one label per row ({n} rows), got shape {array.shape}"

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
 from perennia.evaluate.metrics._validation import as_binary, as_weights, same_length
 
@@ -485,7 +486,7 @@ def _factorize(name: str, values: Any, n: int) -> tuple[np.ndarray, list[str]]:
     import pandas as pd
 
     if not isinstance(values, pd.Series | pd.Index | pd.Categorical):
-        values = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+        values = tables.to_numpy(values, f"sensitive feature {name!r}")
         if values.ndim != 1:
             raise InvalidInput(
                 f"sensitive feature {name!r} must be one-dimensional, got shape {values.shape}"

@@ -1,12 +1,16 @@
-"""Report sections built from curves: ROC, PR, calibration, confusion, thresholds, lift, residuals."""
+"""Evaluation sections built from a result's curves: ROC, PR, calibration, confusion, thresholds,
+lift, residuals. The charts themselves come from the report kit (`perennia._util.report`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from perennia.evaluate.report import format as fmt
-from perennia.evaluate.report import svg
-from perennia.evaluate.report.sections import Section, figure
+from perennia._util.report import format as fmt
+from perennia._util.report import svg
+from perennia._util.report.curves import calibration_chart, pr_chart, roc_chart
+from perennia._util.report.page import Section, figure
+from perennia.evaluate.report import metric_names
 
 MARK_COLOURS = {"youden": "#1f2937", "f1": "#7c3aed", "cost": "#b45309"}
 MARK_NAMES = {"youden": "Youden", "f1": "best F1", "cost": "min cost"}
@@ -70,25 +74,6 @@ def base_rate(result: dict[str, Any]) -> float | None:
     return min(p for r, p in pairs if r == top)
 
 
-def roc_chart(series: list[svg.Series], marks=()) -> str:
-    """Return a ROC chart of `series` with the chance diagonal."""
-    return svg.line_chart(
-        series, title="ROC curve", x_label="False positive rate", y_label="True positive rate",
-        x_domain=(0.0, 1.0), y_domain=(0.0, 1.0), diagonal="Chance", marks=marks,
-    )  # fmt: skip
-
-
-def pr_chart(series: list[svg.Series], base: float | None, marks=()) -> str:
-    """Return a precision-recall chart of `series` with the base-rate line."""
-    rules = (
-        [svg.Rule(base, f"Base rate {fmt.number(base)}", where="start")] if base is not None else []
-    )
-    return svg.line_chart(
-        series, title="Precision-recall curve", x_label="Recall", y_label="Precision",
-        x_domain=(0.0, 1.0), y_domain=(0.0, 1.0), rules=rules, marks=marks,
-    )  # fmt: skip
-
-
 def calibration_series(result: dict[str, Any], **style: Any) -> svg.Series | None:
     """Return the reliability curve of `result` with bin counts as point notes, or None."""
     cal = _curve(result, "calibration", "mean_predicted", "fraction_positive")
@@ -103,15 +88,6 @@ def calibration_series(result: dict[str, Any], **style: Any) -> svg.Series | Non
         notes=notes,
         **style,
     )
-
-
-def calibration_chart(series: list[svg.Series]) -> str:
-    """Return a reliability diagram of `series` with the perfect-calibration diagonal."""
-    return svg.line_chart(
-        series, title="Reliability diagram", x_label="Mean predicted probability",
-        y_label="Observed fraction positive", x_domain=(0.0, 1.0), y_domain=(0.0, 1.0),
-        diagonal="Perfectly calibrated",
-    )  # fmt: skip
 
 
 def curves_section(result: dict[str, Any]) -> Section | None:
@@ -167,7 +143,7 @@ def threshold_section(result: dict[str, Any]) -> Section | None:
     if curve is None:
         return None
     series = [
-        svg.Series(fmt.LABELS.get(k, k), curve["threshold"], curve[k])
+        svg.Series(metric_names.LABELS.get(k, k), curve["threshold"], curve[k])
         for k in ("precision", "recall", "f1", "fpr")
         if curve.get(k)
     ]

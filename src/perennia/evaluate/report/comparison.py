@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from perennia.evaluate.report import charts, svg
-from perennia.evaluate.report import format as fmt
-from perennia.evaluate.report.sections import Section, figure
+from perennia._util.report import curves, svg
+from perennia._util.report import format as fmt
+from perennia._util.report.page import Section, figure
+from perennia.evaluate.report import charts, metric_names
 
 CANDIDATE, BASELINE = svg.PALETTE[0], svg.PALETTE[1]
 
@@ -62,7 +63,7 @@ def gates(comparison: dict[str, Any]) -> Section | None:
 def _signed_cell(value, metric) -> str:
     if not isinstance(value, int | float):
         return fmt.num_cell(value)
-    better = value > 0 if fmt.direction(str(metric or "")) == "higher" else value < 0
+    better = value > 0 if metric_names.direction(str(metric or "")) == "higher" else value < 0
     kind = "" if value == 0 else ("ok" if better else "bad")
     sign = "+" if value > 0 else ""
     shown = f"{sign}{fmt.number(value)}"
@@ -78,7 +79,7 @@ def side_by_side(comparison: dict[str, Any]) -> Section | None:
     cand = comparison.get("candidate_result") or {}
     base = comparison.get("baseline_result") or {}
     cm, bm = cand.get("metrics") or {}, base.get("metrics") or {}
-    names = fmt.headline_names(cand.get("task", ""), cm)
+    names = metric_names.headline_names(cand.get("task", ""), cm)
     names += [
         g.get("metric")
         for g in comparison.get("gates") or []
@@ -92,7 +93,7 @@ def side_by_side(comparison: dict[str, Any]) -> Section | None:
         c, b = cm.get(name), bm.get(name)
         diff = c - b if isinstance(c, int | float) and isinstance(b, int | float) else None
         rows.append(
-            (fmt.label(name), fmt.num_cell(c), f'<td class="num muted">{fmt.interval(ci_c.get(name)) if ci_c.get(name) else ""}</td>',
+            (metric_names.label(name), fmt.num_cell(c), f'<td class="num muted">{fmt.interval(ci_c.get(name)) if ci_c.get(name) else ""}</td>',
              fmt.num_cell(b), f'<td class="num muted">{fmt.interval(ci_b.get(name)) if ci_b.get(name) else ""}</td>',
              _signed_cell(diff, name))
         )  # fmt: skip
@@ -115,15 +116,15 @@ def overlays(comparison: dict[str, Any]) -> Section | None:
     figures = []
     roc = _pair(charts.roc_series, cand, base)
     if roc:
-        figures.append(figure("ROC curves", charts.roc_chart(roc)))
+        figures.append(figure("ROC curves", curves.roc_chart(roc)))
     pr = _pair(charts.pr_series, cand, base)
     if pr:
         figures.append(
-            figure("Precision-recall curves", charts.pr_chart(pr, charts.base_rate(cand)))
+            figure("Precision-recall curves", curves.pr_chart(pr, charts.base_rate(cand)))
         )
     cal = _pair(charts.calibration_series, cand, base)
     if cal:
-        figures.append(figure("Calibration", charts.calibration_chart(cal)))
+        figures.append(figure("Calibration", curves.calibration_chart(cal)))
     if not figures:
         return None
     lead = "Solid: candidate. Dashed: baseline."

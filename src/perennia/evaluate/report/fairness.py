@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from perennia.evaluate.report import format as fmt
-from perennia.evaluate.report import svg
-from perennia.evaluate.report.sections import Section, figure
+from perennia._util.report import format as fmt
+from perennia._util.report import svg
+from perennia._util.report.page import Section, figure
+from perennia.evaluate.report import metric_names
 
 FOUR_FIFTHS = 0.8
 GROUP_COLUMNS = (
@@ -45,7 +46,7 @@ def _disparities(report: dict[str, Any]) -> str:
         if _is_ratio(name) and isinstance(value, int | float):
             check = fmt.badge("ok", "PASS") if value >= FOUR_FIFTHS else fmt.badge("bad", "FLAG")
         rows.append(
-            (f"{fmt.label(name)}<br><code>{fmt.text(name)}</code>", fmt.num_cell(value),
+            (f"{metric_names.label(name)}<br><code>{fmt.text(name)}</code>", fmt.num_cell(value),
              fmt.text(entry.get("reference_group")), fmt.text(entry.get("worst_group")), check,
              f'<td class="detail">{fmt.text(entry.get("description") or "")}</td>')
         )  # fmt: skip

@@ -1,12 +1,14 @@
-"""Report sections built from tables: header, headline cards, metrics, per-class, slices, robustness."""
+"""Evaluation sections built from tables: header, headline cards, metrics, per-class, slices, robustness."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from perennia.evaluate.report import format as fmt
+from perennia._util.report import format as fmt
+from perennia._util.report import page
+from perennia._util.report.page import Section
+from perennia.evaluate.report import metric_names
 
 TASK_NAMES = {
     "binary": "Binary classification",
@@ -14,27 +16,6 @@ TASK_NAMES = {
     "regression": "Regression",
     "ranking": "Ranking",
 }
-
-
-@dataclass
-class Section:
-    """One titled block of the page; `anchor` is its id in the table of contents."""
-
-    anchor: str
-    title: str
-    body: str
-    lead: str = ""
-
-    def html(self) -> str:
-        """Return the section as HTML."""
-        lead = f'<p class="lead">{self.lead}</p>' if self.lead else ""
-        return f'<section id="{self.anchor}"><h2>{self.title}</h2>{lead}{self.body}</section>'
-
-
-def figure(heading: str, svg: str, caption: str = "") -> str:
-    """Return a chart wrapped in a <figure> with an escaped heading and optional caption."""
-    note = f"<figcaption>{caption}</figcaption>" if caption else ""
-    return f"<figure><h3>{fmt.text(heading)}</h3>{svg}{note}</figure>"
 
 
 def header(result: dict[str, Any], *, kind: str = "Evaluation report") -> str:
@@ -48,17 +29,13 @@ def header(result: dict[str, Any], *, kind: str = "Evaluation report") -> str:
     if result.get("threshold") is not None:
         facts.append(("Decision threshold", fmt.number(result.get("threshold"))))
     facts.append(("Created", fmt.text(created)))
-    items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
-    return (
-        f'<header class="top"><div class="kind">{fmt.text(kind)}</div>'
-        f'<h1>{fmt.text(result.get("model_name") or "model")}</h1><dl class="facts">{items}</dl></header>'
-    )
+    return page.header(kind, result.get("model_name") or "model", facts)
 
 
 def headline(result: dict[str, Any]) -> Section | None:
     """Return the headline metric cards, or None when there are no metrics."""
     metrics = result.get("metrics") or {}
-    names = fmt.headline_names(result.get("task", ""), metrics)
+    names = metric_names.headline_names(result.get("task", ""), metrics)
     if not names:
         return None
     intervals = result.get("intervals") or {}
@@ -67,9 +44,9 @@ def headline(result: dict[str, Any]) -> Section | None:
         ci = intervals.get(name)
         ci_html = f'<div class="ci">95% CI {fmt.interval(ci)}</div>' if ci else ""
         cards.append(
-            f'<div class="card" title="{fmt.text(name)}"><div class="name">{fmt.label(name)}</div>'
+            f'<div class="card" title="{fmt.text(name)}"><div class="name">{metric_names.label(name)}</div>'
             f'<div class="value">{fmt.number(metrics.get(name))}</div>{ci_html}'
-            f'<div class="hint">{fmt.direction(name)} is better</div></div>'
+            f'<div class="hint">{metric_names.direction(name)} is better</div></div>'
         )
     return Section("headline", "Headline metrics", f'<div class="cards">{"".join(cards)}</div>')
 
@@ -81,7 +58,7 @@ def metrics_table(result: dict[str, Any]) -> Section | None:
         return None
     intervals = result.get("intervals") or {}
     rows = [
-        (fmt.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value),
+        (metric_names.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value),
          f'<td class="num">{fmt.interval(intervals.get(name))}</td>')
         for name, value in metrics.items()
     ]  # fmt: skip
@@ -132,7 +109,7 @@ def slices(result: dict[str, Any]) -> Section | None:
              f'<td class="num">{fmt.count(entry.get("count"))}</td>')
             + tuple(_slice_cell(values.get(n), overall.get(n), n) for n in names)
         )  # fmt: skip
-    headers = ("Slice", "Value", "Rows", *(fmt.label(n) for n in names))
+    headers = ("Slice", "Value", "Rows", *(metric_names.label(n) for n in names))
     lead = "Each slice is scored on its rows alone; cells clearly worse than overall are marked."
     return Section("slices", "Slices", fmt.table(headers, rows, cls="slices"), lead)
 
@@ -140,7 +117,7 @@ def slices(result: dict[str, Any]) -> Section | None:
 def _slice_cell(value, overall, name: str) -> str:
     if not isinstance(value, int | float) or not isinstance(overall, int | float):
         return fmt.num_cell(value)
-    gap = (overall - value) if fmt.direction(name) == "higher" else (value - overall)
+    gap = (overall - value) if metric_names.direction(name) == "higher" else (value - overall)
     scale = max(abs(overall), 1e-12)
     if gap / scale > 0.05:
         return f'<td class="num"><span class="badge bad">{fmt.number(value)}</span></td>'

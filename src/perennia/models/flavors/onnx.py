@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from perennia._util import tables
 from perennia.errors import IntegrityError, InvalidInput
 from perennia.models.flavors.base import distribution_version
 
@@ -114,26 +115,21 @@ class ONNXModel:
 
     def _feed(self, data: Any) -> dict[str, Any]:
         """Return {input name: array of the input's element type} for `data`."""
-        import numpy as np
-        import pandas as pd
-
         names = [item.name for item in self.inputs]
         if isinstance(data, dict):
             missing = [name for name in names if name not in data]
             if missing:
                 raise InvalidInput(f"the ONNX model's inputs {missing} are missing from the data")
             return {item.name: _cast(data[item.name], item.type) for item in self.inputs}
-        if hasattr(data, "to_pandas") and not isinstance(data, pd.DataFrame):
-            data = data.to_pandas()
-        if isinstance(data, pd.DataFrame) and len(names) > 1:
+        if tables.is_table(data) and len(names) > 1:
             # skl2onnx's per-column inputs (one input per column, shape (n, 1)).
-            missing = [name for name in names if name not in data.columns]
+            missing = [name for name in names if name not in tables.column_names(data)]
             if missing:
                 raise InvalidInput(
                     f"the ONNX model has inputs {names}; the DataFrame lacks columns {missing}"
                 )
             return {
-                item.name: _cast(data[item.name].to_numpy().reshape(-1, 1), item.type)
+                item.name: _cast(tables.column(data, item.name).reshape(-1, 1), item.type)
                 for item in self.inputs
             }
         if len(names) != 1:
@@ -141,8 +137,7 @@ class ONNXModel:
                 f"the ONNX model has {len(names)} inputs {names}; pass a dict of arrays by input "
                 "name or a DataFrame with those columns"
             )
-        array = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
-        return {names[0]: _cast(array, self.inputs[0].type)}
+        return {names[0]: _cast(data, self.inputs[0].type)}
 
     def __repr__(self) -> str:
         names = [item.name for item in self.inputs]
@@ -188,9 +183,10 @@ def _probability_output(outputs: list[str]) -> str | None:
 
 def _cast(values: Any, element_type: str) -> Any:
     """Return `values` as a numpy array of the graph input's element type."""
-    import numpy as np
-
-    array = np.asarray(values)
+    try:
+        array = tables.to_numpy(values, "the ONNX model's input")
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc)) from None
     dtype = _DTYPES.get(element_type)
     if dtype is None or array.dtype == dtype:
         return array

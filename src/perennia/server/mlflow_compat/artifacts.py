@@ -19,11 +19,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from perennia.artifacts.paths import validate_artifact_path
 from perennia.entities import Role
 from perennia.errors import InvalidInput, NotFound
 from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.shapes import RUNS_URI
+from perennia.store.artifact_paths import validate_artifact_path
 
 router = APIRouter(prefix="/api/2.0/mlflow-artifacts", include_in_schema=False)
 MAX_UPLOAD_BYTES = 5 * 1024**3

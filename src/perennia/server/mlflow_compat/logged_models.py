@@ -29,7 +29,7 @@ from perennia.server.mlflow_compat.arguments import (
 )
 from perennia.server.mlflow_compat.shapes import logged_model_json
 from perennia.server.routes.common import store_of
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 
 # No router prefix: server-info lives under /api/3.0, everything else under /api/2.0/mlflow.
 router = APIRouter(include_in_schema=False)
@@ -59,7 +59,9 @@ def _model(caller: Caller, model_id: str, *, allow_deleted: bool = False) -> dic
 
 @router.post(API + "/logged-models")
 def create_logged_model(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the new PENDING logged model (editors of the experiment); MLflow names it at
     random when no name is sent."""
@@ -76,7 +78,9 @@ def create_logged_model(
 
 @router.post(API + "/logged-models/search")
 def search_logged_models(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return one page of the experiments' logged models, newest first."""
     if body.get("datasets"):
@@ -114,7 +118,7 @@ def finalize_logged_model(
     model_id: str,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the model after setting its final status (READY or UPLOAD_FAILED; editors)."""
     caller.logged_model(model_id, Role.EDITOR)
@@ -131,7 +135,7 @@ def finalize_logged_model(
 
 @router.delete(API + "/logged-models/{model_id}")
 def delete_logged_model(
-    model_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    model_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Mark the logged model deleted (editors)."""
     caller.logged_model(model_id, Role.EDITOR)
@@ -144,7 +148,7 @@ def set_logged_model_tags(
     model_id: str,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set tags on the logged model (editors)."""
     caller.logged_model(model_id, Role.EDITOR)
@@ -154,7 +158,10 @@ def set_logged_model_tags(
 
 @router.delete(API + "/logged-models/{model_id}/tags/{key:path}")
 def delete_logged_model_tag(
-    model_id: str, key: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    model_id: str,
+    key: str,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one tag of the logged model (editors)."""
     caller.logged_model(model_id, Role.EDITOR)
@@ -167,7 +174,7 @@ def log_logged_model_params(
     model_id: str,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Record params on the logged model (editors)."""
     caller.logged_model(model_id, Role.EDITOR)
@@ -177,7 +184,9 @@ def log_logged_model_params(
 
 @router.post(API + "/runs/outputs")
 def log_outputs(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Accept a run's model outputs once the run and each model exist (editors of the run).
 

@@ -36,7 +36,7 @@ from perennia.server.mlflow_compat.shapes import (
 )
 from perennia.server.routes.common import acting_user, grant_creator, store_of
 from perennia.server.sources import vouch_for_source
-from perennia.store.base import Store
+from perennia.store.base import ServerStore, Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
 router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
@@ -92,7 +92,7 @@ def _check_order(order_by: Any, accepted: tuple[str, ...]) -> None:
 def _model_body(store: Store, model: RegisteredModel) -> dict[str, Any]:
     latest = None
     if model.latest_version is not None:
-        latest = store.registry.get_model_version(model.name, model.latest_version)
+        latest = store.versions.get_model_version(model.name, model.latest_version)
     return {"registered_model": registered_model_json(model, latest)}
 
 
@@ -114,7 +114,7 @@ def create_registered_model(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the new registered model, owned (and managed) by the signed-in user."""
     name = text(body, "name")
@@ -130,7 +130,7 @@ def create_registered_model(
 
 @router.get("/registered-models/get")
 def get_registered_model(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return the registered model with its latest version and aliases."""
     name = caller.model(text(args_of(request, {}), "name"), Role.VIEWER)
@@ -139,7 +139,7 @@ def get_registered_model(
 
 @router.get("/registered-models/search")
 def search_registered_models(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return one page of registered models by name: `name =`, `name LIKE` and tag filters."""
     args = args_of(request, {})
@@ -166,7 +166,7 @@ def update_registered_model(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the registered model after changing its description (editors)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
@@ -181,7 +181,7 @@ def rename_registered_model(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the registered model under its new name (managers)."""
     name = caller.model(text(body, "name"), Role.MANAGER)
@@ -196,7 +196,7 @@ def delete_registered_model(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete the registered model with its versions, tags and aliases (managers)."""
     name = caller.model(text(args_of(request, body), "name"), Role.MANAGER)
@@ -209,7 +209,7 @@ def get_latest_versions(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the newest version; every version is in stage "None" (stages are not kept)."""
     args = args_of(request, body)
@@ -222,7 +222,7 @@ def get_latest_versions(
     wanted = not stages or any(str(s).lower() == "none" for s in stages)
     if model.latest_version is None or not wanted:
         return JSONResponse({"model_versions": []})
-    latest = store.registry.get_model_version(name, model.latest_version)
+    latest = store.versions.get_model_version(name, model.latest_version)
     return JSONResponse({"model_versions": [model_version_json(latest)]})
 
 
@@ -231,7 +231,7 @@ def set_registered_model_tag(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set one tag of the registered model (editors)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
@@ -246,7 +246,7 @@ def delete_registered_model_tag(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one tag of the registered model (editors)."""
     args = args_of(request, body)
@@ -262,11 +262,11 @@ def set_alias(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Point the alias at the version (editors; an approval policy on the alias still applies)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
-    store.registry.set_alias(
+    store.aliases.set_alias(
         name, text(body, "alias"), text(body, "version"), username=acting_user(request, None)
     )
     return JSONResponse({})
@@ -277,23 +277,23 @@ def delete_alias(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Remove the alias (editors)."""
     args = args_of(request, body)
     name = caller.model(text(args, "name"), Role.EDITOR)
-    store.registry.delete_alias(name, text(args, "alias"), acting_user(request, None))
+    store.aliases.delete_alias(name, text(args, "alias"), acting_user(request, None))
     return JSONResponse({})
 
 
 @router.get("/registered-models/alias")
 def get_version_by_alias(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return the version the alias points at."""
     args = args_of(request, {})
     name = caller.model(text(args, "name"), Role.VIEWER)
-    return _version_body(store.registry.get_version_by_alias(name, text(args, "alias")))
+    return _version_body(store.aliases.get_version_by_alias(name, text(args, "alias")))
 
 
 # -- model versions ---------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def create_model_version(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return a new READY version (editors); one from a logged model takes its source run.
 
@@ -318,7 +318,7 @@ def create_model_version(
         run_id = run_id or caller.logged_model(model_id, Role.VIEWER).source_run_id
     if run_id is not None:
         store.runs.get(run_id)  # NotFound before a version points at a run that is not there
-    version = store.registry.create_model_version(
+    version = store.versions.create_model_version(
         name, source, run_id=run_id, description=text(body, "description", required=False) or "",
         tags=key_values(body.get("tags"), "tags"), username=acting_user(request, None),
     )  # fmt: skip
@@ -327,12 +327,12 @@ def create_model_version(
 
 @router.get("/model-versions/get")
 def get_model_version(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return one version."""
     args = args_of(request, {})
     name = caller.model(text(args, "name"), Role.VIEWER)
-    return _version_body(store.registry.get_model_version(name, text(args, "version")))
+    return _version_body(store.versions.get_model_version(name, text(args, "version")))
 
 
 @router.patch("/model-versions/update")
@@ -340,11 +340,11 @@ def update_model_version(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the version after changing its description (editors)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
-    version = store.registry.update_model_version(
+    version = store.versions.update_model_version(
         name, text(body, "version"), description=_description(body),
         username=acting_user(request, None),
     )  # fmt: skip
@@ -356,12 +356,12 @@ def delete_model_version(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one version with its tags and aliases (editors)."""
     args = args_of(request, body)
     name = caller.model(text(args, "name"), Role.EDITOR)
-    store.registry.delete_model_version(
+    store.versions.delete_model_version(
         name, text(args, "version"), username=acting_user(request, None)
     )
     return JSONResponse({})
@@ -369,7 +369,7 @@ def delete_model_version(
 
 @router.get("/model-versions/search")
 def search_model_versions(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return one page of versions of models the caller may read, filtered by `name =`,
     `run_id =` and tag conditions."""
@@ -381,7 +381,7 @@ def search_model_versions(
     token = page_token(args)
     reader = caller.listing()
     versions, token = _scan(
-        lambda n, tok: store.registry.search_model_versions(name, run_id, n, tok, reader),
+        lambda n, tok: store.versions.search_model_versions(name, run_id, n, tok, reader),
         lambda v: where.keeps(v.tags), size, token,
     )  # fmt: skip
     return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
@@ -389,16 +389,16 @@ def search_model_versions(
 
 @router.get("/model-versions/get-download-uri")
 def get_download_uri(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return where the version's files are, as a URI the mlflow client downloads through."""
     args = args_of(request, {})
     name = caller.model(text(args, "name"), Role.VIEWER)
-    version = store.registry.get_model_version(name, text(args, "version"))
+    version = store.versions.get_model_version(name, text(args, "version"))
     return JSONResponse({"artifact_uri": download_uri(store, version.source)})
 
 
-def download_uri(store: Store, source: str) -> str:
+def download_uri(store: ServerStore, source: str) -> str:
     """Return the artifact-proxy URI of a version's source (the source itself when foreign)."""
     model_id = model_id_of(source)
     if model_id is not None:
@@ -415,11 +415,11 @@ def set_model_version_tag(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set one tag of the version (editors)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
-    store.registry.set_model_version_tag(
+    store.versions.set_model_version_tag(
         name, text(body, "version"), text(body, "key"), _tag_value(body),
         username=acting_user(request, None),
     )  # fmt: skip
@@ -431,12 +431,12 @@ def delete_model_version_tag(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one tag of the version (editors)."""
     args = args_of(request, body)
     name = caller.model(text(args, "name"), Role.EDITOR)
-    store.registry.delete_model_version_tag(
+    store.versions.delete_model_version_tag(
         name, text(args, "version"), text(args, "key"), username=acting_user(request, None)
     )
     return JSONResponse({})

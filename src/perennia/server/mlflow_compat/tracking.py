@@ -34,7 +34,7 @@ from perennia.server.mlflow_compat.shapes import (
     run_json,
 )
 from perennia.server.routes.common import grant_creator, run_owner, store_of
-from perennia.store.base import MAX_SEARCH_RESULTS, Store
+from perennia.store.base import MAX_SEARCH_RESULTS, ServerStore
 from perennia.store.limits import MAX_EXPERIMENT_PAGE
 from perennia.store.paging import decode_page_token, encode_page_token
 
@@ -89,7 +89,9 @@ def _value(args: dict[str, Any]) -> str:
 
 @router.post("/experiments/create")
 def create_experiment(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     name = text(body, "name")
     caller.signed_in(name)
@@ -102,7 +104,7 @@ def create_experiment(
 
 @router.get("/experiments/get")
 def get_experiment(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     eid = caller.experiment(text(args_of(request, {}), "experiment_id"), Role.VIEWER)
     return JSONResponse({"experiment": experiment_json(store.experiments.get(eid))})
@@ -110,7 +112,7 @@ def get_experiment(
 
 @router.get("/experiments/get-by-name")
 def get_experiment_by_name(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     name = text(args_of(request, {}), "experiment_name")
     experiment = store.experiments.get_by_name(name)
@@ -126,7 +128,7 @@ def search_experiments(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     args = args_of(request, body)
     view = _view_type(args.get("view_type"))
@@ -158,7 +160,9 @@ def _readable(caller: Caller, experiment_id: str) -> bool:
 
 @router.post("/experiments/update")
 def update_experiment(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     eid = caller.experiment(text(body, "experiment_id"), Role.MANAGER)
     store.experiments.rename(eid, text(body, "new_name"))
@@ -167,7 +171,9 @@ def update_experiment(
 
 @router.post("/experiments/delete")
 def delete_experiment(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     store.experiments.delete(caller.experiment(text(body, "experiment_id"), Role.MANAGER))
     return JSONResponse({})
@@ -175,7 +181,9 @@ def delete_experiment(
 
 @router.post("/experiments/restore")
 def restore_experiment(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     store.experiments.restore(caller.experiment(text(body, "experiment_id"), Role.MANAGER))
     return JSONResponse({})
@@ -183,7 +191,9 @@ def restore_experiment(
 
 @router.post("/experiments/set-experiment-tag")
 def set_experiment_tag(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     eid = caller.experiment(text(body, "experiment_id"), Role.EDITOR)
     store.experiments.set_tag(eid, text(body, "key"), _value(body))
@@ -198,7 +208,7 @@ def create_run(
     request: Request,
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     tags = key_values(body.get("tags"), "tags")
     experiment_id = caller.experiment(text(body, "experiment_id", required=False) or "0",
@@ -223,7 +233,7 @@ def create_run(
 
 @router.get("/runs/get")
 def get_run(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     run_id = caller.run(_run_id(args_of(request, {})), Role.VIEWER)
     return JSONResponse({"run": run_json(store.runs.get(run_id))})
@@ -231,7 +241,9 @@ def get_run(
 
 @router.post("/runs/update")
 def update_run(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     info = store.runs.update(
         caller.run(_run_id(body), Role.EDITOR),
@@ -244,7 +256,9 @@ def update_run(
 
 @router.post("/runs/delete")
 def delete_run(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     store.runs.delete(caller.run(_run_id(body), Role.EDITOR))
     return JSONResponse({})
@@ -252,7 +266,9 @@ def delete_run(
 
 @router.post("/runs/restore")
 def restore_run(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     store.runs.restore(caller.run(_run_id(body), Role.EDITOR))
     return JSONResponse({})
@@ -260,7 +276,9 @@ def restore_run(
 
 @router.post("/runs/search")
 def search_runs(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return runs of the named experiments, or of every experiment the caller may read."""
     experiment_ids = caller.experiments(ids(body, "experiment_ids"), Role.VIEWER)
@@ -284,7 +302,9 @@ def search_runs(
 
 @router.post("/runs/log-metric")
 def log_metric(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     metric = metric_from_json(body, now_ms())
     store.metrics.log(caller.run(_run_id(body), Role.EDITOR), MetricBatch.from_metrics([metric]))
@@ -293,7 +313,9 @@ def log_metric(
 
 @router.post("/runs/log-parameter")
 def log_param(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     run_id = caller.run(_run_id(body), Role.EDITOR)
     store.params.log(run_id, [Param(text(body, "key"), _value(body))])
@@ -302,7 +324,9 @@ def log_param(
 
 @router.post("/runs/set-tag")
 def set_tag(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     run_id = caller.run(_run_id(body), Role.EDITOR)
     key, value = text(body, "key"), _value(body)
@@ -314,7 +338,9 @@ def set_tag(
 
 @router.post("/runs/delete-tag")
 def delete_tag(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     store.tags.delete(caller.run(_run_id(body), Role.EDITOR), text(body, "key"))
     return JSONResponse({})
@@ -322,7 +348,9 @@ def delete_tag(
 
 @router.post("/runs/log-batch")
 def log_batch(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     metrics = objects(body.get("metrics"), "metrics")
     params = key_values(body.get("params"), "params")
@@ -346,7 +374,9 @@ def log_batch(
 
 @router.post("/runs/log-inputs")
 def log_inputs(
-    body: dict = Payload, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     run_id = caller.run(_run_id(body), Role.EDITOR)
     inputs = [dataset_input_from_json(d) for d in objects(body.get("datasets"), "datasets")]
@@ -357,7 +387,7 @@ def log_inputs(
 
 @router.get("/metrics/get-history")
 def metric_history(
-    request: Request, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     args = args_of(request, {})
     run_id = caller.run(_run_id(args), Role.VIEWER)

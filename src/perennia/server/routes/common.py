@@ -8,11 +8,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import to_dict
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 
 
-def store_of(request: Request) -> Store:
-    """Return the store this app serves."""
+def store_of(request: Request) -> ServerStore:
+    """Return the store this app serves (the database itself: a `ServerStore`)."""
     return request.app.state.store
 
 
@@ -40,7 +40,7 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 
 def grant_creator(
-    caller: Any, store: Store, *, experiment_id: str | None = None, model: str | None = None
+    caller: Any, store: ServerStore, *, experiment_id: str | None = None, model: str | None = None
 ) -> None:
     """Make a signed-in, non-admin creator the manager of what they just created.
 

@@ -10,7 +10,7 @@ from perennia.errors import NotFound, PermissionDenied
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, grant_creator, store_of
 from perennia.server.schemas import CreateExperiment, Cutoff, KeyValue, RenameExperiment
-from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, Store
+from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, ServerStore
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
@@ -37,7 +37,7 @@ def create_experiment(
     body: CreateExperiment,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Create an experiment its creator manages; returns its id. Its artifacts live where the
     server keeps them."""
@@ -55,7 +55,7 @@ def search_experiments(
     name_like: str | None = None,
     page_token: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return a page of the experiments the caller may read."""
     reader = caller.listing()
@@ -64,7 +64,9 @@ def search_experiments(
 
 @router.get("/by-name")
 def get_experiment_by_name(
-    name: str = Query(...), caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str = Query(...),
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the experiment with this name (404 when there is none)."""
     found = store.experiments.get_by_name(name)
@@ -77,7 +79,7 @@ def get_experiment_by_name(
 
 @router.post("/purge")
 def purge_experiments(
-    body: Cutoff, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: Cutoff, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Permanently remove experiments trashed before the cutoff; returns how many."""
     caller.admin()
@@ -86,7 +88,7 @@ def purge_experiments(
 
 @router.get("/{experiment_id}")
 def get_experiment(
-    experiment_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    experiment_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return one experiment."""
     return entity(store.experiments.get(caller.experiment(experiment_id, Role.VIEWER)))
@@ -97,7 +99,7 @@ def rename_experiment(
     experiment_id: str,
     body: RenameExperiment,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Rename an experiment (managers); returns it."""
     eid = caller.experiment(experiment_id, Role.MANAGER)
@@ -107,7 +109,7 @@ def rename_experiment(
 
 @router.delete("/{experiment_id}")
 def delete_experiment(
-    experiment_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    experiment_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Move an experiment and its runs to the trash (managers)."""
     store.experiments.delete(caller.experiment(experiment_id, Role.MANAGER))
@@ -116,7 +118,7 @@ def delete_experiment(
 
 @router.post("/{experiment_id}/restore")
 def restore_experiment(
-    experiment_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    experiment_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Take an experiment and the runs trashed with it out of the trash (managers)."""
     store.experiments.restore(caller.experiment(experiment_id, Role.MANAGER))
@@ -128,7 +130,7 @@ def set_experiment_tag(
     experiment_id: str,
     body: KeyValue,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set one experiment tag (editors)."""
     store.experiments.set_tag(caller.experiment(experiment_id, Role.EDITOR), body.key, body.value)

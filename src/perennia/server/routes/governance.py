@@ -18,7 +18,7 @@ from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, store_of
 from perennia.server.routes.registry import MODEL, Acting, acting_user
 from perennia.server.schemas import Strict
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 
 router = APIRouter(tags=["governance"])
 
@@ -60,7 +60,7 @@ class EditCard(Acting):
 
 @router.get(MODEL + "/policies")
 def list_policies(
-    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return every approval policy of the model."""
     return entity(store.approvals.list_policies(caller.model(name, Role.VIEWER)))
@@ -68,7 +68,10 @@ def list_policies(
 
 @router.get(MODEL + "/policies/{alias}")
 def get_policy(
-    name: str, alias: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str,
+    alias: str,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return `{"policy": ...}`: the alias's policy, or null when the alias is not guarded."""
     policy = store.approvals.get_policy(caller.model(name, Role.VIEWER), alias)
@@ -82,7 +85,7 @@ def set_policy(
     body: SetPolicy,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Create or replace the alias's policy (managers); returns it."""
     caller.model(name, Role.MANAGER)
@@ -101,7 +104,7 @@ def delete_policy(
     request: Request,
     username: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Remove the alias's policy (managers), so the alias can be set directly again."""
     caller.model(name, Role.MANAGER)
@@ -118,7 +121,7 @@ def create_request(
     body: CreateRequest,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Ask for the alias to point at a version (editors); returns the new PENDING request."""
     caller.model(name, Role.EDITOR)
@@ -135,7 +138,7 @@ def list_model_requests(
     status: str | None = None,
     limit: int = ListLimit,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the model's approval requests, newest first, optionally in one status."""
     return entity(store.approvals.list_requests(caller.model(name, Role.VIEWER), status, limit))
@@ -146,7 +149,7 @@ def list_requests(
     status: str | None = None,
     limit: int = ListLimit,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return every model's approval requests (admins), newest first, optionally in one status."""
     caller.admin()
@@ -165,7 +168,7 @@ def review_request(
     request: Request,
     request_id: int = RequestId,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Record an approve or reject; returns the request (APPLIED once its policy holds).
 
@@ -186,7 +189,7 @@ def cancel_request(
     request: Request,
     request_id: int = RequestId,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Withdraw a pending request (its requester, checked by the store); returns it."""
     caller.approval_request(request_id, Role.VIEWER)
@@ -201,7 +204,7 @@ def get_card(
     name: str,
     revision: int | None = Query(None, ge=1, le=2**31 - 1),
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return `{"card": ...}`: one revision (the newest by default), or null before any edit."""
     card = store.cards.get(caller.model(name, Role.VIEWER), revision)
@@ -214,7 +217,7 @@ def edit_card(
     body: EditCard,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Save a new revision (editors): the previous fields updated with these (empty removes);
     returns it."""
@@ -228,7 +231,7 @@ def edit_card(
 
 @router.get(MODEL + "/card/revisions")
 def card_revisions(
-    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return every revision of the model's card, oldest first."""
     return entity(store.cards.revisions(caller.model(name, Role.VIEWER)))
@@ -244,7 +247,7 @@ class SetRole(Strict):
 
 @router.get(MODEL + "/roles")
 def model_roles(
-    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return `{"roles": {username: role}}`: the explicit roles on the model."""
     store.registry.get_registered_model(caller.model(name, Role.VIEWER))
@@ -258,7 +261,7 @@ def set_model_role(
     username: str,
     body: SetRole,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Give a user a role on the model (managers of the model and admins only)."""
     store.registry.get_registered_model(caller.model(name, Role.MANAGER))

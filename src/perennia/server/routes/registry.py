@@ -16,7 +16,7 @@ from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import acting_user, entity, grant_creator, store_of
 from perennia.server.schemas import Strict
 from perennia.server.sources import vouch_for_source
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 from perennia.store.registry_checks import ANY
 
 router = APIRouter(tags=["registry"])
@@ -88,7 +88,7 @@ def create_registered_model(
     body: CreateModel,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Create a registered model its creator manages; returns it (409 when the name is taken)."""
     caller.signed_in(body.name)
@@ -107,7 +107,7 @@ def search_registered_models(
     max_results: int = PageSize,
     page_token: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return a page of the registered models the caller may read, by name, optionally
     matching a LIKE pattern."""
@@ -119,7 +119,7 @@ def search_registered_models(
 
 @router.get(MODEL)
 def get_registered_model(
-    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return one registered model with its tags, aliases and latest version."""
     return entity(store.registry.get_registered_model(caller.model(name, Role.VIEWER)))
@@ -131,7 +131,7 @@ def update_registered_model(
     body: UpdateModel,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Change a model's description (editors) and/or owner (managers); returns the model."""
     caller.model(name, Role.EDITOR if body.owner is None else Role.MANAGER)
@@ -147,7 +147,7 @@ def rename_registered_model(
     body: RenameModel,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Give a model a new unique name (managers; versions, tags and aliases follow); returns it."""
     caller.model(name, Role.MANAGER)
@@ -163,7 +163,7 @@ def delete_registered_model(
     request: Request,
     username: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete a model with its versions, tags and aliases (managers; its events stay)."""
     caller.model(name, Role.MANAGER)
@@ -177,7 +177,7 @@ def set_registered_model_tag(
     body: SetTag,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set (or replace) one tag of a model (editors)."""
     caller.model(name, Role.EDITOR)
@@ -194,7 +194,7 @@ def delete_registered_model_tag(
     key: str = Query(...),
     username: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one tag of a model (editors; 404 when it has no such tag)."""
     caller.model(name, Role.EDITOR)
@@ -211,7 +211,7 @@ def create_model_version(
     body: CreateVersion,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Register a new version (editors), numbered one past the model's last; returns it.
 
@@ -219,7 +219,7 @@ def create_model_version(
     """
     caller.model(name, Role.EDITOR)
     vouch_for_source(caller, store, body.source, body.run_id)
-    created = store.registry.create_model_version(
+    created = store.versions.create_model_version(
         name, body.source, run_id=body.run_id, digest=body.digest, description=body.description,
         tags=body.tags, status=body.status.value, username=acting_user(request, body.username),
     )  # fmt: skip
@@ -233,11 +233,11 @@ def search_model_versions_of(
     max_results: int = PageSize,
     page_token: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return a page of the model's versions, newest first, optionally from one run."""
     caller.model(name, Role.VIEWER)
-    return entity(store.registry.search_model_versions(name, run_id, max_results, page_token))
+    return entity(store.versions.search_model_versions(name, run_id, max_results, page_token))
 
 
 @router.get("/api/v1/model-versions")
@@ -246,21 +246,21 @@ def search_model_versions(
     max_results: int = PageSize,
     page_token: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return a page of versions of every model the caller may read, optionally those a run
     produced."""
     reader = caller.listing()
-    page = store.registry.search_model_versions(None, run_id, max_results, page_token, reader)
+    page = store.versions.search_model_versions(None, run_id, max_results, page_token, reader)
     return entity(page)
 
 
 @router.get(MODEL + "/versions/latest")
 def get_latest_version(
-    name: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return the model's highest-numbered version."""
-    return entity(store.registry.get_latest_version(caller.model(name, Role.VIEWER)))
+    return entity(store.versions.get_latest_version(caller.model(name, Role.VIEWER)))
 
 
 @router.get(VERSION)
@@ -268,10 +268,10 @@ def get_model_version(
     name: str,
     version: int = VersionNumber,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return one version of a model."""
-    return entity(store.registry.get_model_version(caller.model(name, Role.VIEWER), version))
+    return entity(store.versions.get_model_version(caller.model(name, Role.VIEWER), version))
 
 
 @router.patch(VERSION)
@@ -281,11 +281,11 @@ def update_model_version(
     request: Request,
     version: int = VersionNumber,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Change a version's description, status or state (editors); returns the version."""
     caller.model(name, Role.EDITOR)
-    updated = store.registry.update_model_version(
+    updated = store.versions.update_model_version(
         name, version, description=body.description,
         status=body.status.value if body.status is not None else None,
         status_message=body.status_message, state=body.state,
@@ -301,11 +301,11 @@ def delete_model_version(
     version: int = VersionNumber,
     username: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete a version with its tags and the aliases pointing at it (editors)."""
     caller.model(name, Role.EDITOR)
-    store.registry.delete_model_version(name, version, username=acting_user(request, username))
+    store.versions.delete_model_version(name, version, username=acting_user(request, username))
     return JSONResponse({})
 
 
@@ -316,11 +316,11 @@ def set_model_version_tag(
     request: Request,
     version: int = VersionNumber,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set (or replace) one tag of a version (editors)."""
     caller.model(name, Role.EDITOR)
-    store.registry.set_model_version_tag(
+    store.versions.set_model_version_tag(
         name, version, body.key, body.value, username=acting_user(request, body.username)
     )
     return JSONResponse({})
@@ -334,11 +334,11 @@ def delete_model_version_tag(
     key: str = Query(...),
     username: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one tag of a version (editors; 404 when it has no such tag)."""
     caller.model(name, Role.EDITOR)
-    store.registry.delete_model_version_tag(
+    store.versions.delete_model_version_tag(
         name, version, key, username=acting_user(request, username)
     )
     return JSONResponse({})
@@ -349,10 +349,13 @@ def delete_model_version_tag(
 
 @router.get(MODEL + "/aliases/{alias}")
 def get_version_by_alias(
-    name: str, alias: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    name: str,
+    alias: str,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the version the alias points at."""
-    return entity(store.registry.get_version_by_alias(caller.model(name, Role.VIEWER), alias))
+    return entity(store.aliases.get_version_by_alias(caller.model(name, Role.VIEWER), alias))
 
 
 @router.put(MODEL + "/aliases/{alias}")
@@ -362,12 +365,12 @@ def set_alias(
     body: SetAlias,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Point the alias at a version (editors); returns where it pointed before (null when new)."""
     caller.model(name, Role.EDITOR)
     expected = body.expected_version if "expected_version" in body.model_fields_set else ANY
-    previous = store.registry.set_alias(
+    previous = store.aliases.set_alias(
         name, alias, body.version, expected_version=expected,
         username=acting_user(request, body.username),
     )  # fmt: skip
@@ -381,11 +384,11 @@ def rollback_alias(
     body: Acting,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Move the alias back one step of its history (managers); returns the version it holds now."""
     caller.model(name, Role.MANAGER)
-    version = store.registry.rollback_alias(
+    version = store.aliases.rollback_alias(
         name, alias, username=acting_user(request, body.username)
     )
     return entity(version)
@@ -398,11 +401,11 @@ def delete_alias(
     request: Request,
     username: str | None = None,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Remove the alias (editors; 404 when the model has no such alias)."""
     caller.model(name, Role.EDITOR)
-    store.registry.delete_alias(name, alias, username=acting_user(request, username))
+    store.aliases.delete_alias(name, alias, username=acting_user(request, username))
     return JSONResponse({})
 
 
@@ -411,7 +414,7 @@ def model_events(
     name: str,
     limit: int = EventLimit,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the model's registry events, newest first."""
     return entity(store.registry.events(caller.model(name, Role.VIEWER), limit))
@@ -419,7 +422,9 @@ def model_events(
 
 @router.get("/api/v1/registry-events")
 def registry_events(
-    limit: int = EventLimit, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    limit: int = EventLimit,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return every model's registry events, newest first (admins)."""
     caller.admin()

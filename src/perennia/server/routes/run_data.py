@@ -29,7 +29,7 @@ from perennia.server.schemas import (
     MetricColumns,
     RecordArtifacts,
 )
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 from perennia.store.checks import check_artifact_entry
 
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["run data"])
@@ -107,7 +107,7 @@ def log_metrics(
     run_id: str,
     body: MetricColumns,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Append a columnar batch of metric points (editors)."""
     store.metrics.log(caller.run(run_id, Role.EDITOR), metric_batch(body))
@@ -119,7 +119,7 @@ def metric_history(
     run_id: str,
     key: str = Query(...),
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return every point of one metric, ordered by step then timestamp."""
     return entity(store.metrics.history(caller.run(run_id, Role.VIEWER), key))
@@ -130,7 +130,7 @@ def log_params(
     run_id: str,
     body: list[KeyValue],
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Record params (immutable once logged; editors)."""
     store.params.log(caller.run(run_id, Role.EDITOR), [Param(p.key, p.value) for p in body])
@@ -142,7 +142,7 @@ def set_tags(
     run_id: str,
     body: list[KeyValue],
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Set run tags (editors)."""
     store.tags.set(caller.run(run_id, Role.EDITOR), [RunTag(t.key, t.value) for t in body])
@@ -154,7 +154,7 @@ def delete_tag(
     run_id: str,
     key: str = Query(...),
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete one run tag (editors)."""
     store.tags.delete(caller.run(run_id, Role.EDITOR), key)
@@ -166,7 +166,7 @@ def log_inputs(
     run_id: str,
     body: LogInputs,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Record datasets the run consumed (editors)."""
     inputs = [
@@ -178,7 +178,7 @@ def log_inputs(
 
 @router.get("/inputs")
 def list_inputs(
-    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    run_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return the run's dataset inputs."""
     return entity(store.inputs.list(caller.run(run_id, Role.VIEWER)))
@@ -190,7 +190,7 @@ def record_artifacts(
     body: RecordArtifacts,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Add or replace artifact manifest entries (editors).
 
@@ -213,7 +213,7 @@ def list_artifacts(
     run_id: str,
     prefix: str = "",
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return the manifest entries under a path prefix."""
     return entity(store.artifacts.list(caller.run(run_id, Role.VIEWER), prefix))
@@ -224,7 +224,7 @@ def get_artifact(
     run_id: str,
     path: str = Query(...),
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return one manifest entry."""
     return entity(store.artifacts.get(caller.run(run_id, Role.VIEWER), path))

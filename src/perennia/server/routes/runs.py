@@ -12,7 +12,7 @@ from perennia.entities import Role, ViewType, to_dict
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, run_owner, store_of
 from perennia.server.schemas import CreateRun, Cutoff, Heartbeat, SearchRuns, UpdateRun
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
@@ -22,7 +22,7 @@ def create_run(
     body: CreateRun,
     request: Request,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Create a RUNNING run (editors); returns it (its user is the signed-in one when sign-in
     is on)."""
@@ -44,7 +44,7 @@ def create_run(
 
 @router.post("/search")
 def search_runs(
-    body: SearchRuns, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: SearchRuns, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return a page of runs matching an MLflow-style filter, in experiments the caller may
     read (all of those when `experiment_ids` is empty)."""
@@ -63,7 +63,7 @@ def search_runs(
 
 @router.post("/search-frame")
 def search_runs_frame(
-    body: SearchRuns, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: SearchRuns, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return matching runs as DataFrame columns (times in epoch ms, missing values null)."""
     experiment_ids = caller.experiments(body.experiment_ids, Role.VIEWER)
@@ -93,7 +93,7 @@ def _json_value(value: Any) -> Any:
 
 @router.post("/heartbeat")
 def heartbeat(
-    body: Heartbeat, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: Heartbeat, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Stamp the heartbeat of live runs (editors of each)."""
     store.runs.heartbeat(caller.runs(body.run_ids, Role.EDITOR), body.now_ms)
@@ -103,7 +103,7 @@ def heartbeat(
 
 @router.post("/mark-stale-killed")
 def mark_stale_killed(
-    body: Cutoff, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: Cutoff, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Mark RUNNING runs silent since the cutoff KILLED (admins); returns their ids."""
     caller.admin()
@@ -112,7 +112,7 @@ def mark_stale_killed(
 
 @router.post("/purge")
 def purge_runs(
-    body: Cutoff, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    body: Cutoff, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Permanently remove runs trashed before the cutoff (admins); returns how many."""
     caller.admin()
@@ -121,7 +121,7 @@ def purge_runs(
 
 @router.get("/{run_id}")
 def get_run(
-    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    run_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Return a run with its latest metrics, params, tags and inputs."""
     return entity(store.runs.get(caller.run(run_id, Role.VIEWER)))
@@ -132,7 +132,7 @@ def update_run(
     run_id: str,
     body: UpdateRun,
     caller: Caller = Depends(caller_of),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Change a run's status, end time, name or error (editors); returns its info."""
     info = store.runs.update(
@@ -147,7 +147,7 @@ def update_run(
 
 @router.delete("/{run_id}")
 def delete_run(
-    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    run_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Move a run to the trash (editors)."""
     store.runs.delete(caller.run(run_id, Role.EDITOR))
@@ -156,7 +156,7 @@ def delete_run(
 
 @router.post("/{run_id}/restore")
 def restore_run(
-    run_id: str, caller: Caller = Depends(caller_of), store: Store = Depends(store_of)
+    run_id: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Take a run out of the trash (editors)."""
     store.runs.restore(caller.run(run_id, Role.EDITOR))

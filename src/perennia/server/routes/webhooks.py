@@ -19,7 +19,7 @@ from perennia.entities import to_dict
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import store_of
 from perennia.server.schemas import Strict
-from perennia.store.base import Store
+from perennia.store.base import ServerStore
 
 _MAX_ID = 2**31 - 1
 
@@ -46,7 +46,7 @@ def _username(request: Request) -> str | None:
 
 @router.post("/api/v1/webhooks", status_code=201)
 def create_webhook(
-    body: CreateWebhook, request: Request, store: Store = Depends(store_of)
+    body: CreateWebhook, request: Request, store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     """Create a webhook; returns it with its signing secret (shown this once only)."""
     webhook, secret = store.webhooks.create(
@@ -60,7 +60,7 @@ def create_webhook(
 
 
 @router.get("/api/v1/webhooks")
-def list_webhooks(store: Store = Depends(store_of)) -> JSONResponse:
+def list_webhooks(store: ServerStore = Depends(store_of)) -> JSONResponse:
     """Return every webhook (never their secrets)."""
     return JSONResponse({"webhooks": to_dict(store.webhooks.list())})
 
@@ -69,7 +69,7 @@ def list_webhooks(store: Store = Depends(store_of)) -> JSONResponse:
 def delete_webhook(
     request: Request,
     webhook_id: int = Path(ge=1, le=_MAX_ID),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Delete a webhook and its deliveries."""
     store.webhooks.delete(webhook_id, username=_username(request))
@@ -81,7 +81,7 @@ def webhook_deliveries(
     webhook_id: int = Path(ge=1, le=_MAX_ID),
     status: str | None = None,
     limit: int = Query(100, ge=1, le=10_000),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return one webhook's deliveries, newest first."""
     return JSONResponse(
@@ -94,7 +94,7 @@ def all_deliveries(
     webhook_id: int | None = Query(None, ge=1, le=_MAX_ID),
     status: str | None = None,
     limit: int = Query(100, ge=1, le=10_000),
-    store: Store = Depends(store_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return deliveries of every webhook (or one), newest first."""
     return JSONResponse(
@@ -102,7 +102,7 @@ def all_deliveries(
     )
 
 
-def lifespan(store: Any, settings: Settings) -> Callable[[Any], Any]:
+def lifespan(store: ServerStore, settings: Settings) -> Callable[[Any], Any]:
     """Return a FastAPI lifespan that runs the webhook dispatcher while the app serves."""
 
     @asynccontextmanager

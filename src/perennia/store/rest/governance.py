@@ -1,4 +1,4 @@
-"""The `ApprovalStore` and `ModelCardStore` protocols over the native REST API."""
+"""The `ApprovalStore`, `ModelCardStore` and `ModelRoleStore` protocols over the native REST API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from perennia.entities import (
     ApprovalRequest,
     MetricGate,
     ModelCardRevision,
+    Role,
     from_dict,
     to_dict,
 )
@@ -138,18 +139,19 @@ class RestModelCardStore:
 
 
 class RestModelRoles:
-    """Per-model roles over HTTP (the server keeps them in its access store)."""
+    """The `ModelRoleStore` protocol over HTTP (the server keeps roles in its access store)."""
 
     def __init__(self, http: HttpSession) -> None:
         self.http = http
 
-    def set_model_role(self, name: str, username: str, role: str | None) -> None:
+    def set_model_role(self, name: str, username: str, role: Role | str | None) -> None:
         """Give a user a role on a registered model (None removes it)."""
         if not isinstance(username, str) or not username:
             raise InvalidInput(f"username must be a non-empty string, got {username!r:.40}")
         path = model_path(name, f"/roles/{segment(username)}")
         self.http.request("PUT", path, json={"role": None if role is None else str(role)})
 
-    def model_roles(self, name: str) -> dict[str, str]:
+    def model_roles(self, name: str) -> dict[str, Role]:
         """Return every explicit role on a registered model, by username."""
-        return self.http.request("GET", model_path(name, "/roles"))["roles"]
+        roles = self.http.request("GET", model_path(name, "/roles"))["roles"]
+        return {username: Role(role) for username, role in roles.items()}

@@ -1,4 +1,5 @@
-"""The `RegistryStore` protocol over the native REST API (`/api/v1/registered-models/...`).
+"""The registry's parts over the native REST API (`/api/v1/registered-models/...`): models,
+versions and aliases.
 
 Names, aliases and versions are checked here before they become part of a URL, so a value
 can never turn into a different path; the server checks everything again.
@@ -51,13 +52,11 @@ def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class RestRegistryStore:
-    """The `RegistryStore` protocol over HTTP."""
+class RestRegisteredModelStore:
+    """The `RegisteredModelStore` protocol over HTTP."""
 
     def __init__(self, http: HttpSession) -> None:
         self.http = http
-
-    # -- registered models -------------------------------------------------------------------
 
     def create_registered_model(
         self, name: str, description: str = "", tags: dict[str, str] | None = None,
@@ -119,7 +118,19 @@ class RestRegistryStore:
         params = _params(key=key, username=username)
         self.http.request("DELETE", model_path(name, "/tags"), params=params)
 
-    # -- versions ----------------------------------------------------------------------------
+    def events(self, name: str | None = None, limit: int = 100) -> list[RegistryEvent]:
+        """Return registry events, newest first, optionally for one model."""
+        # The SQL store clamps the limit rather than refusing it; so does this one.
+        params = {"limit": max(1, min(int(limit), MAX_EVENTS))}
+        path = "/api/v1/registry-events" if name is None else model_path(name, "/events")
+        return from_dict(list[RegistryEvent], self.http.request("GET", path, params=params))
+
+
+class RestModelVersionStore:
+    """The `ModelVersionStore` protocol over HTTP."""
+
+    def __init__(self, http: HttpSession) -> None:
+        self.http = http
 
     def create_model_version(
         self, name: str, source: str, run_id: str | None = None, digest: str | None = None,
@@ -187,7 +198,12 @@ class RestRegistryStore:
         params = _params(key=key, username=username)
         self.http.request("DELETE", _version_path(name, version, "/tags"), params=params)
 
-    # -- aliases and events ------------------------------------------------------------------
+
+class RestAliasStore:
+    """The `AliasStore` protocol over HTTP."""
+
+    def __init__(self, http: HttpSession) -> None:
+        self.http = http
 
     def set_alias(
         self, name: str, alias: str, version: int | str, *, expected_version: Any = ANY,
@@ -219,10 +235,3 @@ class RestRegistryStore:
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """Return the version the alias points at, or raise NotFound."""
         return from_dict(ModelVersion, self.http.request("GET", _alias_path(name, alias)))
-
-    def events(self, name: str | None = None, limit: int = 100) -> list[RegistryEvent]:
-        """Return registry events, newest first, optionally for one model."""
-        # The SQL store clamps the limit rather than refusing it; so does this one.
-        params = {"limit": max(1, min(int(limit), MAX_EVENTS))}
-        path = "/api/v1/registry-events" if name is None else model_path(name, "/events")
-        return from_dict(list[RegistryEvent], self.http.request("GET", path, params=params))

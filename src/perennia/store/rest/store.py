@@ -23,7 +23,6 @@ from perennia.entities import (
     to_dict,
 )
 from perennia.errors import InvalidInput
-from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.checks import (
     check_artifact_entry,
     check_batch,
@@ -31,11 +30,19 @@ from perennia.store.checks import (
     check_params,
     check_tags,
 )
-from perennia.store.limits import MAX_EXPERIMENT_PAGE
+from perennia.store.limits import (
+    DEFAULT_SEARCH_MAX_RESULTS,
+    MAX_EXPERIMENT_PAGE,
+    MAX_SEARCH_RESULTS,
+)
 from perennia.store.paging import check_max_results
 from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
 from perennia.store.rest.http import HttpSession
-from perennia.store.rest.registry import RestRegistryStore
+from perennia.store.rest.registry import (
+    RestAliasStore,
+    RestModelVersionStore,
+    RestRegisteredModelStore,
+)
 from perennia.store.rest.webhooks import RestWebhookStore
 from perennia.store.validation import validate_key, validate_run_id, validate_tag_value
 
@@ -152,12 +159,31 @@ class RestRunStore:
     def __init__(self, http: HttpSession) -> None:
         self.http = http
 
-    def create(self, experiment_id: str, **fields: Any) -> Run:
+    def create(
+        self,
+        experiment_id: str,
+        *,
+        run_name: str | None = None,
+        user_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        parent_run_id: str | None = None,
+        source_name: str | None = None,
+        git_commit: str | None = None,
+    ) -> Run:
         """Return a new RUNNING run in the experiment."""
-        body = {"experiment_id": str(experiment_id), **fields}
-        body["tags"] = {
-            validate_key(k, "tag key"): validate_tag_value(k, v)
-            for k, v in (fields.get("tags") or {}).items()
+        body = {
+            "experiment_id": str(experiment_id),
+            "run_name": run_name,
+            "user_id": user_id,
+            "start_time": start_time,
+            "tags": {
+                validate_key(k, "tag key"): validate_tag_value(k, v)
+                for k, v in (tags or {}).items()
+            },
+            "parent_run_id": parent_run_id,
+            "source_name": source_name,
+            "git_commit": git_commit,
         }
         return from_dict(Run, self.http.request("POST", "/api/v1/runs", json=body))
 
@@ -165,9 +191,19 @@ class RestRunStore:
         """Return the run with its latest metrics, params, tags and inputs."""
         return from_dict(Run, self.http.request("GET", _run_path(run_id)))
 
-    def update(self, run_id: str, **fields: Any) -> RunInfo:
+    def update(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+        error: str | None = None,
+    ) -> RunInfo:
         """Return the run info after changing its status, end time, name or error."""
-        return from_dict(RunInfo, self.http.request("PATCH", _run_path(run_id), json=fields))
+        fields = {"status": status, "end_time": end_time, "run_name": run_name, "error": error}
+        body = {k: v for k, v in fields.items() if v is not None}
+        return from_dict(RunInfo, self.http.request("PATCH", _run_path(run_id), json=body))
 
     def delete(self, run_id: str) -> None:
         """Move a run to the trash."""
@@ -339,7 +375,7 @@ class RestArtifactIndex:
 
 
 class RestStore:
-    """The metadata store behind a `perennia server`."""
+    """The metadata store behind a `perennia server`: every part of `Store`, over HTTP."""
 
     def __init__(
         self, uri: str, *, token: str | None = None, retry_seconds: float | None = None
@@ -353,11 +389,13 @@ class RestStore:
         self.tags = RestTagStore(self.http)
         self.inputs = RestInputStore(self.http)
         self.artifacts = RestArtifactIndex(self.http)
-        self.registry = RestRegistryStore(self.http)
+        self.registry = RestRegisteredModelStore(self.http)
+        self.versions = RestModelVersionStore(self.http)
+        self.aliases = RestAliasStore(self.http)
         self.approvals = RestApprovalStore(self.http)
         self.cards = RestModelCardStore(self.http)
-        self.webhooks = RestWebhookStore(self.http)
         self.model_roles = RestModelRoles(self.http)
+        self.webhooks = RestWebhookStore(self.http)
 
     def log_batch(
         self,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,50 +24,32 @@ from perennia.entities import (
     ApprovalReview,
     ApprovalStatus,
     MetricGate,
-    Role,
-    VersionState,
+    ModelVersion,
 )
-from perennia.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from perennia.store.registry_checks import ANY, check_alias, check_model_name, check_text
+from perennia.entities.approval_rules import (
+    Standing,
+    check_alias_target,
+    check_cancel,
+    check_decision,
+    check_reviewer,
+    effective_policy,
+    make_policy,
+    unmet,
+)
+from perennia.errors import Conflict, InvalidInput, NotFound
+from perennia.store.registry_checks import (
+    ANY,
+    check_alias,
+    check_model_name,
+    check_text,
+    check_version,
+)
 from perennia.store.sql import schema as s
 from perennia.store.sql.access import standing_on_model
+from perennia.store.sql.aliases import move_alias
 from perennia.store.sql.engine import read_transaction, write_transaction
-from perennia.store.sql.registry import SqlRegistryStore
 from perennia.store.sql.registry_events import record_event
 from perennia.store.sql.registry_rows import read_model, read_version
-
-_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
-_GATE = re.compile(r"^\s*(?P<metric>[^<>=!\s]+)\s*(?P<op>>=|<=|==|>|<)\s*(?P<threshold>\S+)\s*$")
-_ROLES = ("any", "viewer", "editor", "manager", "admin")
-_DECISIONS = ("approve", "reject")
-_MAX_APPROVALS = 20
-# Without a policy a request still needs one approval, by anyone who is not its author.
-_DEFAULT = dict(required_approvals=1, reviewer_role="any", allow_self_approval=False, gates=[])
-
-
-def parse_gate(gate: MetricGate | str | dict[str, Any]) -> MetricGate:
-    """Return a MetricGate from one, from a dict, or from text like 'test_roc_auc >= 0.9'."""
-    if isinstance(gate, MetricGate):
-        metric, op, threshold = gate.metric, gate.op, gate.threshold
-    elif isinstance(gate, dict):
-        metric, op, threshold = gate.get("metric"), gate.get("op"), gate.get("threshold")
-    elif isinstance(gate, str) and (match := _GATE.match(gate)):
-        metric, op, threshold = match["metric"], match["op"], match["threshold"]
-    else:
-        raise InvalidInput(
-            f"gate {gate!r:.80} is not of the form 'metric >= number' (operators: >=, >, <=, <, ==)"
-        )
-    if not isinstance(metric, str) or not metric or len(metric) > 250:
-        raise InvalidInput(f"gate metric must be a metric key, got {metric!r:.80}")
-    if op not in _OPS:
-        raise InvalidInput(f"gate operator must be one of >=, >, <=, <, ==, got {op!r:.20}")
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"gate threshold must be a number, got {threshold!r:.40}") from None
-    if not math.isfinite(value):
-        raise InvalidInput(f"gate threshold must be finite, got {threshold!r:.40}")
-    return MetricGate(metric, op, value)
 
 
 def _policy_row(row: Any) -> ApprovalPolicy:
@@ -92,7 +72,6 @@ class SqlApprovalStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._registry = SqlRegistryStore(engine)
 
     # -- policies ----------------------------------------------------------------------------
 
@@ -103,30 +82,16 @@ class SqlApprovalStore:
     ) -> ApprovalPolicy:  # fmt: skip
         """Return the alias's policy after creating or replacing it."""
         check_alias(alias)
-        if (
-            isinstance(required_approvals, bool)
-            or not isinstance(required_approvals, int)
-            or not (0 <= required_approvals <= _MAX_APPROVALS)
-        ):
-            raise InvalidInput(
-                f"required_approvals must be an integer from 0 to {_MAX_APPROVALS}, "
-                f"got {required_approvals!r:.40}"
-            )
-        if reviewer_role not in _ROLES:
-            raise InvalidInput(
-                f"reviewer_role must be one of {', '.join(_ROLES)}, got {reviewer_role!r:.40}"
-            )
-        if isinstance(gates, str | dict):
-            gates = [gates]
-        parsed = [parse_gate(g) for g in gates]
-        if required_approvals == 0 and not parsed:
-            raise InvalidInput("a policy needs at least one approval or one gate")
+        policy = make_policy(name, alias, required_approvals=required_approvals,
+                             reviewer_role=reviewer_role, allow_self_approval=allow_self_approval,
+                             gates=gates, updated_time=now_ms(), updated_by=username)  # fmt: skip
         p = s.approval_policies
-        values = dict(required_approvals=required_approvals, reviewer_role=reviewer_role,
-                      allow_self_approval=int(bool(allow_self_approval)),
+        values = dict(required_approvals=policy.required_approvals,
+                      reviewer_role=policy.reviewer_role,
+                      allow_self_approval=int(policy.allow_self_approval),
                       gates=json.dumps([{"metric": g.metric, "op": g.op, "threshold": g.threshold}
-                                        for g in parsed]),
-                      updated_time=now_ms(), updated_by=username)  # fmt: skip
+                                        for g in policy.gates]),
+                      updated_time=policy.updated_time, updated_by=username)  # fmt: skip
         with write_transaction(self.engine) as conn:
             model = read_model(conn, check_model_name(name))
             before = self._policy(conn, model.name, alias)
@@ -182,11 +147,8 @@ class SqlApprovalStore:
         comment = _comment(comment)
         r = s.approval_requests
         with write_transaction(self.engine) as conn:
-            target = read_version(conn, check_model_name(name), _version(version))
-            if target.state == VersionState.ARCHIVED:
-                raise Conflict(
-                    f"version {target.version} of {name!r} is archived; restore it first"
-                )
+            target = read_version(conn, check_model_name(name), check_version(version))
+            check_alias_target(target)
             open_one = conn.execute(
                 select(r.c.request_id).where(r.c.name == name, r.c.alias == alias,
                                              r.c.version == target.version,
@@ -218,15 +180,15 @@ class SqlApprovalStore:
         self, request_id: int, decision: str, *, comment: str = "", username: str | None = None
     ) -> ApprovalRequest:
         """Record an approve/reject; return the request, APPLIED once the policy holds."""
-        if decision not in _DECISIONS:
-            raise InvalidInput(f"decision must be 'approve' or 'reject', got {decision!r:.40}")
-        if not username:
-            raise InvalidInput("a review needs a named reviewer: sign in, or pass username=")
+        check_decision(decision, username)
         comment = _comment(comment)
         with write_transaction(self.engine) as conn:
             row = self._lock(conn, request_id)
             policy = self._effective_policy(conn, row.name, row.alias)
-            self._check_reviewer(conn, row, policy, username)
+            target = _version_or_none(conn, row.name, row.version)
+            check_reviewer(policy, row.version, username, _standing(conn, row.name, username),
+                           requested_by=row.requested_by,
+                           author=None if target is None else target.user_id)  # fmt: skip
             rv = s.approval_reviews
             if conn.execute(
                 select(rv.c.reviewer).where(rv.c.request_id == row.request_id,
@@ -241,8 +203,7 @@ class SqlApprovalStore:
             if decision == "reject":
                 self._decide(conn, row, ApprovalStatus.REJECTED, username)
             elif not self._unmet(conn, row, policy):
-                self._registry.move_alias(conn, row.name, row.alias, row.version, ANY, username,
-                                          "approve_alias")  # fmt: skip
+                move_alias(conn, row.name, row.alias, row.version, ANY, username, "approve_alias")
                 self._decide(conn, row, ApprovalStatus.APPLIED, username)
             return self._read(conn, row.request_id)
 
@@ -250,12 +211,8 @@ class SqlApprovalStore:
         """Withdraw a pending request (its requester, or an admin)."""
         with write_transaction(self.engine) as conn:
             row = self._lock(conn, request_id)
-            is_admin, _ = standing_on_model(conn, row.name, username)
-            if row.requested_by is not None and username != row.requested_by and not is_admin:
-                raise PermissionDenied(
-                    f"only {row.requested_by!r} (who asked) or an administrator may cancel "
-                    f"request {row.request_id}"
-                )
+            is_admin = _standing(conn, row.name, username).is_admin
+            check_cancel(row.request_id, row.requested_by, username, is_admin)
             self._decide(conn, row, ApprovalStatus.CANCELLED, username)
             return self._read(conn, row.request_id)
 
@@ -289,7 +246,7 @@ class SqlApprovalStore:
         return None if row is None else _policy_row(row)
 
     def _effective_policy(self, conn: Connection, name: str, alias: str) -> ApprovalPolicy:
-        return self._policy(conn, name, alias) or ApprovalPolicy(name, alias, **_DEFAULT)
+        return effective_policy(self._policy(conn, name, alias), name, alias)
 
     def _lock(self, conn: Connection, request_id: Any) -> Any:
         r = s.approval_requests
@@ -302,46 +259,17 @@ class SqlApprovalStore:
             raise Conflict(f"approval request {row.request_id} is {row.status}, not PENDING")
         return row
 
-    def _check_reviewer(self, conn: Connection, row: Any, policy: ApprovalPolicy, who: str) -> None:
-        if not policy.allow_self_approval:
-            author = read_version(conn, row.name, row.version).user_id
-            if who in (row.requested_by, author):
-                raise PermissionDenied(
-                    f"{who!r} asked for or authored version {row.version} of {row.name!r} and may "
-                    "not review it; another reviewer must (or cancel the request)"
-                )
-        if not _eligible(conn, row.name, who, policy.reviewer_role):
-            raise PermissionDenied(
-                f"reviewing {row.alias!r} of {row.name!r} needs the {policy.reviewer_role} role on "
-                f"the model; {who!r} does not have it"
-            )
-
     def _unmet(self, conn: Connection, row: Any, policy: ApprovalPolicy) -> list[str]:
         """Return what the policy still needs before the request can be applied."""
-        unmet = []
         rv = s.approval_reviews
-        reviewers = conn.execute(
+        approvers = conn.execute(
             select(rv.c.reviewer).where(rv.c.request_id == row.request_id,
                                         rv.c.decision == "approve")
-        ).scalars()  # fmt: skip
-        approvals = sum(1 for r in reviewers if _eligible(conn, row.name, r, policy.reviewer_role))
-        if approvals < policy.required_approvals:
-            who = "" if policy.reviewer_role == "any" else f" by a {policy.reviewer_role}"
-            unmet.append(
-                f"{policy.required_approvals - approvals} more approval(s){who} "
-                f"({approvals} of {policy.required_approvals})"
-            )
-        try:
-            run_id = read_version(conn, row.name, row.version).run_id
-        except NotFound:
-            return [*unmet, f"version {row.version} no longer exists"]
-        for gate in policy.gates:
-            value = _metric(conn, run_id, gate.metric)
-            if value is None:
-                unmet.append(f"gate {gate}: the source run has no metric {gate.metric!r}")
-            elif not _OPS[gate.op](value, gate.threshold):
-                unmet.append(f"gate {gate} fails: {gate.metric} is {value:.6g}")
-        return unmet
+        ).scalars().all()  # fmt: skip
+        standings = {who: _standing(conn, row.name, who) for who in approvers}
+        target = _version_or_none(conn, row.name, row.version)
+        metrics = None if target is None else _metrics(conn, target.run_id, policy.gates)
+        return unmet(policy, standings, metrics, row.version)
 
     def _decide(self, conn: Connection, row: Any, status: str, username: str | None) -> None:
         r = s.approval_requests
@@ -365,40 +293,39 @@ class SqlApprovalStore:
                 select(rv).where(rv.c.request_id == request_id).order_by(rv.c.time, rv.c.reviewer)
             )
         ]
-        unmet = []
+        needs = []
         if row.status == ApprovalStatus.PENDING:
-            unmet = self._unmet(conn, row, self._effective_policy(conn, row.name, row.alias))
+            needs = self._unmet(conn, row, self._effective_policy(conn, row.name, row.alias))
         return ApprovalRequest(row.request_id, row.name, row.version, row.alias, row.requested_by,
                                row.requested_time, row.comment, row.status, row.decided_time,
-                               reviews, unmet)  # fmt: skip
+                               reviews, needs)  # fmt: skip
 
 
-def _eligible(conn: Connection, name: str, username: str, role: str) -> bool:
-    """Return whether the user holds `role` (or more) on the model; admins always do."""
-    if role == "any":
-        return True
-    is_admin, held = standing_on_model(conn, name, username)
-    if is_admin:
-        return True
-    return role != "admin" and held is not None and held.rank >= Role(role).rank
+def _standing(conn: Connection, name: str, username: str | None) -> Standing:
+    """Return the user's standing on the model (an unknown user has none)."""
+    is_admin, role = standing_on_model(conn, name, username)
+    return Standing(is_admin, role)
 
 
-def _metric(conn: Connection, run_id: str | None, key: str) -> float | None:
-    if run_id is None:
-        return None
-    m = s.latest_metrics
-    value = conn.execute(select(m.c.value).where(m.c.run_uuid == run_id, m.c.key == key)).scalar()
-    return None if value is None or math.isnan(value) else float(value)
-
-
-def _version(version: Any) -> int:
+def _version_or_none(conn: Connection, name: str, version: int) -> ModelVersion | None:
     try:
-        number = int(version)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"version must be a positive integer, got {version!r:.40}") from None
-    if number < 1 or isinstance(version, bool):
-        raise InvalidInput(f"version must be a positive integer, got {version!r:.40}")
-    return number
+        return read_version(conn, name, version)
+    except NotFound:
+        return None
+
+
+def _metrics(
+    conn: Connection, run_id: str | None, gates: Sequence[MetricGate]
+) -> dict[str, float | None]:
+    """Return the run's latest value of each gated metric (None when missing or NaN)."""
+    keys = sorted({g.metric for g in gates})
+    if run_id is None or not keys:
+        return {}
+    m = s.latest_metrics
+    rows = conn.execute(
+        select(m.c.key, m.c.value).where(m.c.run_uuid == run_id, m.c.key.in_(keys))
+    ).all()
+    return {k: None if v is None or math.isnan(v) else float(v) for k, v in rows}
 
 
 def _request_id(request_id: Any) -> int:

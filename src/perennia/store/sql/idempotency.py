@@ -13,31 +13,22 @@ the claim is still this attempt's, so an attempt that lost its lease commits not
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
 from perennia.errors import Conflict, InvalidInput
+from perennia.store.protocols.requests import DEFAULT_LEASE_MS, Claim
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import Unit, write_transaction
 
 KEEP_MS = 24 * 3600 * 1000
 MAX_STORED_BODY = 1024 * 1024
-DEFAULT_LEASE_MS = 30_000
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What a key's lookup found: a fresh claim (`token` set) or a stored answer to replay."""
-
-    replay: tuple[int, str | None] | None = None
-    token: str | None = None
 
 
 class IdempotentUnit:
-    """One claimed write: its transaction, committed together with the key's answer."""
+    """One claimed write (an `IdempotentWrite`): its transaction, committed with the key's answer."""
 
     def __init__(self, engine: Engine, key: str, username: str, token: str) -> None:
         self.unit = Unit(engine)
@@ -79,7 +70,7 @@ def _text(body: bytes) -> str | None:
 
 
 class SqlIdempotencyStore:
-    """Claims (with leases), answers and expiry of idempotency keys."""
+    """The `IdempotencyStore` protocol over SQLAlchemy Core."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

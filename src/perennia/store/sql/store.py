@@ -1,4 +1,5 @@
-"""`SqlStore`: the per-entity SQL parts assembled into one `Store`, plus the cross-entity batch write."""
+"""`SqlStore`: the per-entity SQL parts assembled into one `ServerStore`, plus the cross-entity
+batch write."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.checks import check_batch, check_params, check_tags
 from perennia.store.sql.access import SqlAccessStore
+from perennia.store.sql.aliases import SqlAliasStore
 from perennia.store.sql.approvals import SqlApprovalStore
 from perennia.store.sql.artifacts import SqlArtifactIndex
 from perennia.store.sql.audit import SqlAuditLog
@@ -18,15 +20,21 @@ from perennia.store.sql.logged_models import SqlLoggedModelStore
 from perennia.store.sql.metrics import SqlMetricStore, write_metrics
 from perennia.store.sql.migrations import ensure_schema
 from perennia.store.sql.model_cards import SqlModelCardStore
+from perennia.store.sql.model_versions import SqlModelVersionStore
 from perennia.store.sql.params import SqlParamStore, write_params
-from perennia.store.sql.registry import SqlRegistryStore
+from perennia.store.sql.registered_models import SqlRegisteredModelStore
 from perennia.store.sql.runs import SqlRunStore, require_run
 from perennia.store.sql.tags import SqlTagStore, write_tags
+from perennia.store.sql.users import SqlUserStore
+from perennia.store.sql.webhook_outbox import SqlWebhookOutbox
 from perennia.store.sql.webhooks import SqlWebhookStore
 
 
 class SqlStore:
-    """The metadata store on SQLite or PostgreSQL, migrated to the newest schema on open."""
+    """The metadata store on SQLite or PostgreSQL, migrated to the newest schema on open.
+
+    A `ServerStore`: every part of `Store`, plus those a server keeps to itself.
+    """
 
     def __init__(self, uri: str, *, migrate: bool = True) -> None:
         self.uri = uri
@@ -40,16 +48,21 @@ class SqlStore:
         self.tags = SqlTagStore(self.engine)
         self.inputs = SqlInputStore(self.engine)
         self.artifacts = SqlArtifactIndex(self.engine)
-        self.access = SqlAccessStore(self.engine)
-        # Per-model roles: the part of the access store a RestStore carries too.
-        self.model_roles = self.access
-        self.registry = SqlRegistryStore(self.engine)
+        self.registry = SqlRegisteredModelStore(self.engine)
+        self.versions = SqlModelVersionStore(self.engine)
+        self.aliases = SqlAliasStore(self.engine)
         self.approvals = SqlApprovalStore(self.engine)
         self.cards = SqlModelCardStore(self.engine)
         self.webhooks = SqlWebhookStore(self.engine)
-        self.logged_models = SqlLoggedModelStore(self.engine)
-        self.idempotency = SqlIdempotencyStore(self.engine)
+        # The server's own parts.
+        self.users = SqlUserStore(self.engine)
+        self.access = SqlAccessStore(self.engine)
+        # Per-model roles are kept with the other roles; a RestStore carries this part too.
+        self.model_roles = self.access
         self.audit = SqlAuditLog(self.engine)
+        self.idempotency = SqlIdempotencyStore(self.engine)
+        self.logged_models = SqlLoggedModelStore(self.engine)
+        self.webhook_outbox = SqlWebhookOutbox(self.engine)
 
     def log_batch(
         self,

@@ -1,4 +1,4 @@
-"""Dependency-free SVG charts for the report: line, grouped bar, heatmap, scatter and histogram.
+"""Dependency-free SVG charts for every report: line, grouped bar, heatmap, scatter and histogram.
 
 Every chart is one `<svg>` string with a `viewBox` (so it scales with its container), a
 `<title>` and `aria-label`, hover `<title>` tooltips on its points and bars, and one calm palette.
@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from perennia.evaluate.report.axes import (
+from perennia._util.report.axes import (
     CHAR,
     HEIGHT,
     MAX_HOVER,
@@ -21,6 +21,7 @@ from perennia.evaluate.report.axes import (
     Mark,
     Rule,
     Series,
+    clamp,
     domain,
     legend,
     nice_ticks,
@@ -299,7 +300,7 @@ def scatter(
     if zero_line:
         body += frame.rules([Rule(0.0, "zero")])
     for _, x, y in points:
-        tip = f"{x_label}: {_fmt(x)}\n{y_label}: {_fmt(y)}"
+        tip = escape(f"{x_label}: {_fmt(x)}\n{y_label}: {_fmt(y)}")
         body.append(
             f'<circle class="pt" cx="{frame.px(x):.1f}" cy="{frame.py(y):.1f}" r="2.6"><title>{tip}</title></circle>'
         )
@@ -310,10 +311,11 @@ def histogram(
     values: Sequence, *, title: str, x_label: str, bins: int = 30, rules: Sequence[Rule] = ()
 ) -> str:
     """Return a histogram of `values` in `bins` equal-width bins, with optional vertical rules."""
-    finite = [v for v in (num(v) for v in values) if v is not None]
+    finite = [clamp(v) for v in (num(v) for v in values) if v is not None]
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if high == low:
-        low, high = low - 0.5, high + 0.5
+        pad = max(0.5, abs(low) * 1e-9)  # 0.5 alone vanishes next to huge values
+        low, high = low - pad, high + pad
     width = (high - low) / bins
     counts = [0] * bins
     for v in finite:

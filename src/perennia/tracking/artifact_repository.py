@@ -2,6 +2,9 @@
 
 Writes hash first, store the blob (once per digest), then record the manifest entry; reads
 verify the digest while copying and refuse bytes that changed since they were logged.
+
+It joins the two sibling layers below it, the blob stores (`perennia.artifacts`) and the
+metadata store's manifest (`store.artifacts`), which is why it lives in tracking, above both.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from pathlib import Path
 from perennia.artifacts.base import BlobStore
 from perennia.artifacts.digests import sha256_file
 from perennia.artifacts.local import FILE_MODE
-from perennia.artifacts.paths import join_artifact_path, validate_artifact_path
 from perennia.entities import ArtifactEntry, FileInfo
 from perennia.errors import IntegrityError, InvalidArtifactPath, InvalidInput, NotFound
+from perennia.store.artifact_paths import join_artifact_path, validate_artifact_path
 from perennia.store.base import ArtifactIndex
 
 

@@ -1,4 +1,4 @@
-"""The report's inline stylesheet: calm typography, sticky contents, chart classes, print rules."""
+"""The inline stylesheet every report page shares: typography, contents, chart classes, print."""
 
 CSS = """
 :root {

@@ -17,6 +17,7 @@ HEIGHT = 300
 MAX_POINTS = 2000
 MAX_HOVER = 200
 CHAR = 6.3  # average glyph width of 11px sans-serif, for layout estimates
+LIMIT = 1e300  # axes clamp here: wider spans would overflow the tick arithmetic
 
 
 @dataclass
@@ -62,38 +63,82 @@ def num(value) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def clamp(value: float) -> float:
+    """Return `value` limited to ±LIMIT, the widest span an axis can draw without overflowing."""
+    return min(max(value, -LIMIT), LIMIT)
+
+
+def _bounds(low, high) -> tuple[float, float]:
+    """Return finite bounds with low < high and a span the tick arithmetic can resolve.
+
+    NaN (or a non-number) takes the other bound's place, infinities are clamped, an empty or
+    reversed range is widened upwards, and a span narrower than 1e-12 of the values (below
+    float resolution, so every tick would round to one value) is widened around its middle.
+    """
+    lo, hi = _finite(low), _finite(high)
+    if lo is None and hi is None:
+        return 0.0, 1.0
+    lo = hi if lo is None else lo
+    hi = lo if hi is None else hi
+    if not hi > lo:
+        hi = lo + max(1.0, abs(lo) * 1e-9)
+    least = max(max(abs(lo), abs(hi)) * 1e-12, 1e-300)
+    if hi - lo < least:
+        middle = lo / 2 + hi / 2
+        lo, hi = middle - least / 2, middle + least / 2
+    return lo, hi
+
+
+def _finite(value) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else clamp(out)
+
+
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Return round tick values covering [low, high], about `count` of them."""
-    if not high > low:
-        high = low + 1.0
+    """Return round tick values covering [low, high]: about `count`, at least two, increasing."""
+    low, high = _bounds(low, high)
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
     first = math.floor(low / step + 1e-9)
     last = math.ceil(high / step - 1e-9)
-    return [round(i * step, 12) for i in range(first, last + 1)]
+    # Rounding hides float noise (0.30000000000000004); finer steps keep three more digits.
+    digits = max(12, 3 - math.floor(math.log10(step)))
+    return [round(i * step, digits) for i in range(first, last + 1)]
 
 
 def tick_label(value: float, ticks: Sequence[float]) -> str:
     """Return `value` formatted as compactly as the spacing of `ticks` allows."""
     step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
     top = max(abs(t) for t in ticks) or 1.0
-    if top >= 1e6:
-        return f"{value / 1e6:g}M"
-    if top >= 1e4:
-        return f"{value / 1e3:g}k"
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
-    if decimals and round(step * 10**decimals) % 10 == 5 and step < 1:
-        decimals += 1 if round(step * 10 ** (decimals + 1)) % 10 else 0
-    text = f"{value:.{decimals}f}"
+    step = step or top
+    # k/M keep six significant digits: enough while neighbouring ticks differ in the first four.
+    if 1e4 <= top < 1e15 and step * 1e4 >= top:
+        return f"{value / 1e6:g}M" if top >= 1e6 else f"{value / 1e3:g}k"
+    last = _last_digit(step)
+    if last < -6 or top >= 1e15:
+        if value == 0:
+            return "0"
+        mantissa, exponent = f"{value:.{max(0, math.floor(math.log10(top)) - last)}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    text = f"{value:.{max(0, -last)}f}"
     return "0" if text.strip("-0.") == "" else text
 
 
+def _last_digit(step: float) -> int:
+    """Return the power of ten of the last digit ticks `step` apart need (-2 for 0.25, 0 for 5)."""
+    power = math.floor(math.log10(step) + 1e-9)
+    return power - 1 if round(step / 10.0**power * 10) % 10 else power
+
+
 def domain(values: Sequence[float], fixed: tuple[float, float] | None) -> list[float]:
-    """Return the ticks of an axis: round ones around `values`, or spanning `fixed`."""
+    """Return the ticks of an axis: round ones around the finite `values`, or spanning `fixed`."""
     if fixed is not None:
         return nice_ticks(*fixed) if fixed != (0.0, 1.0) else [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    finite = [v for v in values if v is not None]
+    finite = [v for v in (num(v) for v in values) if v is not None]
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if high == low:
         low, high = low - (abs(low) or 1) * 0.5, high + (abs(high) or 1) * 0.5

@@ -3,6 +3,9 @@
 Blobs are addressed per run (`/api/v1/runs/<run>/blobs/<sha256>`), so the server stores them
 where that run's experiment keeps its artifacts and checks the caller's role on the run. The
 server recomputes the sha256 of every upload and refuses bytes that do not match.
+
+It rides on the REST store's HTTP session (and its error mapping), so it lives in tracking,
+above both the store and the blob stores, rather than in `perennia.artifacts`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any, BinaryIO
 
 from perennia.artifacts.digests import CHUNK, check_digest
 from perennia.errors import NotFound
+from perennia.store.rest.http import error_from_response
 
 
 class ServerBlobStore:
@@ -51,8 +55,6 @@ class ServerBlobStore:
         with self.http.client.stream("GET", self._path(digest)) as response:
             if response.status_code >= 400:
                 response.read()
-                from perennia.store.rest.http import error_from_response
-
                 raise error_from_response(response)
             for chunk in response.iter_bytes(CHUNK):
                 target.write(chunk)

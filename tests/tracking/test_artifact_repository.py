@@ -15,10 +15,10 @@ import boto3
 import pytest
 
 from perennia.artifacts import open_blob_store
-from perennia.artifacts.repository import ArtifactRepository
 from perennia.artifacts.s3 import S3BlobStore
 from perennia.errors import IntegrityError, InvalidArtifactPath, InvalidInput, NotFound
 from perennia.store.limits import ARTIFACT_PATH_LENGTH
+from perennia.tracking.artifact_repository import ArtifactRepository
 from tests.store.helpers import sql_engine, table_count
 
 

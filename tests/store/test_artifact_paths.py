@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from perennia.artifacts.paths import join_artifact_path, validate_artifact_path
 from perennia.errors import InvalidArtifactPath, InvalidInput, PerenniaError
+from perennia.store.artifact_paths import join_artifact_path, validate_artifact_path
 from perennia.store.limits import ARTIFACT_PATH_LENGTH
 
 ESCAPES = {

@@ -3,6 +3,10 @@
 Rejected in every spelling MLflow's CVE record shows: `..`, absolute and drive paths, backslashes,
 NUL and control characters, percent-encoding (so `%2e%2e` and `%252e` never decode into `..`),
 and `#` / `?`, which would split a URI.
+
+The rules belong to the manifest (the store's `artifacts` part), so they live in the store
+layer: every backend checks them as the authority, and the artifact repository (tracking) and
+the server's routes check them early with the same function.
 """
 
 from __future__ import annotations
