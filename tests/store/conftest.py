@@ -1,17 +1,15 @@
-"""Fixtures shared by the metadata-store tests (the `store` fixture lives in tests/conftest.py)."""
+"""Fixtures of the store tests: the contract's own (the `store` fixture lives in tests/conftest.py,
+parametrized over SQLite, PostgreSQL and REST), and who each backend records as the author."""
 
 from __future__ import annotations
 
 import pytest
 
-
-@pytest.fixture
-def experiment_id(store) -> str:
-    """Return the id of a fresh, active experiment."""
-    return store.experiments.create("store-tests")
+from perennia.testing.plugin import experiment_id, run_id  # noqa: F401 - fixtures, used by name
 
 
 @pytest.fixture
-def run_id(store, experiment_id: str) -> str:
-    """Return the id of a fresh RUNNING run in `experiment_id`."""
-    return store.runs.create(experiment_id, run_name="subject").info.run_id
+def recorded(store_uri: str):
+    """Return who a backend records for a claimed username: over REST, the signed-in user."""
+    signed_in = "suite-admin" if store_uri.startswith("http") else None
+    return lambda claimed: signed_in or claimed

@@ -22,8 +22,8 @@ from perennia.store import open_store
 from perennia.store.sql import schema
 from perennia.store.sql.migrations import HEAD_REVISION, MIGRATIONS_DIR
 from perennia.store.sql.store import SqlStore
+from perennia.testing.store_contract.helpers import sql_engine
 from tests.conftest import PG_ADMIN_URI
-from tests.store.helpers import sql_engine
 
 REPO = Path(__file__).resolve().parents[2]
 

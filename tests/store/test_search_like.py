@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.errors import InvalidFilter
 from perennia.store.sql.like import like_to_glob
-from tests.store.search_oracle import like_regex
+from perennia.testing.store_contract.search_oracle import like_regex
 
 VALUES = [
     "abc", "ABC", "aBc", "a%c", "a_c", "a*c", "a?c", "a[b]c", "[", "]", "a\\c", "a\\\\c", "ac",
@@ -91,14 +91,14 @@ def _pg_folds_unicode(store) -> bool:
     """Return whether the PostgreSQL database's ctype lowers non-ASCII letters."""
     from sqlalchemy import text
 
-    from tests.store.helpers import sql_engine
+    from perennia.testing.store_contract.helpers import sql_engine
 
     with sql_engine(store).connect() as conn:
         return conn.execute(text("SELECT lower('É') = 'é'")).scalar_one()
 
 
 def test_ilike_folds_non_ascii_case_too(store) -> None:
-    from tests.store.helpers import backend
+    from perennia.testing.store_contract.helpers import backend
 
     if backend(store) == "postgres" and not _pg_folds_unicode(store):
         pytest.skip("this PostgreSQL database's ctype folds ASCII only")

@@ -18,8 +18,8 @@ from perennia.artifacts import open_blob_store
 from perennia.artifacts.s3 import S3BlobStore
 from perennia.errors import IntegrityError, InvalidArtifactPath, InvalidInput, NotFound
 from perennia.store.limits import ARTIFACT_PATH_LENGTH
+from perennia.testing.store_contract.helpers import sql_engine, table_count
 from perennia.tracking.artifact_repository import ArtifactRepository
-from tests.store.helpers import sql_engine, table_count
 
 
 @pytest.fixture(params=["local", "s3"])

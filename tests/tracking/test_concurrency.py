@@ -15,7 +15,7 @@ import pytest
 from perennia.entities import Metric, Param
 from perennia.errors import Conflict
 from perennia.store import open_store
-from tests.store.helpers import table_count
+from perennia.testing.store_contract.helpers import table_count
 from tests.tracking.helpers import child_env, finish, spawn
 
 WORKERS = 8

@@ -18,7 +18,7 @@ from perennia.entities import (
     RunTag,
 )
 from perennia.errors import Conflict, InvalidInput, NotFound
-from tests.store.helpers import artifact_entry, table_count
+from perennia.testing.store_contract.helpers import artifact_entry, table_count
 
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value

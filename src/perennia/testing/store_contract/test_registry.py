@@ -1,28 +1,18 @@
-"""The registry store on SQLite, PostgreSQL and REST: models, versions, tags, aliases, events.
+"""The registry contract: models, versions, tags, aliases and events.
 
-The multi-process races stay on the SQL backends: they test the engines' own locking (the
-REST leg's races are in tests/server/test_registry_rest.py).
+`recorded(claimed)` (a fixture) says who a backend records for a claimed username: a server
+records the signed-in user instead. The engines' own locking races are in the project's tests.
 """
 
 from __future__ import annotations
-
-import multiprocessing
 
 import pytest
 
 from perennia.entities import VersionState
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from perennia.store import open_store
 
 RUN = "a" * 32
 DIGEST = "b" * 64
-
-
-@pytest.fixture
-def recorded(store_uri: str):
-    """Return who a backend records for a claimed username: over REST, the signed-in user."""
-    signed_in = "suite-admin" if store_uri.startswith("http") else None
-    return lambda claimed: signed_in or claimed
 
 
 def test_models_are_created_read_listed_and_names_are_unique(store) -> None:
@@ -270,69 +260,3 @@ def test_versions_page_across_models_and_events_span_every_model(store) -> None:
     assert len(store.registry.events("fraud", limit=0)) == 1  # limits are clamped, not refused
     with pytest.raises(InvalidInput):
         store.registry.search_registered_models(max_results=0)
-
-
-def _race_alias(uri: str, version: int, barrier, results) -> None:
-    store = open_store(uri)
-    barrier.wait()
-    try:
-        store.aliases.set_alias(
-            "fraud", "champion", version, expected_version=1, username=f"w{version}"
-        )
-        results.put(("won", version))
-    except Conflict as error:
-        results.put(("conflict", str(error)))
-    finally:
-        store.close()
-
-
-def _race_version(uri: str, barrier, results) -> None:
-    store = open_store(uri)
-    barrier.wait()
-    numbers = [store.versions.create_model_version("fraud", "s").version for _ in range(5)]
-    results.put(numbers)
-    store.close()
-
-
-def test_two_processes_racing_an_alias_move_one_wins_one_conflicts(sql_store_uri: str) -> None:
-    store = open_store(sql_store_uri)
-    store.registry.create_registered_model("fraud")
-    for _ in range(3):
-        store.versions.create_model_version("fraud", "s")
-    store.aliases.set_alias("fraud", "champion", 1)
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(2), context.Queue()
-    workers = [
-        context.Process(target=_race_alias, args=(sql_store_uri, v, barrier, results))
-        for v in (2, 3)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    outcomes = sorted(results.get(timeout=5) for _ in workers)
-    assert [o[0] for o in outcomes] == ["conflict", "won"]
-    assert "another change won the race" in outcomes[0][1]
-    winner = outcomes[1][1]
-    assert store.aliases.get_version_by_alias("fraud", "champion").version == winner
-    moves = [e for e in store.registry.events("fraud") if e.action == "set_alias"]
-    assert len(moves) == 2 and moves[0].after == {"alias": "champion", "version": winner}
-    store.close()
-
-
-def test_concurrent_registrations_get_distinct_consecutive_versions(sql_store_uri: str) -> None:
-    store = open_store(sql_store_uri)
-    store.registry.create_registered_model("fraud")
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(3), context.Queue()
-    workers = [
-        context.Process(target=_race_version, args=(sql_store_uri, barrier, results))
-        for _ in range(3)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    numbers = sorted(n for _ in workers for n in results.get(timeout=5))
-    assert numbers == list(range(1, 16))
-    store.close()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from perennia.entities import Dataset, DatasetInput, MetricBatch, Param, RunTag
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.limits import KEY_LENGTH, NAME_LENGTH, PARAM_VALUE_LENGTH, TAG_VALUE_LENGTH
-from tests.store.helpers import table_count
+from perennia.testing.store_contract.helpers import table_count
 
 HYPOTHESIS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perennia.store.search_grammar import parse_order_by
-from tests.store.search_oracle import (
+from perennia.testing.store_contract.search_oracle import (
     DIGESTS,
     MODELS,
     STATUSES,

@@ -24,7 +24,7 @@ from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.limits import KEY_LENGTH
 from perennia.store.sql import schema
 from perennia.store.validation import INT64_MAX, INT64_MIN
-from tests.store.helpers import backend, sql_engine, table_count
+from perennia.testing.store_contract.helpers import backend, sql_engine, table_count
 
 # Values a float column can lose: signed zero, subnormals, the extremes, non-finite values.
 SPECIAL_VALUES = [

@@ -8,7 +8,7 @@ import pytest
 
 from perennia.entities import LifecycleStage, ViewType
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from tests.store.helpers import next_millisecond, table_count
+from perennia.testing.store_contract.helpers import next_millisecond, table_count
 
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value

@@ -14,8 +14,8 @@ from perennia.entities import ViewType
 from perennia.errors import InvalidFilter, InvalidInput
 from perennia.store.base import MAX_SEARCH_RESULTS
 from perennia.store.search_grammar import parse_order_by
-from tests.store.helpers import table_count
-from tests.store.search_oracle import expected_ids, populate, sort_key
+from perennia.testing.store_contract.helpers import table_count
+from perennia.testing.store_contract.search_oracle import expected_ids, populate, sort_key
 
 
 def walk(store, eid: str, text: str, order_by, size: int) -> tuple[list[str], int]:

@@ -1,0 +1,15 @@
+"""The store contract: one test module per part of `Store`, run against the `store` fixture.
+
+`MODULES` lists them so a suite can import every test (see tests/store/test_store_contract.py).
+"""
+
+MODULES = (
+    "test_experiments",
+    "test_runs",
+    "test_metrics",
+    "test_params_tags",
+    "test_search_runs",
+    "test_search_pages",
+    "test_registry",
+    "test_model_cards",
+)
