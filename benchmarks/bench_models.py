@@ -86,8 +86,13 @@ def by_alias(model, X) -> tuple[float, float]:
 
     use_perennia_store(fresh_dir("models-perennia"))
     with perennia.start_run():
-        info = perennia.log_model(model, name="model", signature="infer",
-                                  input_example=X.head(5), registered_model_name="bench")  # fmt: skip
+        info = perennia.log_model(
+            model,
+            name="model",
+            signature="infer",
+            input_example=X.head(5),
+            registered_model_name="bench",
+        )
     perennia.registry.set_alias("bench", "champion", info.registered_version)
     ours = median_seconds(lambda: perennia.models.load("models:/bench@champion"))
     use_mlflow_store(fresh_dir("models-mlflow"))
@@ -126,17 +131,57 @@ def main() -> list[Result]:
     note = f"median of {REPEATS}; predictions agree on {ROWS:,} rows"
     anchor = "MLflow 3 (pickle, no digest check)"
     return [
-        Result("save a model package", save_ours, save_theirs, "s", anchor, ">= 2x",
-               save_theirs / save_ours >= 2, note),
-        Result("load a package (every file's sha256 verified)", load_ours, load_theirs, "s",
-               anchor, ">= 2x", load_theirs / load_ours >= 2, note),
-        Result("predict 1 row, signature enforced", one_ours, one_theirs, "s", anchor, ">= 1.5x",
-               one_theirs / one_ours >= 1.5, f"median over {SINGLE_CALLS} calls x {REPEATS}"),
-        Result(f"predict {ROWS:,} rows, signature enforced", bulk_ours, bulk_theirs, "s", anchor,
-               ">= 1x", bulk_theirs / bulk_ours >= 1, note),
-        Result("load models:/bench@champion from the registry", alias_ours, alias_theirs, "s",
-               anchor + ", SQLite registry", ">= 2x", alias_theirs / alias_ours >= 2, note),
-    ]  # fmt: skip
+        Result(
+            "save a model package",
+            save_ours,
+            save_theirs,
+            "s",
+            anchor,
+            ">= 2x",
+            save_theirs / save_ours >= 2,
+            note,
+        ),
+        Result(
+            "load a package (every file's sha256 verified)",
+            load_ours,
+            load_theirs,
+            "s",
+            anchor,
+            ">= 2x",
+            load_theirs / load_ours >= 2,
+            note,
+        ),
+        Result(
+            "predict 1 row, signature enforced",
+            one_ours,
+            one_theirs,
+            "s",
+            anchor,
+            ">= 1.5x",
+            one_theirs / one_ours >= 1.5,
+            f"median over {SINGLE_CALLS} calls x {REPEATS}",
+        ),
+        Result(
+            f"predict {ROWS:,} rows, signature enforced",
+            bulk_ours,
+            bulk_theirs,
+            "s",
+            anchor,
+            ">= 1x",
+            bulk_theirs / bulk_ours >= 1,
+            note,
+        ),
+        Result(
+            "load models:/bench@champion from the registry",
+            alias_ours,
+            alias_theirs,
+            "s",
+            anchor + ", SQLite registry",
+            ">= 2x",
+            alias_theirs / alias_ours >= 2,
+            note,
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -27,10 +27,17 @@ def mlflow_server() -> Server:
     folder = fresh_dir("mlflow-server")
     bin_dir = os.path.dirname(sys.executable)
     return Server(
-        [os.path.join(bin_dir, "mlflow"), "server", "--host", "127.0.0.1",
-         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-         "--artifacts-destination", str(folder / "artifacts")],
-    )  # fmt: skip
+        [
+            os.path.join(bin_dir, "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+    )
 
 
 def perennia_server(workers: int = 1) -> Server:
@@ -147,24 +154,67 @@ def main() -> list[Result]:
     p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
     return [
-        Result("server start-up", ours.startup_seconds, theirs.startup_seconds, "s",
-               "mlflow server", "< 1 s", ours.startup_seconds < 1.0),
-        Result("server memory (MiB, idle)", ours_rss_idle, theirs_rss_idle, "MiB",
-               "mlflow server", "< 300 MiB", ours_rss_idle < 300,
-               f"perennia after the workload: {ours_rss_busy:,.0f} MiB"),
-        Result("mlflow client log_metric", ours_single, theirs_single, "pts/s",
-               "mlflow server", ">= 3x", ours_single >= 3 * theirs_single,
-               f"{SINGLE:,} calls to each server"),
-        Result("mlflow client log_batch", ours_batch, theirs_batch, "pts/s", "mlflow server",
-               ">= 3x", ours_batch >= 3 * theirs_batch, f"{POINTS:,} points in chunks of 1,000"),
-        Result("8 clients x 10 batches of 1,000 (p99)", p99, p99, "s", "perennia itself",
-               "no loss", stored == 80_000,
-               f"2 workers, SQLite: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
-               f"{stored:,} of 80,000 points stored"),
-        Result("perennia SDK remote ingest", remote, theirs_batch, "pts/s",
-               "mlflow client log_batch to mlflow server", ">= 20x", remote >= 20 * theirs_batch,
-               f"{REMOTE_POINTS:,} log_metric calls + flush, median of 3"),
-    ]  # fmt: skip
+        Result(
+            "server start-up",
+            ours.startup_seconds,
+            theirs.startup_seconds,
+            "s",
+            "mlflow server",
+            "< 1 s",
+            ours.startup_seconds < 1.0,
+        ),
+        Result(
+            "server memory (MiB, idle)",
+            ours_rss_idle,
+            theirs_rss_idle,
+            "MiB",
+            "mlflow server",
+            "< 300 MiB",
+            ours_rss_idle < 300,
+            f"perennia after the workload: {ours_rss_busy:,.0f} MiB",
+        ),
+        Result(
+            "mlflow client log_metric",
+            ours_single,
+            theirs_single,
+            "pts/s",
+            "mlflow server",
+            ">= 3x",
+            ours_single >= 3 * theirs_single,
+            f"{SINGLE:,} calls to each server",
+        ),
+        Result(
+            "mlflow client log_batch",
+            ours_batch,
+            theirs_batch,
+            "pts/s",
+            "mlflow server",
+            ">= 3x",
+            ours_batch >= 3 * theirs_batch,
+            f"{POINTS:,} points in chunks of 1,000",
+        ),
+        Result(
+            "8 clients x 10 batches of 1,000 (p99)",
+            p99,
+            p99,
+            "s",
+            "perennia itself",
+            "no loss",
+            stored == 80_000,
+            f"2 workers, SQLite: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+            f"{stored:,} of 80,000 points stored",
+        ),
+        Result(
+            "perennia SDK remote ingest",
+            remote,
+            theirs_batch,
+            "pts/s",
+            "mlflow client log_batch to mlflow server",
+            ">= 20x",
+            remote >= 20 * theirs_batch,
+            f"{REMOTE_POINTS:,} log_metric calls + flush, median of 3",
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -35,9 +35,12 @@ def _env() -> dict[str, str]:
 
 def test_imports_follow_the_layers_and_never_go_through_the_facade() -> None:
     command = [
-        sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-        "--no-cache", "--no-logo",
-    ]  # fmt: skip
+        sys.executable,
+        "-c",
+        "from importlinter.cli import lint_imports_command; lint_imports_command()",
+        "--no-cache",
+        "--no-logo",
+    ]
     done = subprocess.run(
         command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120
     )
@@ -83,9 +86,14 @@ def test_the_docs_list_the_layers_of_the_contract() -> None:
 def test_import_perennia_loads_no_heavy_library() -> None:
     code = f"import sys, perennia\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=_env(), capture_output=True, text=True,
-        timeout=60, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     loaded = done.stdout.strip()
     assert not loaded, (
         f"`import perennia` loaded {loaded}; import heavy libraries inside the functions "

@@ -12,11 +12,30 @@ from typing import TYPE_CHECKING, Any
 from perennia._version import __version__
 
 _FLUENT = (
-    "set_tracking_uri", "get_tracking_uri", "set_artifacts_uri", "set_experiment", "create_experiment",
-    "get_experiment", "get_experiment_by_name", "start_run", "end_run", "active_run", "last_active_run",
-    "get_run", "log_metric", "log_metrics", "log_param", "log_params", "set_tag", "set_tags", "delete_tag",
-    "flush", "log_input", "search_runs", "ActiveRun",
-)  # fmt: skip
+    "set_tracking_uri",
+    "get_tracking_uri",
+    "set_artifacts_uri",
+    "set_experiment",
+    "create_experiment",
+    "get_experiment",
+    "get_experiment_by_name",
+    "start_run",
+    "end_run",
+    "active_run",
+    "last_active_run",
+    "get_run",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_tag",
+    "set_tags",
+    "delete_tag",
+    "flush",
+    "log_input",
+    "search_runs",
+    "ActiveRun",
+)
 _FLUENT_ARTIFACTS = ("log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure")
 _ELSEWHERE = {
     "Client": "perennia.tracking.client",
@@ -27,8 +46,17 @@ _ELSEWHERE = {
     "ViewType": "perennia.entities",
 }
 _SUBMODULES = (
-    "data", "evaluate", "models", "registry", "sklearn", "entities", "errors", "store", "artifacts", "tracking",
-)  # fmt: skip
+    "data",
+    "evaluate",
+    "models",
+    "registry",
+    "sklearn",
+    "entities",
+    "errors",
+    "store",
+    "artifacts",
+    "tracking",
+)
 
 __all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, "__version__"]
 

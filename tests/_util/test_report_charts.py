@@ -43,13 +43,22 @@ def _every_chart(text: str, xs, ys) -> list[str]:
     series = svg.Series(text, xs, ys, notes=[text] * len(xs))
     return [
         svg.line_chart(
-            [series, svg.Series(text, ys, xs, dashed=True, markers=True)], title=text,
-            x_label=text, y_label=text, diagonal=text, rules=[svg.Rule(0.5, text),
-            svg.Rule(0.5, text, "x")], marks=[svg.Mark(0.5, 0.5, text)],
+            [series, svg.Series(text, ys, xs, dashed=True, markers=True)],
+            title=text,
+            x_label=text,
+            y_label=text,
+            diagonal=text,
+            rules=[svg.Rule(0.5, text), svg.Rule(0.5, text, "x")],
+            marks=[svg.Mark(0.5, 0.5, text)],
         ),
         svg.bar_chart(
-            [text, "b"], [(text, xs[:2]), ("other", ys[:2])], title=text, y_label=text,
-            x_label=text, rules=[svg.Rule(0.5, text)], flagged=[text],
+            [text, "b"],
+            [(text, xs[:2]), ("other", ys[:2])],
+            title=text,
+            y_label=text,
+            x_label=text,
+            rules=[svg.Rule(0.5, text)],
+            flagged=[text],
         ),
         svg.heatmap([text, "b"], [xs[:2], ys[:2]], title=text),
         svg.scatter(xs, ys, title=text, x_label=text, y_label=text),
@@ -57,7 +66,7 @@ def _every_chart(text: str, xs, ys) -> list[str]:
         curves.roc_chart([series], [svg.Mark(0.2, 0.8, text)]),
         curves.pr_chart([series], 0.3),
         curves.calibration_chart([series]),
-    ]  # fmt: skip
+    ]
 
 
 def test_hostile_titles_labels_and_names_stay_text() -> None:

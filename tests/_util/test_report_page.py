@@ -83,10 +83,35 @@ def test_header_and_figure_escape_text_but_keep_given_html() -> None:
 
 
 def test_numbers_are_formatted_for_people() -> None:
-    shown = [fmt.number(v) for v in (None, 0.812345, 12, -1234567.8, 3e-7, float("nan"),
-                                     float("-inf"), True, 2e16, 0.0, "<b>")]  # fmt: skip
-    assert shown == ["—", "0.8123", "12", "-1,234,568", "3.000e-07", "—", "—", "yes",
-                     "2.000e+16", "0", "&lt;b&gt;"]  # fmt: skip
+    shown = [
+        fmt.number(v)
+        for v in (
+            None,
+            0.812345,
+            12,
+            -1234567.8,
+            3e-7,
+            float("nan"),
+            float("-inf"),
+            True,
+            2e16,
+            0.0,
+            "<b>",
+        )
+    ]
+    assert shown == [
+        "—",
+        "0.8123",
+        "12",
+        "-1,234,568",
+        "3.000e-07",
+        "—",
+        "—",
+        "yes",
+        "2.000e+16",
+        "0",
+        "&lt;b&gt;",
+    ]
     assert [fmt.count(v) for v in (None, 1234.4, float("inf"), "x")] == ["—", "1,234", "—", "—"]
     assert [fmt.percent(v) for v in (0.1234, None, float("nan"))] == ["12.3%", "—", "—"]
     assert fmt.interval([0.1, 0.25]) == "0.1 – 0.25" and fmt.interval([None, 1]) == "—"

@@ -168,9 +168,11 @@ def test_demo_has_champion_approved_and_writes_its_card_and_lineage(
         # champion moved through the policy: requested by the author, approved by a manager.
         requests = perennia.registry.list_approval_requests("breast-cancer-classifier")
         assert [(r.alias, r.version, r.status) for r in requests] == [
-            ("champion", champion.version, "APPLIED")]  # fmt: skip
+            ("champion", champion.version, "APPLIED")
+        ]
         assert [(v.reviewer, v.decision) for v in requests[0].reviews] == [
-            ("demo-reviewer", "approve")]  # fmt: skip
+            ("demo-reviewer", "approve")
+        ]
         assert requests[0].requested_by == champion.user_id != "demo-reviewer"
         policy = perennia.registry.get_approval_policy("breast-cancer-classifier", "champion")
         assert [str(g) for g in policy.gates] == ["test_roc_auc >= 0.95"]

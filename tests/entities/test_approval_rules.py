@@ -29,8 +29,9 @@ MANAGER, EDITOR, ADMIN = Standing(role=Role.MANAGER), Standing(role=Role.EDITOR)
 
 
 def _version(version: int = 1, state: str = "active", aliases: list[str] | None = None):
-    return ModelVersion("fraud", version, 0, 0, "", "ana", "s", None, None, "READY", None, state,
-                        {}, aliases or [])  # fmt: skip
+    return ModelVersion(
+        "fraud", version, 0, 0, "", "ana", "s", None, None, "READY", None, state, {}, aliases or []
+    )
 
 
 def test_gates_parse_from_text_dicts_and_gates_and_bad_ones_are_refused() -> None:
@@ -48,18 +49,42 @@ def test_gates_parse_from_text_dicts_and_gates_and_bad_ones_are_refused() -> Non
 
 
 def test_a_policy_needs_an_approval_or_a_gate_and_a_known_reviewer_role() -> None:
-    policy = make_policy("fraud", "champion", required_approvals=0, reviewer_role="any",
-                         allow_self_approval=False, gates="auc >= 0.9")  # fmt: skip
+    policy = make_policy(
+        "fraud",
+        "champion",
+        required_approvals=0,
+        reviewer_role="any",
+        allow_self_approval=False,
+        gates="auc >= 0.9",
+    )
     assert policy.gates == [MetricGate("auc", ">=", 0.9)]
     with pytest.raises(InvalidInput, match="at least one approval or one gate"):
-        make_policy("fraud", "champion", required_approvals=0, reviewer_role="any",
-                    allow_self_approval=False, gates=())  # fmt: skip
+        make_policy(
+            "fraud",
+            "champion",
+            required_approvals=0,
+            reviewer_role="any",
+            allow_self_approval=False,
+            gates=(),
+        )
     with pytest.raises(InvalidInput, match="reviewer_role"):
-        make_policy("fraud", "champion", required_approvals=1, reviewer_role="boss",
-                    allow_self_approval=False, gates=())  # fmt: skip
+        make_policy(
+            "fraud",
+            "champion",
+            required_approvals=1,
+            reviewer_role="boss",
+            allow_self_approval=False,
+            gates=(),
+        )
     with pytest.raises(InvalidInput, match="required_approvals"):
-        make_policy("fraud", "champion", required_approvals=True, reviewer_role="any",
-                    allow_self_approval=False, gates=())  # fmt: skip
+        make_policy(
+            "fraud",
+            "champion",
+            required_approvals=True,
+            reviewer_role="any",
+            allow_self_approval=False,
+            gates=(),
+        )
 
 
 def test_eligibility_follows_role_rank_and_admins_always_qualify() -> None:
@@ -86,8 +111,14 @@ def test_authors_and_requesters_may_not_review_unless_the_policy_allows_it() -> 
 
 
 def test_unmet_counts_eligible_approvals_and_checks_every_gate() -> None:
-    policy = ApprovalPolicy("fraud", "champion", 2, "manager", False,
-                            [MetricGate("auc", ">=", 0.9), MetricGate("loss", "<", 0.2)])  # fmt: skip
+    policy = ApprovalPolicy(
+        "fraud",
+        "champion",
+        2,
+        "manager",
+        False,
+        [MetricGate("auc", ">=", 0.9), MetricGate("loss", "<", 0.2)],
+    )
     needs = unmet(policy, {"cy": MANAGER, "dee": EDITOR}, {"auc": 0.95, "loss": math.nan}, 1)
     assert needs == [
         "1 more approval(s) by a manager (1 of 2)",

@@ -48,9 +48,13 @@ def test_a_weaker_candidate_fails_the_auc_gate_and_says_why(case) -> None:
 def test_a_model_against_itself_has_a_zero_difference_and_passes(case) -> None:
     frame, strong, _ = case
     result = compare(
-        strong, strong, frame, "label",
-        gates=["roc_auc >= baseline", "log_loss <= baseline", "accuracy >= 0.5"], n_resamples=100,
-    )  # fmt: skip
+        strong,
+        strong,
+        frame,
+        "label",
+        gates=["roc_auc >= baseline", "log_loss <= baseline", "accuracy >= 0.5"],
+        n_resamples=100,
+    )
     assert result.passed
     for outcome in result.outcomes[:2]:
         assert outcome.difference == 0 and outcome.ci_low == 0 and outcome.ci_high == 0
@@ -59,9 +63,14 @@ def test_a_model_against_itself_has_a_zero_difference_and_passes(case) -> None:
 def test_fairness_gates_use_the_fairness_metrics(case) -> None:
     frame, strong, weak = case
     result = compare(
-        strong, weak, frame, "label", gates={"demographic_parity_ratio": ">= 0.8"},
-        sensitive_features="group", n_resamples=100,
-    )  # fmt: skip
+        strong,
+        weak,
+        frame,
+        "label",
+        gates={"demographic_parity_ratio": ">= 0.8"},
+        sensitive_features="group",
+        n_resamples=100,
+    )
     (outcome,) = result.outcomes
     assert outcome.candidate == result.candidate.metrics["demographic_parity_ratio"]
     decided = strong.predict_proba(frame[FEATURES])[:, 1] >= 0.5
@@ -74,13 +83,22 @@ def test_require_significance_fails_a_gate_the_interval_cannot_clear(case) -> No
     frame, strong, _ = case
     nudged = lambda data: np.clip(strong.predict_proba(data)[:, 1] + 0.01, 0, 1)  # noqa: E731
     loose = compare(
-        nudged, strong, frame[FEATURES + ["label"]], "label", gates={"accuracy": ">= baseline"},
+        nudged,
+        strong,
+        frame[FEATURES + ["label"]],
+        "label",
+        gates={"accuracy": ">= baseline"},
         n_resamples=200,
-    )  # fmt: skip
+    )
     strict = compare(
-        nudged, strong, frame[FEATURES + ["label"]], "label", gates={"accuracy": ">= baseline"},
-        n_resamples=200, require_significance=True,
-    )  # fmt: skip
+        nudged,
+        strong,
+        frame[FEATURES + ["label"]],
+        "label",
+        gates={"accuracy": ">= baseline"},
+        n_resamples=200,
+        require_significance=True,
+    )
     (loose_outcome,), (strict_outcome,) = loose.outcomes, strict.outcomes
     if loose_outcome.passed:
         assert strict_outcome.ci_low < 0 or strict_outcome.passed
@@ -98,9 +116,15 @@ def test_unknown_gate_metric_and_empty_gates_are_refused(case) -> None:
 def test_comparison_dict_has_both_results_and_every_gate(case) -> None:
     frame, strong, weak = case
     result = compare(
-        strong, weak, frame, "label", gates={"roc_auc": ">= baseline"}, n_resamples=50,
-        candidate_name="strong", baseline_name="weak",
-    )  # fmt: skip
+        strong,
+        weak,
+        frame,
+        "label",
+        gates={"roc_auc": ">= baseline"},
+        n_resamples=50,
+        candidate_name="strong",
+        baseline_name="weak",
+    )
     document = result.to_dict()
     assert document["candidate"] == "strong" and document["baseline"] == "weak"
     assert document["passed"] is True and len(document["gates"]) == 1
@@ -126,12 +150,32 @@ def test_cli_exits_one_when_a_gate_fails_and_zero_when_all_pass(case, tmp_path, 
     frame, strong, weak = case
     data = _write(frame, strong, weak, tmp_path)
     common = ["evaluate", "compare", "--data", data, "--target", "label", "--resamples", "50"]
-    failing = main([*common, "--candidate", "column:weak", "--baseline", "column:strong",
-                    "--gate", "roc_auc >= baseline - 0.005"])  # fmt: skip
+    failing = main(
+        [
+            *common,
+            "--candidate",
+            "column:weak",
+            "--baseline",
+            "column:strong",
+            "--gate",
+            "roc_auc >= baseline - 0.005",
+        ]
+    )
     out = capsys.readouterr().out
     assert failing == 1 and "FAIL" in out and "1 of 1 gates failed" in out
-    passing = main([*common, "--candidate", "column:strong", "--baseline", "column:weak",
-                    "--gate", "roc_auc >= baseline", "--json", str(tmp_path / "c.json")])  # fmt: skip
+    passing = main(
+        [
+            *common,
+            "--candidate",
+            "column:strong",
+            "--baseline",
+            "column:weak",
+            "--gate",
+            "roc_auc >= baseline",
+            "--json",
+            str(tmp_path / "c.json"),
+        ]
+    )
     assert passing == 0 and "all 1 gates passed" in capsys.readouterr().out
     assert (tmp_path / "c.json").is_file()
 

@@ -26,9 +26,12 @@ def test_stratified_folds_score_exactly_like_sklearn(frame: pd.DataFrame) -> Non
     data = frame.drop(columns="patient")
     result = cross_validate(LogisticRegression(), data, "label", n_splits=5, seed=3, log=False)
     expected = cross_val_score(
-        LogisticRegression(), data.drop(columns="label"), data["label"], scoring="roc_auc",
+        LogisticRegression(),
+        data.drop(columns="label"),
+        data["label"],
+        scoring="roc_auc",
         cv=StratifiedKFold(5, shuffle=True, random_state=3),
-    )  # fmt: skip
+    )
     got = [fold.metrics["roc_auc"] for fold in result.folds]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     assert result.mean["roc_auc"] == pytest.approx(expected.mean())
@@ -42,9 +45,13 @@ def test_group_folds_follow_group_kfold(frame: pd.DataFrame) -> None:
     )
     features = frame.drop(columns=["label", "patient"])
     expected = cross_val_score(
-        LogisticRegression(), features, frame["label"], groups=frame["patient"],
-        scoring="accuracy", cv=GroupKFold(4),
-    )  # fmt: skip
+        LogisticRegression(),
+        features,
+        frame["label"],
+        groups=frame["patient"],
+        scoring="accuracy",
+        cv=GroupKFold(4),
+    )
     np.testing.assert_allclose([f.metrics["accuracy"] for f in result.folds], expected, atol=1e-12)
     with pytest.raises(InvalidInput, match="groups="):
         cross_validate(LogisticRegression(), frame, "label", cv="group", log=False)

@@ -81,9 +81,11 @@ def test_polars_and_numpy_data_give_the_same_result_as_pandas(binary_case) -> No
     expected = evaluate(plain, frame[features].to_numpy(), targets=frame["label"], log=False)
     as_polars = pl.from_pandas(frame[features + ["label"]])
     got = evaluate(
-        lambda data: plain.predict_proba(data.to_numpy()), as_polars.select(features),
-        targets=as_polars["label"], log=False,
-    )  # fmt: skip
+        lambda data: plain.predict_proba(data.to_numpy()),
+        as_polars.select(features),
+        targets=as_polars["label"],
+        log=False,
+    )
     assert got.metrics == expected.metrics
 
 
@@ -227,9 +229,13 @@ def test_nothing_is_logged_without_an_active_run(tracking, binary_case) -> None:
 def test_robustness_checks_add_their_table_to_the_result(binary_case) -> None:
     frame, model = binary_case
     result = evaluate(
-        model, frame, targets="label", slices="segment",
-        robustness_checks=["gaussian_noise", "permutation"], log=False,
-    )  # fmt: skip
+        model,
+        frame,
+        targets="label",
+        slices="segment",
+        robustness_checks=["gaussian_noise", "permutation"],
+        log=False,
+    )
     checks = {row["check"] for row in result.robustness}
     assert checks == {"gaussian_noise", "permutation"}
     targets = {row["target"] for row in result.robustness if row["check"] == "permutation"}

@@ -373,9 +373,19 @@ def test_report_to_dict_is_plain_json_ready_data():
         "four_fifths_violations",
     }
     assert set(data["groups"][0]) == {
-        "group", "count", "weight", "selection_rate", "tpr", "fpr", "precision",
-        "accuracy", "error_rate", "benefit", "positives", "predicted_positives",
-    }  # fmt: skip
+        "group",
+        "count",
+        "weight",
+        "selection_rate",
+        "tpr",
+        "fpr",
+        "precision",
+        "accuracy",
+        "error_rate",
+        "benefit",
+        "positives",
+        "predicted_positives",
+    }
     plain = (str, int, float, list, dict, type(None))
 
     def check(value):

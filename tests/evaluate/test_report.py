@@ -15,9 +15,19 @@ from perennia.evaluate.result import EvaluationResult
 from tests.browser import needs_browser, offline_page
 
 EVALUATION_ORDER = [
-    "headline", "metrics", "curves", "confusion", "threshold", "lift", "per-class", "roc-ovr",
-    "residuals", "slices", "fairness", "robustness",
-]  # fmt: skip
+    "headline",
+    "metrics",
+    "curves",
+    "confusion",
+    "threshold",
+    "lift",
+    "per-class",
+    "roc-ovr",
+    "residuals",
+    "slices",
+    "fairness",
+    "robustness",
+]
 
 
 # ---------------------------------------------------------------- realistic result dicts
@@ -50,11 +60,24 @@ def _binary_curves(y, p):
     return {
         "roc": {"fpr": _clean(fpr), "tpr": _clean(tpr), "thresholds": _clean(thr)},
         "pr": {"recall": _clean(recall), "precision": _clean(precision), "thresholds": []},
-        "calibration": {"mean_predicted": _clean(mean_pred), "fraction_positive": _clean(frac_pos), "count": counts[counts > 0].tolist()},
-        "threshold": {"threshold": _clean(grid), "precision": _clean(prec), "recall": _clean(rec),
-                      "f1": _clean(2 * prec * rec / np.maximum(prec + rec, 1e-12)), "fpr": _clean(fp / (y == 0).sum())},
-        "lift": {"fraction": fraction.tolist(), "gain": gain, "lift": [g / f for g, f in zip(gain, fraction, strict=True)]},
-    }  # fmt: skip
+        "calibration": {
+            "mean_predicted": _clean(mean_pred),
+            "fraction_positive": _clean(frac_pos),
+            "count": counts[counts > 0].tolist(),
+        },
+        "threshold": {
+            "threshold": _clean(grid),
+            "precision": _clean(prec),
+            "recall": _clean(rec),
+            "f1": _clean(2 * prec * rec / np.maximum(prec + rec, 1e-12)),
+            "fpr": _clean(fp / (y == 0).sum()),
+        },
+        "lift": {
+            "fraction": fraction.tolist(),
+            "gain": gain,
+            "lift": [g / f for g, f in zip(gain, fraction, strict=True)],
+        },
+    }
 
 
 def _fairness(y, pred, group):
@@ -62,13 +85,22 @@ def _fairness(y, pred, group):
     for name in sorted(set(group)):
         m = group == name
         pos, sel = y[m] == 1, pred[m] == 1
-        rows.append({
-            "group": name, "count": int(m.sum()), "weight": float(m.sum()),
-            "selection_rate": float(sel.mean()), "tpr": float(sel[pos].mean()),
-            "fpr": float(sel[~pos].mean()), "precision": float(pos[sel].mean()),
-            "accuracy": float((sel == pos).mean()), "error_rate": float((sel != pos).mean()),
-            "benefit": None, "positives": int(pos.sum()), "predicted_positives": int(sel.sum()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "group": name,
+                "count": int(m.sum()),
+                "weight": float(m.sum()),
+                "selection_rate": float(sel.mean()),
+                "tpr": float(sel[pos].mean()),
+                "fpr": float(sel[~pos].mean()),
+                "precision": float(pos[sel].mean()),
+                "accuracy": float((sel == pos).mean()),
+                "error_rate": float((sel != pos).mean()),
+                "benefit": None,
+                "positives": int(pos.sum()),
+                "predicted_positives": int(sel.sum()),
+            }
+        )
     ref = max(rows, key=lambda r: r["count"])
     low = min(rows, key=lambda r: r["selection_rate"])
     impact = low["selection_rate"] / max(ref["selection_rate"], 1e-9)
@@ -77,13 +109,23 @@ def _fairness(y, pred, group):
         "reference_group": ref["group"],
         "groups": rows,
         "disparities": {
-            "disparate_impact": {"value": impact, "reference_group": ref["group"], "worst_group": low["group"],
-                                 "description": "Lowest selection rate over the reference group's; below 0.8 fails."},
-            "equalized_odds_difference": {"value": 0.12, "reference_group": ref["group"], "worst_group": low["group"],
-                                          "description": "Largest TPR or FPR gap; 0 is parity."},
+            "disparate_impact": {
+                "value": impact,
+                "reference_group": ref["group"],
+                "worst_group": low["group"],
+                "description": "Lowest selection rate over the reference group's; below 0.8 fails.",
+            },
+            "equalized_odds_difference": {
+                "value": 0.12,
+                "reference_group": ref["group"],
+                "worst_group": low["group"],
+                "description": "Largest TPR or FPR gap; 0 is parity.",
+            },
         },
-        "four_fifths_violations": [r["group"] for r in rows if r["selection_rate"] < 0.8 * ref["selection_rate"]],
-    }  # fmt: skip
+        "four_fifths_violations": [
+            r["group"] for r in rows if r["selection_rate"] < 0.8 * ref["selection_rate"]
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +152,14 @@ def _chosen(curves, method):
         }
     tc = curves["threshold"]
     k = int(np.argmax(tc["f1"]))
-    return {"threshold": tc["threshold"][k], "value": tc["f1"][k], "tpr": tc["recall"][k], "fpr": tc["fpr"][k],
-            "precision": tc["precision"][k], "recall": tc["recall"][k]}  # fmt: skip
+    return {
+        "threshold": tc["threshold"][k],
+        "value": tc["f1"][k],
+        "tpr": tc["recall"][k],
+        "fpr": tc["fpr"][k],
+        "precision": tc["precision"][k],
+        "recall": tc["recall"][k],
+    }
 
 
 def _binary_result(data, name="churn-logreg", columns=slice(None)):
@@ -125,36 +173,75 @@ def _binary_result(data, name="churn-logreg", columns=slice(None)):
     group = np.where(east, "<b>east</b>", np.where(rng.random(len(p)) < 0.6, "north", "south"))
     auc, f1 = m.roc_auc_score(y_test, p), m.f1_score(y_test, pred)
     metrics = {
-        "accuracy": m.accuracy_score(y_test, pred), "precision": m.precision_score(y_test, pred),
-        "recall": m.recall_score(y_test, pred), "f1": f1, "roc_auc": auc,
-        "pr_auc": m.average_precision_score(y_test, p), "log_loss": m.log_loss(y_test, p),
-        "brier_score": m.brier_score_loss(y_test, p), "matthews_corrcoef": None, "custom_metric_xyz": 12345.678,
-    }  # fmt: skip
+        "accuracy": m.accuracy_score(y_test, pred),
+        "precision": m.precision_score(y_test, pred),
+        "recall": m.recall_score(y_test, pred),
+        "f1": f1,
+        "roc_auc": auc,
+        "pr_auc": m.average_precision_score(y_test, p),
+        "log_loss": m.log_loss(y_test, p),
+        "brier_score": m.brier_score_loss(y_test, p),
+        "matthews_corrcoef": None,
+        "custom_metric_xyz": 12345.678,
+    }
     curves = _binary_curves(y_test, p)
     cal = curves["calibration"]
     gaps = np.abs(np.subtract(cal["fraction_positive"], cal["mean_predicted"]))
     metrics["ece"] = float(np.dot(gaps, cal["count"]) / len(p))
     return {
-        "task": "binary", "dataset_name": "holdout-2024", "n_rows": len(y_test), "model_name": name,
-        "threshold": 0.5, "metrics": {k: float(v) if v is not None else None for k, v in metrics.items()},
+        "task": "binary",
+        "dataset_name": "holdout-2024",
+        "n_rows": len(y_test),
+        "model_name": name,
+        "threshold": 0.5,
+        "metrics": {k: float(v) if v is not None else None for k, v in metrics.items()},
         "intervals": {"roc_auc": [auc - 0.02, auc + 0.015], "f1": [f1 - 0.03, f1 + 0.03]},
         "curves": curves,
         "confusion_matrix": {"labels": [0, 1], "matrix": m.confusion_matrix(y_test, pred).tolist()},
         "thresholds": {"youden": _chosen(curves, "youden"), "f1": _chosen(curves, "f1")},
         "slices": [
-            {"slice": "segment", "value": v, "count": int(n), "metrics": {"accuracy": a, "roc_auc": r, "f1": None}}
+            {
+                "slice": "segment",
+                "value": v,
+                "count": int(n),
+                "metrics": {"accuracy": a, "roc_auc": r, "f1": None},
+            }
             for v, n, a, r in (("retail", 600, 0.91, 0.95), ("<i>enterprise</i>", 400, 0.71, 0.81))
         ],
         "fairness": _fairness(y_test, pred, group),
         "robustness": [
-            {"check": "gaussian_noise", "target": "all features", "metric": "roc_auc", "baseline": auc,
-             "value": auc - 0.004, "change": -0.004, "status": "ok", "detail": None},
-            {"check": "feature_dropout", "target": "x3", "metric": "roc_auc", "baseline": auc,
-             "value": auc - 0.09, "change": -0.09, "status": "degraded", "detail": "drop above 0.05"},
-            {"check": "missing_values", "target": "x1", "metric": "roc_auc", "baseline": auc, "value": None,
-             "change": None, "status": "error", "detail": "ValueError: Input contains NaN <script>x</script>"},
+            {
+                "check": "gaussian_noise",
+                "target": "all features",
+                "metric": "roc_auc",
+                "baseline": auc,
+                "value": auc - 0.004,
+                "change": -0.004,
+                "status": "ok",
+                "detail": None,
+            },
+            {
+                "check": "feature_dropout",
+                "target": "x3",
+                "metric": "roc_auc",
+                "baseline": auc,
+                "value": auc - 0.09,
+                "change": -0.09,
+                "status": "degraded",
+                "detail": "drop above 0.05",
+            },
+            {
+                "check": "missing_values",
+                "target": "x1",
+                "metric": "roc_auc",
+                "baseline": auc,
+                "value": None,
+                "change": None,
+                "status": "error",
+                "detail": "ValueError: Input contains NaN <script>x</script>",
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +265,26 @@ def multiclass_result():
         fpr, tpr = _thin(*roc_curve(y_test == k, proba[:, k])[:2])
         ovr[lab] = {"fpr": _clean(fpr), "tpr": _clean(tpr)}
     return {
-        "task": "multiclass", "dataset_name": "animals", "n_rows": len(y_test), "model_name": "zoo",
-        "metrics": {"accuracy": float((pred == y_test).mean()), "f1_macro": float(f.mean()), "log_loss": 0.9, "top_2_accuracy": 0.88},
+        "task": "multiclass",
+        "dataset_name": "animals",
+        "n_rows": len(y_test),
+        "model_name": "zoo",
+        "metrics": {
+            "accuracy": float((pred == y_test).mean()),
+            "f1_macro": float(f.mean()),
+            "log_loss": 0.9,
+            "top_2_accuracy": 0.88,
+        },
         "confusion_matrix": {"labels": labels, "matrix": confusion_matrix(y_test, pred).tolist()},
-        "per_class": {"labels": labels, "precision": p.tolist(), "recall": r.tolist(), "f1": f.tolist(), "support": s.tolist()},
+        "per_class": {
+            "labels": labels,
+            "precision": p.tolist(),
+            "recall": r.tolist(),
+            "f1": f.tolist(),
+            "support": s.tolist(),
+        },
         "curves": {"roc_ovr": ovr},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -195,11 +296,19 @@ def regression_result():
     pred = Ridge().fit(x[:2000], y[:2000]).predict(x[2000:])
     residual = y[2000:] - pred
     return {
-        "task": "regression", "dataset_name": "houses", "n_rows": 1000, "model_name": "ridge",
-        "metrics": {"r2": 0.9312, "rmse": float(np.sqrt((residual**2).mean())), "mae": float(np.abs(residual).mean()), "mape": None},
+        "task": "regression",
+        "dataset_name": "houses",
+        "n_rows": 1000,
+        "model_name": "ridge",
+        "metrics": {
+            "r2": 0.9312,
+            "rmse": float(np.sqrt((residual**2).mean())),
+            "mae": float(np.abs(residual).mean()),
+            "mape": None,
+        },
         "intervals": {"r2": [0.92, 0.94]},
         "curves": {"residuals": {"predicted": pred.tolist(), "residual": residual.tolist()}},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -207,17 +316,42 @@ def comparison(binary_data, binary_result):
     baseline = _binary_result(binary_data, name="baseline-5feat", columns=slice(2, 7))
     auc_c, auc_b = binary_result["metrics"]["roc_auc"], baseline["metrics"]["roc_auc"]
     gates = [
-        {"gate": "roc_auc >= baseline - 0.005", "metric": "roc_auc", "candidate": auc_c, "baseline": auc_b,
-         "difference": auc_c - auc_b, "ci_low": auc_c - auc_b - 0.02, "ci_high": auc_c - auc_b + 0.02,
-         "threshold": auc_b - 0.005, "passed": True, "reason": "roc_auc 0.93 is at least baseline - 0.005"},
-        {"gate": "log_loss <= 0.25", "metric": "log_loss", "candidate": 0.2512, "baseline": 0.2401, "difference": 0.0111,
-         "ci_low": None, "ci_high": None, "threshold": 0.25, "passed": False, "reason": "log_loss 0.2512 is above 0.25"},
-    ]  # fmt: skip
+        {
+            "gate": "roc_auc >= baseline - 0.005",
+            "metric": "roc_auc",
+            "candidate": auc_c,
+            "baseline": auc_b,
+            "difference": auc_c - auc_b,
+            "ci_low": auc_c - auc_b - 0.02,
+            "ci_high": auc_c - auc_b + 0.02,
+            "threshold": auc_b - 0.005,
+            "passed": True,
+            "reason": "roc_auc 0.93 is at least baseline - 0.005",
+        },
+        {
+            "gate": "log_loss <= 0.25",
+            "metric": "log_loss",
+            "candidate": 0.2512,
+            "baseline": 0.2401,
+            "difference": 0.0111,
+            "ci_low": None,
+            "ci_high": None,
+            "threshold": 0.25,
+            "passed": False,
+            "reason": "log_loss 0.2512 is above 0.25",
+        },
+    ]
     return {
-        "candidate": binary_result["model_name"], "baseline": baseline["model_name"],
-        "dataset_name": "holdout-2024", "n_rows": binary_result["n_rows"], "n_resamples": 500,
-        "passed": False, "gates": gates, "candidate_result": binary_result, "baseline_result": baseline,
-    }  # fmt: skip
+        "candidate": binary_result["model_name"],
+        "baseline": baseline["model_name"],
+        "dataset_name": "holdout-2024",
+        "n_rows": binary_result["n_rows"],
+        "n_resamples": 500,
+        "passed": False,
+        "gates": gates,
+        "candidate_result": binary_result,
+        "baseline_result": baseline,
+    }
 
 
 # ---------------------------------------------------------------- structure
@@ -281,8 +415,21 @@ def test_multiclass_and_regression_reports_show_their_own_sections(
 
 
 def test_empty_or_missing_data_renders_without_sections():
-    for result in ({}, {"task": "binary", "dataset_name": "d", "n_rows": 0, "metrics": {}, "curves": {},
-                       "confusion_matrix": None, "per_class": None, "fairness": None, "slices": [], "robustness": []}):  # fmt: skip
+    for result in (
+        {},
+        {
+            "task": "binary",
+            "dataset_name": "d",
+            "n_rows": 0,
+            "metrics": {},
+            "curves": {},
+            "confusion_matrix": None,
+            "per_class": None,
+            "fairness": None,
+            "slices": [],
+            "robustness": [],
+        },
+    ):
         page = Page(render_evaluation(result))
         assert page.sections == [] and "nothing more to show" in page.body_text
 
@@ -312,7 +459,14 @@ def test_numbers_are_formatted_for_people(binary_result):
         and "12,346" in text
     )
     assert [fmt.number(v) for v in (None, 0.812345, 12, 1234567.8, 3e-7, float("nan"), True)] == [
-        "—", "0.8123", "12", "1,234,568", "3.000e-07", "—", "yes"]  # fmt: skip
+        "—",
+        "0.8123",
+        "12",
+        "1,234,568",
+        "3.000e-07",
+        "—",
+        "yes",
+    ]
 
 
 def test_user_strings_are_escaped(binary_result, comparison):

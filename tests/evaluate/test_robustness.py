@@ -142,9 +142,13 @@ def test_permutation_importance_agrees_with_sklearn(frame, lenient) -> None:
     rows = _rows(report, "permutation")
     ours = np.array([rows[name]["change"] for name in NUMERIC])
     theirs = permutation_importance(
-        lenient, frame[FEATURES], frame["label"], scoring="roc_auc", n_repeats=repeats,
+        lenient,
+        frame[FEATURES],
+        frame["label"],
+        scoring="roc_auc",
+        n_repeats=repeats,
         random_state=0,
-    )  # fmt: skip
+    )
     mean = theirs.importances_mean[: len(NUMERIC)]
     spread = theirs.importances_std[: len(NUMERIC)]
     assert list(np.argsort(-ours)) == list(np.argsort(-mean)) == [0, 1, 2, 3]
@@ -235,15 +239,23 @@ def test_regression_rmse_counts_a_rise_as_degradation(frame) -> None:
     data = frame.drop(columns=["city", "label"])
     data["target"] = 4 * data.strong + data.medium + np.random.default_rng(1).normal(0, 0.5, 500)
     model = Ridge().fit(data[NUMERIC], data["target"])
-    report = robustness(model, data, "target", task="regression", checks=["gaussian_noise"],
-                        noise_scale=0.5)  # fmt: skip
+    report = robustness(
+        model, data, "target", task="regression", checks=["gaussian_noise"], noise_scale=0.5
+    )
     assert report.metric == "rmse" and not report.higher_is_better
     strong = _rows(report, "gaussian_noise")["strong"]
     assert strong["value"] > report.baseline
     assert strong["change"] == pytest.approx(strong["value"] - report.baseline)
     assert strong["status"] == "degraded"
-    r2 = robustness(model, data, "target", task="regression", metric="r2", checks=["gaussian_noise"],
-                    noise_scale=0.5)  # fmt: skip
+    r2 = robustness(
+        model,
+        data,
+        "target",
+        task="regression",
+        metric="r2",
+        checks=["gaussian_noise"],
+        noise_scale=0.5,
+    )
     assert _rows(r2, "gaussian_noise")["strong"]["change"] > 0
 
 
@@ -251,8 +263,14 @@ def test_multiclass_defaults_to_accuracy(frame) -> None:
     data = frame.drop(columns="city")
     data["grade"] = np.digitize(data.strong + 0.5 * data.medium, [-0.7, 0.7])
     model = LogisticRegression().fit(data[NUMERIC], data["grade"])
-    report = robustness(model, data.drop(columns="label"), "grade", task="multiclass",
-                        checks=["permutation"], n_repeats=2)  # fmt: skip
+    report = robustness(
+        model,
+        data.drop(columns="label"),
+        "grade",
+        task="multiclass",
+        checks=["permutation"],
+        n_repeats=2,
+    )
     assert report.metric == "accuracy"
     rows = _rows(report, "permutation")
     assert rows["strong"]["change"] > rows["noise"]["change"]

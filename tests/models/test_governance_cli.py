@@ -34,8 +34,9 @@ def fraud(tracking):
 def test_policy_request_approve_moves_the_alias_and_lineage_shows_it(fraud, capsys) -> None:
     assert main(["models", "role", "fraud", "mia", "manager"]) == 0
     assert main(["models", "role", "fraud", "zed", "viewer"]) == 0
-    assert main(["models", "policy", "set", "fraud", "champion",
-                 "--gate", "test_roc_auc >= 0.9"]) == 0  # fmt: skip
+    assert (
+        main(["models", "policy", "set", "fraud", "champion", "--gate", "test_roc_auc >= 0.9"]) == 0
+    )
     assert "needs 1 approval(s) by a manager; gates: test_roc_auc >= 0.9" in capsys.readouterr().out
     assert main(["models", "alias", "set", "fraud", "champion", "1"]) == 1
     assert "guarded by an approval policy" in capsys.readouterr().err
@@ -60,7 +61,8 @@ def test_policy_request_approve_moves_the_alias_and_lineage_shows_it(fraud, caps
     graph = json.loads(capsys.readouterr().out)
     assert graph["aliases"] == ["champion"]
     assert graph["approvals"][0]["reviews"] == [
-        {"reviewer": "mia", "decision": "approve", "comment": "ok"}]  # fmt: skip
+        {"reviewer": "mia", "decision": "approve", "comment": "ok"}
+    ]
     assert main(["models", "history", "fraud"]) == 0
     assert "approve_alias" in capsys.readouterr().out
     assert main(["audit", "--registry", "--user", "mia", "--limit", "5"]) == 0
@@ -69,8 +71,22 @@ def test_policy_request_approve_moves_the_alias_and_lineage_shows_it(fraud, caps
 
 
 def test_card_edits_are_versioned_and_written_as_markdown_and_html(fraud, capsys, tmp_path) -> None:
-    assert main(["models", "card", "fraud", "--set", "intended_use=flag fraud",
-                 "--set", "limitations=EU only", "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "models",
+                "card",
+                "fraud",
+                "--set",
+                "intended_use=flag fraud",
+                "--set",
+                "limitations=EU only",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "revision 1" in out
     assert main(["models", "card", "fraud", "--set", "limitations=", "-m", "now global"]) == 0

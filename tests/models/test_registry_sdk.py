@@ -56,10 +56,13 @@ def test_log_model_registers_versions_and_models_uris_load_them(tracking, traine
         "print(json.dumps(m.predict(X).tolist()))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], input=frame.to_json(orient="split", double_precision=15),
-        env={**os.environ, "PERENNIA_TRACKING_URI": tracking}, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        input=frame.to_json(orient="split", double_precision=15),
+        env={**os.environ, "PERENNIA_TRACKING_URI": tracking},
+        capture_output=True,
+        text=True,
         check=True,
-    )  # fmt: skip
+    )
     assert json.loads(out.stdout) == second.predict(frame).tolist()
 
 
@@ -179,9 +182,12 @@ def test_each_flavor_logs_registers_and_loads_by_alias_in_a_fresh_process(
         f"print(json.dumps(m.predict_proba(pd.read_parquet({str(path)!r})).tolist()))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "PERENNIA_TRACKING_URI": tracking},
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        env={**os.environ, "PERENNIA_TRACKING_URI": tracking},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     np.testing.assert_array_equal(np.array(json.loads(out.stdout)), np.asarray(expected))
     if flavor == "sklearn":
         np.testing.assert_array_equal(expected, model.predict_proba(frame))

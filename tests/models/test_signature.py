@@ -54,10 +54,18 @@ def test_pandas_numpy_dtypes_are_inferred_by_name() -> None:
     signature = infer_signature(frame)
     assert signature.input_kind == "dataframe"
     assert dtypes(signature) == {
-        "i8": "int8", "i32": "int32", "u16": "uint16", "f16": "float32", "f32": "float32",
-        "flag": "bool", "text": "string", "raw": "binary", "when": "datetime",
-        "when_utc": "datetime", "city": "category",
-    }  # fmt: skip
+        "i8": "int8",
+        "i32": "int32",
+        "u16": "uint16",
+        "f16": "float32",
+        "f32": "float32",
+        "flag": "bool",
+        "text": "string",
+        "raw": "binary",
+        "when": "datetime",
+        "when_utc": "datetime",
+        "city": "category",
+    }
     assert all(spec.required and spec.shape is None for spec in signature.inputs)
     assert signature.outputs is None
 
@@ -79,10 +87,17 @@ def test_nullable_and_object_columns_map_to_what_the_model_sees() -> None:
     )
     signature = infer_signature(frame)
     assert dtypes(signature) == {
-        "whole": "int64", "holes": "float64", "yes": "bool", "maybe": "bool",
-        "words": "string", "py_ints": "int64", "py_ints_none": "float64",
-        "py_floats": "float64", "py_strings": "string", "int_with_nan": "float64",
-    }  # fmt: skip
+        "whole": "int64",
+        "holes": "float64",
+        "yes": "bool",
+        "maybe": "bool",
+        "words": "string",
+        "py_ints": "int64",
+        "py_ints_none": "float64",
+        "py_floats": "float64",
+        "py_strings": "string",
+        "int_with_nan": "float64",
+    }
     optional = [spec.name for spec in signature.inputs if not spec.required]
     assert optional == ["maybe"]
     assert enforce(signature, frame)["maybe"].isna().tolist() == [False, True, False]
@@ -101,9 +116,13 @@ def test_polars_frames_are_inferred_like_pandas() -> None:
         }
     )
     assert dtypes(infer_signature(frame)) == {
-        "n": "int32", "holes": "float64", "x": "float64", "s": "string", "c": "category",
+        "n": "int32",
+        "holes": "float64",
+        "x": "float64",
+        "s": "string",
+        "c": "category",
         "flag": "bool",
-    }  # fmt: skip
+    }
     output = infer_signature(frame, pl.Series("score", [0.1, 0.2]))
     assert output.outputs == [ColumnSpec("score", "float64")]
 
@@ -285,18 +304,33 @@ def test_string_columns_pass_through_unchanged() -> None:
 @pytest.mark.parametrize(
     ("column", "target", "message"),
     [
-        ([1.0, 2.5], "int64", "column 'x' expects int64 but got float64 values that int64 "
-         "cannot hold exactly (2.5 at row 1)"),
-        ([0.5, 0.1], "float32", "column 'x' expects float32 but got float64 values that float32 "
-         "cannot hold exactly (0.1 at row 1)"),
+        (
+            [1.0, 2.5],
+            "int64",
+            "column 'x' expects int64 but got float64 values that int64 "
+            "cannot hold exactly (2.5 at row 1)",
+        ),
+        (
+            [0.5, 0.1],
+            "float32",
+            "column 'x' expects float32 but got float64 values that float32 "
+            "cannot hold exactly (0.1 at row 1)",
+        ),
         ([1.0, np.inf], "int64", "(inf at row 1)"),
         ([1.0, 2.0**63], "int64", "(9.223372036854776e+18 at row 1)"),
-        ([1, 300], "int8", "column 'x' expects int8 but got int64 values that int8 cannot hold "
-         "exactly (300 at row 1)"),
+        (
+            [1, 300],
+            "int8",
+            "column 'x' expects int8 but got int64 values that int8 cannot hold "
+            "exactly (300 at row 1)",
+        ),
         ([5, -1], "uint32", "(-1 at row 1)"),
         (np.array([2**63 + 1], dtype=np.uint64), "int64", "got uint64 values"),
-        ([2**53 + 1], "float64", "got int64 values that float64 cannot hold exactly "
-         "(9007199254740993 at row 0)"),
+        (
+            [2**53 + 1],
+            "float64",
+            "got int64 values that float64 cannot hold exactly (9007199254740993 at row 0)",
+        ),
         ([2**24 + 1], "float32", "(16777217 at row 0)"),
         (pd.Series([2**70], dtype=object), "int64", "got integers beyond 64 bits"),
         ([True, False], "int64", "column 'x' expects int64 but got bool (True at row 0)"),
@@ -312,7 +346,7 @@ def test_string_columns_pass_through_unchanged() -> None:
         (pd.array([1, None], dtype="Int64"), "int64", "got a null at row 1"),
         (pd.array([True, None], dtype="boolean"), "bool", "got a null at row 1"),
     ],
-)  # fmt: skip
+)
 def test_lossy_casts_are_refused_naming_column_type_and_an_example(
     column, target: str, message: str
 ) -> None:
@@ -369,10 +403,15 @@ def test_missing_optional_columns_are_filled_with_nulls_of_their_type() -> None:
     assert list(out.columns) == [spec.name for spec in specs]
     assert out.drop(columns="id").isna().all().all()
     assert {c: str(t) for c, t in out.dtypes.items()} == {
-        "id": "int64", "float32": "float32", "int16": "Int16", "bool": "boolean",
-        "string": "object", "binary": "object", "datetime": "datetime64[ns]",
+        "id": "int64",
+        "float32": "float32",
+        "int16": "Int16",
+        "bool": "boolean",
+        "string": "object",
+        "binary": "object",
+        "datetime": "datetime64[ns]",
         "category": "category",
-    }  # fmt: skip
+    }
 
 
 def test_nulls_in_an_optional_int_column_become_a_nullable_column() -> None:

@@ -39,15 +39,28 @@ def _train_and_register(name: str = "churn") -> SimpleNamespace:
         perennia.log_input(train_ds, context="training")
         perennia.log_input(test_ds, context="evaluation")
         info = perennia.log_model(
-            model, name="model", registered_model_name=name,
-            input_example=test[FEATURES].head(3), signature="infer",
-        )  # fmt: skip
+            model,
+            name="model",
+            registered_model_name=name,
+            input_example=test[FEATURES].head(3),
+            signature="infer",
+        )
         evaluate(
-            model, test, targets="label", sensitive_features="region", log=True,
+            model,
+            test,
+            targets="label",
+            sensitive_features="region",
+            log=True,
             dataset_name="holdout",
-        )  # fmt: skip
-    return SimpleNamespace(model=model, test=test, train_ds=train_ds, test_ds=test_ds,
-                           info=info, run_id=run.info.run_id)  # fmt: skip
+        )
+    return SimpleNamespace(
+        model=model,
+        test=test,
+        train_ds=train_ds,
+        test_ds=test_ds,
+        info=info,
+        run_id=run.info.run_id,
+    )
 
 
 @pytest.fixture
@@ -108,14 +121,21 @@ def test_fairness_per_group_rates_are_shown_as_table_and_charts(registered) -> N
 
 def test_card_sections_come_from_the_newest_revision_and_user_text_is_escaped(registered) -> None:
     cards = _store().cards
-    cards.edit("churn", {"intended_use": "Rank accounts by churn risk for the retention team."},
-               comment="first draft", username="alice")  # fmt: skip
     cards.edit(
         "churn",
-        {"limitations": "<script>alert('x')</script> trained on 2024 data only",
-         "data_retention": "Scores are kept for 90 days."},
-        comment="limits", username="carol",
-    )  # fmt: skip
+        {"intended_use": "Rank accounts by churn risk for the retention team."},
+        comment="first draft",
+        username="alice",
+    )
+    cards.edit(
+        "churn",
+        {
+            "limitations": "<script>alert('x')</script> trained on 2024 data only",
+            "data_retention": "Scores are kept for 90 days.",
+        },
+        comment="limits",
+        username="carol",
+    )
     card = build_card("churn")
     markdown, html = render_markdown(card), render_html(card)
     assert (card.card.revision, card.card.author) == (2, "carol")

@@ -70,9 +70,13 @@ def serve(
         backing.users.create_user(name, password, is_admin=name == "root")
         tokens[name] = backing.users.create_token(name, "probe")[1]
     settings = Settings.from_env().with_overrides(
-        tracking_uri=uri, artifacts_uri=str(tmp_path / "server-artifacts"), server_auth=True,
-        auth_default_role=default_role, upload_dir=tmp_path / "uploads", **overrides,
-    )  # fmt: skip
+        tracking_uri=uri,
+        artifacts_uri=str(tmp_path / "server-artifacts"),
+        server_auth=True,
+        auth_default_role=default_role,
+        upload_dir=tmp_path / "uploads",
+        **overrides,
+    )
     app = create_app(backing, settings)
     if prepare is not None:
         prepare(app.app, backing)
@@ -88,26 +92,45 @@ def serve(
 
 def _stage(probe: Probe) -> None:
     owner, stranger = probe.clients["owner"], probe.clients["stranger"]
-    eid = ok(owner.post("/api/v1/experiments", json={"name": f"exp-{SECRET}",
-                                                      "tags": {"note": SECRET}}))["experiment_id"]  # fmt: skip
+    eid = ok(
+        owner.post("/api/v1/experiments", json={"name": f"exp-{SECRET}", "tags": {"note": SECRET}})
+    )["experiment_id"]
     run = ok(owner.post("/api/v1/runs", json={"experiment_id": eid, "run_name": f"run-{SECRET}"}))
     run_id = run["info"]["run_id"]
-    ok(owner.post(f"/api/v1/runs/{run_id}/batch", json={
-        "metrics": {"keys": ["auc"], "values": [0.91], "steps": [0], "timestamps": [1]},
-        "params": [{"key": "secret", "value": SECRET}], "tags": []}))  # fmt: skip
+    ok(
+        owner.post(
+            f"/api/v1/runs/{run_id}/batch",
+            json={
+                "metrics": {"keys": ["auc"], "values": [0.91], "steps": [0], "timestamps": [1]},
+                "params": [{"key": "secret", "value": SECRET}],
+                "tags": [],
+            },
+        )
+    )
     content = f"the owner's file: {SECRET}".encode()
     ok(owner.put(f"{PROXY}/{eid}/{run_id}/artifacts/secret.txt", content=content))
-    ok(owner.post("/api/v1/registered-models", json={"name": f"model-{SECRET}",
-                                                      "description": SECRET}))  # fmt: skip
-    ok(owner.post(f"/api/v1/registered-models/model-{SECRET}/versions",
-                  json={"source": f"runs:/{run_id}/model"}))  # fmt: skip
+    ok(
+        owner.post(
+            "/api/v1/registered-models", json={"name": f"model-{SECRET}", "description": SECRET}
+        )
+    )
+    ok(
+        owner.post(
+            f"/api/v1/registered-models/model-{SECRET}/versions",
+            json={"source": f"runs:/{run_id}/model"},
+        )
+    )
     mine = ok(stranger.post("/api/v1/experiments", json={"name": "strangers-own"}))
     stranger_run = ok(stranger.post("/api/v1/runs", json={"experiment_id": mine["experiment_id"]}))
     probe.ids.update(
-        experiment=eid, run=run_id, model=f"model-{SECRET}",
-        digest=hashlib.sha256(content).hexdigest(), content=content.decode(),
-        stranger_experiment=mine["experiment_id"], stranger_run=stranger_run["info"]["run_id"],
-    )  # fmt: skip
+        experiment=eid,
+        run=run_id,
+        model=f"model-{SECRET}",
+        digest=hashlib.sha256(content).hexdigest(),
+        content=content.decode(),
+        stranger_experiment=mine["experiment_id"],
+        stranger_run=stranger_run["info"]["run_id"],
+    )
 
 
 def leaks(response: httpx.Response, *echoed: str) -> bool:

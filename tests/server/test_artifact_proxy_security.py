@@ -54,8 +54,11 @@ def test_uploads_with_traversal_paths_are_refused_and_store_nothing(run, tail: s
     url, backing, eid, run_id = run
     status, body = _raw(url, "PUT", f"{PREFIX}/{eid}/{run_id}/artifacts/{tail}", b"evil")
     assert 400 <= status < 500, (status, body)
-    assert body.get("error_code") in {"INVALID_PARAMETER_VALUE", "ENDPOINT_NOT_FOUND",
-                                      "RESOURCE_DOES_NOT_EXIST"}  # fmt: skip
+    assert body.get("error_code") in {
+        "INVALID_PARAMETER_VALUE",
+        "ENDPOINT_NOT_FOUND",
+        "RESOURCE_DOES_NOT_EXIST",
+    }
     assert backing.artifacts.list(run_id) == []
 
 

@@ -31,9 +31,11 @@ def _serve(sqlite_uri: str, tmp_path: Path, default_role: str):
         backing.users.create_user(name, None, is_admin=admin)
         tokens[name] = backing.users.create_token(name, "review")[1]
     settings = Settings.from_env().with_overrides(
-        tracking_uri=sqlite_uri, artifacts_uri=str(tmp_path / "art"), server_auth=True,
+        tracking_uri=sqlite_uri,
+        artifacts_uri=str(tmp_path / "art"),
+        server_auth=True,
         auth_default_role=default_role,
-    )  # fmt: skip
+    )
     server = LiveServer(create_app(backing, settings)).start()
     clients = {
         name: httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
@@ -95,11 +97,17 @@ def _guarded_fraud(backing, clients, versions: int = 3) -> None:
     backing.access.set_model_role("fraud", "cy", "editor")
     _ok(ana.put(f"{MODELS}/fraud/policies/champion", json={"reviewer_role": "manager"}))
     for version in (1, 2):
-        request = _ok(ana.post(f"{MODELS}/fraud/approval-requests",
-                               json={"version": version, "alias": "champion"}))  # fmt: skip
-        reviewed = _ok(clients["bob"].post(
-            f"/api/v1/approval-requests/{request['request_id']}/reviews",
-            json={"decision": "approve"}))  # fmt: skip
+        request = _ok(
+            ana.post(
+                f"{MODELS}/fraud/approval-requests", json={"version": version, "alias": "champion"}
+            )
+        )
+        reviewed = _ok(
+            clients["bob"].post(
+                f"/api/v1/approval-requests/{request['request_id']}/reviews",
+                json={"decision": "approve"},
+            )
+        )
         assert reviewed["status"] == "APPLIED"
     assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
 
@@ -162,8 +170,11 @@ def test_an_editor_cannot_delete_a_guarded_alias(team, api: str) -> None:
     if api == "native":
         answer = cy.delete(f"{MODELS}/fraud/aliases/champion")
     else:
-        answer = cy.request("DELETE", f"{MLFLOW}/registered-models/alias",
-                            json={"name": "fraud", "alias": "champion"})  # fmt: skip
+        answer = cy.request(
+            "DELETE",
+            f"{MLFLOW}/registered-models/alias",
+            json={"name": "fraud", "alias": "champion"},
+        )
     assert answer.status_code == 403, answer.text
     assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
 
@@ -171,8 +182,9 @@ def test_an_editor_cannot_delete_a_guarded_alias(team, api: str) -> None:
 def test_an_editor_cannot_drop_a_guarded_alias_by_deleting_its_version(team) -> None:
     backing, clients = team
     _guarded_fraud(backing, clients)
-    answer = clients["cy"].request("DELETE", f"{MLFLOW}/model-versions/delete",
-                                   json={"name": "fraud", "version": "2"})  # fmt: skip
+    answer = clients["cy"].request(
+        "DELETE", f"{MLFLOW}/model-versions/delete", json={"name": "fraud", "version": "2"}
+    )
     assert answer.status_code in (403, 409), answer.text
     assert backing.aliases.get_version_by_alias("fraud", "champion").version == 2
 
@@ -233,8 +245,9 @@ def test_gate_messages_do_not_reveal_metrics_of_runs_the_user_cannot_read(privat
     ana, eve = clients["ana"], clients["eve"]
     experiment_id = _ok(ana.post("/api/v1/experiments", json={"name": "secret"}))["experiment_id"]
     run_id = _ok(ana.post("/api/v1/runs", json={"experiment_id": experiment_id}))["info"]["run_id"]
-    batch = {"metrics": {"keys": ["revenue_lift"], "values": [0.8734], "steps": [0],
-                         "timestamps": [1]}}  # fmt: skip
+    batch = {
+        "metrics": {"keys": ["revenue_lift"], "values": [0.8734], "steps": [0], "timestamps": [1]}
+    }
     _ok(ana.post(f"/api/v1/runs/{run_id}/batch", json=batch))
     assert eve.get(f"/api/v1/runs/{run_id}").status_code == 403
     # eve manages a model of her own, and points a version of it at ana's run.
@@ -317,9 +330,15 @@ def test_racing_first_policies_of_one_alias_do_not_crash_on_postgres(postgres_ur
 
 @pytest.mark.parametrize(
     "change",
-    ["request comment", "review comment", "card comment", "model description",
-     "version description", "owner"],
-)  # fmt: skip
+    [
+        "request comment",
+        "review comment",
+        "card comment",
+        "model description",
+        "version description",
+        "owner",
+    ],
+)
 def test_text_with_a_nul_byte_is_refused_not_a_crash_on_postgres(
     postgres_uri: str, change: str
 ) -> None:
@@ -331,17 +350,23 @@ def test_text_with_a_nul_byte_is_refused_not_a_crash_on_postgres(
         bad = "a\x00b"
         attempts = {
             "request comment": lambda: store.approvals.request(
-                "fraud", 1, "champion", comment=bad, username="ana"),
+                "fraud", 1, "champion", comment=bad, username="ana"
+            ),
             "review comment": lambda: store.approvals.review(
-                store.approvals.request("fraud", 1, "x", username="ana").request_id, "approve",
-                comment=bad, username="bob"),
+                store.approvals.request("fraud", 1, "x", username="ana").request_id,
+                "approve",
+                comment=bad,
+                username="bob",
+            ),
             "card comment": lambda: store.cards.edit("fraud", {"limitations": "b"}, comment=bad),
             "model description": lambda: store.registry.create_registered_model(
-                "other", description=bad),
+                "other", description=bad
+            ),
             "version description": lambda: store.versions.update_model_version(
-                "fraud", 1, description=bad),
+                "fraud", 1, description=bad
+            ),
             "owner": lambda: store.registry.update_registered_model("fraud", owner=bad),
-        }  # fmt: skip
+        }
         with pytest.raises(InvalidInput):
             attempts[change]()
     finally:

@@ -44,8 +44,11 @@ def test_keys_belong_to_their_user(rest_server) -> None:
     backing.access.set_role(experiment, "ana", "editor")
     body = {"experiment_id": experiment, "run_name": "mine"}
     for token in (admin_token, ana_token):
-        answer = httpx.post(f"{url}/api/v1/runs", json=body, headers={
-            "Idempotency-Key": "same-key-123", "Authorization": f"Bearer {token}"})  # fmt: skip
+        answer = httpx.post(
+            f"{url}/api/v1/runs",
+            json=body,
+            headers={"Idempotency-Key": "same-key-123", "Authorization": f"Bearer {token}"},
+        )
         assert answer.status_code == 201 and "idempotent-replayed" not in answer.headers
     assert len(backing.runs.search([experiment]).items) == 2
 

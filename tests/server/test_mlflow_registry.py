@@ -142,8 +142,11 @@ def test_registry_calls_of_the_mlflow_client_change_perennias_registry(on_sqlite
     with mlflow.start_run() as run:
         mlflow.log_text("weights", "model/weights.txt")
     created = client.create_registered_model("fraud", {"team": "risk"}, "detects fraud")
-    assert (created.name, created.description, created.tags) == ("fraud", "detects fraud",
-                                                                  {"team": "risk"})  # fmt: skip
+    assert (created.name, created.description, created.tags) == (
+        "fraud",
+        "detects fraud",
+        {"team": "risk"},
+    )
     with pytest.raises(MlflowException) as caught:
         client.create_registered_model("fraud")
     assert caught.value.error_code == "RESOURCE_ALREADY_EXISTS"
@@ -165,16 +168,21 @@ def test_registry_calls_of_the_mlflow_client_change_perennias_registry(on_sqlite
     client.set_registered_model_alias("fraud", "champion", "1")
     by_alias = client.get_model_version_by_alias("fraud", "champion")
     assert (by_alias.version, by_alias.description, by_alias.tags) == (
-        "1", "first cut", {"validated": "yes"},
-    )  # fmt: skip
+        "1",
+        "first cut",
+        {"validated": "yes"},
+    )
     assert client.get_model_version_download_uri("fraud", "1") == (
         f"mlflow-artifacts:/{run.info.experiment_id}/{run.info.run_id}/artifacts/model"
     )
     versions = client.search_model_versions(f"name = 'fraud' AND run_id = '{run.info.run_id}'")
     assert sorted(v.version for v in versions) == ["1", "2"]
     model = client.get_registered_model("fraud")
-    assert (model.description, model.tags, model.aliases) == ("catches fraud", {"tier": "1"},
-                                                              {"champion": "1"})  # fmt: skip
+    assert (model.description, model.tags, model.aliases) == (
+        "catches fraud",
+        {"tier": "1"},
+        {"champion": "1"},
+    )
     assert [v.version for v in model.latest_versions] == ["2"]
     with pytest.warns(FutureWarning):  # MLflow deprecated stages; Perennia keeps none
         assert [v.version for v in client.get_latest_versions("fraud")] == ["2"]
@@ -197,9 +205,13 @@ def test_logged_model_calls_of_the_mlflow_client(on_sqlite) -> None:
     experiment_id = client.create_experiment("logged")
     run = client.create_run(experiment_id)
     model = client.create_logged_model(
-        experiment_id, name="ranker", source_run_id=run.info.run_id,
-        params={"depth": "3"}, tags={"team": "search"}, model_type="sklearn",
-    )  # fmt: skip
+        experiment_id,
+        name="ranker",
+        source_run_id=run.info.run_id,
+        params={"depth": "3"},
+        tags={"team": "search"},
+        model_type="sklearn",
+    )
     assert (model.name, model.status.to_proto(), model.model_type) == ("ranker", 1, "sklearn")
     assert (
         model.artifact_location
@@ -216,8 +228,9 @@ def test_logged_model_calls_of_the_mlflow_client(on_sqlite) -> None:
     page = client.search_logged_models([experiment_id], max_results=1)
     rest = client.search_logged_models([experiment_id], page_token=page.token)
     assert [m.model_id for m in page] + [m.model_id for m in rest] == [
-        other.model_id, model.model_id,
-    ]  # fmt: skip
+        other.model_id,
+        model.model_id,
+    ]
     client.delete_logged_model(other.model_id)
     assert [m.model_id for m in client.search_logged_models([experiment_id])] == [model.model_id]
     with pytest.raises(MlflowException) as caught:
@@ -266,7 +279,7 @@ def test_malformed_registry_and_logged_model_requests_get_mlflow_error_codes(on_
             {"experiment_ids": [experiment_id], "filter": "metrics.x > 1"},
             400,
             "filter",
-        ),  # fmt: skip
+        ),
         ("POST", f"{api}/logged-models/search", {}, 400, "'experiment_ids'"),
         (
             "POST",
@@ -280,9 +293,11 @@ def test_malformed_registry_and_logged_model_requests_get_mlflow_error_codes(on_
     ]
     with httpx.Client() as http:
         for method, target, body, status, needle in cases:
-            sent = http.request(method, target, json=body) if body is not None else (
-                http.request(method, target, content=b"x" if method == "PUT" else None)
-            )  # fmt: skip
+            sent = (
+                http.request(method, target, json=body)
+                if body is not None
+                else (http.request(method, target, content=b"x" if method == "PUT" else None))
+            )
             assert sent.status_code == status, (method, target, sent.text)
             expected = {400: "INVALID_PARAMETER_VALUE", 404: "RESOURCE_DOES_NOT_EXIST"}[status]
             assert sent.json()["error_code"] == expected, (target, sent.text)
@@ -301,9 +316,16 @@ def test_logged_model_uploads_with_traversal_paths_are_refused_and_store_nothing
     prefix = f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/models/{model.model_id}"
     parsed = urlparse(url)
     # Sent over a raw socket, so no client normalises `..` away before the server sees it.
-    for tail in ("artifacts/../../../etc/passwd", "artifacts/a/../../x", "artifacts/%2e%2e/x",
-                 "artifacts/..%5c..%5cx", "artifacts/a%00b", "artifacts//etc/passwd",
-                 "../../runs/x", f"artifacts/../../{run.info.run_id}/artifacts/x"):  # fmt: skip
+    for tail in (
+        "artifacts/../../../etc/passwd",
+        "artifacts/a/../../x",
+        "artifacts/%2e%2e/x",
+        "artifacts/..%5c..%5cx",
+        "artifacts/a%00b",
+        "artifacts//etc/passwd",
+        "../../runs/x",
+        f"artifacts/../../{run.info.run_id}/artifacts/x",
+    ):
         connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
         connection.request("PUT", f"{prefix}/{tail}", body=b"evil")
         status = connection.getresponse().status

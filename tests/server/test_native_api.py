@@ -37,20 +37,39 @@ def test_health_and_openapi_document(api) -> None:
         ("GET", "/api/v1/runs/not-a-run", {}, 400, "INVALID_PARAMETER_VALUE"),
         ("GET", "/api/v1/experiments/999999", {}, 404, "RESOURCE_DOES_NOT_EXIST"),
         ("POST", "/api/v1/experiments", {"content": b"{not json"}, 400, "INVALID_PARAMETER_VALUE"),
-        ("POST", "/api/v1/experiments", {"content": b'{"name": "\xff\xfe"}'}, 400,
-         "INVALID_PARAMETER_VALUE"),
+        (
+            "POST",
+            "/api/v1/experiments",
+            {"content": b'{"name": "\xff\xfe"}'},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
         ("POST", "/api/v1/experiments", {"json": {"name": 5}}, 400, "INVALID_PARAMETER_VALUE"),
         ("POST", "/api/v1/experiments", {"json": {}}, 400, "INVALID_PARAMETER_VALUE"),
-        ("POST", "/api/v1/experiments", {"json": {"name": "x", "nmae": "typo"}}, 400,
-         "INVALID_PARAMETER_VALUE"),
-        ("POST", "/api/v1/experiments", {"json": {"name": "x" * 100_000}}, 400,
-         "INVALID_PARAMETER_VALUE"),
-        ("POST", "/api/v1/runs/search", {"json": {"experiment_ids": ["0"],
-                                                  "filter_string": "metrics.a >"}}, 400,
-         "INVALID_PARAMETER_VALUE"),
+        (
+            "POST",
+            "/api/v1/experiments",
+            {"json": {"name": "x", "nmae": "typo"}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "POST",
+            "/api/v1/experiments",
+            {"json": {"name": "x" * 100_000}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "POST",
+            "/api/v1/runs/search",
+            {"json": {"experiment_ids": ["0"], "filter_string": "metrics.a >"}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
         ("GET", "/api/v1/nowhere", {}, 404, "ENDPOINT_NOT_FOUND"),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_get_a_json_error_never_a_crash(api, method, path, kwargs, status, code):
     response = api.request(method, path, **kwargs)
     assert response.status_code == status

@@ -156,10 +156,23 @@ def _start_server(uri: str, home: Path) -> tuple[subprocess.Popen, str]:
     log = home / "server.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "perennia.cli.main", "server", "--backend-store-uri", uri,
-             "--port", str(port), "--workers", "2"],
-            env=env, stdout=sink, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "perennia.cli.main",
+                "server",
+                "--backend-store-uri",
+                uri,
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:

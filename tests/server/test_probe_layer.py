@@ -96,8 +96,11 @@ def test_an_exception_in_a_write_answers_json_is_audited_and_writes_nothing(laye
     headers = {"Idempotency-Key": uuid.uuid4().hex} if keyed else {}
     answer = layer.owner.post("/api/v1/test/crash", json={"name": name}, headers=headers)
     assert answer.status_code == 500
-    assert answer.json() == {"error_code": "INTERNAL_ERROR", "message": "internal server error",
-                             "error_class": "PerenniaError"}  # fmt: skip
+    assert answer.json() == {
+        "error_code": "INTERNAL_ERROR",
+        "message": "internal server error",
+        "error_class": "PerenniaError",
+    }
     entry = layer.backing.audit.list(limit=1)[0]
     assert (entry.username, entry.path, entry.status) == ("owner", "/api/v1/test/crash", 500)
     if keyed:
@@ -173,11 +176,20 @@ def test_a_deleted_user_or_revoked_token_stops_working_at_once(layer) -> None:
 
 
 def _filled(path: str, ids: dict[str, str]) -> str:
-    values = {"{experiment_id}": ids["experiment"], "{run_id}": ids["run"],
-              "{name}": ids["model"], "{digest}": ids["digest"], "{version}": "1",
-              "{alias}": "champion", "{request_id}": "1", "{model_id}": "m-" + "0" * 32,
-              "{username}": "stranger", "{webhook_id}": "1", "{key:path}": "k",
-              "{path:path}": f"{ids['experiment']}/{ids['run']}/artifacts/secret.txt"}  # fmt: skip
+    values = {
+        "{experiment_id}": ids["experiment"],
+        "{run_id}": ids["run"],
+        "{name}": ids["model"],
+        "{digest}": ids["digest"],
+        "{version}": "1",
+        "{alias}": "champion",
+        "{request_id}": "1",
+        "{model_id}": "m-" + "0" * 32,
+        "{username}": "stranger",
+        "{webhook_id}": "1",
+        "{key:path}": "k",
+        "{path:path}": f"{ids['experiment']}/{ids['run']}/artifacts/secret.txt",
+    }
     for placeholder, value in values.items():
         path = path.replace(placeholder, value)
     return path
@@ -186,17 +198,27 @@ def _filled(path: str, ids: dict[str, str]) -> str:
 def test_no_route_gives_a_stranger_the_owners_data(layer) -> None:
     """Every route, called with the owner's ids in the path, the query and the body."""
     ids = layer.ids
-    body = {"experiment_id": ids["experiment"], "experiment_ids": [ids["experiment"]],
-            "run_id": ids["run"], "run_uuid": ids["run"], "run_ids": [ids["run"]],
-            "name": ids["model"], "key": "secret", "metric_key": "auc", "version": "1",
-            "source": f"runs:/{ids['run']}/model", "path": "secret.txt"}  # fmt: skip
+    body = {
+        "experiment_id": ids["experiment"],
+        "experiment_ids": [ids["experiment"]],
+        "run_id": ids["run"],
+        "run_uuid": ids["run"],
+        "run_ids": [ids["run"]],
+        "name": ids["model"],
+        "key": "secret",
+        "metric_key": "auc",
+        "version": "1",
+        "source": f"runs:/{ids['run']}/model",
+        "path": "secret.txt",
+    }
     query = {k: v for k, v in body.items() if isinstance(v, str)}
     routes, _ = api_routes(layer.app.routes)
     checked = 0
     for route in routes:
         for method in sorted(route.methods - {"HEAD"}):
-            answer = layer.stranger.request(method, _filled(route.path, ids), params=query,
-                                            json=body)  # fmt: skip
+            answer = layer.stranger.request(
+                method, _filled(route.path, ids), params=query, json=body
+            )
             assert not leaks(answer, ids["model"]), (method, route.path, answer.text[:300])
             checked += 1
     assert checked > 120
@@ -208,25 +230,42 @@ def test_no_route_gives_a_stranger_the_owners_data(layer) -> None:
 
 
 _ID_SHAPES = [
-    lambda e, s: e, lambda e, s: int(e), lambda e, s: [e], lambda e, s: [int(e)],
-    lambda e, s: [s, e], lambda e, s: f"{s}{e}", lambda e, s: [[e]], lambda e, s: {"0": e},
-    lambda e, s: [e, e], lambda e, s: f" {e}", lambda e, s: [f"{e} "], lambda e, s: [f"0{e}"],
-    lambda e, s: [float(e)], lambda e, s: [True], lambda e, s: None, lambda e, s: "",
-    lambda e, s: [None], lambda e, s: [f"{e}\x00"], lambda e, s: f"[{e}]", lambda e, s: [-1],
-]  # fmt: skip
+    lambda e, s: e,
+    lambda e, s: int(e),
+    lambda e, s: [e],
+    lambda e, s: [int(e)],
+    lambda e, s: [s, e],
+    lambda e, s: f"{s}{e}",
+    lambda e, s: [[e]],
+    lambda e, s: {"0": e},
+    lambda e, s: [e, e],
+    lambda e, s: f" {e}",
+    lambda e, s: [f"{e} "],
+    lambda e, s: [f"0{e}"],
+    lambda e, s: [float(e)],
+    lambda e, s: [True],
+    lambda e, s: None,
+    lambda e, s: "",
+    lambda e, s: [None],
+    lambda e, s: [f"{e}\x00"],
+    lambda e, s: f"[{e}]",
+    lambda e, s: [-1],
+]
 
 
 def test_experiment_ids_in_every_json_shape_read_nothing_foreign(layer) -> None:
     eid, own = layer.ids["experiment"], layer.ids["stranger_experiment"]
     for shape in _ID_SHAPES:
         value = shape(eid, own)
-        for path, key in ((f"{MLFLOW}/runs/search", "experiment_ids"),
-                          ("/api/v1/runs/search", "experiment_ids"),
-                          ("/api/v1/runs/search-frame", "experiment_ids"),
-                          (f"{MLFLOW}/logged-models/search", "experiment_ids"),
-                          (f"{MLFLOW}/experiments/search", "experiment_ids"),
-                          (f"{MLFLOW}/runs/create", "experiment_id"),
-                          ("/api/v1/runs", "experiment_id")):  # fmt: skip
+        for path, key in (
+            (f"{MLFLOW}/runs/search", "experiment_ids"),
+            ("/api/v1/runs/search", "experiment_ids"),
+            ("/api/v1/runs/search-frame", "experiment_ids"),
+            (f"{MLFLOW}/logged-models/search", "experiment_ids"),
+            (f"{MLFLOW}/experiments/search", "experiment_ids"),
+            (f"{MLFLOW}/runs/create", "experiment_id"),
+            ("/api/v1/runs", "experiment_id"),
+        ):
             answer = layer.stranger.post(path, json={key: value})
             assert not leaks(answer), (path, value, answer.text[:200])
         got = layer.stranger.get(f"{MLFLOW}/experiments/get", params={"experiment_id": value})
@@ -234,8 +273,23 @@ def test_experiment_ids_in_every_json_shape_read_nothing_foreign(layer) -> None:
     assert layer.backing.runs.search([eid]).items[0].info.run_id == layer.ids["run"]
 
 
-_SLASHES = ["/", "//", "///", "/./", "%2F", "%2f", "%252F", "\\", "%5C", "/%2e/", "/%2E%2E/",
-            "/../", "/.%2e/", "%00/", "/ /"]  # fmt: skip
+_SLASHES = [
+    "/",
+    "//",
+    "///",
+    "/./",
+    "%2F",
+    "%2f",
+    "%252F",
+    "\\",
+    "%5C",
+    "/%2e/",
+    "/%2E%2E/",
+    "/../",
+    "/.%2e/",
+    "%00/",
+    "/ /",
+]
 
 
 def test_artifact_paths_with_every_slash_and_dot_encoding_read_nothing_foreign(layer) -> None:
@@ -244,9 +298,11 @@ def test_artifact_paths_with_every_slash_and_dot_encoding_read_nothing_foreign(l
     raw = httpx.Client(base_url=layer.url, headers=layer.stranger.headers)
     for a in _SLASHES:
         for b in _SLASHES:
-            tails = [f"{a}{eid}{b}{run}/artifacts/secret.txt",
-                     f"{own_eid}/{own_run}/artifacts{a}..{b}..{a}{eid}/{run}/artifacts/secret.txt",
-                     f"{own_eid}{a}..{b}{eid}/{run}/artifacts/secret.txt"]  # fmt: skip
+            tails = [
+                f"{a}{eid}{b}{run}/artifacts/secret.txt",
+                f"{own_eid}/{own_run}/artifacts{a}..{b}..{a}{eid}/{run}/artifacts/secret.txt",
+                f"{own_eid}{a}..{b}{eid}/{run}/artifacts/secret.txt",
+            ]
             for tail in tails:
                 # Sent as written: httpx would normalise some of these, so build the raw URL.
                 answer = raw.send(

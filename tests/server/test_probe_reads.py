@@ -102,9 +102,12 @@ def test_extra_slashes_in_a_proxied_path_do_not_skip_the_check(probe, slashes) -
 def test_experiment_ids_must_be_a_list_of_ids(probe, shape) -> None:
     own = probe.ids["stranger_experiment"]
     value = {
-        "string": own, "digits-as-string": f"{own}{probe.ids['experiment']}", "number": int(own),
-        "object": {"0": own}, "nested": [[own]],
-    }[shape]  # fmt: skip
+        "string": own,
+        "digits-as-string": f"{own}{probe.ids['experiment']}",
+        "number": int(own),
+        "object": {"0": own},
+        "nested": [[own]],
+    }[shape]
     answer = probe.stranger.post(f"{MLFLOW}/runs/search", json={"experiment_ids": value})
     assert answer.status_code == 400 and not leaks(answer)
     assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -171,8 +174,11 @@ def test_listings_show_nothing_the_caller_may_not_read(probe, method, path, para
     assert answer.status_code == 200 and not leaks(answer), answer.text
     if "experiments" in path and "name" not in json.dumps(params):
         assert "strangers-own" in answer.text  # their own experiment is listed
-    owner = probe.owner.get(path, params=params) if method == "GET" else probe.owner.post(
-        path, json=params)  # fmt: skip
+    owner = (
+        probe.owner.get(path, params=params)
+        if method == "GET"
+        else probe.owner.post(path, json=params)
+    )
     assert leaks(owner)  # the owner's listing holds it
 
 
@@ -197,10 +203,12 @@ def test_listings_show_nothing_the_caller_may_not_read(probe, method, path, para
 def test_a_version_source_must_be_one_the_server_vouches_for(probe, source) -> None:
     mine = _fresh_model(probe)
     source = source.format(run=probe.ids["run"], experiment=probe.ids["experiment"], mine=mine)
-    native = probe.stranger.post(f"/api/v1/registered-models/{mine}/versions",
-                                 json={"source": source})  # fmt: skip
-    mlflow = probe.stranger.post(f"{MLFLOW}/model-versions/create",
-                                 json={"name": mine, "source": source})  # fmt: skip
+    native = probe.stranger.post(
+        f"/api/v1/registered-models/{mine}/versions", json={"source": source}
+    )
+    mlflow = probe.stranger.post(
+        f"{MLFLOW}/model-versions/create", json={"name": mine, "source": source}
+    )
     for answer in (native, mlflow):
         assert answer.status_code in (400, 403, 404), (source, answer.text)
         # Naming the owner's model is the caller's own doing; nothing else of it comes back.
@@ -211,14 +219,19 @@ def test_a_version_source_must_be_one_the_server_vouches_for(probe, source) -> N
 def test_sources_the_caller_may_read_are_accepted(probe) -> None:
     mine = _fresh_model(probe)
     own = f"runs:/{probe.ids['stranger_run']}/model"
-    first = ok(probe.stranger.post(f"/api/v1/registered-models/{mine}/versions",
-                                   json={"source": own}))  # fmt: skip
+    first = ok(
+        probe.stranger.post(f"/api/v1/registered-models/{mine}/versions", json={"source": own})
+    )
     assert (first["version"], first["source"]) == (1, own)
-    chained = ok(probe.stranger.post(f"{MLFLOW}/model-versions/create",
-                                     json={"name": mine, "source": f"models:/{mine}/1"}))  # fmt: skip
+    chained = ok(
+        probe.stranger.post(
+            f"{MLFLOW}/model-versions/create", json={"name": mine, "source": f"models:/{mine}/1"}
+        )
+    )
     assert chained["model_version"]["version"] == "2"
-    mismatch = probe.stranger.post(f"/api/v1/registered-models/{mine}/versions",
-                                   json={"source": own, "run_id": "a" * 32})  # fmt: skip
+    mismatch = probe.stranger.post(
+        f"/api/v1/registered-models/{mine}/versions", json={"source": own, "run_id": "a" * 32}
+    )
     assert mismatch.status_code == 400 and "differs" in mismatch.json()["message"]
 
 
@@ -261,8 +274,11 @@ def test_hostile_page_tokens_are_refused(probe) -> None:
 
 def test_deeply_nested_json_bodies_are_refused_before_any_route_parses_them(probe) -> None:
     deep = b'{"experiment_ids": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    for path in (f"{MLFLOW}/runs/search", "/api/v1/runs/search",
-                 f"/api/v1/runs/{probe.ids['stranger_run']}/batch"):  # fmt: skip
+    for path in (
+        f"{MLFLOW}/runs/search",
+        "/api/v1/runs/search",
+        f"/api/v1/runs/{probe.ids['stranger_run']}/batch",
+    ):
         answer = probe.stranger.post(
             path, content=deep, headers={"content-type": "application/json"}
         )

@@ -79,7 +79,8 @@ def test_the_author_cannot_approve_and_a_manager_on_the_model_can(team) -> None:
     assert backing.aliases.get_version_by_alias("fraud", "champion").version == version
     moved = [e for e in backing.registry.events("fraud") if e.action == "approve_alias"]
     assert [(e.username, e.after) for e in moved] == [
-        ("bob", {"alias": "champion", "version": version})]  # fmt: skip
+        ("bob", {"alias": "champion", "version": version})
+    ]
 
 
 def test_viewers_and_people_without_a_role_read_but_cannot_change_a_model(team) -> None:
@@ -102,18 +103,26 @@ def test_viewers_and_people_without_a_role_read_but_cannot_change_a_model(team) 
         people["eve"].registry.update_registered_model("fraud", description="mine now")
     # The MLflow-compatible endpoints check the same per-model roles.
     headers = {"Authorization": f"Bearer {tokens['eve']}"}
-    answer = httpx.patch(f"{url}/api/2.0/mlflow/registered-models/update",
-                         json={"name": "fraud", "description": "x"}, headers=headers)  # fmt: skip
+    answer = httpx.patch(
+        f"{url}/api/2.0/mlflow/registered-models/update",
+        json={"name": "fraud", "description": "x"},
+        headers=headers,
+    )
     assert answer.status_code == 403
-    answer = httpx.request("DELETE", f"{url}/api/2.0/mlflow/registered-models/delete",
-                           json={"name": "fraud"},
-                           headers={"Authorization": f"Bearer {tokens['cy']}"})  # fmt: skip
+    answer = httpx.request(
+        "DELETE",
+        f"{url}/api/2.0/mlflow/registered-models/delete",
+        json={"name": "fraud"},
+        headers={"Authorization": f"Bearer {tokens['cy']}"},
+    )
     assert answer.status_code == 403
     assert backing.registry.get_registered_model("fraud").name == "fraud"
     # Registry changes are readable as events through REST, with who did them.
     events = people["cy"].registry.events("fraud")
     assert [(e.action, e.username) for e in reversed(events)] == [
-        ("create_registered_model", "ana"), ("edit_card", "ana")]  # fmt: skip
+        ("create_registered_model", "ana"),
+        ("edit_card", "ana"),
+    ]
 
 
 def test_roles_on_a_model_are_given_by_its_managers_through_the_sdk_remotely(
@@ -142,9 +151,12 @@ def test_runs_belong_to_the_signed_in_user_whatever_the_client_claims(team) -> N
     assert run.info.user_id == "ana"
     answer = httpx.post(
         f"{url}/api/2.0/mlflow/runs/create",
-        json={"experiment_id": experiment_id, "user_id": "mallory",
-              "tags": [{"key": "mlflow.user", "value": "mallory"}]},
+        json={
+            "experiment_id": experiment_id,
+            "user_id": "mallory",
+            "tags": [{"key": "mlflow.user", "value": "mallory"}],
+        },
         headers={"Authorization": f"Bearer {tokens['ana']}"},
-    )  # fmt: skip
+    )
     assert answer.status_code == 200
     assert answer.json()["run"]["info"]["user_id"] == "ana"

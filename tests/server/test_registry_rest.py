@@ -82,8 +82,11 @@ def test_status_codes_map_to_the_same_error_classes(api, remote) -> None:
         api.put(f"{MODELS}/fraud/aliases/latest", json={"version": 2}),
     ]
     assert [(a.status_code, a.json()["error_class"]) for a in answers] == [
-        (404, "NotFound"), (409, "AlreadyExists"), (409, "Conflict"), (400, "InvalidInput"),
-    ]  # fmt: skip
+        (404, "NotFound"),
+        (409, "AlreadyExists"),
+        (409, "Conflict"),
+        (400, "InvalidInput"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -96,22 +99,34 @@ def test_status_codes_map_to_the_same_error_classes(api, remote) -> None:
         ("GET", MODELS + "/fraud/versions/first", None, "version"),
         ("GET", MODELS + "/fraud/versions/0", None, "version"),
         ("PUT", MODELS + "/fraud/aliases/champion", {"version": "two"}, "version"),
-        ("PUT", MODELS + "/fraud/aliases/champion", {"version": 1, "expected_version": "x"},
-         "expected_version"),
+        (
+            "PUT",
+            MODELS + "/fraud/aliases/champion",
+            {"version": 1, "expected_version": "x"},
+            "expected_version",
+        ),
         ("PUT", MODELS + "/fraud/aliases/champion", {"version": 1, "action": "approve"}, "action"),
         ("GET", MODELS + "/fraud/events?limit=0", None, "limit"),
         ("PUT", MODELS + "/fraud/policies/champion", {"gates": [{"metric": "auc"}]}, "gates"),
-        ("PUT", MODELS + "/fraud/policies/champion", {"required_approvals": 2**40},
-         "required_approvals"),
+        (
+            "PUT",
+            MODELS + "/fraud/policies/champion",
+            {"required_approvals": 2**40},
+            "required_approvals",
+        ),
         ("POST", MODELS + "/fraud/approval-requests", {"alias": "champion"}, "version"),
         ("POST", "/api/v1/approval-requests/abc/reviews", {"decision": "approve"}, "request_id"),
         ("POST", "/api/v1/approval-requests/1/reviews", {"comment": "ok"}, "decision"),
         ("PATCH", MODELS + "/fraud/card", {"fields": ["intended_use"]}, "fields"),
         ("PATCH", MODELS + "/fraud/card", {"fields": {"intended_use": 5}}, "intended_use"),
-        ("PATCH", MODELS + "/fraud/card", {"fields": {"a": "b"}, "expected_revision": "x"},
-         "expected_revision"),
+        (
+            "PATCH",
+            MODELS + "/fraud/card",
+            {"fields": {"a": "b"}, "expected_revision": "x"},
+            "expected_revision",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_body_gets_a_400_naming_the_field(api, remote, method, path, body, field) -> None:
     _model_with_versions(remote)
     answer = api.request(method, path, json=body)
@@ -244,9 +259,13 @@ def test_the_registry_sdk_works_remotely_without_code_changes(
     finally:
         _reset_tracking()
     assert actions == [
-        "rollback_alias", "set_alias", "set_alias", "create_model_version",
-        "create_model_version", "create_registered_model",
-    ]  # fmt: skip
+        "rollback_alias",
+        "set_alias",
+        "set_alias",
+        "create_model_version",
+        "create_model_version",
+        "create_registered_model",
+    ]
     # The registry lives in the database behind the server.
     assert backing.registry.get_registered_model("fraud.detector").aliases == {"champion": 1}
 
@@ -255,8 +274,9 @@ def test_governance_round_trips_over_http(remote) -> None:
     _model_with_versions(remote)
     assert remote.approvals.get_policy("fraud", "champion") is None
     assert remote.cards.get("fraud") is None
-    policy = remote.approvals.set_policy("fraud", "champion", required_approvals=1,
-                                         gates=["auc >= 0.5"])  # fmt: skip
+    policy = remote.approvals.set_policy(
+        "fraud", "champion", required_approvals=1, gates=["auc >= 0.5"]
+    )
     assert remote.approvals.get_policy("fraud", "champion") == policy
     assert remote.approvals.list_policies("fraud") == [policy]
     request = remote.approvals.request("fraud", 1, "champion", comment="ship it", username="ana")

@@ -44,8 +44,10 @@ def test_remote_artifacts_round_trip_and_land_in_the_servers_store(remote) -> No
     assert (server_root / "blobs" / digest[:2] / digest[2:]).is_file()
     assert not (tmp_path / "client-home" / "artifacts").exists()
     assert {e.path for e in backing.artifacts.list(run.run_id)} == {
-        "model/weights.bin", "model/sub/notes.txt", "readme.md",
-    }  # fmt: skip
+        "model/weights.bin",
+        "model/sub/notes.txt",
+        "readme.md",
+    }
 
 
 def test_the_server_refuses_bytes_that_do_not_match_their_digest(remote) -> None:

@@ -49,8 +49,12 @@ def test_every_route_requires_sign_in_when_auth_is_on(secured_url: str) -> None:
         for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}
     }
     assert len(paths) > 40
-    fillers = {"{experiment_id}": "1", "{run_id}": "a" * 32, "{digest}": "b" * 64,
-               "{path}": "1/" + "a" * 32 + "/artifacts/x"}  # fmt: skip
+    fillers = {
+        "{experiment_id}": "1",
+        "{run_id}": "a" * 32,
+        "{digest}": "b" * 64,
+        "{path}": "1/" + "a" * 32 + "/artifacts/x",
+    }
     with httpx.Client(base_url=secured_url) as http:
         for method, path in sorted(paths):
             if path in OPEN_PATHS or path.startswith(("/docs", "/redoc")):

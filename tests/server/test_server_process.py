@@ -57,10 +57,15 @@ def test_eight_clients_through_two_workers_on_postgresql_lose_no_point(
     try:
         env = dict(os.environ, PERENNIA_TRACKING_URI=url, PERENNIA_HOME=str(tmp_path / "c"))
         clients = [
-            subprocess.Popen([sys.executable, "-c", _CLIENT], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-c", _CLIENT],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for _ in range(8)
-        ]  # fmt: skip
+        ]
         run_ids = []
         for client in clients:
             out, err = client.communicate(timeout=180)

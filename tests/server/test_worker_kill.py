@@ -40,10 +40,24 @@ def _admin_token(uri: str) -> dict[str, str]:
 def _start(uri: str, home: Path, port: int, **env: str) -> subprocess.Popen:
     environment = dict(os.environ, PERENNIA_HOME=str(home), **env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "perennia.cli.main", "server", "--backend-store-uri", uri,
-         "--port", str(port), "--workers", "1", "--auth"],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "perennia.cli.main",
+            "server",
+            "--backend-store-uri",
+            uri,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--auth",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -79,15 +93,22 @@ def test_a_batch_killed_mid_write_is_applied_once_by_the_retry_after_the_lease(
     try:
         created = httpx.post(f"{url}/api/v1/runs", json={"experiment_id": "0"}, headers=auth)
         run_id = created.json()["info"]["run_id"]
-        body = {"metrics": {"keys": ["loss"] * points, "values": [float(i) for i in range(points)],
-                            "steps": list(range(points)), "timestamps": [1] * points}}  # fmt: skip
+        body = {
+            "metrics": {
+                "keys": ["loss"] * points,
+                "values": [float(i) for i in range(points)],
+                "steps": list(range(points)),
+                "timestamps": [1] * points,
+            }
+        }
         path = f"/api/v1/runs/{run_id}/batch"
         headers = {"Idempotency-Key": key, **auth}
         sender = threading.Thread(
-            target=lambda: _ignore_errors(lambda: httpx.post(url + path, json=body,
-                                                             headers=headers, timeout=120)),
+            target=lambda: _ignore_errors(
+                lambda: httpx.post(url + path, json=body, headers=headers, timeout=120)
+            ),
             daemon=True,
-        )  # fmt: skip
+        )
         sender.start()
         k = s.idempotency_keys
 
@@ -148,13 +169,16 @@ def test_a_spool_left_by_a_killed_upload_is_swept_when_a_server_starts(
                 yield b"y" * 1024
 
         uploader = threading.Thread(
-            target=lambda: _ignore_errors(lambda: httpx.put(target, content=slow_body(),
-                                                            headers=auth, timeout=120)),
+            target=lambda: _ignore_errors(
+                lambda: httpx.put(target, content=slow_body(), headers=auth, timeout=120)
+            ),
             daemon=True,
-        )  # fmt: skip
+        )
         uploader.start()
-        _wait_for(lambda: any(p.is_file() and p.stat().st_size > 0 for p in spool.rglob("*")),
-                  "the upload to reach the spool")  # fmt: skip
+        _wait_for(
+            lambda: any(p.is_file() and p.stat().st_size > 0 for p in spool.rglob("*")),
+            "the upload to reach the spool",
+        )
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
         stop.set()

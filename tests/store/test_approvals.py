@@ -20,10 +20,12 @@ def store(sql_store_uri: str):
 
 
 def _run_with(store, metrics: dict[str, float]) -> str:
-    run = store.runs.create("0", user_id="ana", run_name="train")  # fmt: skip
+    run = store.runs.create("0", user_id="ana", run_name="train")
     keys = list(metrics)
-    store.log_batch(run.info.run_id, MetricBatch(keys, [metrics[k] for k in keys],
-                                                 [0] * len(keys), [1] * len(keys)))  # fmt: skip
+    store.log_batch(
+        run.info.run_id,
+        MetricBatch(keys, [metrics[k] for k in keys], [0] * len(keys), [1] * len(keys)),
+    )
     return run.info.run_id
 
 
@@ -35,8 +37,9 @@ def model(store) -> str:
     store.registry.create_registered_model("fraud", username="ana")
     for auc in (0.91, 0.80):
         run_id = _run_with(store, {"test_roc_auc": auc})
-        store.versions.create_model_version("fraud", f"runs:/{run_id}/model", run_id=run_id,
-                                            username="ana")  # fmt: skip
+        store.versions.create_model_version(
+            "fraud", f"runs:/{run_id}/model", run_id=run_id, username="ana"
+        )
     store.access.set_model_role("fraud", "bob", "manager")
     store.access.set_model_role("fraud", "cy", "editor")
     return "fraud"
@@ -45,10 +48,14 @@ def model(store) -> str:
 def test_a_guarded_alias_moves_only_when_a_manager_who_is_not_the_author_approves(
     store, model
 ) -> None:
-    policy = store.approvals.set_policy(model, "champion", gates=["test_roc_auc >= 0.9"],
-                                        username="bob")  # fmt: skip
+    policy = store.approvals.set_policy(
+        model, "champion", gates=["test_roc_auc >= 0.9"], username="bob"
+    )
     assert (policy.required_approvals, policy.reviewer_role, str(policy.gates[0])) == (
-        1, "manager", "test_roc_auc >= 0.9")  # fmt: skip
+        1,
+        "manager",
+        "test_roc_auc >= 0.9",
+    )
     with pytest.raises(PermissionDenied, match="guarded by an approval policy"):
         store.aliases.set_alias(model, "champion", 1, username="bob")
     request = store.approvals.request(model, 1, "champion", comment="ship it", username="ana")
@@ -60,11 +67,13 @@ def test_a_guarded_alias_moves_only_when_a_manager_who_is_not_the_author_approve
         store.approvals.review(request.request_id, "approve", username="cy")
     with pytest.raises(NotFound):
         store.aliases.get_version_by_alias(model, "champion")
-    done = store.approvals.review(request.request_id, "approve", comment="looks good",
-                                  username="bob")  # fmt: skip
+    done = store.approvals.review(
+        request.request_id, "approve", comment="looks good", username="bob"
+    )
     assert done.status == "APPLIED" and done.unmet == []
     assert [(r.reviewer, r.decision, r.comment) for r in done.reviews] == [
-        ("bob", "approve", "looks good")]  # fmt: skip
+        ("bob", "approve", "looks good")
+    ]
     assert store.aliases.get_version_by_alias(model, "champion").version == 1
     actions = [e.action for e in reversed(store.registry.events(model))]
     assert actions[-4:] == [
@@ -100,12 +109,14 @@ def test_two_approvals_are_needed_and_a_rejection_ends_the_request(store, model)
         store.approvals.review(first.request_id, "approve", username="bob")
     assert store.approvals.review(first.request_id, "approve", username="dee").status == "APPLIED"
     second = store.approvals.request(model, 2, "champion", username="ana")
-    rejected = store.approvals.review(second.request_id, "reject", comment="worse auc",
-                                      username="bob")  # fmt: skip
+    rejected = store.approvals.review(
+        second.request_id, "reject", comment="worse auc", username="bob"
+    )
     assert rejected.status == "REJECTED"
     assert store.aliases.get_version_by_alias(model, "champion").version == 1
     assert [r.request_id for r in store.approvals.list_requests(model, status="REJECTED")] == [
-        second.request_id]  # fmt: skip
+        second.request_id
+    ]
 
 
 def test_without_a_policy_any_other_person_may_approve_and_the_author_may_cancel(

@@ -31,12 +31,28 @@ def test_the_project_suite_runs_every_contract_module() -> None:
 def test_a_third_party_factory_runs_the_contract_with_pytest_pyargs(tmp_path: Path) -> None:
     (tmp_path / "my_backend.py").write_text(_FACTORY_MODULE)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "perennia.testing.store_contract",
-         "-p", "perennia.testing.plugin", "--perennia-store=my_backend:make_store",
-         "-p", "no:cacheprovider", "-q", "-k", "experiment and not hypothesis", "-x"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "perennia.testing.store_contract",
+            "-p",
+            "perennia.testing.plugin",
+            "--perennia-store=my_backend:make_store",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-k",
+            "experiment and not hypothesis",
+            "-x",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)},
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and " failed" not in done.stdout
 

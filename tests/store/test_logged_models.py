@@ -23,17 +23,25 @@ def run(store):
 
 def test_a_model_is_created_pending_under_its_run_with_params_and_tags(store, run) -> None:
     created = store.logged_models.create(
-        run.experiment_id, "model", source_run_id=run.run_id, model_type="sklearn",
-        params={"C": "1.0"}, tags={"team": "risk"},
-    )  # fmt: skip
+        run.experiment_id,
+        "model",
+        source_run_id=run.run_id,
+        model_type="sklearn",
+        params={"C": "1.0"},
+        tags={"team": "risk"},
+    )
     assert created.model_id.startswith("m-") and len(created.model_id) == 34
     assert (created.status, created.lifecycle_stage, created.experiment_id) == (
-        "PENDING", "active", run.experiment_id,
-    )  # fmt: skip
+        "PENDING",
+        "active",
+        run.experiment_id,
+    )
     assert created.artifact_location == f"runs:/{run.run_id}/models/{created.model_id}"
     assert (created.params, created.tags, created.model_type) == (
-        {"C": "1.0"}, {"team": "risk"}, "sklearn",
-    )  # fmt: skip
+        {"C": "1.0"},
+        {"team": "risk"},
+        "sklearn",
+    )
     assert store.logged_models.get(created.model_id) == created
     runless = store.logged_models.create(run.experiment_id, "external")
     assert (runless.source_run_id, runless.artifact_location) == (None, "")
@@ -90,9 +98,11 @@ def test_tags_are_replaced_and_deleted_and_params_are_immutable(store, run) -> N
 def test_search_pages_newest_first_filters_and_skips_deleted(store, run) -> None:
     models = store.logged_models
     other_run = store.runs.create(run.experiment_id).info.run_id
-    made = [models.create(run.experiment_id, "model", source_run_id=run.run_id),
-            models.create(run.experiment_id, "model", source_run_id=other_run),
-            models.create(run.experiment_id, "other", source_run_id=run.run_id)]  # fmt: skip
+    made = [
+        models.create(run.experiment_id, "model", source_run_id=run.run_id),
+        models.create(run.experiment_id, "model", source_run_id=other_run),
+        models.create(run.experiment_id, "other", source_run_id=run.run_id),
+    ]
     first = models.search([run.experiment_id], max_results=2)
     second = models.search([run.experiment_id], max_results=2, page_token=first.next_page_token)
     seen = [*first, *second]

@@ -65,8 +65,10 @@ def mismatches(protocol: type, implementation: type) -> list[str]:
 def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Return one store per backend; the REST one is never asked anything, so needs no server."""
     folder: Path = tmp_path_factory.mktemp("signatures")
-    opened = {"sql": SqlStore(f"sqlite:///{folder / 'perennia.db'}"),
-              "rest": RestStore("http://127.0.0.1:9")}  # fmt: skip
+    opened = {
+        "sql": SqlStore(f"sqlite:///{folder / 'perennia.db'}"),
+        "rest": RestStore("http://127.0.0.1:9"),
+    }
     yield opened
     for store in opened.values():
         store.close()

@@ -65,7 +65,10 @@ def test_mlflow_style_filter_parses_into_comparisons() -> None:
 # Filters from MLflow's search-runs documentation, with what each must mean.
 MLFLOW_EXAMPLES = [
     ("metrics.rmse < 1", ("metric", "rmse", "<", 1.0)),
-    ("params.model_class = 'LogisticRegression'", ("param", "model_class", "=", "LogisticRegression")),
+    (
+        "params.model_class = 'LogisticRegression'",
+        ("param", "model_class", "=", "LogisticRegression"),
+    ),
     ("tags.mlflow.source.type = 'LOCAL'", ("tag", "mlflow.source.type", "=", "LOCAL")),
     ('tags."mlflow.runName" = "my run"', ("tag", "mlflow.runName", "=", "my run")),
     ("metrics.`f1 score` >= 0.5", ("metric", "f1 score", ">=", 0.5)),
@@ -79,9 +82,12 @@ MLFLOW_EXAMPLES = [
     ("attributes.user_id != 'bob'", ("attribute", "user_id", "!=", "bob")),
     ("run_name = 'x'", ("attribute", "run_name", "=", "x")),
     ("tags.estimator_name ILIKE '%Regressor%'", ("tag", "estimator_name", "ILIKE", "%Regressor%")),
-    ("params.batch_size = \"2\"", ("param", "batch_size", "=", "2")),
+    ('params.batch_size = "2"', ("param", "batch_size", "=", "2")),
     ("datasets.name LIKE 'custom%'", ("dataset", "name", "LIKE", "custom%")),
-    ("datasets.digest IN ('s8ds293b', 'jks834s2')", ("dataset", "digest", "IN", ("s8ds293b", "jks834s2"))),
+    (
+        "datasets.digest IN ('s8ds293b', 'jks834s2')",
+        ("dataset", "digest", "IN", ("s8ds293b", "jks834s2")),
+    ),
     ("datasets.context = 'train'", ("dataset", "context", "=", "train")),
     ("metric.acc = 1", ("metric", "acc", "=", 1.0)),
     ("parameter.p = 'x'", ("param", "p", "=", "x")),
@@ -89,7 +95,7 @@ MLFLOW_EXAMPLES = [
     ("attribute.status = 'x'", ("attribute", "status", "=", "x")),
     ("run.run_name = 'x'", ("attribute", "run_name", "=", "x")),
     ("dataset.NAME = 'x'", ("dataset", "name", "=", "x")),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "expected"), MLFLOW_EXAMPLES)
@@ -121,10 +127,15 @@ def test_mlflow_documented_filters_parse_to_their_meaning(text: str, expected: t
         ("params.p = ''", "param", "p", "=", ""),
         ("attributes.start_time >= 1700000000000", "attribute", "start_time", ">=", 1.7e12),
         ("attributes.start_time > 1.5", "attribute", "start_time", ">", 1.5),
-        ("attributes.start_time = 9007199254740993", "attribute", "start_time", "=",
-         9007199254740993),
+        (
+            "attributes.start_time = 9007199254740993",
+            "attribute",
+            "start_time",
+            "=",
+            9007199254740993,
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_comparison_form_parses(text, kind, key, op, value) -> None:
     assert single(text) == (kind, key, op, value)
 
@@ -306,9 +317,16 @@ def test_empty_filter_means_everything() -> None:
 
 def test_order_by_parses_direction_aliases_and_quoted_keys() -> None:
     terms = parse_order_by(
-        ["metrics.acc DESC", "params.model", "attributes.start_time asc", "tags.`a b` Desc",
-         "metric.`x.y`", "run_name DESC", "tags.mlflow.runName"]
-    )  # fmt: skip
+        [
+            "metrics.acc DESC",
+            "params.model",
+            "attributes.start_time asc",
+            "tags.`a b` Desc",
+            "metric.`x.y`",
+            "run_name DESC",
+            "tags.mlflow.runName",
+        ]
+    )
     assert [(t.kind, t.key, t.ascending) for t in terms] == [
         ("metric", "acc", False),
         ("param", "model", True),

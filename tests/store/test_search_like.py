@@ -19,9 +19,29 @@ from perennia.store.sql.like import like_to_glob
 from perennia.testing.store_contract.search_oracle import like_regex
 
 VALUES = [
-    "abc", "ABC", "aBc", "a%c", "a_c", "a*c", "a?c", "a[b]c", "[", "]", "a\\c", "a\\\\c", "ac",
-    "", "%", "_", "*", "a\nc", "ab*", "x.y", "A_C", "a.c",
-]  # fmt: skip
+    "abc",
+    "ABC",
+    "aBc",
+    "a%c",
+    "a_c",
+    "a*c",
+    "a?c",
+    "a[b]c",
+    "[",
+    "]",
+    "a\\c",
+    "a\\\\c",
+    "ac",
+    "",
+    "%",
+    "_",
+    "*",
+    "a\nc",
+    "ab*",
+    "x.y",
+    "A_C",
+    "a.c",
+]
 PATTERN_ALPHABET = ["a", "A", "b", "c", "%", "_", "*", "?", "[", "]", "\\\\", "\\%", "\\_", "."]
 
 
@@ -69,9 +89,15 @@ def test_like_and_ilike_match_the_regex_oracle_on_every_backend(store) -> None:
 
 # LIKE patterns whose only match is a literal reading of GLOB metacharacters or escapes.
 LITERAL_PATTERNS = {
-    "a*c": ["a*c"], "a?c": ["a?c"], "a[b]c": ["a[b]c"], "[": ["["], "a\\%c": ["a%c"],
-    "a\\_c": ["a_c"], "a\\\\c": ["a\\c"], "ABC": ["ABC"],
-}  # fmt: skip
+    "a*c": ["a*c"],
+    "a?c": ["a?c"],
+    "a[b]c": ["a[b]c"],
+    "[": ["["],
+    "a\\%c": ["a%c"],
+    "a\\_c": ["a_c"],
+    "a\\\\c": ["a\\c"],
+    "ABC": ["ABC"],
+}
 
 
 def test_glob_metacharacters_and_escapes_are_literals_in_like(store) -> None:

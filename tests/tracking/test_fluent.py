@@ -269,9 +269,15 @@ def test_log_metrics_shares_one_step_and_timestamp_across_keys(tracking: str) ->
 
 BAD_VALUES = ["abc", None, object(), "1.0", [1.0], 1 + 2j, 10**400]
 BAD_STEPS_AND_TIMESTAMPS = [
-    ("step", "1"), ("step", 1.5), ("step", True), ("step", 2**63), ("step", -(2**63) - 1),
-    ("timestamp", 2**63), ("timestamp", 1.0), ("timestamp", "now"),
-]  # fmt: skip
+    ("step", "1"),
+    ("step", 1.5),
+    ("step", True),
+    ("step", 2**63),
+    ("step", -(2**63) - 1),
+    ("timestamp", 2**63),
+    ("timestamp", 1.0),
+    ("timestamp", "now"),
+]
 
 
 def test_bad_metric_values_are_refused_at_the_call_and_other_points_stay(tracking: str) -> None:

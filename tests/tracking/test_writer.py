@@ -242,16 +242,23 @@ def test_synchronous_logging_from_the_environment_reaches_the_fluent_api(
 
 def test_writer_settings_come_from_the_environment_and_bad_values_are_refused() -> None:
     settings = Settings.from_env(
-        {"PERENNIA_WRITER_BATCH_SIZE": "123", "PERENNIA_WRITER_FLUSH_INTERVAL": "0.5",
-         "PERENNIA_SYNCHRONOUS_LOGGING": "yes"}
-    )  # fmt: skip
+        {
+            "PERENNIA_WRITER_BATCH_SIZE": "123",
+            "PERENNIA_WRITER_FLUSH_INTERVAL": "0.5",
+            "PERENNIA_SYNCHRONOUS_LOGGING": "yes",
+        }
+    )
     assert (settings.writer_batch_size, settings.writer_flush_interval, settings.synchronous) == (
         123,
         0.5,
         True,
     )
-    for name, value in (("WRITER_BATCH_SIZE", "0"), ("WRITER_BATCH_SIZE", "ten"),
-                        ("WRITER_FLUSH_INTERVAL", "-1"), ("SYNCHRONOUS_LOGGING", "maybe")):  # fmt: skip
+    for name, value in (
+        ("WRITER_BATCH_SIZE", "0"),
+        ("WRITER_BATCH_SIZE", "ten"),
+        ("WRITER_FLUSH_INTERVAL", "-1"),
+        ("SYNCHRONOUS_LOGGING", "maybe"),
+    ):
         with pytest.raises(InvalidInput, match=f"PERENNIA_{name}"):
             Settings.from_env({f"PERENNIA_{name}": value})
 

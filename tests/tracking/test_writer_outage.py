@@ -107,11 +107,23 @@ class FaultGate:
                 return None
 
             await self.app(scope, replay, drop)
-        payload = json.dumps({"error_code": "TEMPORARILY_UNAVAILABLE", "error_class":
-                              self.error_class, "message": "the database is unavailable"}).encode()  # fmt: skip
-        await send({"type": "http.response.start", "status": 503,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})  # fmt: skip
+        payload = json.dumps(
+            {
+                "error_code": "TEMPORARILY_UNAVAILABLE",
+                "error_class": self.error_class,
+                "message": "the database is unavailable",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 

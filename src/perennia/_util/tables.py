@@ -191,8 +191,9 @@ def _from_pandas(values: Any) -> Any:
     import pandas as pd
 
     if isinstance(values, pd.DataFrame):
-        return _stack([_from_pandas(values.iloc[:, i]) for i in range(values.shape[1])],
-                      len(values))  # fmt: skip
+        return _stack(
+            [_from_pandas(values.iloc[:, i]) for i in range(values.shape[1])], len(values)
+        )
     if not hasattr(values, "to_numpy") or not hasattr(values, "dtype"):
         return np.asarray(values)  # a Timestamp, NA or other scalar
     dtype = values.dtype
@@ -222,8 +223,9 @@ def _from_polars(values: Any, name: str) -> Any:
     import polars as pl
 
     if isinstance(values, pl.DataFrame):
-        return _stack([_from_polars(series, name) for series in values.get_columns()],
-                      values.height)  # fmt: skip
+        return _stack(
+            [_from_polars(series, name) for series in values.get_columns()], values.height
+        )
     if not isinstance(values, pl.Series):
         raise TypeError(
             f"{name} must be a polars DataFrame or Series, got {_kind(values)}"
@@ -240,8 +242,10 @@ def _from_arrow(values: Any, name: str) -> Any:
     import pyarrow as pa
 
     if isinstance(values, pa.Table | pa.RecordBatch):
-        return _stack([_from_arrow(values.column(i), name) for i in range(values.num_columns)],
-                      values.num_rows)  # fmt: skip
+        return _stack(
+            [_from_arrow(values.column(i), name) for i in range(values.num_columns)],
+            values.num_rows,
+        )
     if isinstance(values, pa.Scalar):
         return np.asarray(values.as_py())
     if not isinstance(values, pa.Array | pa.ChunkedArray):

@@ -50,8 +50,10 @@ def create_user(
 @users_app.command("list")
 def list_users() -> None:
     """List users."""
-    rows = [(u.username, "yes" if u.is_admin else "", fmt_time(u.creation_time))
-            for u in _sql_store().users.list_users()]  # fmt: skip
+    rows = [
+        (u.username, "yes" if u.is_admin else "", fmt_time(u.creation_time))
+        for u in _sql_store().users.list_users()
+    ]
     console.print(table("Users", ["user", "admin", "created"], rows, no_wrap=1))
 
 
@@ -88,9 +90,16 @@ def create_token(
 @tokens_app.command("list")
 def list_tokens(username: str | None = typer.Argument(None)) -> None:
     """List tokens (never their secrets)."""
-    rows = [(str(t.token_id), t.username, t.name, fmt_time(t.creation_time),
-             fmt_time(t.revoked_time) if t.revoked_time else "")
-            for t in _sql_store().users.list_tokens(username)]  # fmt: skip
+    rows = [
+        (
+            str(t.token_id),
+            t.username,
+            t.name,
+            fmt_time(t.creation_time),
+            fmt_time(t.revoked_time) if t.revoked_time else "",
+        )
+        for t in _sql_store().users.list_tokens(username)
+    ]
     console.print(table("Tokens", ["id", "user", "name", "created", "revoked"], rows, no_wrap=2))
 
 
@@ -113,8 +122,10 @@ def audit(
         _registry_audit(limit, user)
         return
     entries = _sql_store().audit.list(limit, user)
-    rows = [(fmt_time(e.time), e.username or "-", e.method, e.path, e.target or "", str(e.status))
-            for e in entries]  # fmt: skip
+    rows = [
+        (fmt_time(e.time), e.username or "-", e.method, e.path, e.target or "", str(e.status))
+        for e in entries
+    ]
     console.print(table("Audit log", ["time", "user", "method", "path", "target", "status"], rows))
     if not entries:
         # Embedded writes go straight to the database: there is no request to audit.
@@ -132,9 +143,16 @@ def _registry_audit(limit: int, user: str | None) -> None:
     if user is not None:
         events = [e for e in events if e.username == user][:limit]
     rows = [
-        (fmt_time(e.time), e.username or "-", e.action, e.model_name, str(e.version or ""),
-         json.dumps(e.before) if e.before else "", json.dumps(e.after) if e.after else "")
+        (
+            fmt_time(e.time),
+            e.username or "-",
+            e.action,
+            e.model_name,
+            str(e.version or ""),
+            json.dumps(e.before) if e.before else "",
+            json.dumps(e.after) if e.after else "",
+        )
         for e in events
-    ]  # fmt: skip
+    ]
     headers = ["time", "user", "action", "model", "version", "before", "after"]
     console.print(table("Registry changes", headers, rows, no_wrap=3))

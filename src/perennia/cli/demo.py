@@ -23,9 +23,14 @@ def demo(
     chosen = list(models) if models else None
     total = len(chosen) if chosen else 4
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
-    ) as progress:  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("training", total=total)
         started = {"count": 0}
 
@@ -85,8 +90,9 @@ def demo(
             reviews = ", ".join(f"{r['reviewer']} {r['decision']}d" for r in approval["reviews"])
             console.print(
                 f"approval:   request {approval['request_id']} for @{approval['alias']} by "
-                f"{approval['requested_by']}: {approval['status']}" + (f" ({reviews})" if reviews else "")
-            )  # fmt: skip
+                f"{approval['requested_by']}: {approval['status']}"
+                + (f" ({reviews})" if reviews else "")
+            )
         run = graph["run"] or {}
         sources = ", ".join(f"{d['name']} ({d['digest'][:12]})" for d in graph["datasets"])
         aliases = " ".join(f"@{a}" for a in graph["aliases"]) or "(no alias yet)"

@@ -89,10 +89,17 @@ def run(
 
     frame = read_table(data)
     result = evaluate(
-        load_model(model, trust), frame, targets=target, task=task,
-        sensitive_features=sensitive or None, slices=slice_ or None, threshold=threshold,
-        bootstrap=bootstrap, dataset_name=data.stem.replace("/", "_") or "eval", log=False,
-    )  # fmt: skip
+        load_model(model, trust),
+        frame,
+        targets=target,
+        task=task,
+        sensitive_features=sensitive or None,
+        slices=slice_ or None,
+        threshold=threshold,
+        bootstrap=bootstrap,
+        dataset_name=data.stem.replace("/", "_") or "eval",
+        log=False,
+    )
     rows = []
     for name, value in result.metrics.items():
         low_high = result.intervals.get(name)
@@ -129,12 +136,19 @@ def compare(
 
     frame = read_table(data)
     result = run_compare(
-        load_model(candidate, trust), load_model(baseline, trust), frame, target, gates=gate,
-        task=task, sensitive_features=sensitive or None, threshold=threshold,
-        n_resamples=resamples, require_significance=significance,
+        load_model(candidate, trust),
+        load_model(baseline, trust),
+        frame,
+        target,
+        gates=gate,
+        task=task,
+        sensitive_features=sensitive or None,
+        threshold=threshold,
+        n_resamples=resamples,
+        require_significance=significance,
         candidate_name=Path(candidate).stem if not candidate.startswith("column:") else candidate,
         baseline_name=Path(baseline).stem if not baseline.startswith("column:") else baseline,
-    )  # fmt: skip
+    )
     rows = []
     for outcome in result.outcomes:
         ci = (

@@ -75,7 +75,7 @@ def requests(
             ", ".join(f"{v.reviewer} {_MARK[v.decision]}" for v in r.reviews),
             "; ".join(r.unmet),
             fmt_time(r.requested_time),
-        )  # fmt: skip
+        )
         for r in found
     ]
     headers = ["id", "model", "version", "alias", "status", "by", "reviews", "needs", "asked"]
@@ -95,9 +95,13 @@ def policy_set(
 ) -> None:
     """Guard ALIAS of NAME: it then moves only through approved requests."""
     policy = _registry().set_approval_policy(
-        name, alias, required_approvals=approvals, reviewer_role=reviewer_role,
-        allow_self_approval=allow_self_approval, gates=gate,
-    )  # fmt: skip
+        name,
+        alias,
+        required_approvals=approvals,
+        reviewer_role=reviewer_role,
+        allow_self_approval=allow_self_approval,
+        gates=gate,
+    )
     gates = ", ".join(str(g) for g in policy.gates) or "none"
     console.print(
         f"{name}@{alias} needs {policy.required_approvals} approval(s) by a "
@@ -117,7 +121,7 @@ def policy_show(name: str = typer.Argument(...)) -> None:
             str(p.required_approvals),
             p.reviewer_role,
             "yes" if p.allow_self_approval else "no",
-        )  # fmt: skip
+        )
         for p in _store().approvals.list_policies(name)
     ]
     headers = ["alias", "gates", "approvals", "reviewer", "self-approval"]

@@ -38,7 +38,7 @@ def list_models(
             ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items())),
             m.owner or "",
             fmt_time(m.last_updated_time),
-        )  # fmt: skip
+        )
         for m in models
     ]
     console.print(
@@ -52,8 +52,13 @@ def list_models(
 def show(name: str = typer.Argument(..., help="Registered model name.")) -> None:
     """Show a registered model: description, owner, tags and aliases."""
     model = _registry().get_registered_model(name)
-    values = {"name": model.name, "description": model.description, "owner": model.owner or "",
-              "latest version": model.latest_version or "", "created": fmt_time(model.creation_time)}  # fmt: skip
+    values = {
+        "name": model.name,
+        "description": model.description,
+        "owner": model.owner or "",
+        "latest version": model.latest_version or "",
+        "created": fmt_time(model.creation_time),
+    }
     values.update({f"tag {k}": v for k, v in model.tags.items()})
     values.update({f"alias {k}": f"version {v}" for k, v in model.aliases.items()})
     console.print(key_values(model.name, values, sort=False))
@@ -72,7 +77,7 @@ def versions(name: str = typer.Argument(..., help="Registered model name.")) -> 
             (v.run_id or "")[:8],
             (v.digest or "")[:12],
             fmt_time(v.creation_time),
-        )  # fmt: skip
+        )
         for v in found
     ]
     headers = ["version", "state", "status", "aliases", "run", "digest", "created"]
@@ -153,8 +158,10 @@ def lineage(
             )
     for request in graph.get("approvals", []):
         reviews = ", ".join(f"{r['reviewer']} {r['decision']}d" for r in request["reviews"])
-        tree.add(f"approval {request['request_id']} for @{request['alias']}: "
-                 f"{request['status']}" + (f" ({reviews})" if reviews else ""))  # fmt: skip
+        tree.add(
+            f"approval {request['request_id']} for @{request['alias']}: "
+            f"{request['status']}" + (f" ({reviews})" if reviews else "")
+        )
     console.print(tree)
 
 
@@ -170,7 +177,7 @@ def history(name: str = typer.Argument(...), limit: int = typer.Option(50, "--li
             str(e.version or ""),
             json.dumps(e.before) if e.before else "",
             json.dumps(e.after) if e.after else "",
-        )  # fmt: skip
+        )
         for e in events
     ]
     headers = ["time", "user", "action", "version", "before", "after"]

@@ -68,9 +68,18 @@ def list_webhooks() -> None:
         hooks = store.webhooks.list()
     finally:
         store.close()
-    rows = [(str(w.webhook_id), escape(w.url), ", ".join(w.events) or "all", w.model_name or "all",
-             "yes" if w.active else "no", w.created_by or "", fmt_time(w.creation_time))
-            for w in hooks]  # fmt: skip
+    rows = [
+        (
+            str(w.webhook_id),
+            escape(w.url),
+            ", ".join(w.events) or "all",
+            w.model_name or "all",
+            "yes" if w.active else "no",
+            w.created_by or "",
+            fmt_time(w.creation_time),
+        )
+        for w in hooks
+    ]
     headers = ["id", "url", "events", "model", "active", "by", "created"]
     console.print(table("Webhooks", headers, rows, no_wrap=1))
 
@@ -100,11 +109,21 @@ def deliveries(
         found = store.webhooks.deliveries(webhook_id, status, limit)
     finally:
         store.close()
-    rows = [(str(d.delivery_id), str(d.webhook_id), str(d.event_id), d.status, str(d.attempts),
-             "" if d.last_status_code is None else str(d.last_status_code), escape(d.last_error or ""),
-             fmt_time(d.delivered_time) if d.delivered_time else
-             (fmt_time(d.next_attempt_time) if d.status == "pending" else ""))
-            for d in found]  # fmt: skip
+    rows = [
+        (
+            str(d.delivery_id),
+            str(d.webhook_id),
+            str(d.event_id),
+            d.status,
+            str(d.attempts),
+            "" if d.last_status_code is None else str(d.last_status_code),
+            escape(d.last_error or ""),
+            fmt_time(d.delivered_time)
+            if d.delivered_time
+            else (fmt_time(d.next_attempt_time) if d.status == "pending" else ""),
+        )
+        for d in found
+    ]
     headers = ["id", "webhook", "event", "status", "attempts", "code", "error", "delivered/next"]
     console.print(table("Webhook deliveries", headers, rows, no_wrap=1))
 

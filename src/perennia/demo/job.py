@@ -209,10 +209,17 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
             model.fit(X_train, y_train)
             _learning_curve(name, model, X_train, y_train, X_test, y_test)
         evaluation = evaluate(
-            model, data["test_frame"], targets="target", sensitive_features="clinic",
-            slices="clinic", dataset_name="test", model_name=name, bootstrap=BOOTSTRAP,
-            robustness_checks=ROBUSTNESS_CHECKS, log=True,
-        )  # fmt: skip
+            model,
+            data["test_frame"],
+            targets="target",
+            sensitive_features="clinic",
+            slices="clinic",
+            dataset_name="test",
+            model_name=name,
+            bootstrap=BOOTSTRAP,
+            robustness_checks=ROBUSTNESS_CHECKS,
+            log=True,
+        )
         metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
         # A model package: skops (no pickle), a manifest with every file's sha256, pinned
         # requirements, an input example and the signature inferred from it.
@@ -235,11 +242,24 @@ def _load_data(seed: int) -> dict[str, Any]:
         frame, test_size=0.25, stratify=frame["target"], random_state=seed
     )
     return {
-        "X_train": train[features], "y_train": train["target"],
-        "X_test": test[features], "y_test": test["target"], "test_frame": test,
-        "train_ds": perennia.data.from_pandas(train, name="breast_cancer_train", targets="target", source="sklearn.datasets.load_breast_cancer"),
-        "test_ds": perennia.data.from_pandas(test, name="breast_cancer_test", targets="target", source="sklearn.datasets.load_breast_cancer"),
-    }  # fmt: skip
+        "X_train": train[features],
+        "y_train": train["target"],
+        "X_test": test[features],
+        "y_test": test["target"],
+        "test_frame": test,
+        "train_ds": perennia.data.from_pandas(
+            train,
+            name="breast_cancer_train",
+            targets="target",
+            source="sklearn.datasets.load_breast_cancer",
+        ),
+        "test_ds": perennia.data.from_pandas(
+            test,
+            name="breast_cancer_test",
+            targets="target",
+            source="sklearn.datasets.load_breast_cancer",
+        ),
+    }
 
 
 def _synthetic_clinic(target: Any, rng: Any) -> Any:
@@ -264,10 +284,17 @@ def _write_reports(results: list[ModelResult], data: dict[str, Any]) -> tuple[Pa
     report = best.evaluation.save_html(folder / f"{best.name}.html")
     runner_up = results[1] if len(results) > 1 else results[0]
     comparison = compare(
-        best.model, runner_up.model, data["test_frame"], "target", gates=DEMO_GATES,
-        sensitive_features="clinic", candidate_name=best.name, baseline_name=runner_up.name,
-        dataset_name="test", n_resamples=BOOTSTRAP,
-    )  # fmt: skip
+        best.model,
+        runner_up.model,
+        data["test_frame"],
+        "target",
+        gates=DEMO_GATES,
+        sensitive_features="clinic",
+        candidate_name=best.name,
+        baseline_name=runner_up.name,
+        dataset_name="test",
+        n_resamples=BOOTSTRAP,
+    )
     path = comparison.save_html(folder / f"compare-{best.name}-vs-{runner_up.name}.html")
     perennia.log_text(_json(comparison), "evaluation/comparison.json")
     perennia.log_artifact(path, artifact_path="evaluation")
@@ -279,9 +306,10 @@ def _register_best(best: ModelResult) -> tuple[str, int, dict[str, Any], Path | 
     from perennia import registry
 
     version = registry.register_model(
-        f"runs:/{best.run_id}/model", REGISTERED_MODEL,
+        f"runs:/{best.run_id}/model",
+        REGISTERED_MODEL,
         description=f"{best.name}, best of the demo by {PRIMARY_METRIC}",
-    )  # fmt: skip
+    )
     _approve_champion(version.version)
     if registry.get_card(REGISTERED_MODEL) is None:
         registry.edit_card(REGISTERED_MODEL, comment="demo", **CARD_SECTIONS)
@@ -296,9 +324,12 @@ def _approve_champion(version: int) -> None:
     from perennia.errors import AlreadyExists
 
     registry.set_approval_policy(
-        REGISTERED_MODEL, "champion", required_approvals=1, reviewer_role="manager",
+        REGISTERED_MODEL,
+        "champion",
+        required_approvals=1,
+        reviewer_role="manager",
         gates=[f"{PRIMARY_METRIC} >= {CHAMPION_GATE}"],
-    )  # fmt: skip
+    )
     request = registry.request_approval(
         REGISTERED_MODEL, version, "champion", comment=f"best {PRIMARY_METRIC} of the demo"
     )
@@ -310,8 +341,9 @@ def _approve_champion(version: int) -> None:
     with contextlib.suppress(AlreadyExists):
         users.create_user(DEMO_REVIEWER, None)
     registry.set_model_role(REGISTERED_MODEL, DEMO_REVIEWER, "manager")
-    registry.approve(request.request_id, comment="metrics and fairness checked",
-                     reviewer=DEMO_REVIEWER)  # fmt: skip
+    registry.approve(
+        request.request_id, comment="metrics and fairness checked", reviewer=DEMO_REVIEWER
+    )
 
 
 def _json(comparison: Any) -> str:

@@ -361,8 +361,13 @@ def from_dict(cls: Any, data: Any) -> Any:
         return decode_float(data)
     if dataclasses.is_dataclass(cls):
         hints = _hints(cls)
-        return cls(**{f.name: from_dict(hints[f.name], data[f.name])
-                      for f in dataclasses.fields(cls) if f.name in data})  # fmt: skip
+        return cls(
+            **{
+                f.name: from_dict(hints[f.name], data[f.name])
+                for f in dataclasses.fields(cls)
+                if f.name in data
+            }
+        )
     return data
 
 
@@ -383,10 +388,15 @@ def encode_floats(values: list[float]) -> list[Any]:
 def decode_floats(values: list[Any]) -> list[Any]:
     """Return JSON numbers as floats, turning "NaN"/"Infinity" strings back; leaves junk for checks."""
     return [
-        v if v.__class__ is float else _NON_FINITE.get(v, v) if v.__class__ is str else
-        float(v) if v.__class__ is int else v
+        v
+        if v.__class__ is float
+        else _NON_FINITE.get(v, v)
+        if v.__class__ is str
+        else float(v)
+        if v.__class__ is int
+        else v
         for v in values
-    ]  # fmt: skip
+    ]
 
 
 # The registry's entities live in their own module; they are part of this one set.

@@ -94,16 +94,25 @@ def make_policy(
     parsed = [parse_gate(g) for g in gates]
     if required_approvals == 0 and not parsed:
         raise InvalidInput("a policy needs at least one approval or one gate")
-    return ApprovalPolicy(name, alias, required_approvals, str(reviewer_role),
-                          bool(allow_self_approval), parsed, updated_time, updated_by)  # fmt: skip
+    return ApprovalPolicy(
+        name,
+        alias,
+        required_approvals,
+        str(reviewer_role),
+        bool(allow_self_approval),
+        parsed,
+        updated_time,
+        updated_by,
+    )
 
 
 def effective_policy(policy: ApprovalPolicy | None, name: str, alias: str) -> ApprovalPolicy:
     """Return `policy`, or for an unguarded alias the default: one approval by anyone else."""
     if policy is not None:
         return policy
-    return ApprovalPolicy(name, alias, required_approvals=1, reviewer_role="any",
-                          allow_self_approval=False, gates=[])  # fmt: skip
+    return ApprovalPolicy(
+        name, alias, required_approvals=1, reviewer_role="any", allow_self_approval=False, gates=[]
+    )
 
 
 # -- reviews ----------------------------------------------------------------------------------

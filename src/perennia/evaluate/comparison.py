@@ -115,10 +115,16 @@ def compare(
     )
     groups = None if sensitive_features is None else _sensitive(data, sensitive_features)
     common = dict(
-        targets=y_true, task=task, sensitive_features=groups, sample_weight=weights,
-        threshold=threshold, pos_label=pos_label, dataset_name=dataset_name,
-        reference_group=reference_group, log=False,
-    )  # fmt: skip
+        targets=y_true,
+        task=task,
+        sensitive_features=groups,
+        sample_weight=weights,
+        threshold=threshold,
+        pos_label=pos_label,
+        dataset_name=dataset_name,
+        reference_group=reference_group,
+        log=False,
+    )
     sides = []
     for model, name in ((candidate, candidate_name), (baseline, baseline_name)):
         predictions = io.predict(model, data, task, named)
@@ -137,10 +143,14 @@ def compare(
         )
         strata = y_true if task != "regression" else None
         intervals = paired_bootstrap(
-            lambda rows: measure(cand_pred, rows), lambda rows: measure(base_pred, rows),
-            y_true.size, n_resamples=n_resamples, confidence=confidence, seed=seed,
+            lambda rows: measure(cand_pred, rows),
+            lambda rows: measure(base_pred, rows),
+            y_true.size,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            seed=seed,
             strata=strata,
-        )  # fmt: skip
+        )
     outcomes = [
         gate.evaluate(
             cand_result.metrics.get(gate.metric),
@@ -192,9 +202,12 @@ def _gated_metrics(
 
             sub = {name: column[rows] for name, column in resolved_groups.items()}
             report = fairness_report(
-                y[rows], values >= threshold, sensitive_features=sub, sample_weight=w,
+                y[rows],
+                values >= threshold,
+                sensitive_features=sub,
+                sample_weight=w,
                 reference_group=reference_group,
-            )  # fmt: skip
+            )
             found.update(report.metrics())
         return {name: float(found.get(name, np.nan)) for name in gated}
 

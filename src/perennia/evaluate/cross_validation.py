@@ -75,9 +75,14 @@ def cross_validate(
         for index, (fit_rows, test_rows) in enumerate(splits):
             model = clone(estimator).fit(feature_frame.iloc[fit_rows], y[fit_rows])
             result = evaluate(
-                model, feature_frame.iloc[test_rows], targets=y[test_rows], task=task,
-                threshold=threshold, dataset_name=f"fold_{index}", log=False,
-            )  # fmt: skip
+                model,
+                feature_frame.iloc[test_rows],
+                targets=y[test_rows],
+                task=task,
+                threshold=threshold,
+                dataset_name=f"fold_{index}",
+                log=False,
+            )
             folds.append(result)
             if parent is not None:
                 fold_runs.append(_log_fold(index, result, len(fit_rows)))

@@ -69,9 +69,19 @@ def evaluate(
         task, dataset_name, int(y_true.size), {}, io.model_label(model_or_predictions, model_name)
     )
     y, values, labels, query = _fill(
-        result, task, y_true, predictions, weights, threshold, pos_label, query_id, data, k,
-        n_bins, cost_matrix,
-    )  # fmt: skip
+        result,
+        task,
+        y_true,
+        predictions,
+        weights,
+        threshold,
+        pos_label,
+        query_id,
+        data,
+        k,
+        n_bins,
+        cost_matrix,
+    )
     if sensitive_features is not None:
         _fairness(
             result, task, data, y, values, weights, sensitive_features, threshold, reference_group
@@ -80,9 +90,16 @@ def evaluate(
         result.slices = _slices(data, slices, task, y, values, weights, threshold, labels, query, k)
     if robustness_checks:
         result.robustness = _robustness(
-            model_or_predictions, data, y_true, task, robustness_checks, weights, threshold,
-            pos_label, named,
-        )  # fmt: skip
+            model_or_predictions,
+            data,
+            y_true,
+            task,
+            robustness_checks,
+            weights,
+            threshold,
+            pos_label,
+            named,
+        )
     if bootstrap:
         result.intervals = _intervals(
             task, y, values, weights, threshold, labels, query, k, bootstrap, confidence, seed
@@ -115,9 +132,15 @@ def _fill(
         y, score, weights = tasks.binary_arrays(y_true, values, weights, pos_label)
         names = _binary_names(predictions.classes, y_true, pos_label)
         tasks.binary_section(
-            result, y, score, weights, threshold=threshold, n_bins=n_bins,
-            cost_matrix=cost_matrix, class_names=names,
-        )  # fmt: skip
+            result,
+            y,
+            score,
+            weights,
+            threshold=threshold,
+            n_bins=n_bins,
+            cost_matrix=cost_matrix,
+            class_names=names,
+        )
         return y, score, None, None
     if task == "multiclass":
         labels = None
@@ -160,9 +183,16 @@ def _robustness(
     names = io.column_names(data)
     features = [c for c in names if c not in named] if names else None
     report = robustness(
-        model, data, y_true, task=task, checks=None if checks is True else checks,
-        features=features, sample_weight=weights, threshold=threshold, pos_label=pos_label,
-    )  # fmt: skip
+        model,
+        data,
+        y_true,
+        task=task,
+        checks=None if checks is True else checks,
+        features=features,
+        sample_weight=weights,
+        threshold=threshold,
+        pos_label=pos_label,
+    )
     return report.rows
 
 
@@ -192,9 +222,12 @@ def _fairness(
 
     groups = _sensitive(data, sensitive_features)
     report = fairness_report(
-        y, values >= threshold, sensitive_features=groups, sample_weight=weights,
+        y,
+        values >= threshold,
+        sensitive_features=groups,
+        sample_weight=weights,
         reference_group=reference_group,
-    )  # fmt: skip
+    )
     result.fairness = report.to_dict()
     result.metrics.update(report.metrics())
 
@@ -243,10 +276,20 @@ def _slices(
     out = []
     for name, value, mask in masks:
         w = None if weights is None else weights[mask]
-        metrics = {} if not mask.any() else tasks.headline_metrics(
-            task, y[mask], values[mask], w, threshold=threshold, labels=labels,
-            query=None if query is None else query[mask], k=k,
-        )  # fmt: skip
+        metrics = (
+            {}
+            if not mask.any()
+            else tasks.headline_metrics(
+                task,
+                y[mask],
+                values[mask],
+                w,
+                threshold=threshold,
+                labels=labels,
+                query=None if query is None else query[mask],
+                k=k,
+            )
+        )
         out.append({"slice": name, "value": value, "count": int(mask.sum()), "metrics": metrics})
     return out
 

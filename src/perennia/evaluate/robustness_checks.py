@@ -123,10 +123,20 @@ def robustness(
     )
     raw = None if sample_weight is None else io.column(frame, sample_weight, "sample_weight")
     ctx = _Context(
-        model, inputs, as_numpy, task, DEFAULT_METRICS[task] if metric is None else metric,
-        _targets(y_true, task, pos_label), as_weights(raw, y_true.size), threshold,
-        _perturbed_columns(inputs, features), tolerance, n_repeats, noise_scale, missing_rate,
-    )  # fmt: skip
+        model,
+        inputs,
+        as_numpy,
+        task,
+        DEFAULT_METRICS[task] if metric is None else metric,
+        _targets(y_true, task, pos_label),
+        as_weights(raw, y_true.size),
+        threshold,
+        _perturbed_columns(inputs, features),
+        tolerance,
+        n_repeats,
+        noise_scale,
+        missing_rate,
+    )
     ctx.measure_baseline()
     rows: list[dict[str, Any]] = []
     for name in names:

@@ -70,9 +70,13 @@ def log_model(
     with tempfile.TemporaryDirectory(prefix="perennia-model-") as tmp:
         folder = Path(tmp) / "package"
         manifest = save(
-            model, folder, signature=signature, input_example=input_example, metadata=metadata,
+            model,
+            folder,
+            signature=signature,
+            input_example=input_example,
+            metadata=metadata,
             flavor=flavor,
-        )  # fmt: skip
+        )
         digest = package_digest(folder)
         log_artifacts(folder, artifact_path=name)
     set_tag(f"perennia.model.{name}", digest)

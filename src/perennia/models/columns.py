@@ -21,10 +21,17 @@ _EXACT = {"float32": 2**24, "float64": 2**53}
 _NUMBERS = (*INTEGERS, "float16", *FLOATS)
 # pandas' infer_dtype names for object columns, in our vocabulary; the rest are "mixed".
 _OBJECT_KINDS = {
-    "string": "string", "bytes": "binary", "boolean": "bool", "integer": "int64",
-    "floating": "float64", "mixed-integer-float": "float64", "datetime": "datetime",
-    "datetime64": "datetime", "date": "datetime", "empty": "null",
-}  # fmt: skip
+    "string": "string",
+    "bytes": "binary",
+    "boolean": "bool",
+    "integer": "int64",
+    "floating": "float64",
+    "mixed-integer-float": "float64",
+    "datetime": "datetime",
+    "datetime64": "datetime",
+    "date": "datetime",
+    "empty": "null",
+}
 
 
 @dataclass(frozen=True)

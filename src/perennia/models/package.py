@@ -94,11 +94,19 @@ def save(
         name, version = chosen.framework(model)
         cls = type(model)
         manifest = Manifest(
-            flavor=chosen.name, flavor_details=details, framework=name, framework_version=version,
-            python_version=platform.python_version(), model_class=f"{cls.__module__}.{cls.__qualname__}",
-            requirements=requirements, files=_digests(folder), signature=spec,
-            input_example=example_file, metadata=dict(metadata or {}), created=now_ms(),
-        )  # fmt: skip
+            flavor=chosen.name,
+            flavor_details=details,
+            framework=name,
+            framework_version=version,
+            python_version=platform.python_version(),
+            model_class=f"{cls.__module__}.{cls.__qualname__}",
+            requirements=requirements,
+            files=_digests(folder),
+            signature=spec,
+            input_example=example_file,
+            metadata=dict(metadata or {}),
+            created=now_ms(),
+        )
         (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -92,8 +92,12 @@ class ColumnSpec:
         if not isinstance(data, dict) or "dtype" not in data:
             raise InvalidInput(f"a column spec is a dict with a 'dtype', got {data!r}")
         shape = data.get("shape")
-        return cls(data.get("name"), data["dtype"], None if shape is None else tuple(shape),
-                   data.get("required", True))  # fmt: skip
+        return cls(
+            data.get("name"),
+            data["dtype"],
+            None if shape is None else tuple(shape),
+            data.get("required", True),
+        )
 
     def __str__(self) -> str:
         label = "array" if self.name is None else repr(self.name)
@@ -285,8 +289,10 @@ def _enforce_array(spec: ColumnSpec, data: Any) -> Any:
         def where(i: int) -> str:
             return f"index {tuple(int(k) for k in np.unravel_index(i, array.shape))}"
 
-        raise InvalidInput("input does not match the model's signature: " +
-                           _say("array", spec.dtype, misfit, where))  # fmt: skip
+        raise InvalidInput(
+            "input does not match the model's signature: "
+            + _say("array", spec.dtype, misfit, where)
+        )
     return np.asarray(result).reshape(array.shape)
 
 

@@ -108,9 +108,14 @@ def register_model(
     elif not model_uri.startswith("models:/"):
         raise InvalidInput(f"register a runs:/<run_id>/<path> URI, got {model_uri!r:.120}")
     return store.versions.create_model_version(
-        name, model_uri, run_id=run_id, digest=digest, description=description, tags=tags,
+        name,
+        model_uri,
+        run_id=run_id,
+        digest=digest,
+        description=description,
+        tags=tags,
         username=user,
-    )  # fmt: skip
+    )
 
 
 def _package_digest(run_id: str, path: str) -> str | None:

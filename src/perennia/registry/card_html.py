@@ -83,9 +83,11 @@ def prose(text: str) -> str:
 def _pills(values: Sequence[str], cls: str = "pill") -> str:
     if not values:
         return fmt.DASH
-    return '<span class="pills">' + "".join(
-        f'<span class="{cls}">{fmt.text(v)}</span>' for v in values
-    ) + "</span>"  # fmt: skip
+    return (
+        '<span class="pills">'
+        + "".join(f'<span class="{cls}">{fmt.text(v)}</span>' for v in values)
+        + "</span>"
+    )
 
 
 def _kv(pairs: Sequence[tuple[str, str]]) -> str:
@@ -129,13 +131,16 @@ def _details(card: ModelCard) -> Section:
         ("Last updated", when(version.last_updated_time)),
         ("Source", f"<code>{fmt.text(version.source)}</code>"),
         ("Package digest", _digest_line(card)),
-        ("Status", _badge(STATUS_KIND, version.status)
-         + (f" {fmt.text(version.status_message)}" if version.status_message else "")),
+        (
+            "Status",
+            _badge(STATUS_KIND, version.status)
+            + (f" {fmt.text(version.status_message)}" if version.status_message else ""),
+        ),
         ("State", _badge(STATE_KIND, version.state)),
         ("Aliases", _pills([f"@{a}" for a in version.aliases])),
         ("Version tags", _pills([f"{k}={v}" for k, v in version.tags.items()], "pill tag")),
         ("Model tags", _pills([f"{k}={v}" for k, v in model.tags.items()], "pill tag")),
-    ]  # fmt: skip
+    ]
     body = _kv(pairs) + _package(card)
     return Section("details", "Model details", body)
 
@@ -178,12 +183,14 @@ def _signature(signature: dict[str, Any] | None) -> str:
         if not specs:
             continue
         rows = [
-            (fmt.text(s.get("name") if s.get("name") is not None else "(array)"),
-             f"<code>{fmt.text(s.get('dtype'))}</code>",
-             fmt.text(s.get("shape")) if s.get("shape") is not None else "",
-             "yes" if s.get("required", True) else "optional")
+            (
+                fmt.text(s.get("name") if s.get("name") is not None else "(array)"),
+                f"<code>{fmt.text(s.get('dtype'))}</code>",
+                fmt.text(s.get("shape")) if s.get("shape") is not None else "",
+                "yes" if s.get("required", True) else "optional",
+            )
             for s in specs
-        ]  # fmt: skip
+        ]
         title = side.capitalize()
         if side == "inputs" and signature.get("input_kind"):
             title += f" ({fmt.text(signature['input_kind'])})"
@@ -233,13 +240,17 @@ def _data(card: ModelCard) -> Section:
         body = '<p class="muted">The source run recorded no dataset inputs.</p>'
         return Section("data", "Training and evaluation data", body)
     rows = [
-        (fmt.text(i.dataset.name), fmt.text(i.context or fmt.DASH),
-         short_digest(i.dataset.digest), f'<td class="num">{fmt.count(i.dataset.row_count)}</td>',
-         f'<td class="num">{len(i.dataset.schema)}</td>',
-         fmt.text(", ".join(i.dataset.targets)) if i.dataset.targets else fmt.DASH,
-         f'<td class="detail">{fmt.text(i.dataset.source)}</td>')
+        (
+            fmt.text(i.dataset.name),
+            fmt.text(i.context or fmt.DASH),
+            short_digest(i.dataset.digest),
+            f'<td class="num">{fmt.count(i.dataset.row_count)}</td>',
+            f'<td class="num">{len(i.dataset.schema)}</td>',
+            fmt.text(", ".join(i.dataset.targets)) if i.dataset.targets else fmt.DASH,
+            f'<td class="detail">{fmt.text(i.dataset.source)}</td>',
+        )
         for i in card.datasets
-    ]  # fmt: skip
+    ]
     headers = ("Dataset", "Used for", "Digest", "Rows", "Columns", "Targets", "Source")
     body = fmt.table(headers, rows) + "".join(_schema(i) for i in card.datasets)
     return Section("data", "Training and evaluation data", body, "Datasets the source run used.")
@@ -254,11 +265,15 @@ def _schema(item: Any) -> str:
     for column in dataset.schema:
         stats = profile.get(str(column.get("name"))) or {}
         rows.append(
-            (f"<code>{fmt.text(column.get('name'))}</code>", fmt.text(column.get("type")),
-             f'<td class="num">{fmt.count(stats.get("null_count"))}</td>',
-             fmt.num_cell(stats.get("min")), fmt.num_cell(stats.get("mean")),
-             fmt.num_cell(stats.get("max")))
-        )  # fmt: skip
+            (
+                f"<code>{fmt.text(column.get('name'))}</code>",
+                fmt.text(column.get("type")),
+                f'<td class="num">{fmt.count(stats.get("null_count"))}</td>',
+                fmt.num_cell(stats.get("min")),
+                fmt.num_cell(stats.get("mean")),
+                fmt.num_cell(stats.get("max")),
+            )
+        )
     table = fmt.table(("Column", "Type", "Nulls", "Min", "Mean", "Max"), rows, cls="compact")
     summary = (
         f"Schema and profile of <strong>{fmt.text(dataset.name)}</strong> ({len(rows)} columns)"
@@ -293,16 +308,21 @@ def _plain(name: str) -> str:
 def _headline_chart(task: str, metrics: dict[str, Any], title: str) -> str:
     """Return a figure charting the headline 0-1 scores where higher is better ("" if none)."""
     names = [
-        n for n in metric_names.headline_names(task, metrics)
-        if metric_names.direction(n) == "higher" and isinstance(metrics.get(n), int | float)
+        n
+        for n in metric_names.headline_names(task, metrics)
+        if metric_names.direction(n) == "higher"
+        and isinstance(metrics.get(n), int | float)
         and 0.0 <= metrics[n] <= 1.0
-    ]  # fmt: skip
+    ]
     if not names:
         return ""
     chart = svg.bar_chart(
-        [_plain(n) for n in names], [("Score", [metrics[n] for n in names])],
-        title=title, y_label="Score (higher is better)", y_domain=(0.0, 1.0),
-    )  # fmt: skip
+        [_plain(n) for n in names],
+        [("Score", [metrics[n] for n in names])],
+        title=title,
+        y_label="Score (higher is better)",
+        y_domain=(0.0, 1.0),
+    )
     return figure(title, chart)
 
 
@@ -356,18 +376,23 @@ def _approvals(card: ModelCard) -> Section:
     for request in card.approvals:
         reviews = "".join(
             f"<li>{_badge(DECISION_KIND, r.decision)} {fmt.text(r.reviewer)}, {when(r.time)}"
-            + (f" — {fmt.text(r.comment)}" if r.comment else "") + "</li>"
+            + (f" — {fmt.text(r.comment)}" if r.comment else "")
+            + "</li>"
             for r in request.reviews
-        )  # fmt: skip
+        )
         unmet = "".join(f"<li>{fmt.text(u)}</li>" for u in request.unmet)
         rows.append(
-            (f"#{request.request_id}", f"@{fmt.text(request.alias)}",
-             fmt.text(request.requested_by), when(request.requested_time),
-             f'<td class="detail">{fmt.text(request.comment)}</td>' if request.comment else "",
-             _badge(REQUEST_KIND, request.status),
-             f'<ul class="reviews">{reviews}</ul>' if reviews else fmt.DASH,
-             f'<ul class="reviews">{unmet}</ul>' if unmet else "")
-        )  # fmt: skip
+            (
+                f"#{request.request_id}",
+                f"@{fmt.text(request.alias)}",
+                fmt.text(request.requested_by),
+                when(request.requested_time),
+                f'<td class="detail">{fmt.text(request.comment)}</td>' if request.comment else "",
+                _badge(REQUEST_KIND, request.status),
+                f'<ul class="reviews">{reviews}</ul>' if reviews else fmt.DASH,
+                f'<ul class="reviews">{unmet}</ul>' if unmet else "",
+            )
+        )
     headers = (
         "Request",
         "Alias",
@@ -384,12 +409,19 @@ def _approvals(card: ModelCard) -> Section:
 def _versions(card: ModelCard) -> Section:
     this = card.version.version
     rows = [
-        (f"<strong>v{v.version}</strong> {fmt.badge('info', 'this card')}" if v.version == this
-         else f"v{v.version}", _badge(STATUS_KIND, v.status), _badge(STATE_KIND, v.state),
-         _pills([f"@{a}" for a in v.aliases]), when(v.creation_time), short_digest(v.digest),
-         fmt.text(v.user_id))
+        (
+            f"<strong>v{v.version}</strong> {fmt.badge('info', 'this card')}"
+            if v.version == this
+            else f"v{v.version}",
+            _badge(STATUS_KIND, v.status),
+            _badge(STATE_KIND, v.state),
+            _pills([f"@{a}" for a in v.aliases]),
+            when(v.creation_time),
+            short_digest(v.digest),
+            fmt.text(v.user_id),
+        )
         for v in card.versions
-    ]  # fmt: skip
+    ]
     headers = ("Version", "Status", "State", "Aliases", "Created", "Digest", "By")
     return Section("versions", "Version history", fmt.table(headers, rows))
 
@@ -398,11 +430,15 @@ def _events(card: ModelCard) -> Section:
     if not card.events:
         return Section("events", "Recent registry events", '<p class="muted">No events.</p>')
     rows = [
-        (when(e.time), fmt.text(e.username), f"<code>{fmt.text(e.action)}</code>",
-         f"v{e.version}" if e.version is not None else fmt.DASH,
-         f'<td class="detail">{fmt.text(change_summary(e))}</td>')
+        (
+            when(e.time),
+            fmt.text(e.username),
+            f"<code>{fmt.text(e.action)}</code>",
+            f"v{e.version}" if e.version is not None else fmt.DASH,
+            f'<td class="detail">{fmt.text(change_summary(e))}</td>',
+        )
         for e in card.events
-    ]  # fmt: skip
+    ]
     table = fmt.table(("When", "Who", "Action", "Version", "Change"), rows)
     return Section("events", "Recent registry events", table, "Newest first.")
 

@@ -11,8 +11,12 @@ from perennia._util.report import format as fmt
 LINEAGE_WIDTH = 820
 _ROW, _BOX, _TOP = 66.0, 54.0, 30.0
 # Column x and width: datasets, run, version, aliases.
-_COLUMNS = {"data": (4.0, 220.0), "run": (272.0, 210.0), "version": (534.0, 128.0),
-            "alias": (708.0, 108.0)}  # fmt: skip
+_COLUMNS = {
+    "data": (4.0, 220.0),
+    "run": (272.0, 210.0),
+    "version": (534.0, 128.0),
+    "alias": (708.0, 108.0),
+}
 _FILL = {"data": "#eef3f9", "run": "#f3effa", "version": "#e6f4ea", "alias": "#fff4d6"}
 
 
@@ -69,23 +73,50 @@ def lineage_svg(graph: dict[str, Any]) -> str:
     for i, d in enumerate(datasets):
         y = centre(i, len(datasets))
         digest = d.get("digest") or ""
-        body.append(_box("data", y, [d.get("name"), f"{d.get('context') or 'input'} · "
-                         f"{fmt.count(d.get('rows'))} rows", f"sha256 {digest[:16]}…"],
-                         f"{d.get('name')}\nsha256 {digest}\n{d.get('source') or ''}"))  # fmt: skip
+        body.append(
+            _box(
+                "data",
+                y,
+                [
+                    d.get("name"),
+                    f"{d.get('context') or 'input'} · {fmt.count(d.get('rows'))} rows",
+                    f"sha256 {digest[:16]}…",
+                ],
+                f"{d.get('name')}\nsha256 {digest}\n{d.get('source') or ''}",
+            )
+        )
         body.append(_arrow("data", y, "run", middle))
     if not datasets:
         body.append(_box("data", middle, ["no datasets", "none recorded"], "no datasets", True))
     if run:
         commit = (run.get("git_commit") or "")[:10] or "no git commit"
-        body.append(_box("run", middle, [run.get("name") or run.get("run_id"),
-                         f"commit {commit}", f"run {run.get('run_id', '')[:12]}…"],
-                         f"run {run.get('run_id')}\ngit commit {run.get('git_commit')}"))  # fmt: skip
+        body.append(
+            _box(
+                "run",
+                middle,
+                [
+                    run.get("name") or run.get("run_id"),
+                    f"commit {commit}",
+                    f"run {run.get('run_id', '')[:12]}…",
+                ],
+                f"run {run.get('run_id')}\ngit commit {run.get('git_commit')}",
+            )
+        )
     else:
         body.append(_box("run", middle, ["no source run", "registered from a URI"], "no run", True))
     body.append(_arrow("run", middle, "version", middle))
-    body.append(_box("version", middle, [f"v{version.get('version')}", version.get("state"),
-                     (version.get("digest") or "")[:12]], f"{version.get('name')} "
-                     f"v{version.get('version')}\n{version.get('digest') or ''}"))  # fmt: skip
+    body.append(
+        _box(
+            "version",
+            middle,
+            [
+                f"v{version.get('version')}",
+                version.get("state"),
+                (version.get("digest") or "")[:12],
+            ],
+            f"{version.get('name')} v{version.get('version')}\n{version.get('digest') or ''}",
+        )
+    )
     for i, alias in enumerate(aliases):
         y = centre(i, len(aliases))
         body.append(_arrow("version", middle, "alias", y))

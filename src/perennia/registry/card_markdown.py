@@ -94,10 +94,13 @@ def _signature(signature: dict[str, Any] | None) -> list[str]:
         specs = signature.get(side) or []
         if specs:
             rows = [
-                (code(s.get('name') if s.get('name') is not None else '(array)'),
-                 cell(s.get("dtype")), "yes" if s.get("required", True) else "optional")
+                (
+                    code(s.get("name") if s.get("name") is not None else "(array)"),
+                    cell(s.get("dtype")),
+                    "yes" if s.get("required", True) else "optional",
+                )
                 for s in specs
-            ]  # fmt: skip
+            ]
             out += [f"### Signature {side}", "", table(("Name", "Type", "Required"), rows), ""]
     return out
 
@@ -108,16 +111,23 @@ def _card_text(card: ModelCard) -> list[str]:
     if revision is None:
         out += ["_Nobody has written this card yet._", ""]
     else:
-        out += [f"_Card revision {revision.revision} by {text(revision.author or 'unknown')}, "
-                f"{when(revision.time)}._", ""]  # fmt: skip
+        out += [
+            f"_Card revision {revision.revision} by {text(revision.author or 'unknown')}, "
+            f"{when(revision.time)}._",
+            "",
+        ]
     for section in card.sections:
         out += [f"### {text(section.title)}", ""]
         if section.text:
             out += [text(section.text), ""]
         else:
             hint = f" {section.prompt}" if section.prompt else ""
-            out += [f"> **Not written yet.**{hint}", ">",
-                    f"> {code(card.edit_command(section.key))}", ""]  # fmt: skip
+            out += [
+                f"> **Not written yet.**{hint}",
+                ">",
+                f"> {code(card.edit_command(section.key))}",
+                "",
+            ]
     return out
 
 
@@ -126,11 +136,17 @@ def _data(card: ModelCard) -> list[str]:
     if not card.datasets:
         return out + ["The source run recorded no dataset inputs.", ""]
     rows = [
-        (cell(i.dataset.name), cell(i.context), f"`{i.dataset.digest}`",
-         fmt.count(i.dataset.row_count), len(i.dataset.schema),
-         cell(", ".join(i.dataset.targets)), cell(i.dataset.source))
+        (
+            cell(i.dataset.name),
+            cell(i.context),
+            f"`{i.dataset.digest}`",
+            fmt.count(i.dataset.row_count),
+            len(i.dataset.schema),
+            cell(", ".join(i.dataset.targets)),
+            cell(i.dataset.source),
+        )
         for i in card.datasets
-    ]  # fmt: skip
+    ]
     out += [
         table(("Dataset", "Used for", "Digest", "Rows", "Columns", "Targets", "Source"), rows),
         "",
@@ -144,12 +160,21 @@ def _data(card: ModelCard) -> list[str]:
         for column in dataset.schema:
             stats = profile.get(str(column.get("name"))) or {}
             rows.append(
-                (code(column.get('name')), cell(column.get("type")),
-                 fmt.count(stats.get("null_count")), fmt.number(stats.get("min")),
-                 fmt.number(stats.get("mean")), fmt.number(stats.get("max")))
-            )  # fmt: skip
-        out += [f"### Schema of {text(dataset.name)}", "",
-                table(("Column", "Type", "Nulls", "Min", "Mean", "Max"), rows), ""]  # fmt: skip
+                (
+                    code(column.get("name")),
+                    cell(column.get("type")),
+                    fmt.count(stats.get("null_count")),
+                    fmt.number(stats.get("min")),
+                    fmt.number(stats.get("mean")),
+                    fmt.number(stats.get("max")),
+                )
+            )
+        out += [
+            f"### Schema of {text(dataset.name)}",
+            "",
+            table(("Column", "Type", "Nulls", "Min", "Mean", "Max"), rows),
+            "",
+        ]
     return out
 
 
@@ -157,16 +182,26 @@ def _metrics(card: ModelCard) -> list[str]:
     if not card.metrics:
         return []
     rows = [(code(k), fmt.number(v)) for k, v in sorted(card.metrics.items())]
-    return ["## Metrics", "", "Latest values logged by the source run.", "",
-            table(("Metric", "Value"), rows), ""]  # fmt: skip
+    return [
+        "## Metrics",
+        "",
+        "Latest values logged by the source run.",
+        "",
+        table(("Metric", "Value"), rows),
+        "",
+    ]
 
 
 def _evaluation(evaluation: Evaluation) -> list[str]:
     result = evaluation.result
     metrics = result.get("metrics") or {}
-    out = [f"## Evaluation: {text(evaluation.dataset_name)}", "",
-           f"{text(result.get('task'))} task, {fmt.count(result.get('n_rows'))} rows; "
-           f"logged at {code(evaluation.path)}.", ""]  # fmt: skip
+    out = [
+        f"## Evaluation: {text(evaluation.dataset_name)}",
+        "",
+        f"{text(result.get('task'))} task, {fmt.count(result.get('n_rows'))} rows; "
+        f"logged at {code(evaluation.path)}.",
+        "",
+    ]
     headline = metric_names.headline_names(result.get("task") or "", metrics)
     rest = [n for n in metrics if n not in headline]
     rows = [(f"**{cell(n)}**", fmt.number(metrics.get(n))) for n in headline]
@@ -188,23 +223,35 @@ def _fairness(result: dict[str, Any]) -> list[str]:
         if violations
         else "Four-fifths rule: pass"
     )
-    out = ["### Fairness", "",
-           f"Sensitive feature: {text(features)}; reference group: "
-           f"{text(report.get('reference_group'))}. {verdict}.", ""]  # fmt: skip
+    out = [
+        "### Fairness",
+        "",
+        f"Sensitive feature: {text(features)}; reference group: "
+        f"{text(report.get('reference_group'))}. {verdict}.",
+        "",
+    ]
     rows = [
-        (cell(g.get("group")), fmt.count(g.get("count")),
-         *(fmt.number(g.get(k)) for k in FAIRNESS_COLUMNS))
+        (
+            cell(g.get("group")),
+            fmt.count(g.get("count")),
+            *(fmt.number(g.get(k)) for k in FAIRNESS_COLUMNS),
+        )
         for g in groups
-    ]  # fmt: skip
+    ]
     headers = ("Group", "Rows", "Selection rate", "TPR", "FPR", "Precision", "Accuracy")
     out += [table(headers, rows), ""]
     disparities = report.get("disparities") or {}
     if disparities:
         rows = [
-            (code(n), fmt.number(e.get("value")), cell(e.get("reference_group")),
-             cell(e.get("worst_group")))
-            for n, e in disparities.items() if isinstance(e, dict)
-        ]  # fmt: skip
+            (
+                code(n),
+                fmt.number(e.get("value")),
+                cell(e.get("reference_group")),
+                cell(e.get("worst_group")),
+            )
+            for n, e in disparities.items()
+            if isinstance(e, dict)
+        ]
         out += [table(("Disparity", "Value", "Reference", "Worst group"), rows), ""]
     return out
 
@@ -220,21 +267,32 @@ def _approvals(card: ModelCard) -> list[str]:
             for v in r.reviews
         )
         rows.append(
-            (f"#{r.request_id}", f"@{cell(r.alias)}", cell(r.requested_by),
-             when(r.requested_time), r.status, reviews or fmt.DASH,
-             cell("; ".join(r.unmet)) if r.unmet else "")
-        )  # fmt: skip
+            (
+                f"#{r.request_id}",
+                f"@{cell(r.alias)}",
+                cell(r.requested_by),
+                when(r.requested_time),
+                r.status,
+                reviews or fmt.DASH,
+                cell("; ".join(r.unmet)) if r.unmet else "",
+            )
+        )
     headers = ("Request", "Alias", "Requested by", "When", "Status", "Reviews", "Still needs")
     return out + [table(headers, rows), ""]
 
 
 def _versions(card: ModelCard) -> list[str]:
     rows = [
-        (f"**v{v.version}**" if v.version == card.version.version else f"v{v.version}",
-         v.status, cell(v.state), cell(", ".join(f"@{a}" for a in v.aliases)),
-         when(v.creation_time), f"`{v.digest[:12]}`" if v.digest else fmt.DASH)
+        (
+            f"**v{v.version}**" if v.version == card.version.version else f"v{v.version}",
+            v.status,
+            cell(v.state),
+            cell(", ".join(f"@{a}" for a in v.aliases)),
+            when(v.creation_time),
+            f"`{v.digest[:12]}`" if v.digest else fmt.DASH,
+        )
         for v in card.versions
-    ]  # fmt: skip
+    ]
     headers = ("Version", "Status", "State", "Aliases", "Created", "Digest")
     return ["## Version history", "", table(headers, rows), ""]
 
@@ -243,12 +301,21 @@ def _events(card: ModelCard) -> list[str]:
     if not card.events:
         return []
     rows = [
-        (when(e.time), cell(e.username), code(e.action),
-         f"v{e.version}" if e.version is not None else fmt.DASH, cell(change_summary(e)))
+        (
+            when(e.time),
+            cell(e.username),
+            code(e.action),
+            f"v{e.version}" if e.version is not None else fmt.DASH,
+            cell(change_summary(e)),
+        )
         for e in card.events
-    ]  # fmt: skip
-    return ["## Recent registry events", "",
-            table(("When", "Who", "Action", "Version", "Change"), rows), ""]  # fmt: skip
+    ]
+    return [
+        "## Recent registry events",
+        "",
+        table(("When", "Who", "Action", "Version", "Change"), rows),
+        "",
+    ]
 
 
 def _lineage(card: ModelCard) -> list[str]:

@@ -31,9 +31,14 @@ def set_approval_policy(
     From then on the alias moves only through an approved request (or a rollback).
     """
     return _store().approvals.set_policy(
-        name, alias, required_approvals=required_approvals, reviewer_role=reviewer_role,
-        allow_self_approval=allow_self_approval, gates=gates, username=_user(),
-    )  # fmt: skip
+        name,
+        alias,
+        required_approvals=required_approvals,
+        reviewer_role=reviewer_role,
+        allow_self_approval=allow_self_approval,
+        gates=gates,
+        username=_user(),
+    )
 
 
 def get_approval_policy(name: str, alias: str) -> ApprovalPolicy | None:

@@ -29,9 +29,13 @@ def log_model(
     from perennia.models import log_model as log_package
 
     info = log_package(
-        model, name, signature=signature, input_example=input_example, metadata=metadata,
+        model,
+        name,
+        signature=signature,
+        input_example=input_example,
+        metadata=metadata,
         flavor=flavor,
-    )  # fmt: skip
+    )
     if registered_model_name is None:
         return info
     from perennia.registry import register_model

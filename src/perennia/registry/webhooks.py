@@ -185,9 +185,12 @@ def dispatch_due(
             )
             logger.info(
                 "webhook %d delivery %d attempt %d: %s (%s)",
-                claim.webhook_id, claim.delivery_id, claim.attempt, status,
+                claim.webhook_id,
+                claim.delivery_id,
+                claim.attempt,
+                status,
                 code if code is not None else "no answer",
-            )  # fmt: skip
+            )
             if status in outcomes:
                 outcomes[status] += 1
     return outcomes

@@ -43,7 +43,7 @@ ROUTERS = tuple(
         mlflow_artifacts,
         mlflow_registry,
         mlflow_logged_models,
-    )  # fmt: skip
+    )
 )
 
 
@@ -73,9 +73,11 @@ def create_app(store: ServerStore | None = None, settings: Settings | None = Non
     )
     app.state.store = store
     app.state.artifacts = ArtifactAccess(
-        store, settings.resolved_artifacts_uri(), settings.resolved_upload_dir(),
+        store,
+        settings.resolved_artifacts_uri(),
+        settings.resolved_upload_dir(),
         settings.upload_stale_seconds,
-    )  # fmt: skip
+    )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

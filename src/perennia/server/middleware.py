@@ -67,9 +67,15 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
 def _json_response(status: int, body: dict[str, str], headers=()) -> list[dict[str, Any]]:
     payload = json.dumps(body).encode()
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"),
-                         (b"content-length", str(len(payload)).encode()), *headers]}  # fmt: skip
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            *headers,
+        ],
+    }
     return [start, {"type": "http.response.body", "body": payload}]
 
 
@@ -120,10 +126,19 @@ class ServerMiddleware:
                 return
             if user is None:
                 await self._audit(None, method, path, None, 401)
-                await _send_all(send, _json_response(401, error_body("UNAUTHENTICATED",
-                                "sign in: send a token as 'Authorization: Bearer <token>' or use "
-                                "HTTP Basic auth", "PermissionDenied"),
-                                [(b"www-authenticate", b'Basic realm="perennia"')]))  # fmt: skip
+                await _send_all(
+                    send,
+                    _json_response(
+                        401,
+                        error_body(
+                            "UNAUTHENTICATED",
+                            "sign in: send a token as 'Authorization: Bearer <token>' or use "
+                            "HTTP Basic auth",
+                            "PermissionDenied",
+                        ),
+                        [(b"www-authenticate", b'Basic realm="perennia"')],
+                    ),
+                )
                 return
         caller = Caller(user, self.store, self.default_role, enforced=self.auth)
         if path in OPEN_PATHS:
@@ -157,8 +172,9 @@ class ServerMiddleware:
                 return
             if claimed is not None:
                 try:
-                    unit = await run_in_threadpool(self.store.idempotency.open_unit,
-                                                   claimed[0], caller.username, claimed[1])  # fmt: skip
+                    unit = await run_in_threadpool(
+                        self.store.idempotency.open_unit, claimed[0], caller.username, claimed[1]
+                    )
                 except Exception as error:  # noqa: BLE001 - database down: answer, the lease frees the key
                     await _send_all(send, _failure(method, path, error))
                     return
@@ -194,11 +210,18 @@ class ServerMiddleware:
                 state["started"], state["status"] = True, message["status"]
                 if self.auth and message["status"] < 400 and not caller.decided:
                     # Fail closed: this route answered without asking its Caller.
-                    logger.error("route %s %s answered without an access decision",
-                                 scope["method"], scope["path"])  # fmt: skip
+                    logger.error(
+                        "route %s %s answered without an access decision",
+                        scope["method"],
+                        scope["path"],
+                    )
                     state["blocked"], state["status"] = True, 500
-                    held[:] = _json_response(500, error_body(
-                        "INTERNAL_ERROR", "this endpoint has no access rule", "PerenniaError"))  # fmt: skip
+                    held[:] = _json_response(
+                        500,
+                        error_body(
+                            "INTERNAL_ERROR", "this endpoint has no access rule", "PerenniaError"
+                        ),
+                    )
                     return
             last = message["type"] == "http.response.body" and not message.get("more_body")
             if buffer or (write and last):
@@ -228,17 +251,34 @@ class ServerMiddleware:
             return None
         key = raw.decode("latin-1")
         if not _KEY.fullmatch(key):
-            return _json_response(400, error_body("INVALID_PARAMETER_VALUE", "Idempotency-Key "
-                                  "must be 8-128 letters, digits, - or _", "InvalidInput"))  # fmt: skip
-        request = hashlib.sha256(b"\0".join(
-            (scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body)
-        )).hexdigest()  # fmt: skip
+            return _json_response(
+                400,
+                error_body(
+                    "INVALID_PARAMETER_VALUE",
+                    "Idempotency-Key must be 8-128 letters, digits, - or _",
+                    "InvalidInput",
+                ),
+            )
+        request = hashlib.sha256(
+            b"\0".join(
+                (
+                    scope["method"].encode(),
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    body,
+                )
+            )
+        ).hexdigest()
         try:
-            claim = await run_in_threadpool(self.store.idempotency.claim, key, caller.username,
-                                            request, self.lease_ms)  # fmt: skip
+            claim = await run_in_threadpool(
+                self.store.idempotency.claim, key, caller.username, request, self.lease_ms
+            )
         except Conflict as error:
-            return _json_response(503, error_body("TEMPORARILY_UNAVAILABLE", str(error), "Conflict"),
-                                  [(b"retry-after", b"1")])  # fmt: skip
+            return _json_response(
+                503,
+                error_body("TEMPORARILY_UNAVAILABLE", str(error), "Conflict"),
+                [(b"retry-after", b"1")],
+            )
         except PerenniaError as error:
             return _error_response(error)
         except Exception as error:  # noqa: BLE001 - database down: 503, the client retries
@@ -247,11 +287,18 @@ class ServerMiddleware:
             return key, claim.token
         status, stored = claim.replay
         payload = (stored or "").encode()
-        return [{"type": "http.response.start", "status": status,
-                 "headers": [(b"content-type", b"application/json"),
-                             (b"content-length", str(len(payload)).encode()),
-                             (b"idempotent-replayed", b"true")]},
-                {"type": "http.response.body", "body": payload}]  # fmt: skip
+        return [
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"idempotent-replayed", b"true"),
+                ],
+            },
+            {"type": "http.response.body", "body": payload},
+        ]
 
     async def _settle(self, unit, scope, caller: Caller, status: int, messages):
         """Commit the write with its key's answer, or undo it; return the status and messages."""
@@ -261,15 +308,17 @@ class ServerMiddleware:
                 await run_in_threadpool(unit.commit, status, answer)
                 return status, messages
             except Conflict as error:  # the lease ran out and a retry took the key over
-                return 503, _json_response(503, error_body("TEMPORARILY_UNAVAILABLE", str(error),
-                                                           "Conflict"))  # fmt: skip
+                return 503, _json_response(
+                    503, error_body("TEMPORARILY_UNAVAILABLE", str(error), "Conflict")
+                )
             except Exception as error:  # noqa: BLE001 - the commit failed: nothing was written
                 failed = _failure(scope["method"], scope["path"], error)
                 return failed[0]["status"], failed
         try:
             await run_in_threadpool(unit.rollback)
-            await run_in_threadpool(self.store.idempotency.release, unit.key, caller.username,
-                                    unit.token)  # fmt: skip
+            await run_in_threadpool(
+                self.store.idempotency.release, unit.key, caller.username, unit.token
+            )
         except Exception:  # noqa: BLE001 - the database is gone; the lease frees the key
             logger.warning("could not release Idempotency-Key %s; its lease will", unit.key)
         return status, messages

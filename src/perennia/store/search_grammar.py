@@ -18,19 +18,35 @@ from perennia.errors import InvalidFilter
 METRIC, PARAM, TAG, ATTRIBUTE, DATASET = "metric", "param", "tag", "attribute", "dataset"
 
 _KIND_ALIASES = {
-    "metric": METRIC, "metrics": METRIC,
-    "param": PARAM, "params": PARAM, "parameter": PARAM, "parameters": PARAM,
-    "tag": TAG, "tags": TAG,
-    "attribute": ATTRIBUTE, "attributes": ATTRIBUTE, "attr": ATTRIBUTE, "run": ATTRIBUTE,
-    "dataset": DATASET, "datasets": DATASET,
-}  # fmt: skip
+    "metric": METRIC,
+    "metrics": METRIC,
+    "param": PARAM,
+    "params": PARAM,
+    "parameter": PARAM,
+    "parameters": PARAM,
+    "tag": TAG,
+    "tags": TAG,
+    "attribute": ATTRIBUTE,
+    "attributes": ATTRIBUTE,
+    "attr": ATTRIBUTE,
+    "run": ATTRIBUTE,
+    "dataset": DATASET,
+    "datasets": DATASET,
+}
 
 # Attribute name -> (column, type). "created" is MLflow's alias for start_time.
 STRING_ATTRIBUTES = {
-    "run_id": "run_uuid", "run_uuid": "run_uuid", "run_name": "name", "status": "status",
-    "user_id": "user_id", "experiment_id": "experiment_id", "lifecycle_stage": "lifecycle_stage",
-    "parent_run_id": "parent_run_uuid", "git_commit": "git_commit", "source_name": "source_name",
-}  # fmt: skip
+    "run_id": "run_uuid",
+    "run_uuid": "run_uuid",
+    "run_name": "name",
+    "status": "status",
+    "user_id": "user_id",
+    "experiment_id": "experiment_id",
+    "lifecycle_stage": "lifecycle_stage",
+    "parent_run_id": "parent_run_uuid",
+    "git_commit": "git_commit",
+    "source_name": "source_name",
+}
 NUMERIC_ATTRIBUTES = {"start_time": "start_time", "end_time": "end_time", "created": "start_time"}
 DATASET_FIELDS = ("name", "digest", "context")
 

@@ -224,8 +224,10 @@ class BatchingWriter:
             if failure is not None:
                 logger.warning(
                     "perennia writer: %d queued points, params and tags wait for the store "
-                    "and will be retried: %s", self._count, failure,
-                )  # fmt: skip
+                    "and will be retried: %s",
+                    self._count,
+                    failure,
+                )
 
     def _take(self, run_id: str | None) -> dict[str, tuple[_Pending, int]]:
         """Remove what waits (for one run, or all) and return it with each run's item count."""

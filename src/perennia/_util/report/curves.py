@@ -15,9 +15,15 @@ from perennia._util.report import svg
 def roc_chart(series: list[svg.Series], marks: Sequence[svg.Mark] = ()) -> str:
     """Return a ROC chart of `series` with the chance diagonal."""
     return svg.line_chart(
-        series, title="ROC curve", x_label="False positive rate", y_label="True positive rate",
-        x_domain=(0.0, 1.0), y_domain=(0.0, 1.0), diagonal="Chance", marks=marks,
-    )  # fmt: skip
+        series,
+        title="ROC curve",
+        x_label="False positive rate",
+        y_label="True positive rate",
+        x_domain=(0.0, 1.0),
+        y_domain=(0.0, 1.0),
+        diagonal="Chance",
+        marks=marks,
+    )
 
 
 def pr_chart(series: list[svg.Series], base: float | None, marks: Sequence[svg.Mark] = ()) -> str:
@@ -26,15 +32,25 @@ def pr_chart(series: list[svg.Series], base: float | None, marks: Sequence[svg.M
         [svg.Rule(base, f"Base rate {fmt.number(base)}", where="start")] if base is not None else []
     )
     return svg.line_chart(
-        series, title="Precision-recall curve", x_label="Recall", y_label="Precision",
-        x_domain=(0.0, 1.0), y_domain=(0.0, 1.0), rules=rules, marks=marks,
-    )  # fmt: skip
+        series,
+        title="Precision-recall curve",
+        x_label="Recall",
+        y_label="Precision",
+        x_domain=(0.0, 1.0),
+        y_domain=(0.0, 1.0),
+        rules=rules,
+        marks=marks,
+    )
 
 
 def calibration_chart(series: list[svg.Series]) -> str:
     """Return a reliability diagram of `series` with the perfect-calibration diagonal."""
     return svg.line_chart(
-        series, title="Reliability diagram", x_label="Mean predicted probability",
-        y_label="Observed fraction positive", x_domain=(0.0, 1.0), y_domain=(0.0, 1.0),
+        series,
+        title="Reliability diagram",
+        x_label="Mean predicted probability",
+        y_label="Observed fraction positive",
+        x_domain=(0.0, 1.0),
+        y_domain=(0.0, 1.0),
         diagonal="Perfectly calibrated",
-    )  # fmt: skip
+    )

@@ -31,9 +31,19 @@ from perennia._util.report.axes import (
 )
 
 __all__ = [
-    "MAX_POINTS", "PALETTE", "Mark", "Rule", "Series", "bar_chart", "heatmap", "histogram",
-    "line_chart", "nice_ticks", "scatter", "tick_label",
-]  # fmt: skip
+    "MAX_POINTS",
+    "PALETTE",
+    "Mark",
+    "Rule",
+    "Series",
+    "bar_chart",
+    "heatmap",
+    "histogram",
+    "line_chart",
+    "nice_ticks",
+    "scatter",
+    "tick_label",
+]
 
 
 def _points(xs: Sequence, ys: Sequence) -> list[tuple[int, float, float]]:

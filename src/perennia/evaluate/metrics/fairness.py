@@ -59,9 +59,18 @@ __all__ = [
 FOUR_FIFTHS = 0.8
 # The per-group columns of the report, each an attribute of the group table.
 _GROUP_COLUMNS = (
-    "count", "weight", "selection_rate", "tpr", "fpr", "precision", "accuracy", "error_rate",
-    "benefit", "positives", "predicted_positives",
-)  # fmt: skip
+    "count",
+    "weight",
+    "selection_rate",
+    "tpr",
+    "fpr",
+    "precision",
+    "accuracy",
+    "error_rate",
+    "benefit",
+    "positives",
+    "predicted_positives",
+)
 
 
 def selection_rate(

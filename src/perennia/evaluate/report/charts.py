@@ -151,8 +151,11 @@ def threshold_section(result: dict[str, Any]) -> Section | None:
         series[-1] = svg.Series(
             "False positive rate", curve["threshold"], curve["fpr"], dashed=True
         )
-    rules = [svg.Rule(c.get("threshold"), MARK_NAMES.get(m, m), "x", MARK_COLOURS.get(m, "#1f2937"))
-             for m, c in (result.get("thresholds") or {}).items() if isinstance(c, dict)]  # fmt: skip
+    rules = [
+        svg.Rule(c.get("threshold"), MARK_NAMES.get(m, m), "x", MARK_COLOURS.get(m, "#1f2937"))
+        for m, c in (result.get("thresholds") or {}).items()
+        if isinstance(c, dict)
+    ]
     if result.get("threshold") is not None:
         rules.append(svg.Rule(result["threshold"], "decision", "x", "#9ca3af"))
     values = [v for v in curve["threshold"] if v is not None]
@@ -166,9 +169,18 @@ def threshold_section(result: dict[str, Any]) -> Section | None:
         y_domain=(0.0, 1.0),
         rules=rules,
     )
-    rows = [(fmt.text(MARK_NAMES.get(m, m)), fmt.num_cell(c.get("threshold")), fmt.num_cell(c.get("value")),
-             fmt.num_cell(c.get("precision")), fmt.num_cell(c.get("recall")), fmt.num_cell(c.get("fpr")))
-            for m, c in (result.get("thresholds") or {}).items() if isinstance(c, dict)]  # fmt: skip
+    rows = [
+        (
+            fmt.text(MARK_NAMES.get(m, m)),
+            fmt.num_cell(c.get("threshold")),
+            fmt.num_cell(c.get("value")),
+            fmt.num_cell(c.get("precision")),
+            fmt.num_cell(c.get("recall")),
+            fmt.num_cell(c.get("fpr")),
+        )
+        for m, c in (result.get("thresholds") or {}).items()
+        if isinstance(c, dict)
+    ]
     table = (
         fmt.table(
             ("Chosen by", "Threshold", "Objective", "Precision", "Recall", "FPR"),

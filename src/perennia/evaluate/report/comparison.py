@@ -38,10 +38,16 @@ def gates(comparison: dict[str, Any]) -> Section | None:
             else ""
         )
         rows.append(
-            (f'<td class="gate"><code>{fmt.text(gate.get("gate"))}</code>{reason}</td>', fmt.num_cell(gate.get("candidate")),
-             fmt.num_cell(gate.get("baseline")), _signed_cell(gate.get("difference"), gate.get("metric")),
-             f'<td class="num">{fmt.interval(ci)}</td>', fmt.num_cell(gate.get("threshold")), verdict)
-        )  # fmt: skip
+            (
+                f'<td class="gate"><code>{fmt.text(gate.get("gate"))}</code>{reason}</td>',
+                fmt.num_cell(gate.get("candidate")),
+                fmt.num_cell(gate.get("baseline")),
+                _signed_cell(gate.get("difference"), gate.get("metric")),
+                f'<td class="num">{fmt.interval(ci)}</td>',
+                fmt.num_cell(gate.get("threshold")),
+                verdict,
+            )
+        )
     headers = (
         "Gate and reason",
         "Candidate",
@@ -93,14 +99,23 @@ def side_by_side(comparison: dict[str, Any]) -> Section | None:
         c, b = cm.get(name), bm.get(name)
         diff = c - b if isinstance(c, int | float) and isinstance(b, int | float) else None
         rows.append(
-            (metric_names.label(name), fmt.num_cell(c), f'<td class="num muted">{fmt.interval(ci_c.get(name)) if ci_c.get(name) else ""}</td>',
-             fmt.num_cell(b), f'<td class="num muted">{fmt.interval(ci_b.get(name)) if ci_b.get(name) else ""}</td>',
-             _signed_cell(diff, name))
-        )  # fmt: skip
+            (
+                metric_names.label(name),
+                fmt.num_cell(c),
+                f'<td class="num muted">{fmt.interval(ci_c.get(name)) if ci_c.get(name) else ""}</td>',
+                fmt.num_cell(b),
+                f'<td class="num muted">{fmt.interval(ci_b.get(name)) if ci_b.get(name) else ""}</td>',
+                _signed_cell(diff, name),
+            )
+        )
     headers = (
-        "Metric", f"{fmt.text(comparison.get('candidate'))} (candidate)", "95% CI",
-        f"{fmt.text(comparison.get('baseline'))} (baseline)", "95% CI", "Difference",
-    )  # fmt: skip
+        "Metric",
+        f"{fmt.text(comparison.get('candidate'))} (candidate)",
+        "95% CI",
+        f"{fmt.text(comparison.get('baseline'))} (baseline)",
+        "95% CI",
+        "Difference",
+    )
     return Section(
         "side-by-side",
         "Headline metrics side by side",

@@ -11,9 +11,13 @@ from perennia.evaluate.report import metric_names
 
 FOUR_FIFTHS = 0.8
 GROUP_COLUMNS = (
-    ("selection_rate", "Selection rate"), ("tpr", "TPR"), ("fpr", "FPR"), ("precision", "Precision"),
-    ("accuracy", "Accuracy"), ("error_rate", "Error rate"),
-)  # fmt: skip
+    ("selection_rate", "Selection rate"),
+    ("tpr", "TPR"),
+    ("fpr", "FPR"),
+    ("precision", "Precision"),
+    ("accuracy", "Accuracy"),
+    ("error_rate", "Error rate"),
+)
 
 
 def _is_ratio(name: str) -> bool:
@@ -46,10 +50,15 @@ def _disparities(report: dict[str, Any]) -> str:
         if _is_ratio(name) and isinstance(value, int | float):
             check = fmt.badge("ok", "PASS") if value >= FOUR_FIFTHS else fmt.badge("bad", "FLAG")
         rows.append(
-            (f"{metric_names.label(name)}<br><code>{fmt.text(name)}</code>", fmt.num_cell(value),
-             fmt.text(entry.get("reference_group")), fmt.text(entry.get("worst_group")), check,
-             f'<td class="detail">{fmt.text(entry.get("description") or "")}</td>')
-        )  # fmt: skip
+            (
+                f"{metric_names.label(name)}<br><code>{fmt.text(name)}</code>",
+                fmt.num_cell(value),
+                fmt.text(entry.get("reference_group")),
+                fmt.text(entry.get("worst_group")),
+                check,
+                f'<td class="detail">{fmt.text(entry.get("description") or "")}</td>',
+            )
+        )
     if not rows:
         return ""
     headers = ("Disparity", "Value", "Reference group", "Worst group", "≥ 0.8", "Meaning")
@@ -98,13 +107,21 @@ def _charts(report: dict[str, Any]) -> str:
         line = FOUR_FIFTHS * reference["selection_rate"]
         rules.append(svg.Rule(line, f"4/5 of reference = {fmt.number(line)}", color="#b42318"))
     selection = svg.bar_chart(
-        names, [("Selection rate", [g.get("selection_rate") for g in groups])],
-        title="Selection rate by group", y_label="Selection rate", rules=rules, flagged=flagged,
-    )  # fmt: skip
+        names,
+        [("Selection rate", [g.get("selection_rate") for g in groups])],
+        title="Selection rate by group",
+        y_label="Selection rate",
+        rules=rules,
+        flagged=flagged,
+    )
     rates = svg.bar_chart(
-        names, [("TPR", [g.get("tpr") for g in groups]), ("FPR", [g.get("fpr") for g in groups])],
-        title="True and false positive rate by group", y_label="Rate", y_domain=(0.0, 1.0), flagged=flagged,
-    )  # fmt: skip
+        names,
+        [("TPR", [g.get("tpr") for g in groups]), ("FPR", [g.get("fpr") for g in groups])],
+        title="True and false positive rate by group",
+        y_label="Rate",
+        y_domain=(0.0, 1.0),
+        flagged=flagged,
+    )
     caption = "Bars outlined in red fail the four-fifths rule; the dashed line is 80% of the reference group's rate."
     return (
         '<div class="charts">'

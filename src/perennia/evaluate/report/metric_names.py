@@ -51,19 +51,37 @@ LABELS = {
 
 # Metrics where a smaller value is better; everything else reads "higher is better" when known.
 LOWER_IS_BETTER = {
-    "false_positive_rate", "log_loss", "brier_score", "ece", "ece_quantile", "mce", "mse",
-    "rmse", "mae", "median_ae", "mape", "smape", "wmape", "max_error",
-}  # fmt: skip
+    "false_positive_rate",
+    "log_loss",
+    "brier_score",
+    "ece",
+    "ece_quantile",
+    "mce",
+    "mse",
+    "rmse",
+    "mae",
+    "median_ae",
+    "mape",
+    "smape",
+    "wmape",
+    "max_error",
+}
 
 HEADLINES = {
     "binary": ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "ece"),
     "multiclass": (
-        "accuracy", "f1_macro", "f1_weighted", "roc_auc_ovr", "log_loss", "cohen_kappa",
-        "top_2_accuracy", "precision_macro",
+        "accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "roc_auc_ovr",
+        "log_loss",
+        "cohen_kappa",
+        "top_2_accuracy",
+        "precision_macro",
     ),
     "regression": ("r2", "rmse", "mae", "median_ae", "mape", "explained_variance", "max_error"),
     "ranking": ("ndcg_at_10", "map", "mrr", "precision_at_10", "recall_at_10"),
-}  # fmt: skip
+}
 
 
 def label(name: str) -> str:

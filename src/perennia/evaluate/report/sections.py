@@ -58,10 +58,14 @@ def metrics_table(result: dict[str, Any]) -> Section | None:
         return None
     intervals = result.get("intervals") or {}
     rows = [
-        (metric_names.label(name), f"<code>{fmt.text(name)}</code>", fmt.num_cell(value),
-         f'<td class="num">{fmt.interval(intervals.get(name))}</td>')
+        (
+            metric_names.label(name),
+            f"<code>{fmt.text(name)}</code>",
+            fmt.num_cell(value),
+            f'<td class="num">{fmt.interval(intervals.get(name))}</td>',
+        )
         for name, value in metrics.items()
-    ]  # fmt: skip
+    ]
     headers = ("Metric", "Key", "Value", "95% interval")
     lead = "Keys are the names comparison gates use." if intervals else ""
     return Section("metrics", "All metrics", fmt.table(headers, rows), lead)
@@ -80,10 +84,15 @@ def per_class(result: dict[str, Any]) -> Section | None:
 
     precision, recall, f1, support = (column(n) for n in ("precision", "recall", "f1", "support"))
     rows = [
-        (fmt.text(lab), fmt.num_cell(p, bar=True), fmt.num_cell(r, bar=True),
-         fmt.num_cell(f, bar=True), f'<td class="num">{fmt.count(s)}</td>')
+        (
+            fmt.text(lab),
+            fmt.num_cell(p, bar=True),
+            fmt.num_cell(r, bar=True),
+            fmt.num_cell(f, bar=True),
+            f'<td class="num">{fmt.count(s)}</td>',
+        )
         for lab, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
-    ]  # fmt: skip
+    ]
     headers = ("Class", "Precision", "Recall", "F1", "Support")
     return Section("per-class", "Per-class metrics", fmt.table(headers, rows))
 
@@ -105,10 +114,13 @@ def slices(result: dict[str, Any]) -> Section | None:
     for entry in entries:
         values = entry.get("metrics") or {}
         rows.append(
-            (fmt.text(entry.get("slice")), fmt.text(entry.get("value")),
-             f'<td class="num">{fmt.count(entry.get("count"))}</td>')
+            (
+                fmt.text(entry.get("slice")),
+                fmt.text(entry.get("value")),
+                f'<td class="num">{fmt.count(entry.get("count"))}</td>',
+            )
             + tuple(_slice_cell(values.get(n), overall.get(n), n) for n in names)
-        )  # fmt: skip
+        )
     headers = ("Slice", "Value", "Rows", *(metric_names.label(n) for n in names))
     lead = "Each slice is scored on its rows alone; cells clearly worse than overall are marked."
     return Section("slices", "Slices", fmt.table(headers, rows, cls="slices"), lead)
@@ -150,8 +162,13 @@ def robustness(result: dict[str, Any]) -> Section | None:
 
 def _robustness_row(check: dict[str, Any]) -> tuple[str, ...]:
     status = str(check.get("status") or "unknown")
-    return (fmt.text(check.get("check")), fmt.text(check.get("target")),
-            f"<code>{fmt.text(check.get('metric'))}</code>", fmt.num_cell(check.get("baseline")),
-            fmt.num_cell(check.get("value")), fmt.num_cell(check.get("change")),
-            fmt.badge(STATUS.get(status, "info"), status),
-            f'<td class="detail">{fmt.text(check.get("detail")) if check.get("detail") else ""}</td>')  # fmt: skip
+    return (
+        fmt.text(check.get("check")),
+        fmt.text(check.get("target")),
+        f"<code>{fmt.text(check.get('metric'))}</code>",
+        fmt.num_cell(check.get("baseline")),
+        fmt.num_cell(check.get("value")),
+        fmt.num_cell(check.get("change")),
+        fmt.badge(STATUS.get(status, "info"), status),
+        f'<td class="detail">{fmt.text(check.get("detail")) if check.get("detail") else ""}</td>',
+    )

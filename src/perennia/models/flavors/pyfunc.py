@@ -38,8 +38,11 @@ class PythonFunctionFlavor:
         with open(folder / FILE, "wb") as handle:
             cloudpickle.dump(model, handle)
         cls = type(model)
-        return {"file": FILE, "class": f"{cls.__module__}.{cls.__qualname__}",
-                "python": ".".join(map(str, sys.version_info[:3]))}  # fmt: skip
+        return {
+            "file": FILE,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "python": ".".join(map(str, sys.version_info[:3])),
+        }
 
     def load(self, folder: Path, details: dict[str, Any], *, trusted_types: list[str]) -> Any:
         """Return the unpickled object (the package has checked allow_pickle and digests)."""

@@ -36,8 +36,12 @@ router = APIRouter(include_in_schema=False)
 API = "/api/2.0/mlflow"
 MAX_SEARCH_RESULTS = 1000
 _FILTERABLE = {"name": {"="}, "source_run_id": {"="}}
-_FINAL_STATUS = {"LOGGED_MODEL_READY": "READY", "LOGGED_MODEL_UPLOAD_FAILED": "FAILED",
-                 "2": "READY", "3": "FAILED"}  # fmt: skip
+_FINAL_STATUS = {
+    "LOGGED_MODEL_READY": "READY",
+    "LOGGED_MODEL_UPLOAD_FAILED": "FAILED",
+    "2": "READY",
+    "3": "FAILED",
+}
 
 
 def _check_order(order_by: Any) -> None:

@@ -121,9 +121,12 @@ def create_registered_model(
     caller.signed_in(name)
     user = acting_user(request, None)
     model = store.registry.create_registered_model(
-        name, text(body, "description", required=False) or "",
-        key_values(body.get("tags"), "tags"), owner=user, username=user,
-    )  # fmt: skip
+        name,
+        text(body, "description", required=False) or "",
+        key_values(body.get("tags"), "tags"),
+        owner=user,
+        username=user,
+    )
     grant_creator(caller, store, model=model.name)
     return JSONResponse(_model_body(store, model))
 
@@ -153,10 +156,13 @@ def search_registered_models(
         models, token = [m for m in models if where.keeps(m.tags)], None
     else:
         models, token = _scan(
-            lambda n, tok: store.registry.search_registered_models(where.value("name"), n, tok,
-                                                                   reader),
-            lambda m: where.keeps(m.tags), size, token,
-        )  # fmt: skip
+            lambda n, tok: store.registry.search_registered_models(
+                where.value("name"), n, tok, reader
+            ),
+            lambda m: where.keeps(m.tags),
+            size,
+            token,
+        )
     found = [_model_body(store, m)["registered_model"] for m in models]
     return _page({"registered_models": found}, token)
 
@@ -319,9 +325,13 @@ def create_model_version(
     if run_id is not None:
         store.runs.get(run_id)  # NotFound before a version points at a run that is not there
     version = store.versions.create_model_version(
-        name, source, run_id=run_id, description=text(body, "description", required=False) or "",
-        tags=key_values(body.get("tags"), "tags"), username=acting_user(request, None),
-    )  # fmt: skip
+        name,
+        source,
+        run_id=run_id,
+        description=text(body, "description", required=False) or "",
+        tags=key_values(body.get("tags"), "tags"),
+        username=acting_user(request, None),
+    )
     return _version_body(version)
 
 
@@ -345,9 +355,11 @@ def update_model_version(
     """Return the version after changing its description (editors)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
     version = store.versions.update_model_version(
-        name, text(body, "version"), description=_description(body),
+        name,
+        text(body, "version"),
+        description=_description(body),
         username=acting_user(request, None),
-    )  # fmt: skip
+    )
     return _version_body(version)
 
 
@@ -382,8 +394,10 @@ def search_model_versions(
     reader = caller.listing()
     versions, token = _scan(
         lambda n, tok: store.versions.search_model_versions(name, run_id, n, tok, reader),
-        lambda v: where.keeps(v.tags), size, token,
-    )  # fmt: skip
+        lambda v: where.keeps(v.tags),
+        size,
+        token,
+    )
     return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
 
 
@@ -420,9 +434,12 @@ def set_model_version_tag(
     """Set one tag of the version (editors)."""
     name = caller.model(text(body, "name"), Role.EDITOR)
     store.versions.set_model_version_tag(
-        name, text(body, "version"), text(body, "key"), _tag_value(body),
+        name,
+        text(body, "version"),
+        text(body, "key"),
+        _tag_value(body),
         username=acting_user(request, None),
-    )  # fmt: skip
+    )
     return JSONResponse({})
 
 

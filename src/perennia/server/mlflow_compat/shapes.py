@@ -168,8 +168,11 @@ def _int(value: Any, name: str) -> int:
 # -- model registry and logged models ---------------------------------------------------------
 
 # MLflow's LoggedModelStatus names for the store's PENDING / READY / FAILED.
-LOGGED_MODEL_STATUS = {"PENDING": "LOGGED_MODEL_PENDING", "READY": "LOGGED_MODEL_READY",
-                       "FAILED": "LOGGED_MODEL_UPLOAD_FAILED"}  # fmt: skip
+LOGGED_MODEL_STATUS = {
+    "PENDING": "LOGGED_MODEL_PENDING",
+    "READY": "LOGGED_MODEL_READY",
+    "FAILED": "LOGGED_MODEL_UPLOAD_FAILED",
+}
 # Where a logged model keeps its files: under its source run (see mlflow_compat/artifacts.py).
 RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 _MODELS_URI_ID = re.compile(r"^models:/(m-[0-9a-f]{32})$")
@@ -198,8 +201,11 @@ def logged_model_json(model: LoggedModel) -> dict[str, Any]:
         "status": LOGGED_MODEL_STATUS.get(model.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
         "tags": pairs(model.tags),
     }
-    optional = {"model_type": model.model_type, "source_run_id": model.source_run_id,
-                "status_message": model.status_message}  # fmt: skip
+    optional = {
+        "model_type": model.model_type,
+        "source_run_id": model.source_run_id,
+        "status_message": model.status_message,
+    }
     info.update({k: v for k, v in optional.items() if v})
     return {"info": info, "data": {"params": pairs(model.params), "metrics": []}}
 
@@ -219,9 +225,12 @@ def model_version_json(version: ModelVersion) -> dict[str, Any]:
         "run_link": "",
         "aliases": list(version.aliases),
     }
-    optional = {"user_id": version.user_id, "run_id": version.run_id,
-                "status_message": version.status_message,
-                "model_id": model_id_of(version.source)}  # fmt: skip
+    optional = {
+        "user_id": version.user_id,
+        "run_id": version.run_id,
+        "status_message": version.status_message,
+        "model_id": model_id_of(version.source),
+    }
     body.update({k: v for k, v in optional.items() if v})
     return body
 

@@ -41,9 +41,14 @@ from perennia.store.paging import decode_page_token, encode_page_token
 router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
 # MLflow's own limits (mlflow/utils/validation.py), so clients see the same refusals.
 MAX_BATCH_METRICS, MAX_BATCH_PARAMS_TAGS, MAX_HISTORY = 1000, 100, 25_000
-_VIEW_TYPES = {"ACTIVE_ONLY": ViewType.ACTIVE_ONLY, "DELETED_ONLY": ViewType.DELETED_ONLY,
-               "ALL": ViewType.ALL, "1": ViewType.ACTIVE_ONLY, "2": ViewType.DELETED_ONLY,
-               "3": ViewType.ALL}  # fmt: skip
+_VIEW_TYPES = {
+    "ACTIVE_ONLY": ViewType.ACTIVE_ONLY,
+    "DELETED_ONLY": ViewType.DELETED_ONLY,
+    "ALL": ViewType.ALL,
+    "1": ViewType.ACTIVE_ONLY,
+    "2": ViewType.DELETED_ONLY,
+    "3": ViewType.ALL,
+}
 
 
 def _view_type(value: Any) -> ViewType:
@@ -211,8 +216,9 @@ def create_run(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     tags = key_values(body.get("tags"), "tags")
-    experiment_id = caller.experiment(text(body, "experiment_id", required=False) or "0",
-                                      Role.EDITOR)  # fmt: skip
+    experiment_id = caller.experiment(
+        text(body, "experiment_id", required=False) or "0", Role.EDITOR
+    )
     parent = tags.get("mlflow.parentRunId")
     if parent:
         caller.run(parent, Role.VIEWER)

@@ -100,6 +100,7 @@ async def write_blob(
             )
         await run_in_threadpool(blobs.put_file, digest, target)
     if caller.username is not None:
-        await run_in_threadpool(request.app.state.store.access.record_upload, digest,
-                                caller.username)  # fmt: skip
+        await run_in_threadpool(
+            request.app.state.store.access.record_upload, digest, caller.username
+        )
     return JSONResponse({"digest": digest, "size": size})

@@ -90,10 +90,14 @@ def set_policy(
     """Create or replace the alias's policy (managers); returns it."""
     caller.model(name, Role.MANAGER)
     policy = store.approvals.set_policy(
-        name, alias, required_approvals=body.required_approvals,
-        reviewer_role=body.reviewer_role, allow_self_approval=body.allow_self_approval,
-        gates=list(body.gates), username=acting_user(request, body.username),
-    )  # fmt: skip
+        name,
+        alias,
+        required_approvals=body.required_approvals,
+        reviewer_role=body.reviewer_role,
+        allow_self_approval=body.allow_self_approval,
+        gates=list(body.gates),
+        username=acting_user(request, body.username),
+    )
     return entity(policy)
 
 
@@ -126,9 +130,12 @@ def create_request(
     """Ask for the alias to point at a version (editors); returns the new PENDING request."""
     caller.model(name, Role.EDITOR)
     created = store.approvals.request(
-        name, body.version, body.alias, comment=body.comment,
+        name,
+        body.version,
+        body.alias,
+        comment=body.comment,
         username=acting_user(request, body.username),
-    )  # fmt: skip
+    )
     return entity(created, status_code=201)
 
 
@@ -177,9 +184,11 @@ def review_request(
     """
     caller.approval_request(request_id, Role.VIEWER)
     reviewed = store.approvals.review(
-        request_id, body.decision, comment=body.comment,
+        request_id,
+        body.decision,
+        comment=body.comment,
         username=acting_user(request, body.username),
-    )  # fmt: skip
+    )
     return entity(reviewed)
 
 
@@ -223,9 +232,12 @@ def edit_card(
     returns it."""
     caller.model(name, Role.EDITOR)
     saved = store.cards.edit(
-        name, body.fields, comment=body.comment, expected_revision=body.expected_revision,
+        name,
+        body.fields,
+        comment=body.comment,
+        expected_revision=body.expected_revision,
         username=acting_user(request, body.username),
-    )  # fmt: skip
+    )
     return entity(saved)
 
 

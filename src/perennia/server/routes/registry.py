@@ -93,9 +93,12 @@ def create_registered_model(
     """Create a registered model its creator manages; returns it (409 when the name is taken)."""
     caller.signed_in(body.name)
     model = store.registry.create_registered_model(
-        body.name, body.description, body.tags, body.owner,
+        body.name,
+        body.description,
+        body.tags,
+        body.owner,
         username=acting_user(request, body.username),
-    )  # fmt: skip
+    )
     grant_creator(caller, store, model=model.name)
     return entity(model, status_code=201)
 
@@ -220,9 +223,15 @@ def create_model_version(
     caller.model(name, Role.EDITOR)
     vouch_for_source(caller, store, body.source, body.run_id)
     created = store.versions.create_model_version(
-        name, body.source, run_id=body.run_id, digest=body.digest, description=body.description,
-        tags=body.tags, status=body.status.value, username=acting_user(request, body.username),
-    )  # fmt: skip
+        name,
+        body.source,
+        run_id=body.run_id,
+        digest=body.digest,
+        description=body.description,
+        tags=body.tags,
+        status=body.status.value,
+        username=acting_user(request, body.username),
+    )
     return entity(created, status_code=201)
 
 
@@ -286,11 +295,14 @@ def update_model_version(
     """Change a version's description, status or state (editors); returns the version."""
     caller.model(name, Role.EDITOR)
     updated = store.versions.update_model_version(
-        name, version, description=body.description,
+        name,
+        version,
+        description=body.description,
         status=body.status.value if body.status is not None else None,
-        status_message=body.status_message, state=body.state,
+        status_message=body.status_message,
+        state=body.state,
         username=acting_user(request, body.username),
-    )  # fmt: skip
+    )
     return entity(updated)
 
 
@@ -371,9 +383,12 @@ def set_alias(
     caller.model(name, Role.EDITOR)
     expected = body.expected_version if "expected_version" in body.model_fields_set else ANY
     previous = store.aliases.set_alias(
-        name, alias, body.version, expected_version=expected,
+        name,
+        alias,
+        body.version,
+        expected_version=expected,
         username=acting_user(request, body.username),
-    )  # fmt: skip
+    )
     return JSONResponse({"previous_version": previous})
 
 

@@ -16,10 +16,16 @@ class ApprovalStore(Protocol):
     """Per-alias approval policies and the requests and reviews that move guarded aliases."""
 
     def set_policy(
-        self, name: str, alias: str, *, required_approvals: int = 1,
-        reviewer_role: str = "manager", allow_self_approval: bool = False,
-        gates: Sequence[MetricGate | str] = (), username: str | None = None,
-    ) -> ApprovalPolicy:  # fmt: skip
+        self,
+        name: str,
+        alias: str,
+        *,
+        required_approvals: int = 1,
+        reviewer_role: str = "manager",
+        allow_self_approval: bool = False,
+        gates: Sequence[MetricGate | str] = (),
+        username: str | None = None,
+    ) -> ApprovalPolicy:
         """Return the alias's policy after creating or replacing it."""
         ...
 
@@ -36,9 +42,14 @@ class ApprovalStore(Protocol):
         ...
 
     def request(
-        self, name: str, version: int | str, alias: str, *, comment: str = "",
+        self,
+        name: str,
+        version: int | str,
+        alias: str,
+        *,
+        comment: str = "",
         username: str | None = None,
-    ) -> ApprovalRequest:  # fmt: skip
+    ) -> ApprovalRequest:
         """Return a new PENDING request to point `alias` at `version`."""
         ...
 
@@ -67,9 +78,14 @@ class ModelCardStore(Protocol):
     """The editable sections of each model's card, saved as numbered revisions."""
 
     def edit(
-        self, name: str, fields: dict[str, str], *, comment: str = "",
-        expected_revision: int | None = None, username: str | None = None,
-    ) -> ModelCardRevision:  # fmt: skip
+        self,
+        name: str,
+        fields: dict[str, str],
+        *,
+        comment: str = "",
+        expected_revision: int | None = None,
+        username: str | None = None,
+    ) -> ModelCardRevision:
         """Return the new revision: the previous fields updated with `fields` (empty removes)."""
         ...
 

@@ -12,10 +12,15 @@ class LoggedModelStore(Protocol):
     """MLflow 3 logged models: created, tagged, given params and finalized by mlflow clients."""
 
     def create(
-        self, experiment_id: str, name: str, *, source_run_id: str | None = None,
-        model_type: str | None = None, params: dict[str, str] | None = None,
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        source_run_id: str | None = None,
+        model_type: str | None = None,
+        params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
-    ) -> LoggedModel:  # fmt: skip
+    ) -> LoggedModel:
         """Return a new PENDING logged model with its artifact location."""
         ...
 
@@ -28,10 +33,14 @@ class LoggedModelStore(Protocol):
         ...
 
     def search(
-        self, experiment_ids: Sequence[str], max_results: int = 100,
-        page_token: str | None = None, *, name: str | None = None,
+        self,
+        experiment_ids: Sequence[str],
+        max_results: int = 100,
+        page_token: str | None = None,
+        *,
+        name: str | None = None,
         source_run_id: str | None = None,
-    ) -> Page[LoggedModel]:  # fmt: skip
+    ) -> Page[LoggedModel]:
         """Return one page of the experiments' logged models, newest first, optionally filtered."""
         ...
 

@@ -16,9 +16,13 @@ class RegisteredModelStore(Protocol):
     """Registered models, their tags, and the registry's event log (`store.registry`)."""
 
     def create_registered_model(
-        self, name: str, description: str = "", tags: dict[str, str] | None = None,
-        owner: str | None = None, username: str | None = None,
-    ) -> RegisteredModel:  # fmt: skip
+        self,
+        name: str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        owner: str | None = None,
+        username: str | None = None,
+    ) -> RegisteredModel:
         """Return the new registered model; AlreadyExists when the name is taken."""
         ...
 
@@ -38,9 +42,12 @@ class RegisteredModelStore(Protocol):
         ...
 
     def update_registered_model(
-        self, name: str, description: str | None = None, owner: str | None = None,
+        self,
+        name: str,
+        description: str | None = None,
+        owner: str | None = None,
         username: str | None = None,
-    ) -> RegisteredModel:  # fmt: skip
+    ) -> RegisteredModel:
         """Return the model after changing its description and/or owner."""
         ...
 
@@ -73,10 +80,16 @@ class ModelVersionStore(Protocol):
     """The versions of registered models and their tags (`store.versions`)."""
 
     def create_model_version(
-        self, name: str, source: str, run_id: str | None = None, digest: str | None = None,
-        description: str = "", tags: dict[str, str] | None = None, status: str = "READY",
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        digest: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        status: str = "READY",
         username: str | None = None,
-    ) -> ModelVersion:  # fmt: skip
+    ) -> ModelVersion:
         """Return a new version numbered one past the model's last (atomic under concurrency)."""
         ...
 
@@ -101,10 +114,15 @@ class ModelVersionStore(Protocol):
         ...
 
     def update_model_version(
-        self, name: str, version: int | str, description: str | None = None,
-        status: str | None = None, status_message: str | None = None, state: str | None = None,
+        self,
+        name: str,
+        version: int | str,
+        description: str | None = None,
+        status: str | None = None,
+        status_message: str | None = None,
+        state: str | None = None,
         username: str | None = None,
-    ) -> ModelVersion:  # fmt: skip
+    ) -> ModelVersion:
         """Return the version after changing the given fields."""
         ...
 
@@ -131,9 +149,14 @@ class AliasStore(Protocol):
     """Named pointers to versions, moved by compare-and-set (`store.aliases`)."""
 
     def set_alias(
-        self, name: str, alias: str, version: int | str, *, expected_version: Any = ANY,
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        expected_version: Any = ANY,
         username: str | None = None,
-    ) -> int | None:  # fmt: skip
+    ) -> int | None:
         """Point the alias at `version` and return where it pointed before.
 
         With `expected_version` (None: must be unset) the move is compare-and-set and raises

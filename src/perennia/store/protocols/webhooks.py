@@ -32,9 +32,14 @@ class WebhookStore(Protocol):
     """Webhook subscriptions and the outbox of deliveries fed by registry events."""
 
     def create(
-        self, url: str, *, events: Sequence[str] = (), model_name: str | None = None,
-        secret: str | None = None, username: str | None = None,
-    ) -> tuple[Webhook, str]:  # fmt: skip
+        self,
+        url: str,
+        *,
+        events: Sequence[str] = (),
+        model_name: str | None = None,
+        secret: str | None = None,
+        username: str | None = None,
+    ) -> tuple[Webhook, str]:
         """Return the new webhook and its signing secret (generated when not given)."""
         ...
 
@@ -61,15 +66,23 @@ class WebhookOutbox(Protocol):
         ...
 
     def claim(
-        self, now: int | None = None, limit: int = 1, lease_ms: int = LEASE_MS,
+        self,
+        now: int | None = None,
+        limit: int = 1,
+        lease_ms: int = LEASE_MS,
         max_attempts: int = MAX_ATTEMPTS,
-    ) -> list[ClaimedDelivery]:  # fmt: skip
+    ) -> list[ClaimedDelivery]:
         """Return up to `limit` due deliveries, now leased to this caller until `now + lease_ms`."""
         ...
 
     def record_attempt(
-        self, claim: ClaimedDelivery, *, status_code: int | None = None, error: str | None = None,
-        now: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-    ) -> str | None:  # fmt: skip
+        self,
+        claim: ClaimedDelivery,
+        *,
+        status_code: int | None = None,
+        error: str | None = None,
+        now: int | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> str | None:
         """Return the delivery's new status after one attempt, or None if the claim was lost."""
         ...

@@ -44,16 +44,24 @@ class RestApprovalStore:
         self.http = http
 
     def set_policy(
-        self, name: str, alias: str, *, required_approvals: int = 1,
-        reviewer_role: str = "manager", allow_self_approval: bool = False,
-        gates: Sequence[MetricGate | str] = (), username: str | None = None,
-    ) -> ApprovalPolicy:  # fmt: skip
+        self,
+        name: str,
+        alias: str,
+        *,
+        required_approvals: int = 1,
+        reviewer_role: str = "manager",
+        allow_self_approval: bool = False,
+        gates: Sequence[MetricGate | str] = (),
+        username: str | None = None,
+    ) -> ApprovalPolicy:
         """Return the alias's policy after creating or replacing it."""
         body = {
-            "required_approvals": required_approvals, "reviewer_role": str(reviewer_role),
-            "allow_self_approval": allow_self_approval, "username": username,
+            "required_approvals": required_approvals,
+            "reviewer_role": str(reviewer_role),
+            "allow_self_approval": allow_self_approval,
+            "username": username,
             "gates": [to_dict(g) if isinstance(g, MetricGate) else g for g in gates],
-        }  # fmt: skip
+        }
         data = self.http.request("PUT", _policy_path(name, alias), json=body)
         return from_dict(ApprovalPolicy, data)
 
@@ -73,9 +81,14 @@ class RestApprovalStore:
         self.http.request("DELETE", _policy_path(name, alias), params=params)
 
     def request(
-        self, name: str, version: int | str, alias: str, *, comment: str = "",
+        self,
+        name: str,
+        version: int | str,
+        alias: str,
+        *,
+        comment: str = "",
         username: str | None = None,
-    ) -> ApprovalRequest:  # fmt: skip
+    ) -> ApprovalRequest:
         """Return a new PENDING request to point `alias` at `version`."""
         if isinstance(version, str) and version.isdigit():
             version = int(version)
@@ -117,12 +130,21 @@ class RestModelCardStore:
         self.http = http
 
     def edit(
-        self, name: str, fields: dict[str, str], *, comment: str = "",
-        expected_revision: int | None = None, username: str | None = None,
-    ) -> ModelCardRevision:  # fmt: skip
+        self,
+        name: str,
+        fields: dict[str, str],
+        *,
+        comment: str = "",
+        expected_revision: int | None = None,
+        username: str | None = None,
+    ) -> ModelCardRevision:
         """Return the new revision: the previous fields updated with `fields` (empty removes)."""
-        body = {"fields": fields, "comment": comment, "expected_revision": expected_revision,
-                "username": username}  # fmt: skip
+        body = {
+            "fields": fields,
+            "comment": comment,
+            "expected_revision": expected_revision,
+            "username": username,
+        }
         data = self.http.request("PATCH", model_path(name, "/card"), json=body)
         return from_dict(ModelCardRevision, data)
 

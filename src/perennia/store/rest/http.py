@@ -122,9 +122,13 @@ class HttpSession:
             response: httpx.Response | None = None
             try:
                 response = self.client.request(
-                    method, path, json=json, params=params, headers=headers,
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    headers=headers,
                     content=content() if content is not None else None,
-                )  # fmt: skip
+                )
             except httpx.TransportError as error:
                 failure = error
             else:

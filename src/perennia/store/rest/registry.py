@@ -59,13 +59,22 @@ class RestRegisteredModelStore:
         self.http = http
 
     def create_registered_model(
-        self, name: str, description: str = "", tags: dict[str, str] | None = None,
-        owner: str | None = None, username: str | None = None,
-    ) -> RegisteredModel:  # fmt: skip
+        self,
+        name: str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        owner: str | None = None,
+        username: str | None = None,
+    ) -> RegisteredModel:
         """Return the new registered model; AlreadyExists when the name is taken."""
         model_path(name)
-        body = {"name": name, "description": description or "", "tags": tags or {},
-                "owner": owner, "username": username}  # fmt: skip
+        body = {
+            "name": name,
+            "description": description or "",
+            "tags": tags or {},
+            "owner": owner,
+            "username": username,
+        }
         return from_dict(RegisteredModel, self.http.request("POST", MODELS, json=body))
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -81,14 +90,18 @@ class RestRegisteredModelStore:
     ) -> Page[RegisteredModel]:
         """Return one page of registered models whose names match the LIKE pattern (the
         server lists what its signed-in user may read, so `reader` is not sent)."""
-        params = _params(name_like=name_like or None, max_results=max_results,
-                         page_token=page_token)  # fmt: skip
+        params = _params(
+            name_like=name_like or None, max_results=max_results, page_token=page_token
+        )
         return from_dict(Page[RegisteredModel], self.http.request("GET", MODELS, params=params))
 
     def update_registered_model(
-        self, name: str, description: str | None = None, owner: str | None = None,
+        self,
+        name: str,
+        description: str | None = None,
+        owner: str | None = None,
         username: str | None = None,
-    ) -> RegisteredModel:  # fmt: skip
+    ) -> RegisteredModel:
         """Return the model after changing its description and/or owner."""
         body = {"description": description, "owner": owner, "username": username}
         return from_dict(RegisteredModel, self.http.request("PATCH", model_path(name), json=body))
@@ -133,14 +146,26 @@ class RestModelVersionStore:
         self.http = http
 
     def create_model_version(
-        self, name: str, source: str, run_id: str | None = None, digest: str | None = None,
-        description: str = "", tags: dict[str, str] | None = None, status: str = "READY",
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        digest: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        status: str = "READY",
         username: str | None = None,
-    ) -> ModelVersion:  # fmt: skip
+    ) -> ModelVersion:
         """Return a new version numbered one past the model's last (atomic under concurrency)."""
-        body = {"source": source, "run_id": run_id, "digest": digest,
-                "description": description or "", "tags": tags or {}, "status": str(status),
-                "username": username}  # fmt: skip
+        body = {
+            "source": source,
+            "run_id": run_id,
+            "digest": digest,
+            "description": description or "",
+            "tags": tags or {},
+            "status": str(status),
+            "username": username,
+        }
         data = self.http.request("POST", model_path(name, "/versions"), json=body)
         return from_dict(ModelVersion, data)
 
@@ -167,13 +192,23 @@ class RestModelVersionStore:
         return from_dict(Page[ModelVersion], self.http.request("GET", path, params=params))
 
     def update_model_version(
-        self, name: str, version: int | str, description: str | None = None,
-        status: str | None = None, status_message: str | None = None, state: str | None = None,
+        self,
+        name: str,
+        version: int | str,
+        description: str | None = None,
+        status: str | None = None,
+        status_message: str | None = None,
+        state: str | None = None,
         username: str | None = None,
-    ) -> ModelVersion:  # fmt: skip
+    ) -> ModelVersion:
         """Return the version after changing the given fields."""
-        body = {"description": description, "status": None if status is None else str(status),
-                "status_message": status_message, "state": state, "username": username}  # fmt: skip
+        body = {
+            "description": description,
+            "status": None if status is None else str(status),
+            "status_message": status_message,
+            "state": state,
+            "username": username,
+        }
         data = self.http.request("PATCH", _version_path(name, version), json=body)
         return from_dict(ModelVersion, data)
 
@@ -206,9 +241,14 @@ class RestAliasStore:
         self.http = http
 
     def set_alias(
-        self, name: str, alias: str, version: int | str, *, expected_version: Any = ANY,
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        expected_version: Any = ANY,
         username: str | None = None,
-    ) -> int | None:  # fmt: skip
+    ) -> int | None:
         """Point the alias at `version` and return where it pointed before.
 
         An absent `expected_version` travels as an absent field (no expectation); None travels
@@ -224,8 +264,9 @@ class RestAliasStore:
     def rollback_alias(self, name: str, alias: str, username: str | None = None) -> ModelVersion:
         """Move the alias back one step of its history; return the version it points at now."""
         check_alias(alias)
-        data = self.http.request("POST", _alias_path(name, alias) + "/rollback",
-                                 json={"username": username})  # fmt: skip
+        data = self.http.request(
+            "POST", _alias_path(name, alias) + "/rollback", json={"username": username}
+        )
         return from_dict(ModelVersion, data)
 
     def delete_alias(self, name: str, alias: str, username: str | None = None) -> None:

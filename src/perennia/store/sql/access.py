@@ -58,11 +58,13 @@ class SqlAccessStore:
         with read_transaction(self.engine) as conn:
             row = conn.execute(
                 select(r.c.experiment_id, p.c.role)
-                .select_from(r.outerjoin(
-                    p, (p.c.experiment_id == r.c.experiment_id) & (p.c.user_id == user_id)
-                ))
+                .select_from(
+                    r.outerjoin(
+                        p, (p.c.experiment_id == r.c.experiment_id) & (p.c.user_id == user_id)
+                    )
+                )
                 .where(r.c.run_uuid == rid)
-            ).first()  # fmt: skip
+            ).first()
         if row is None:
             raise NotFound(f"run {run_id!r} does not exist")
         return str(row.experiment_id), None if row.role is None else Role(row.role)
@@ -86,9 +88,10 @@ class SqlAccessStore:
         now = now_ms()
         with write_transaction(self.engine) as conn:
             done = conn.execute(
-                update(u).where(u.c.digest == digest, u.c.username == username)
+                update(u)
+                .where(u.c.digest == digest, u.c.username == username)
                 .values(upload_time=now)
-            ).rowcount  # fmt: skip
+            ).rowcount
             if not done:
                 try:
                     with conn.begin_nested():
@@ -129,9 +132,11 @@ class SqlAccessStore:
         p, u = s.model_permissions, s.users
         with read_transaction(self.engine) as conn:
             rows = conn.execute(
-                select(u.c.username, p.c.role).join(u, u.c.user_id == p.c.user_id)
-                .where(p.c.name == name).order_by(u.c.username)
-            ).all()  # fmt: skip
+                select(u.c.username, p.c.role)
+                .join(u, u.c.user_id == p.c.user_id)
+                .where(p.c.name == name)
+                .order_by(u.c.username)
+            ).all()
         return {row.username: Role(row.role) for row in rows}
 
 

@@ -58,7 +58,7 @@ def move_alias(
     else:
         moved = conn.execute(
             update(a).where(where, a.c.version == current).values(version=version, updated_time=now)
-        ).rowcount  # fmt: skip
+        ).rowcount
         if moved != 1:
             # A concurrent writer moved it between our read and our write (PostgreSQL's
             # READ COMMITTED re-checks the WHERE clause after waiting for its lock).
@@ -66,9 +66,15 @@ def move_alias(
                 f"alias {alias!r} of {name!r} was moved by another change while this one "
                 "waited; another change won the race, re-read and retry"
             )
-    record_event(conn, username, action, name, version,
-                 None if current is None else {"alias": alias, "version": current},
-                 {"alias": alias, "version": version})  # fmt: skip
+    record_event(
+        conn,
+        username,
+        action,
+        name,
+        version,
+        None if current is None else {"alias": alias, "version": current},
+        {"alias": alias, "version": version},
+    )
     return current
 
 
@@ -99,8 +105,9 @@ class SqlAliasStore:
         with write_transaction(self.engine) as conn:
             model = read_model(conn, check_model_name(name))
             check_direct_move(name, alias, version, guarded_aliases(conn, name))
-            return move_alias(conn, model.name, alias, version, expected_version, username,
-                              "set_alias")  # fmt: skip
+            return move_alias(
+                conn, model.name, alias, version, expected_version, username, "set_alias"
+            )
 
     def rollback_alias(self, name: str, alias: str, username: str | None = None) -> ModelVersion:
         """Move `alias` back one step of its history; return the version it points at now.
@@ -130,8 +137,15 @@ class SqlAliasStore:
                 raise NotFound(f"registered model {name!r} has no alias {alias!r}")
             check_alias_removal(name, alias, guarded_aliases(conn, name))
             conn.execute(delete(a).where(where))
-            record_event(conn, username, "delete_alias", name, current,
-                         {"alias": alias, "version": current}, None)  # fmt: skip
+            record_event(
+                conn,
+                username,
+                "delete_alias",
+                name,
+                current,
+                {"alias": alias, "version": current},
+                None,
+            )
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """Return the version an alias points at; NotFound when there is no such alias."""

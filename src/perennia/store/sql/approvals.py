@@ -54,17 +54,28 @@ from perennia.store.sql.registry_rows import read_model, read_version
 
 def _policy_row(row: Any) -> ApprovalPolicy:
     gates = [MetricGate(g["metric"], g["op"], g["threshold"]) for g in json.loads(row.gates)]
-    return ApprovalPolicy(row.name, row.alias, row.required_approvals, row.reviewer_role,
-                          bool(row.allow_self_approval), gates, row.updated_time,
-                          row.updated_by)  # fmt: skip
+    return ApprovalPolicy(
+        row.name,
+        row.alias,
+        row.required_approvals,
+        row.reviewer_role,
+        bool(row.allow_self_approval),
+        gates,
+        row.updated_time,
+        row.updated_by,
+    )
 
 
 def _policy_state(policy: ApprovalPolicy | None) -> dict[str, Any] | None:
     if policy is None:
         return None
-    return {"alias": policy.alias, "required_approvals": policy.required_approvals,
-            "reviewer_role": policy.reviewer_role, "allow_self_approval": policy.allow_self_approval,
-            "gates": [str(g) for g in policy.gates]}  # fmt: skip
+    return {
+        "alias": policy.alias,
+        "required_approvals": policy.required_approvals,
+        "reviewer_role": policy.reviewer_role,
+        "allow_self_approval": policy.allow_self_approval,
+        "gates": [str(g) for g in policy.gates],
+    }
 
 
 class SqlApprovalStore:
@@ -76,22 +87,39 @@ class SqlApprovalStore:
     # -- policies ----------------------------------------------------------------------------
 
     def set_policy(
-        self, name: str, alias: str, *, required_approvals: int = 1,
-        reviewer_role: str = "manager", allow_self_approval: bool = False,
-        gates: Sequence[MetricGate | str] = (), username: str | None = None,
-    ) -> ApprovalPolicy:  # fmt: skip
+        self,
+        name: str,
+        alias: str,
+        *,
+        required_approvals: int = 1,
+        reviewer_role: str = "manager",
+        allow_self_approval: bool = False,
+        gates: Sequence[MetricGate | str] = (),
+        username: str | None = None,
+    ) -> ApprovalPolicy:
         """Return the alias's policy after creating or replacing it."""
         check_alias(alias)
-        policy = make_policy(name, alias, required_approvals=required_approvals,
-                             reviewer_role=reviewer_role, allow_self_approval=allow_self_approval,
-                             gates=gates, updated_time=now_ms(), updated_by=username)  # fmt: skip
+        policy = make_policy(
+            name,
+            alias,
+            required_approvals=required_approvals,
+            reviewer_role=reviewer_role,
+            allow_self_approval=allow_self_approval,
+            gates=gates,
+            updated_time=now_ms(),
+            updated_by=username,
+        )
         p = s.approval_policies
-        values = dict(required_approvals=policy.required_approvals,
-                      reviewer_role=policy.reviewer_role,
-                      allow_self_approval=int(policy.allow_self_approval),
-                      gates=json.dumps([{"metric": g.metric, "op": g.op, "threshold": g.threshold}
-                                        for g in policy.gates]),
-                      updated_time=policy.updated_time, updated_by=username)  # fmt: skip
+        values = dict(
+            required_approvals=policy.required_approvals,
+            reviewer_role=policy.reviewer_role,
+            allow_self_approval=int(policy.allow_self_approval),
+            gates=json.dumps(
+                [{"metric": g.metric, "op": g.op, "threshold": g.threshold} for g in policy.gates]
+            ),
+            updated_time=policy.updated_time,
+            updated_by=username,
+        )
         with write_transaction(self.engine) as conn:
             model = read_model(conn, check_model_name(name))
             before = self._policy(conn, model.name, alias)
@@ -107,8 +135,15 @@ class SqlApprovalStore:
             else:
                 conn.execute(update(p).where(where).values(**values))
             after = self._policy(conn, model.name, alias)
-            record_event(conn, username, "set_policy", model.name, None,
-                                  _policy_state(before), _policy_state(after))  # fmt: skip
+            record_event(
+                conn,
+                username,
+                "set_policy",
+                model.name,
+                None,
+                _policy_state(before),
+                _policy_state(after),
+            )
         return after
 
     def get_policy(self, name: str, alias: str) -> ApprovalPolicy | None:
@@ -133,15 +168,19 @@ class SqlApprovalStore:
                 read_model(conn, name)
                 raise NotFound(f"alias {alias!r} of {name!r} has no approval policy")
             conn.execute(delete(p).where(p.c.name == name, p.c.alias == alias))
-            record_event(conn, username, "delete_policy", name, None,
-                                  _policy_state(before), None)  # fmt: skip
+            record_event(conn, username, "delete_policy", name, None, _policy_state(before), None)
 
     # -- requests ----------------------------------------------------------------------------
 
     def request(
-        self, name: str, version: int | str, alias: str, *, comment: str = "",
+        self,
+        name: str,
+        version: int | str,
+        alias: str,
+        *,
+        comment: str = "",
         username: str | None = None,
-    ) -> ApprovalRequest:  # fmt: skip
+    ) -> ApprovalRequest:
         """Return a new PENDING request to point `alias` at `version`."""
         check_alias(alias)
         comment = _comment(comment)
@@ -150,10 +189,13 @@ class SqlApprovalStore:
             target = read_version(conn, check_model_name(name), check_version(version))
             check_alias_target(target)
             open_one = conn.execute(
-                select(r.c.request_id).where(r.c.name == name, r.c.alias == alias,
-                                             r.c.version == target.version,
-                                             r.c.status == ApprovalStatus.PENDING)
-            ).scalar()  # fmt: skip
+                select(r.c.request_id).where(
+                    r.c.name == name,
+                    r.c.alias == alias,
+                    r.c.version == target.version,
+                    r.c.status == ApprovalStatus.PENDING,
+                )
+            ).scalar()
             if open_one is not None:
                 raise Conflict(
                     f"request {open_one} already asks to point {alias!r} of {name!r} at version "
@@ -161,19 +203,32 @@ class SqlApprovalStore:
                 )
             try:
                 request_id = conn.execute(
-                    insert(r).values(name=name, version=target.version, alias=alias,
-                                     requested_by=username, requested_time=now_ms(),
-                                     comment=comment, status=ApprovalStatus.PENDING)
+                    insert(r)
+                    .values(
+                        name=name,
+                        version=target.version,
+                        alias=alias,
+                        requested_by=username,
+                        requested_time=now_ms(),
+                        comment=comment,
+                        status=ApprovalStatus.PENDING,
+                    )
                     .returning(r.c.request_id)
-                ).scalar_one()  # fmt: skip
+                ).scalar_one()
             except IntegrityError:
                 raise Conflict(
                     f"someone asked to point {alias!r} of {name!r} at version {target.version} "
                     "at the same time; review or cancel that request"
                 ) from None
-            record_event(conn, username, "request_approval", name, target.version, None,
-                                  {"request_id": request_id, "alias": alias,
-                                   "comment": comment})  # fmt: skip
+            record_event(
+                conn,
+                username,
+                "request_approval",
+                name,
+                target.version,
+                None,
+                {"request_id": request_id, "alias": alias, "comment": comment},
+            )
             return self._read(conn, request_id)
 
     def review(
@@ -186,20 +241,44 @@ class SqlApprovalStore:
             row = self._lock(conn, request_id)
             policy = self._effective_policy(conn, row.name, row.alias)
             target = _version_or_none(conn, row.name, row.version)
-            check_reviewer(policy, row.version, username, _standing(conn, row.name, username),
-                           requested_by=row.requested_by,
-                           author=None if target is None else target.user_id)  # fmt: skip
+            check_reviewer(
+                policy,
+                row.version,
+                username,
+                _standing(conn, row.name, username),
+                requested_by=row.requested_by,
+                author=None if target is None else target.user_id,
+            )
             rv = s.approval_reviews
             if conn.execute(
-                select(rv.c.reviewer).where(rv.c.request_id == row.request_id,
-                                            rv.c.reviewer == username)
-            ).first():  # fmt: skip
+                select(rv.c.reviewer).where(
+                    rv.c.request_id == row.request_id, rv.c.reviewer == username
+                )
+            ).first():
                 raise Conflict(f"{username!r} has already reviewed request {row.request_id}")
-            conn.execute(insert(rv).values(request_id=row.request_id, reviewer=username,
-                                           decision=decision, comment=comment, time=now_ms()))  # fmt: skip
-            record_event(conn, username, "review_approval", row.name, row.version, None,
-                                  {"request_id": row.request_id, "alias": row.alias,
-                                   "decision": decision, "comment": comment})  # fmt: skip
+            conn.execute(
+                insert(rv).values(
+                    request_id=row.request_id,
+                    reviewer=username,
+                    decision=decision,
+                    comment=comment,
+                    time=now_ms(),
+                )
+            )
+            record_event(
+                conn,
+                username,
+                "review_approval",
+                row.name,
+                row.version,
+                None,
+                {
+                    "request_id": row.request_id,
+                    "alias": row.alias,
+                    "decision": decision,
+                    "comment": comment,
+                },
+            )
             if decision == "reject":
                 self._decide(conn, row, ApprovalStatus.REJECTED, username)
             elif not self._unmet(conn, row, policy):
@@ -262,10 +341,15 @@ class SqlApprovalStore:
     def _unmet(self, conn: Connection, row: Any, policy: ApprovalPolicy) -> list[str]:
         """Return what the policy still needs before the request can be applied."""
         rv = s.approval_reviews
-        approvers = conn.execute(
-            select(rv.c.reviewer).where(rv.c.request_id == row.request_id,
-                                        rv.c.decision == "approve")
-        ).scalars().all()  # fmt: skip
+        approvers = (
+            conn.execute(
+                select(rv.c.reviewer).where(
+                    rv.c.request_id == row.request_id, rv.c.decision == "approve"
+                )
+            )
+            .scalars()
+            .all()
+        )
         standings = {who: _standing(conn, row.name, who) for who in approvers}
         target = _version_or_none(conn, row.name, row.version)
         metrics = None if target is None else _metrics(conn, target.run_id, policy.gates)
@@ -273,14 +357,25 @@ class SqlApprovalStore:
 
     def _decide(self, conn: Connection, row: Any, status: str, username: str | None) -> None:
         r = s.approval_requests
-        conn.execute(update(r).where(r.c.request_id == row.request_id)
-                     .values(status=status, decided_time=now_ms()))  # fmt: skip
-        action = {ApprovalStatus.APPLIED: "apply_approval", ApprovalStatus.REJECTED:
-                  "reject_approval", ApprovalStatus.CANCELLED: "cancel_approval"}[status]  # fmt: skip
-        record_event(conn, username, action, row.name, row.version,
-                              {"request_id": row.request_id, "status": row.status},
-                              {"request_id": row.request_id, "status": str(status),
-                               "alias": row.alias})  # fmt: skip
+        conn.execute(
+            update(r)
+            .where(r.c.request_id == row.request_id)
+            .values(status=status, decided_time=now_ms())
+        )
+        action = {
+            ApprovalStatus.APPLIED: "apply_approval",
+            ApprovalStatus.REJECTED: "reject_approval",
+            ApprovalStatus.CANCELLED: "cancel_approval",
+        }[status]
+        record_event(
+            conn,
+            username,
+            action,
+            row.name,
+            row.version,
+            {"request_id": row.request_id, "status": row.status},
+            {"request_id": row.request_id, "status": str(status), "alias": row.alias},
+        )
 
     def _read(self, conn: Connection, request_id: int) -> ApprovalRequest:
         r, rv = s.approval_requests, s.approval_reviews
@@ -296,9 +391,19 @@ class SqlApprovalStore:
         needs = []
         if row.status == ApprovalStatus.PENDING:
             needs = self._unmet(conn, row, self._effective_policy(conn, row.name, row.alias))
-        return ApprovalRequest(row.request_id, row.name, row.version, row.alias, row.requested_by,
-                               row.requested_time, row.comment, row.status, row.decided_time,
-                               reviews, needs)  # fmt: skip
+        return ApprovalRequest(
+            row.request_id,
+            row.name,
+            row.version,
+            row.alias,
+            row.requested_by,
+            row.requested_time,
+            row.comment,
+            row.status,
+            row.decided_time,
+            reviews,
+            needs,
+        )
 
 
 def _standing(conn: Connection, name: str, username: str | None) -> Standing:

@@ -20,10 +20,14 @@ class SqlAuditLog:
         with write_transaction(self.engine) as conn:
             conn.execute(
                 insert(s.audit_log).values(
-                    time=entry.time, username=entry.username, method=entry.method,
-                    path=entry.path[:4000], target=entry.target, status=entry.status,
+                    time=entry.time,
+                    username=entry.username,
+                    method=entry.method,
+                    path=entry.path[:4000],
+                    target=entry.target,
+                    status=entry.status,
                 )
-            )  # fmt: skip
+            )
 
     def list(self, limit: int = 100, username: str | None = None) -> list[AuditEntry]:
         """Return the newest entries first."""

@@ -95,10 +95,18 @@ class SqlIdempotencyStore:
                 row = None
             if row is None:
                 try:
-                    conn.execute(insert(k).values(
-                        key=key, username=who, request=request_digest, status=None, body=None,
-                        created_time=now, claim=token, lease_until=now + lease_ms,
-                    ))  # fmt: skip
+                    conn.execute(
+                        insert(k).values(
+                            key=key,
+                            username=who,
+                            request=request_digest,
+                            status=None,
+                            body=None,
+                            created_time=now,
+                            claim=token,
+                            lease_until=now + lease_ms,
+                        )
+                    )
                 except IntegrityError:
                     raise Conflict(_RUNNING.format(key=key)) from None
                 return Claim(token=token)

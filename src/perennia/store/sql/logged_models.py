@@ -85,12 +85,19 @@ class SqlLoggedModelStore:
                 location = f"runs:/{source_run_id}/{artifact_folder(model_id)}"
             conn.execute(
                 insert(s.logged_models).values(
-                    model_id=model_id, experiment_id=eid, name=name, artifact_location=location,
-                    creation_time=now, last_updated_time=now, status="PENDING",
-                    status_message=None, model_type=model_type, source_run_id=source_run_id,
+                    model_id=model_id,
+                    experiment_id=eid,
+                    name=name,
+                    artifact_location=location,
+                    creation_time=now,
+                    last_updated_time=now,
+                    status="PENDING",
+                    status_message=None,
+                    model_type=model_type,
+                    source_run_id=source_run_id,
                     lifecycle_stage=LifecycleStage.ACTIVE.value,
                 )
-            )  # fmt: skip
+            )
             _write_pairs(conn, s.logged_model_params, model_id, clean_params)
             _write_pairs(conn, s.logged_model_tags, model_id, clean_tags)
             return _load(conn, [model_id])[0]
@@ -249,8 +256,10 @@ def _load(conn: Connection, model_ids: list[str]) -> list[LoggedModel]:
         return []
     lm = s.logged_models
     rows = {r.model_id: r for r in conn.execute(select(lm).where(lm.c.model_id.in_(model_ids)))}
-    extra: dict[str, dict[str, dict[str, str]]] = {"params": defaultdict(dict),
-                                                   "tags": defaultdict(dict)}  # fmt: skip
+    extra: dict[str, dict[str, dict[str, str]]] = {
+        "params": defaultdict(dict),
+        "tags": defaultdict(dict),
+    }
     for kind, table in (("params", s.logged_model_params), ("tags", s.logged_model_tags)):
         query = select(table.c.model_id, table.c.key, table.c.value)
         for mid, key, value in conn.execute(query.where(table.c.model_id.in_(model_ids))):

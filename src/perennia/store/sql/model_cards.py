@@ -63,9 +63,14 @@ class SqlModelCardStore:
         self.engine = engine
 
     def edit(
-        self, name: str, fields: dict[str, str], *, comment: str = "",
-        expected_revision: int | None = None, username: str | None = None,
-    ) -> ModelCardRevision:  # fmt: skip
+        self,
+        name: str,
+        fields: dict[str, str],
+        *,
+        comment: str = "",
+        expected_revision: int | None = None,
+        username: str | None = None,
+    ) -> ModelCardRevision:
         """Return the new revision: the previous fields updated with `fields` (empty removes)."""
         changes = _check_fields(fields)
         comment = check_text(comment, "comment", 10_000)
@@ -75,8 +80,9 @@ class SqlModelCardStore:
             # Lock the model row so two editors get consecutive revisions, not one conflict.
             conn.execute(
                 select(s.registered_models.c.name)
-                .where(s.registered_models.c.name == model.name).with_for_update()
-            )  # fmt: skip
+                .where(s.registered_models.c.name == model.name)
+                .with_for_update()
+            )
             previous = self._latest(conn, model.name)
             number = previous.revision if previous else 0
             if expected_revision is not None and expected_revision != number:
@@ -91,13 +97,30 @@ class SqlModelCardStore:
                 raise InvalidInput(f"a card holds at most {_MAX_FIELDS} sections")
             if previous is not None and merged == previous.fields:
                 raise InvalidInput(f"nothing to save: the card of {name!r} already says that")
-            conn.execute(insert(c).values(name=model.name, revision=number + 1, fields=json.dumps(merged, sort_keys=True),
-                                          author=username, time=now_ms(), comment=comment))  # fmt: skip
-            changed = sorted(k for k in set(merged) | set(previous.fields if previous else {})
-                             if merged.get(k) != (previous.fields.get(k) if previous else None))  # fmt: skip
-            record_event(conn, username, "edit_card", model.name, None,
-                                  {"revision": number} if previous else None,
-                                  {"revision": number + 1, "sections": changed})  # fmt: skip
+            conn.execute(
+                insert(c).values(
+                    name=model.name,
+                    revision=number + 1,
+                    fields=json.dumps(merged, sort_keys=True),
+                    author=username,
+                    time=now_ms(),
+                    comment=comment,
+                )
+            )
+            changed = sorted(
+                k
+                for k in set(merged) | set(previous.fields if previous else {})
+                if merged.get(k) != (previous.fields.get(k) if previous else None)
+            )
+            record_event(
+                conn,
+                username,
+                "edit_card",
+                model.name,
+                None,
+                {"revision": number} if previous else None,
+                {"revision": number + 1, "sections": changed},
+            )
             return self._latest(conn, model.name)
 
     def get(self, name: str, revision: int | None = None) -> ModelCardRevision | None:
@@ -132,8 +155,9 @@ class SqlModelCardStore:
 
 
 def _revision(row: Any) -> ModelCardRevision:
-    return ModelCardRevision(row.name, row.revision, json.loads(row.fields), row.author, row.time,
-                             row.comment)  # fmt: skip
+    return ModelCardRevision(
+        row.name, row.revision, json.loads(row.fields), row.author, row.time, row.comment
+    )
 
 
 def _number(revision: Any) -> int:

@@ -65,26 +65,37 @@ class SqlModelVersionStore:
         now = now_ms()
         with write_transaction(self.engine) as conn:
             counter = conn.execute(
-                update(rm).where(rm.c.name == name)
+                update(rm)
+                .where(rm.c.name == name)
                 .values(next_version=rm.c.next_version + 1, last_updated_time=now)
                 .returning(rm.c.next_version)
-            ).scalar()  # fmt: skip
+            ).scalar()
             if counter is None:
                 raise NotFound(f"registered model {name!r} does not exist; create it first")
             version = counter - 1
             conn.execute(
                 insert(s.model_versions).values(
-                    name=name, version=version, creation_time=now, last_updated_time=now,
-                    description=description, user_id=username, source=source, run_id=run_id,
-                    digest=digest, status=status, status_message=None, state=VersionState.ACTIVE.value,
+                    name=name,
+                    version=version,
+                    creation_time=now,
+                    last_updated_time=now,
+                    description=description,
+                    user_id=username,
+                    source=source,
+                    run_id=run_id,
+                    digest=digest,
+                    status=status,
+                    status_message=None,
+                    state=VersionState.ACTIVE.value,
                 )
-            )  # fmt: skip
+            )
             rows = [{"name": name, "version": version, "key": k, "value": v} for k, v in pairs]
             if rows:
                 conn.execute(insert(s.model_version_tags), rows)
             created = read_version(conn, name, version)
-            record_event(conn, username, "create_model_version", name, version, None,
-                         version_state(created))  # fmt: skip
+            record_event(
+                conn, username, "create_model_version", name, version, None, version_state(created)
+            )
         return created
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -161,8 +172,9 @@ class SqlModelVersionStore:
             )
             after = read_version(conn, name, version)
             action = "archive_model_version" if archiving else "update_model_version"
-            record_event(conn, username, action, name, version, version_state(current),
-                         version_state(after))  # fmt: skip
+            record_event(
+                conn, username, action, name, version, version_state(current), version_state(after)
+            )
         return after
 
     def delete_model_version(
@@ -175,8 +187,9 @@ class SqlModelVersionStore:
             check_version_removal(current, guarded_aliases(conn, name))
             for table in (s.model_version_tags, s.model_aliases, s.model_versions):
                 conn.execute(delete(table).where(table.c.name == name, table.c.version == version))
-            record_event(conn, username, "delete_model_version", name, version,
-                         version_state(current), None)  # fmt: skip
+            record_event(
+                conn, username, "delete_model_version", name, version, version_state(current), None
+            )
             _cancel_requests_for(conn, name, version, username)
 
     def set_model_version_tag(
@@ -190,10 +203,22 @@ class SqlModelVersionStore:
         with write_transaction(self.engine) as conn:
             read_version(conn, check_model_name(name), version)
             old = conn.execute(select(t.c.value).where(where)).scalar()
-            upsert(conn, t, [{"name": name, "version": version, "key": key, "value": value}],
-                   ("name", "version", "key"), ("value",))  # fmt: skip
-            record_event(conn, username, "set_model_version_tag", name, version,
-                         None if old is None else {key: old}, {key: value})  # fmt: skip
+            upsert(
+                conn,
+                t,
+                [{"name": name, "version": version, "key": key, "value": value}],
+                ("name", "version", "key"),
+                ("value",),
+            )
+            record_event(
+                conn,
+                username,
+                "set_model_version_tag",
+                name,
+                version,
+                None if old is None else {key: old},
+                {key: value},
+            )
 
     def delete_model_version_tag(
         self, name: str, version: int | str, key: str, username: str | None = None
@@ -217,16 +242,30 @@ def _cancel_requests_for(conn: Connection, name: str, version: int, username: st
     """Cancel the pending approval requests of a version that no longer exists."""
     r = s.approval_requests
     pending = conn.execute(
-        select(r.c.request_id, r.c.alias)
-        .where(r.c.name == name, r.c.version == version, r.c.status == "PENDING")
-    ).all()  # fmt: skip
+        select(r.c.request_id, r.c.alias).where(
+            r.c.name == name, r.c.version == version, r.c.status == "PENDING"
+        )
+    ).all()
     for request_id, alias in pending:
-        conn.execute(update(r).where(r.c.request_id == request_id)
-                     .values(status="CANCELLED", decided_time=now_ms()))  # fmt: skip
-        record_event(conn, username, "cancel_approval", name, version,
-                     {"request_id": request_id, "status": "PENDING"},
-                     {"request_id": request_id, "status": "CANCELLED", "alias": alias,
-                      "reason": "version deleted"})  # fmt: skip
+        conn.execute(
+            update(r)
+            .where(r.c.request_id == request_id)
+            .values(status="CANCELLED", decided_time=now_ms())
+        )
+        record_event(
+            conn,
+            username,
+            "cancel_approval",
+            name,
+            version,
+            {"request_id": request_id, "status": "PENDING"},
+            {
+                "request_id": request_id,
+                "status": "CANCELLED",
+                "alias": alias,
+                "reason": "version deleted",
+            },
+        )
 
 
 def _state(state: str) -> str:

@@ -26,9 +26,17 @@ from perennia.store.sql.registry_rows import model_state, models_of, read_model
 from perennia.store.sql.upsert import upsert
 
 # Every table keyed by a registered model's name: a rename moves them all, a delete empties them.
-_BY_NAME = (s.registered_models, s.registered_model_tags, s.model_versions, s.model_version_tags,
-            s.model_aliases, s.model_permissions, s.approval_policies, s.approval_requests,
-            s.model_card_revisions)  # fmt: skip
+_BY_NAME = (
+    s.registered_models,
+    s.registered_model_tags,
+    s.model_versions,
+    s.model_version_tags,
+    s.model_aliases,
+    s.model_permissions,
+    s.approval_policies,
+    s.approval_requests,
+    s.model_card_revisions,
+)
 MAX_PAGE = 10_000
 
 
@@ -68,10 +76,14 @@ class SqlRegisteredModelStore:
             try:
                 conn.execute(
                     insert(rm).values(
-                        name=name, description=description, owner=owner or username,
-                        creation_time=now, last_updated_time=now, next_version=1,
+                        name=name,
+                        description=description,
+                        owner=owner or username,
+                        creation_time=now,
+                        last_updated_time=now,
+                        next_version=1,
                     )
-                )  # fmt: skip
+                )
             except IntegrityError:
                 # Another writer registered the name between our check and our insert.
                 raise AlreadyExists(f"registered model {name!r} already exists") from None
@@ -158,8 +170,15 @@ class SqlRegisteredModelStore:
             conn.execute(update(w).where(w.c.model_name == name).values(model_name=new_name))
             conn.execute(update(rm).where(rm.c.name == new_name).values(last_updated_time=now_ms()))
             model = read_model(conn, new_name)
-            record_event(conn, username, "rename_registered_model", new_name, None, before,
-                         model_state(model))  # fmt: skip
+            record_event(
+                conn,
+                username,
+                "rename_registered_model",
+                new_name,
+                None,
+                before,
+                model_state(model),
+            )
         return model
 
     def delete_registered_model(self, name: str, username: str | None = None) -> None:
@@ -179,10 +198,18 @@ class SqlRegisteredModelStore:
         with write_transaction(self.engine) as conn:
             read_model(conn, check_model_name(name))
             old = conn.execute(select(t.c.value).where(t.c.name == name, t.c.key == key)).scalar()
-            upsert(conn, t, [{"name": name, "key": key, "value": value}], ("name", "key"),
-                   ("value",))  # fmt: skip
-            record_event(conn, username, "set_registered_model_tag", name, None,
-                         None if old is None else {key: old}, {key: value})  # fmt: skip
+            upsert(
+                conn, t, [{"name": name, "key": key, "value": value}], ("name", "key"), ("value",)
+            )
+            record_event(
+                conn,
+                username,
+                "set_registered_model_tag",
+                name,
+                None,
+                None if old is None else {key: old},
+                {key: value},
+            )
 
     def delete_registered_model_tag(self, name: str, key: str, username: str | None = None) -> None:
         """Delete a tag of a registered model; NotFound when it has no such tag."""

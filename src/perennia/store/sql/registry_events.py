@@ -29,11 +29,18 @@ def record_event(
     from perennia.store.sql.webhooks import enqueue_deliveries
 
     event_id = conn.execute(
-        insert(s.registry_events).values(
-            time=now_ms(), username=username, action=action, model_name=name, version=version,
-            before=dumps(before), after=dumps(after),
-        ).returning(s.registry_events.c.event_id)
-    ).scalar_one()  # fmt: skip
+        insert(s.registry_events)
+        .values(
+            time=now_ms(),
+            username=username,
+            action=action,
+            model_name=name,
+            version=version,
+            before=dumps(before),
+            after=dumps(after),
+        )
+        .returning(s.registry_events.c.event_id)
+    ).scalar_one()
     enqueue_deliveries(conn, event_id, name, action)
     return int(event_id)
 
@@ -47,8 +54,16 @@ def read_event(conn: Connection, event_id: int) -> RegistryEvent | None:
 
 def event_of(row: Any) -> RegistryEvent:
     """Return the RegistryEvent a registry_events row holds."""
-    return RegistryEvent(row.event_id, row.time, row.username, row.action, row.model_name,
-                         row.version, loads(row.before), loads(row.after))  # fmt: skip
+    return RegistryEvent(
+        row.event_id,
+        row.time,
+        row.username,
+        row.action,
+        row.model_name,
+        row.version,
+        loads(row.before),
+        loads(row.after),
+    )
 
 
 def dumps(value: dict[str, Any] | None) -> str | None:

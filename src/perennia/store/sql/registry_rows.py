@@ -47,7 +47,7 @@ def models_of(conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
             select(mv.c.name, func.max(mv.c.version))
             .where(mv.c.name.in_(names))
             .group_by(mv.c.name)
-        ).all()  # fmt: skip
+        ).all()
     )
     return [
         RegisteredModel(
@@ -59,7 +59,7 @@ def models_of(conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
             tags[row.name],
             aliases[row.name],
             latest.get(row.name),
-        )  # fmt: skip
+        )
         for row in rows
     ]
 
@@ -82,15 +82,15 @@ def versions_of(conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
     t, a = s.model_version_tags, s.model_aliases
     tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
     for name, version, key, value in conn.execute(
-        select(t.c.name, t.c.version, t.c.key, t.c.value)
-        .where(tuple_(t.c.name, t.c.version).in_(keys))
-    ):  # fmt: skip
+        select(t.c.name, t.c.version, t.c.key, t.c.value).where(
+            tuple_(t.c.name, t.c.version).in_(keys)
+        )
+    ):
         tags[name, version][key] = value
     aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
     for name, version, alias in conn.execute(
-        select(a.c.name, a.c.version, a.c.alias)
-        .where(tuple_(a.c.name, a.c.version).in_(keys))
-    ):  # fmt: skip
+        select(a.c.name, a.c.version, a.c.alias).where(tuple_(a.c.name, a.c.version).in_(keys))
+    ):
         aliases[name, version].append(alias)
     return [
         ModelVersion(
@@ -108,20 +108,32 @@ def versions_of(conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
             row.state,
             tags[row.name, row.version],
             sorted(aliases[row.name, row.version]),
-        )  # fmt: skip
+        )
         for row in rows
     ]
 
 
 def model_state(model: RegisteredModel) -> dict[str, Any]:
     """Return what a registry event records of a model, before or after a change."""
-    return {"name": model.name, "description": model.description, "owner": model.owner,
-            "tags": dict(model.tags), "aliases": dict(model.aliases)}  # fmt: skip
+    return {
+        "name": model.name,
+        "description": model.description,
+        "owner": model.owner,
+        "tags": dict(model.tags),
+        "aliases": dict(model.aliases),
+    }
 
 
 def version_state(version: ModelVersion) -> dict[str, Any]:
     """Return what a registry event records of a version, before or after a change."""
-    return {"version": version.version, "description": version.description,
-            "status": version.status, "state": version.state, "source": version.source,
-            "run_id": version.run_id, "digest": version.digest, "aliases": list(version.aliases),
-            "tags": dict(version.tags)}  # fmt: skip
+    return {
+        "version": version.version,
+        "description": version.description,
+        "status": version.status,
+        "state": version.state,
+        "source": version.source,
+        "run_id": version.run_id,
+        "digest": version.digest,
+        "aliases": list(version.aliases),
+        "tags": dict(version.tags),
+    }

@@ -220,9 +220,16 @@ def search_frame(conn: Connection, query: Select, max_results: int | None) -> pd
     index = {run_id: i for i, run_id in enumerate(run_ids)}
     runs = s.runs
     info_columns = (
-        runs.c.run_uuid, runs.c.experiment_id, runs.c.name, runs.c.status, runs.c.start_time,
-        runs.c.end_time, runs.c.user_id, runs.c.parent_run_uuid, runs.c.lifecycle_stage,
-    )  # fmt: skip
+        runs.c.run_uuid,
+        runs.c.experiment_id,
+        runs.c.name,
+        runs.c.status,
+        runs.c.start_time,
+        runs.c.end_time,
+        runs.c.user_id,
+        runs.c.parent_run_uuid,
+        runs.c.lifecycle_stage,
+    )
     info_rows: list[Any] = [None] * n
     # A short selection goes back as id lists; a long one is joined as a subquery (one query per
     # table instead of one per 900 ids), without its ORDER BY and LIMIT unless the limit cut it.

@@ -345,7 +345,7 @@ approval_requests = Table(
         unique=True,
         postgresql_where=text("status = 'PENDING'"),
         sqlite_where=text("status = 'PENDING'"),
-    ),  # fmt: skip
+    ),
     sqlite_autoincrement=True,
 )
 
@@ -440,7 +440,7 @@ logged_model_params = Table(
         String(64),
         ForeignKey("logged_models.model_id", ondelete="CASCADE"),
         nullable=False,
-    ),  # fmt: skip
+    ),
     Column("key", String(KEY_LENGTH), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("model_id", "key", name="logged_model_params_pk"),
@@ -454,7 +454,7 @@ logged_model_tags = Table(
         String(64),
         ForeignKey("logged_models.model_id", ondelete="CASCADE"),
         nullable=False,
-    ),  # fmt: skip
+    ),
     Column("key", String(KEY_LENGTH), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("model_id", "key", name="logged_model_tags_pk"),

@@ -100,10 +100,12 @@ class SqlUserStore:
         with write_transaction(self.engine) as conn:
             token_id = conn.execute(
                 insert(s.api_tokens).values(
-                    user_id=user.user_id, name=name, token_hash=token_hash(secret),
+                    user_id=user.user_id,
+                    name=name,
+                    token_hash=token_hash(secret),
                     creation_time=now,
                 )
-            ).inserted_primary_key[0]  # fmt: skip
+            ).inserted_primary_key[0]
         return ApiToken(token_id, username, name, now), secret
 
     def list_tokens(self, username: str | None = None) -> list[ApiToken]:

@@ -36,9 +36,12 @@ class SqlWebhookOutbox:
             return conn.execute(_due(select(d.c.delivery_id), now).limit(1)).first() is not None
 
     def claim(
-        self, now: int | None = None, limit: int = 1, lease_ms: int = LEASE_MS,
+        self,
+        now: int | None = None,
+        limit: int = 1,
+        lease_ms: int = LEASE_MS,
         max_attempts: int = MAX_ATTEMPTS,
-    ) -> list[ClaimedDelivery]:  # fmt: skip
+    ) -> list[ClaimedDelivery]:
         """Return up to `limit` due deliveries, now leased to this caller until `now + lease_ms`.
 
         A delivery whose last permitted attempt never reported back (its sender died) is
@@ -50,10 +53,20 @@ class SqlWebhookOutbox:
         with write_transaction(self.engine) as conn:
             # A few spare candidates: a rival may win some of them between our SELECT and UPDATE.
             candidates = conn.execute(
-                _due(select(d.c.delivery_id, d.c.webhook_id, d.c.event_id, d.c.status,
-                            d.c.attempts, d.c.next_attempt_time), now)
-                .order_by(d.c.next_attempt_time, d.c.delivery_id).limit(limit + 8)
-            ).all()  # fmt: skip
+                _due(
+                    select(
+                        d.c.delivery_id,
+                        d.c.webhook_id,
+                        d.c.event_id,
+                        d.c.status,
+                        d.c.attempts,
+                        d.c.next_attempt_time,
+                    ),
+                    now,
+                )
+                .order_by(d.c.next_attempt_time, d.c.delivery_id)
+                .limit(limit + 8)
+            ).all()
             for row in candidates:
                 if len(claimed) >= limit:
                     break
@@ -66,16 +79,22 @@ class SqlWebhookOutbox:
                 values = (
                     {"status": "failed", "last_error": gave_up}
                     if exhausted
-                    else {"status": "sending", "attempts": row.attempts + 1,
-                          "next_attempt_time": now + lease_ms}
-                )  # fmt: skip
+                    else {
+                        "status": "sending",
+                        "attempts": row.attempts + 1,
+                        "next_attempt_time": now + lease_ms,
+                    }
+                )
                 won = conn.execute(
                     update(d)
-                    .where(d.c.delivery_id == row.delivery_id, d.c.status == row.status,
-                           d.c.attempts == row.attempts,
-                           d.c.next_attempt_time == row.next_attempt_time)
+                    .where(
+                        d.c.delivery_id == row.delivery_id,
+                        d.c.status == row.status,
+                        d.c.attempts == row.attempts,
+                        d.c.next_attempt_time == row.next_attempt_time,
+                    )
                     .values(**values)
-                )  # fmt: skip
+                )
                 if won.rowcount == 1 and not exhausted:
                     claimed.append(
                         (row.delivery_id, row.webhook_id, row.event_id, row.attempts + 1)
@@ -91,9 +110,14 @@ class SqlWebhookOutbox:
         return ClaimedDelivery(delivery_id, webhook_id, attempt, hook.url, hook.secret, event)
 
     def record_attempt(
-        self, claim: ClaimedDelivery, *, status_code: int | None = None, error: str | None = None,
-        now: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-    ) -> str | None:  # fmt: skip
+        self,
+        claim: ClaimedDelivery,
+        *,
+        status_code: int | None = None,
+        error: str | None = None,
+        now: int | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> str | None:
         """Return the delivery's new status after one attempt, or None if the claim was lost.
 
         A 2xx answer delivers; anything else is retried after `backoff_ms`, until the
@@ -101,8 +125,10 @@ class SqlWebhookOutbox:
         """
         d = s.webhook_deliveries
         now = now_ms() if now is None else now
-        values: dict[str, object] = {"last_status_code": status_code,
-                                     "last_error": None if error is None else error[:_MAX_ERROR]}  # fmt: skip
+        values: dict[str, object] = {
+            "last_status_code": status_code,
+            "last_error": None if error is None else error[:_MAX_ERROR],
+        }
         if status_code is not None and 200 <= status_code < 300 and error is None:
             values.update(status="delivered", delivered_time=now)
         elif claim.attempt >= max_attempts:
@@ -112,10 +138,13 @@ class SqlWebhookOutbox:
         with write_transaction(self.engine) as conn:
             done = conn.execute(
                 update(d)
-                .where(d.c.delivery_id == claim.delivery_id, d.c.status == "sending",
-                       d.c.attempts == claim.attempt)
+                .where(
+                    d.c.delivery_id == claim.delivery_id,
+                    d.c.status == "sending",
+                    d.c.attempts == claim.attempt,
+                )
                 .values(**values)
-            )  # fmt: skip
+            )
         return str(values["status"]) if done.rowcount == 1 else None
 
 

@@ -24,14 +24,33 @@ BACKOFF_BASE_MS = 10_000  # 10 s, 20 s, 40 s, 80 s between the five attempts
 BACKOFF_CAP_MS = 3_600_000
 STATUSES = ("pending", "sending", "delivered", "failed")
 _MAX_ID = 2**31 - 1
-ACTIONS = frozenset({
-    "create_registered_model", "update_registered_model", "rename_registered_model",
-    "delete_registered_model", "set_registered_model_tag", "delete_registered_model_tag",
-    "create_model_version", "update_model_version", "delete_model_version",
-    "set_model_version_tag", "delete_model_version_tag", "set_alias", "delete_alias",
-    "rollback_alias", "approve_alias", "request_approval", "review_approval", "apply_approval",
-    "reject_approval", "cancel_approval", "set_policy", "delete_policy", "edit_card",
-})  # fmt: skip
+ACTIONS = frozenset(
+    {
+        "create_registered_model",
+        "update_registered_model",
+        "rename_registered_model",
+        "delete_registered_model",
+        "set_registered_model_tag",
+        "delete_registered_model_tag",
+        "create_model_version",
+        "update_model_version",
+        "delete_model_version",
+        "set_model_version_tag",
+        "delete_model_version_tag",
+        "set_alias",
+        "delete_alias",
+        "rollback_alias",
+        "approve_alias",
+        "request_approval",
+        "review_approval",
+        "apply_approval",
+        "reject_approval",
+        "cancel_approval",
+        "set_policy",
+        "delete_policy",
+        "edit_card",
+    }
+)
 
 
 def check_url(url: object) -> str:
@@ -102,9 +121,17 @@ def enqueue_deliveries(conn: Connection, event_id: int, model_name: str, action:
         due = now_ms()
         conn.execute(
             insert(s.webhook_deliveries),
-            [{"webhook_id": t, "event_id": event_id, "status": "pending", "attempts": 0,
-              "next_attempt_time": due} for t in targets],
-        )  # fmt: skip
+            [
+                {
+                    "webhook_id": t,
+                    "event_id": event_id,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_time": due,
+                }
+                for t in targets
+            ],
+        )
     return len(targets)
 
 
@@ -114,14 +141,29 @@ def _subscribed(events_json: str, action: str) -> bool:
 
 
 def _webhook(row) -> Webhook:
-    return Webhook(row.webhook_id, row.url, json.loads(row.events), row.model_name,
-                   bool(row.active), row.created_by, row.creation_time)  # fmt: skip
+    return Webhook(
+        row.webhook_id,
+        row.url,
+        json.loads(row.events),
+        row.model_name,
+        bool(row.active),
+        row.created_by,
+        row.creation_time,
+    )
 
 
 def _delivery(row) -> WebhookDelivery:
-    return WebhookDelivery(row.delivery_id, row.webhook_id, row.event_id, row.status,
-                           row.attempts, row.next_attempt_time, row.last_status_code,
-                           row.last_error, row.delivered_time)  # fmt: skip
+    return WebhookDelivery(
+        row.delivery_id,
+        row.webhook_id,
+        row.event_id,
+        row.status,
+        row.attempts,
+        row.next_attempt_time,
+        row.last_status_code,
+        row.last_error,
+        row.delivered_time,
+    )
 
 
 class SqlWebhookStore:
@@ -131,9 +173,14 @@ class SqlWebhookStore:
         self.engine = engine
 
     def create(
-        self, url: str, *, events: Sequence[str] = (), model_name: str | None = None,
-        secret: str | None = None, username: str | None = None,
-    ) -> tuple[Webhook, str]:  # fmt: skip
+        self,
+        url: str,
+        *,
+        events: Sequence[str] = (),
+        model_name: str | None = None,
+        secret: str | None = None,
+        username: str | None = None,
+    ) -> tuple[Webhook, str]:
         """Return the new webhook and its signing secret (generated when not given)."""
         from perennia.store.registry_checks import check_model_name
 
@@ -142,15 +189,22 @@ class SqlWebhookStore:
         if model_name is not None:
             check_model_name(model_name)
         secret = _check_secret(secret) if secret is not None else _new_secret()
-        row = {"url": url, "secret": secret, "events": json.dumps(actions),
-               "model_name": model_name, "active": 1, "created_by": username,
-               "creation_time": now_ms()}  # fmt: skip
+        row = {
+            "url": url,
+            "secret": secret,
+            "events": json.dumps(actions),
+            "model_name": model_name,
+            "active": 1,
+            "created_by": username,
+            "creation_time": now_ms(),
+        }
         with write_transaction(self.engine) as conn:
             webhook_id = conn.execute(
                 insert(s.webhooks).values(**row).returning(s.webhooks.c.webhook_id)
             ).scalar_one()
-        webhook = Webhook(int(webhook_id), url, actions, model_name, True, username,
-                          row["creation_time"])  # fmt: skip
+        webhook = Webhook(
+            int(webhook_id), url, actions, model_name, True, username, row["creation_time"]
+        )
         return webhook, secret
 
     def list(self) -> list[Webhook]:

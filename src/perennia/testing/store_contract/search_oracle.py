@@ -37,9 +37,13 @@ def populate(store, n: int = 60, seed: int = 11) -> tuple[str, dict[str, dict]]:
         parent = rng.choice(sorted(truth)) if truth and rng.random() < 0.2 else None
         source = rng.choice([None, "train.py", "nb.ipynb"])
         run = store.runs.create(
-            eid, run_name=f"run-{i:02d}", start_time=start, user_id=f"u{i % 3}",
-            parent_run_id=parent, source_name=source,
-        )  # fmt: skip
+            eid,
+            run_name=f"run-{i:02d}",
+            start_time=start,
+            user_id=f"u{i % 3}",
+            parent_run_id=parent,
+            source_name=source,
+        )
         run_id = run.info.run_id
         metrics = {}
         for key in ("acc", "loss", "val loss"):
@@ -57,9 +61,11 @@ def populate(store, n: int = 60, seed: int = 11) -> tuple[str, dict[str, dict]]:
         for key, value in metrics.items():
             batch.append(key, value, 0, start)
         store.log_batch(
-            run_id, batch, [Param(k, v) for k, v in params.items()],
+            run_id,
+            batch,
+            [Param(k, v) for k, v in params.items()],
             [RunTag(k, v) for k, v in tags.items()],
-        )  # fmt: skip
+        )
         inputs = []
         if i % 3 == 0:
             inputs.append(DatasetInput(_dataset("train"), "training"))
@@ -77,16 +83,25 @@ def populate(store, n: int = 60, seed: int = 11) -> tuple[str, dict[str, dict]]:
             "param": params,
             "tag": tags,
             "attribute": {
-                "run_id": run_id, "run_uuid": run_id, "run_name": f"run-{i:02d}", "status": status,
-                "user_id": f"u{i % 3}", "experiment_id": eid, "lifecycle_stage": "active",
-                "start_time": start, "created": start, "end_time": end, "parent_run_id": parent,
-                "source_name": source, "git_commit": None,
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "run_name": f"run-{i:02d}",
+                "status": status,
+                "user_id": f"u{i % 3}",
+                "experiment_id": eid,
+                "lifecycle_stage": "active",
+                "start_time": start,
+                "created": start,
+                "end_time": end,
+                "parent_run_id": parent,
+                "source_name": source,
+                "git_commit": None,
             },
             "dataset": [
                 {"name": d.dataset.name, "digest": d.dataset.digest, "context": d.context or ""}
                 for d in inputs
             ],
-        }  # fmt: skip
+        }
     return eid, truth
 
 

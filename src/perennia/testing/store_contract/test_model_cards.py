@@ -10,14 +10,24 @@ from perennia.errors import Conflict, InvalidInput, NotFound
 def test_edits_are_saved_as_numbered_revisions_that_merge_sections(store) -> None:
     store.registry.create_registered_model("fraud")
     assert store.cards.get("fraud") is None and store.cards.revisions("fraud") == []
-    first = store.cards.edit("fraud", {"intended_use": "flag card fraud", "limitations": "EU only"},
-                             comment="first draft", username="ana")  # fmt: skip
+    first = store.cards.edit(
+        "fraud",
+        {"intended_use": "flag card fraud", "limitations": "EU only"},
+        comment="first draft",
+        username="ana",
+    )
     assert (first.revision, first.comment) == (1, "first draft")
-    second = store.cards.edit("fraud", {"limitations": "", "caveats_and_recommendations": "retrain"},
-                              expected_revision=1, username="bob")  # fmt: skip
+    second = store.cards.edit(
+        "fraud",
+        {"limitations": "", "caveats_and_recommendations": "retrain"},
+        expected_revision=1,
+        username="bob",
+    )
     assert second.revision == 2
-    assert second.fields == {"intended_use": "flag card fraud",
-                             "caveats_and_recommendations": "retrain"}  # fmt: skip
+    assert second.fields == {
+        "intended_use": "flag card fraud",
+        "caveats_and_recommendations": "retrain",
+    }
     assert store.cards.get("fraud") == second
     assert store.cards.get("fraud", 1).fields["limitations"] == "EU only"
     assert [r.revision for r in store.cards.revisions("fraud")] == [1, 2]

@@ -45,13 +45,24 @@ def test_models_are_created_read_listed_and_names_are_unique(store) -> None:
 
 def test_versions_number_from_one_and_carry_their_source_run_and_digest(store, recorded):
     store.registry.create_registered_model("fraud")
-    first = store.versions.create_model_version("fraud", f"runs:/{RUN}/model", run_id=RUN, digest=DIGEST,
-                                          description="first", tags={"stage": "dev"}, username="ana")  # fmt: skip
+    first = store.versions.create_model_version(
+        "fraud",
+        f"runs:/{RUN}/model",
+        run_id=RUN,
+        digest=DIGEST,
+        description="first",
+        tags={"stage": "dev"},
+        username="ana",
+    )
     second = store.versions.create_model_version("fraud", f"runs:/{RUN}/model2")
     assert (first.version, second.version) == (1, 2)
     assert (first.run_id, first.digest, first.user_id, first.status, first.state) == (
-        RUN, DIGEST, recorded("ana"), "READY", "active",
-    )  # fmt: skip
+        RUN,
+        DIGEST,
+        recorded("ana"),
+        "READY",
+        "active",
+    )
     assert store.versions.get_model_version("fraud", "1") == first
     assert store.versions.get_latest_version("fraud").version == 2
     assert store.registry.get_registered_model("fraud").latest_version == 2
@@ -142,13 +153,20 @@ def test_every_change_is_an_event_with_before_and_after(store, recorded) -> None
     store.aliases.delete_alias("fraud", "champion", username="cy")
     events = store.registry.events("fraud")
     assert [e.action for e in events] == [
-        "delete_alias", "archive_model_version", "set_alias", "set_alias",
-        "create_model_version", "create_model_version", "create_registered_model",
-    ]  # fmt: skip
+        "delete_alias",
+        "archive_model_version",
+        "set_alias",
+        "set_alias",
+        "create_model_version",
+        "create_model_version",
+        "create_registered_model",
+    ]
     move = events[2]
     assert (move.username, move.before, move.after) == (
-        recorded("bo"), {"alias": "champion", "version": 1}, {"alias": "champion", "version": 2},
-    )  # fmt: skip
+        recorded("bo"),
+        {"alias": "champion", "version": 1},
+        {"alias": "champion", "version": 2},
+    )
     assert events[1].before["state"] == "active" and events[1].after["state"] == "archived"
     assert events[0].after is None and events[0].username == recorded("cy")
 
@@ -178,12 +196,15 @@ def test_deleting_a_model_keeps_its_events_in_the_log_but_not_for_a_new_model_of
     with pytest.raises(NotFound):
         store.registry.events("fraud")  # no such model now; its history stays in the whole log
     assert [(e.action, e.model_name) for e in store.registry.events(limit=1)] == [
-        ("delete_registered_model", "fraud")]  # fmt: skip
+        ("delete_registered_model", "fraud")
+    ]
     store.registry.create_registered_model("fraud")
     assert store.versions.create_model_version("fraud", "s").version == 1
     # A new model under an old name starts its own history.
     assert [e.action for e in store.registry.events("fraud")] == [
-        "create_model_version", "create_registered_model"]  # fmt: skip
+        "create_model_version",
+        "create_registered_model",
+    ]
 
 
 def test_names_with_punctuation_work_everywhere(store) -> None:
@@ -229,12 +250,19 @@ def test_model_and_version_fields_change_and_deleting_a_version_drops_its_aliase
     model = store.registry.update_registered_model("fraud", description="new", owner="bo")
     assert (model.description, model.owner) == ("new", "bo")
     updated = store.versions.update_model_version(
-        "fraud", "1", description="d", status="FAILED_REGISTRATION", status_message="bad",
+        "fraud",
+        "1",
+        description="d",
+        status="FAILED_REGISTRATION",
+        status_message="bad",
         state="deprecated",
-    )  # fmt: skip
+    )
     assert (updated.description, updated.status, updated.status_message, updated.state) == (
-        "d", "FAILED_REGISTRATION", "bad", "deprecated",
-    )  # fmt: skip
+        "d",
+        "FAILED_REGISTRATION",
+        "bad",
+        "deprecated",
+    )
     store.aliases.set_alias("fraud", "champion", 2)
     store.versions.delete_model_version("fraud", 2)
     assert store.registry.get_registered_model("fraud").aliases == {}
@@ -253,8 +281,11 @@ def test_versions_page_across_models_and_events_span_every_model(store) -> None:
         run_id=RUN, max_results=3, page_token=first.next_page_token
     )
     assert [(v.name, v.version) for v in [*first, *rest]] == [
-        ("churn", 2), ("churn", 1), ("fraud", 2), ("fraud", 1),
-    ]  # fmt: skip
+        ("churn", 2),
+        ("churn", 1),
+        ("fraud", 2),
+        ("fraud", 1),
+    ]
     assert {e.model_name for e in store.registry.events()} == {"churn", "fraud"}
     assert len(store.registry.events(limit=2)) == 2
     assert len(store.registry.events("fraud", limit=0)) == 1  # limits are clamped, not refused

@@ -140,9 +140,15 @@ def test_search_frame_honours_filter_order_and_max_results(store) -> None:
 
 
 MALFORMED = [
-    "metrics.acc >", "params.model = 1", "nope.x = 'a'", "(metrics.a > 1", "metrics.a > 1 and",
-    "datasets.size = 'x'", "attributes.start_time > 1e400", "params.model LIKE 'x\\\\'",
-]  # fmt: skip
+    "metrics.acc >",
+    "params.model = 1",
+    "nope.x = 'a'",
+    "(metrics.a > 1",
+    "metrics.a > 1 and",
+    "datasets.size = 'x'",
+    "attributes.start_time > 1e400",
+    "params.model LIKE 'x\\\\'",
+]
 
 
 def test_malformed_filters_raise_invalid_filter_and_change_nothing(store) -> None:

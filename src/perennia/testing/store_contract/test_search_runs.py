@@ -134,30 +134,43 @@ def _comparison_texts(truth: dict[str, dict]):
         st.sampled_from([-1, -0.5, -0.1, 0, 0.1, 0.3, 0.5, 1, 2]).map(str),
     )
     strings = {
-        "params.model": MODELS, "params.depth": [str(d) for d in range(1, 12)],
-        "tags.team": TEAMS, "tags.`mlflow.note`": ["x", "y"],
-        "attributes.status": sorted(set(STATUSES)), "attributes.user_id": ["u0", "u1", "u2"],
+        "params.model": MODELS,
+        "params.depth": [str(d) for d in range(1, 12)],
+        "tags.team": TEAMS,
+        "tags.`mlflow.note`": ["x", "y"],
+        "attributes.status": sorted(set(STATUSES)),
+        "attributes.user_id": ["u0", "u1", "u2"],
         "attributes.run_name": [r["attribute"]["run_name"] for r in runs[:10]],
-        "datasets.name": list(DIGESTS), "datasets.context": ["training", "evaluation"],
+        "datasets.name": list(DIGESTS),
+        "datasets.context": ["training", "evaluation"],
         "datasets.digest": list(DIGESTS.values()),
-    }  # fmt: skip
+    }
     string = st.sampled_from(sorted(strings)).flatmap(
         lambda key: st.one_of(
-            st.tuples(st.just(key), st.sampled_from(["=", "!="]), st.sampled_from(strings[key]).map(quoted)),
-            st.tuples(st.just(key), st.sampled_from(["LIKE", "ILIKE"]), pattern(strings[key]).map(quoted)),
             st.tuples(
-                st.just(key), st.sampled_from(["IN", "NOT IN"]),
+                st.just(key),
+                st.sampled_from(["=", "!="]),
+                st.sampled_from(strings[key]).map(quoted),
+            ),
+            st.tuples(
+                st.just(key), st.sampled_from(["LIKE", "ILIKE"]), pattern(strings[key]).map(quoted)
+            ),
+            st.tuples(
+                st.just(key),
+                st.sampled_from(["IN", "NOT IN"]),
                 st.lists(st.sampled_from(strings[key]), min_size=1, max_size=3).map(
                     lambda vs: "(" + ", ".join(quoted(v) for v in vs) + ")"
                 ),
             ),
         )
-    )  # fmt: skip
+    )
     time = st.tuples(
         st.sampled_from(["attributes.start_time", "attributes.end_time", "attributes.created"]),
         st.sampled_from(["=", "!=", "<", "<=", ">", ">="]),
-        st.sampled_from(times).flatmap(lambda t: st.sampled_from([t, t + 1, t - 0.5, t + 5000])).map(str),
-    )  # fmt: skip
+        st.sampled_from(times)
+        .flatmap(lambda t: st.sampled_from([t, t + 1, t - 0.5, t + 5000]))
+        .map(str),
+    )
     null = st.tuples(
         st.sampled_from(sorted(strings) + ["metrics.acc", "attributes.end_time", "params.nope"]),
         st.sampled_from(["IS NULL", "IS NOT NULL"]),
@@ -171,11 +184,13 @@ def _filters(truth: dict[str, dict]):
     return st.recursive(
         _comparison_texts(truth),
         lambda inner: st.one_of(
-            st.tuples(inner, st.sampled_from([" AND ", " OR ", " and ", " or "]), inner).map("".join),
+            st.tuples(inner, st.sampled_from([" AND ", " OR ", " and ", " or "]), inner).map(
+                "".join
+            ),
             inner.map(lambda e: f"({e})"),
         ),
         max_leaves=5,
-    )  # fmt: skip
+    )
 
 
 def test_generated_filters_select_exactly_what_the_oracle_selects(store) -> None:

@@ -70,10 +70,14 @@ def _tracked_fit(original: Any, estimator: Any, args: tuple, kwargs: dict) -> An
         result = original(estimator, *args, **kwargs)
         X = args[0] if args else kwargs.get("X")
         y = args[1] if len(args) > 1 else kwargs.get("y")
-        _safely("tags", fluent.set_tags, {
-            "estimator_name": type(estimator).__name__,
-            "estimator_class": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
-        })  # fmt: skip
+        _safely(
+            "tags",
+            fluent.set_tags,
+            {
+                "estimator_name": type(estimator).__name__,
+                "estimator_class": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+            },
+        )
         if _options.get("log_training_metrics", True) and y is not None:
             _safely(
                 "training metrics",
@@ -120,10 +124,16 @@ def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str
     predicted = estimator.predict(X)
     result = {
         "training_accuracy_score": metrics.accuracy_score(y, predicted, sample_weight=weight),
-        "training_precision_score": metrics.precision_score(y, predicted, average="weighted", sample_weight=weight, zero_division=0),
-        "training_recall_score": metrics.recall_score(y, predicted, average="weighted", sample_weight=weight, zero_division=0),
-        "training_f1_score": metrics.f1_score(y, predicted, average="weighted", sample_weight=weight, zero_division=0),
-    }  # fmt: skip
+        "training_precision_score": metrics.precision_score(
+            y, predicted, average="weighted", sample_weight=weight, zero_division=0
+        ),
+        "training_recall_score": metrics.recall_score(
+            y, predicted, average="weighted", sample_weight=weight, zero_division=0
+        ),
+        "training_f1_score": metrics.f1_score(
+            y, predicted, average="weighted", sample_weight=weight, zero_division=0
+        ),
+    }
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X)
         classes = getattr(estimator, "classes_", None)

@@ -114,10 +114,14 @@ def _create_fresh(conn: Connection) -> None:
     now = int(time.time() * 1000)
     conn.execute(
         insert(schema.experiments).values(
-            experiment_id=0, name="Default", artifact_location=None,
-            lifecycle_stage="active", creation_time=now, last_update_time=now,
+            experiment_id=0,
+            name="Default",
+            artifact_location=None,
+            lifecycle_stage="active",
+            creation_time=now,
+            last_update_time=now,
         )
-    )  # fmt: skip
+    )
     conn.execute(
         text(
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "

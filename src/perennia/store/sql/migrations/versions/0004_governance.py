@@ -29,7 +29,7 @@ def upgrade() -> None:
             sa.Integer,
             sa.ForeignKey("users.user_id", ondelete="CASCADE"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("role", sa.String(16), nullable=False),
         sa.PrimaryKeyConstraint("name", "user_id", name="model_permissions_pk"),
     )
@@ -60,10 +60,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_approval_requests_model", "approval_requests", ["name", "status"])
     op.create_index(
-        "ux_approval_requests_pending", "approval_requests", ["name", "alias", "version"],
-        unique=True, postgresql_where=sa.text("status = 'PENDING'"),
+        "ux_approval_requests_pending",
+        "approval_requests",
+        ["name", "alias", "version"],
+        unique=True,
+        postgresql_where=sa.text("status = 'PENDING'"),
         sqlite_where=sa.text("status = 'PENDING'"),
-    )  # fmt: skip
+    )
     op.create_table(
         "approval_reviews",
         sa.Column(
@@ -71,7 +74,7 @@ def upgrade() -> None:
             sa.Integer,
             sa.ForeignKey("approval_requests.request_id", ondelete="CASCADE"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("reviewer", sa.String(_NAME), nullable=False),
         sa.Column("decision", sa.String(16), nullable=False),
         sa.Column("comment", sa.Text, nullable=False),
@@ -108,7 +111,7 @@ def upgrade() -> None:
             sa.Integer,
             sa.ForeignKey("webhooks.webhook_id", ondelete="CASCADE"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("event_id", sa.Integer, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
@@ -129,7 +132,7 @@ def upgrade() -> None:
             sa.Integer,
             sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("name", sa.String(_NAME), nullable=False),
         sa.Column("artifact_location", sa.Text, nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
@@ -144,8 +147,10 @@ def upgrade() -> None:
         "ix_logged_models_experiment", "logged_models", ["experiment_id", "creation_time"]
     )
     op.create_index("ix_logged_models_run", "logged_models", ["source_run_id"])
-    for table, pk in (("logged_model_params", "logged_model_params_pk"),
-                      ("logged_model_tags", "logged_model_tags_pk")):  # fmt: skip
+    for table, pk in (
+        ("logged_model_params", "logged_model_params_pk"),
+        ("logged_model_tags", "logged_model_tags_pk"),
+    ):
         op.create_table(
             table,
             sa.Column(
@@ -153,7 +158,7 @@ def upgrade() -> None:
                 sa.String(64),
                 sa.ForeignKey("logged_models.model_id", ondelete="CASCADE"),
                 nullable=False,
-            ),  # fmt: skip
+            ),
             sa.Column("key", sa.String(_KEY), nullable=False),
             sa.Column("value", sa.Text, nullable=False),
             sa.PrimaryKeyConstraint("model_id", "key", name=pk),
