@@ -95,3 +95,18 @@ def test_an_empty_audit_log_says_what_it_covers(
     perennia.set_experiment("unaudited")
     code, out, _ = run_cli(capsys, "audit")
     assert code == 0 and "requests answered by `perennia server`" in " ".join(out.split())
+
+
+def test_prompts_registered_through_mlflow_are_not_listed_as_models(
+    tracking: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    perennia.registry.create_registered_model("fraud")
+    # What MLflow's register_prompt sends: a registered model carrying the prompt tag.
+    perennia.registry.create_registered_model(
+        "greeting", tags={"mlflow.prompt.is_prompt": "true"}
+    )
+    code, out, _ = run_cli(capsys, "models", "list")
+    assert code == 0 and "fraud" in out and "greeting" not in out.split("prompt(s) not shown")[0]
+    assert "1 prompt(s) not shown" in out
+    code, out, _ = run_cli(capsys, "models", "list", "--prompts")
+    assert code == 0 and "greeting" in out and "fraud" not in out

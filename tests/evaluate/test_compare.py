@@ -215,4 +215,43 @@ def test_cli_refuses_pickles_and_missing_files(case, tmp_path, capsys) -> None:
     assert main([*args, str(tmp_path / "model.pkl")]) == 1
     assert "no pickle" in capsys.readouterr().err
     assert main([*args, str(tmp_path / "absent.skops")]) == 1
-    assert "neither column:NAME nor a file" in capsys.readouterr().err
+    assert "is neither column:NAME, a models:/ or runs:/ URI, nor a file" in capsys.readouterr().err
+
+
+def test_cli_trusts_scikit_learns_own_types_without_trust_flags(case, tmp_path, capsys) -> None:
+    import skops.io
+    from sklearn.neural_network import MLPClassifier
+
+    frame, strong, weak = case
+    data = _write(frame, strong, weak, tmp_path)
+    network = MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
+    network.fit(frame[FEATURES], frame["label"])
+    path = tmp_path / "network.skops"
+    skops.io.dump(network, path)
+    untrusted = skops.io.get_untrusted_types(file=path)
+    assert any(name.startswith("sklearn.") for name in untrusted)  # e.g. its AdamOptimizer
+    code = main(["evaluate", "run", "--model", str(path), "--data", data, "--target", "label"])
+    assert code == 0 and "roc_auc" in capsys.readouterr().out
+
+
+def test_cli_evaluates_a_registered_model_by_its_models_uri(
+    case, tracking, tmp_path, capsys
+) -> None:
+    import json
+
+    import perennia
+
+    frame, strong, weak = case
+    data = _write(frame, strong, weak, tmp_path)
+    with perennia.start_run():
+        info = perennia.log_model(strong, name="model", registered_model_name="churn")
+    perennia.registry.set_alias("churn", "champion", info.registered_version)
+    args = ["evaluate", "run", "--data", data, "--target", "label"]
+    output = tmp_path / "result.json"
+    assert main([*args, "--model", "models:/churn@champion", "--json", str(output)]) == 0
+    expected = skm.roc_auc_score(frame["label"], strong.predict_proba(frame[FEATURES])[:, 1])
+    metrics = json.loads(output.read_text())["metrics"]
+    assert metrics["roc_auc"] == pytest.approx(expected, abs=1e-12)
+    capsys.readouterr()
+    assert main([*args, "--model", "models:/churn@nobody"]) == 1
+    assert "nobody" in capsys.readouterr().err

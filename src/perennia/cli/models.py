@@ -25,12 +25,25 @@ def _registry():
     return registry
 
 
+# MLflow registers a prompt as a registered model carrying this tag.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+def is_prompt(model) -> bool:
+    """Return True when a registered model is an MLflow prompt, not a model."""
+    return str(model.tags.get(PROMPT_TAG, "")).lower() == "true"
+
+
 @app.command("list")
 def list_models(
     name_like: str = typer.Option(None, "--like", help="SQL LIKE pattern on the name."),
+    prompts: bool = typer.Option(
+        False, "--prompts", help="List the prompts registered through MLflow instead."
+    ),
 ) -> None:
-    """List registered models."""
-    models = _registry().search_registered_models(name_like, max_results=10_000)
+    """List registered models (prompts registered through MLflow are listed with --prompts)."""
+    found = _registry().search_registered_models(name_like, max_results=10_000)
+    models = [m for m in found if is_prompt(m) == prompts]
     rows = [
         (
             m.name,
@@ -41,11 +54,11 @@ def list_models(
         )
         for m in models
     ]
-    console.print(
-        table(
-            "Registered models", ["name", "latest", "aliases", "owner", "updated"], rows, no_wrap=1
-        )
-    )
+    title = "Prompts (registered through MLflow)" if prompts else "Registered models"
+    console.print(table(title, ["name", "latest", "aliases", "owner", "updated"], rows, no_wrap=1))
+    hidden = len(found) - len(models)
+    if hidden and not prompts:
+        console.print(f"[dim]{hidden} prompt(s) not shown: `perennia models list --prompts`[/dim]")
 
 
 @app.command("show")

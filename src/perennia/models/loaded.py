@@ -33,6 +33,18 @@ class LoadedModel:
 
         return read_example(self.folder, self.metadata)
 
+    @property
+    def feature_names_in_(self) -> Any:
+        """Return the input column names, as scikit-learn names them: from the model, else the
+        signature (an evaluator selects these columns from a wider table)."""
+        names = getattr(self._model, "feature_names_in_", None)
+        signature = self._signature
+        if names is None and signature is not None and signature.input_kind == "dataframe":
+            names = [spec.name for spec in signature.inputs]
+        if names is None:
+            raise AttributeError("feature_names_in_")  # as for an estimator fitted on arrays
+        return names
+
     def unwrap(self) -> Any:
         """Return what the flavor loaded: the estimator, or its wrapper around a booster/session."""
         return self._model

@@ -6,6 +6,7 @@ against a server with sign-in on it is always the signed-in user, whatever is pa
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -117,7 +118,17 @@ def write_card(
 
 
 def set_model_role(name: str, username: str, role: str | None) -> None:
-    """Give a user a role (viewer, editor, manager) on a registered model; None removes it."""
+    """Give a user a role (viewer, editor, manager) on a registered model; None removes it.
+
+    In the embedded store nobody signs in and people are names, so a name seen for the first
+    time becomes a user without a password; a server's users are created by its admins.
+    """
+    from perennia.errors import AlreadyExists
+
     store = _store()
     store.registry.get_registered_model(name)
+    users = getattr(store, "users", None)  # only the embedded store holds users in-process
+    if users is not None and role is not None:
+        with contextlib.suppress(AlreadyExists):
+            users.create_user(username, None)
     store.model_roles.set_model_role(name, username, role)

@@ -17,6 +17,13 @@ from perennia.models.flavors.base import distribution_version
 FILE = "model.skops"
 
 
+def refused_types(untrusted: list[str], trusted: list[str] | None) -> list[str]:
+    """Return the types a skops file needs beyond skops' set, scikit-learn's own and `trusted`."""
+    return sorted(
+        name for name in set(untrusted) - set(trusted or []) if not name.startswith("sklearn.")
+    )
+
+
 class SklearnFlavor:
     """Saves any scikit-learn estimator (pipelines included) with skops."""
 
@@ -47,9 +54,7 @@ class SklearnFlavor:
 
         path = folder / details.get("file", FILE)
         untrusted = skops.io.get_untrusted_types(file=path)
-        refused = sorted(
-            name for name in set(untrusted) - set(trusted_types) if not name.startswith("sklearn.")
-        )
+        refused = refused_types(untrusted, trusted_types)
         if refused:
             raise PermissionDenied(
                 f"the model needs types outside skops' trusted set: {refused}; pass "
