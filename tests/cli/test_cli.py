@@ -142,12 +142,29 @@ def test_gc_purges_deleted_runs_and_orphan_blobs(
 ) -> None:
     client = perennia.Client()
     client.delete_run(populated["beta"])
-    code, out, _ = run_cli(capsys, "gc", "--blob-grace", "0")
-    assert code == 0 and "purged 1 runs" in out
+    # By default only trash older than 30 days goes, and gc says what it will do first.
+    code, out, _ = run_cli(capsys, "gc", "--yes")
+    assert code == 0 and "purge 0 runs and 0 experiments trashed more than 30d ago" in out
+    assert client.get_run(populated["beta"]).info.lifecycle_stage == "deleted"
+    code, out, _ = run_cli(capsys, "gc", "--older-than", "0", "--blob-grace", "0", "--yes")
+    assert code == 0 and "purge 1 runs" in out and "purged 1 runs" in out
     with pytest.raises(perennia.errors.NotFound):
         client.get_run(populated["beta"])
     # The other runs' artifacts survive garbage collection.
     assert client.read_artifact(populated["alpha"], "notes/readme.txt") == b"notes for alpha"
+
+
+def test_gc_asks_before_purging_and_a_no_keeps_everything(
+    populated: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    import io
+
+    client = perennia.Client()
+    client.delete_run(populated["beta"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, out, _ = run_cli(capsys, "gc", "--older-than", "0")
+    assert code == 130 and "purge 1 runs" in out and "Go ahead?" in out
+    assert client.get_run(populated["beta"]).info.lifecycle_stage == "deleted"
 
 
 def test_gc_rejects_bad_duration(tracking: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,16 +24,25 @@ def parse_duration(text: str) -> float:
 
 def gc(
     older_than: str = typer.Option(
-        "0", "--older-than", help="Only purge trash older than this (30d, 12h, 0 = all)."
+        "30d", "--older-than", help="Only purge trash older than this (30d, 12h, 0 = all)."
     ),
     blob_grace: str = typer.Option(
         "1h", "--blob-grace", help="Keep unreferenced blobs younger than this."
     ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking first."),
 ) -> None:
     """Mark runs whose process died KILLED, purge trashed runs and experiments, delete orphan blobs."""
-    from perennia.tracking.gc import collect_garbage
+    from perennia.tracking.gc import collect_garbage, purge_preview
 
     api = client()
+    runs, experiments = purge_preview(api.context, parse_duration(older_than))
+    console.print(
+        f"perennia gc will mark runs whose process died KILLED, purge [bold]{runs}[/bold] runs "
+        f"and [bold]{experiments}[/bold] experiments trashed more than {older_than} ago (for "
+        f"good), and delete stored files no run refers to (older than {blob_grace})."
+    )
+    if not yes:
+        typer.confirm("Go ahead?", abort=True)
     with console.status("collecting garbage...") as status:
         report = collect_garbage(
             api.context,

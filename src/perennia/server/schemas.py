@@ -39,6 +39,10 @@ class Cutoff(Strict):
     older_than_ms: int = Int64
 
 
+class PurgeCutoff(Cutoff):
+    dry_run: bool = False
+
+
 class CreateRun(Strict):
     experiment_id: str
     run_name: str | None = None

@@ -34,6 +34,16 @@ def _artifact_locations(context: TrackingContext) -> set[str]:
             return locations
 
 
+def purge_preview(context: TrackingContext, older_than_seconds: float) -> tuple[int, int]:
+    """Return how many (runs, experiments) a collection with this cutoff would purge."""
+    cutoff = now_ms() - int(older_than_seconds * 1000)
+    store = context.store
+    return (
+        store.runs.purge_deleted(cutoff, dry_run=True),
+        store.experiments.purge_deleted(cutoff, dry_run=True),
+    )
+
+
 def collect_garbage(
     context: TrackingContext,
     older_than_seconds: float = 0.0,

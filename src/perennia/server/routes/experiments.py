@@ -9,7 +9,7 @@ from perennia.entities import Role, ViewType
 from perennia.errors import NotFound, PermissionDenied
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, grant_creator, store_of
-from perennia.server.schemas import CreateExperiment, Cutoff, KeyValue, RenameExperiment
+from perennia.server.schemas import CreateExperiment, KeyValue, PurgeCutoff, RenameExperiment
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, ServerStore
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
@@ -79,11 +79,14 @@ def get_experiment_by_name(
 
 @router.post("/purge")
 def purge_experiments(
-    body: Cutoff, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
+    body: PurgeCutoff,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Permanently remove experiments trashed before the cutoff; returns how many."""
     caller.admin()
-    return JSONResponse({"purged": store.experiments.purge_deleted(body.older_than_ms)})
+    purged = store.experiments.purge_deleted(body.older_than_ms, dry_run=body.dry_run)
+    return JSONResponse({"purged": purged})
 
 
 @router.get("/{experiment_id}")

@@ -11,7 +11,14 @@ from fastapi.responses import JSONResponse
 from perennia.entities import Role, ViewType, to_dict
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import entity, run_owner, store_of
-from perennia.server.schemas import CreateRun, Cutoff, Heartbeat, SearchRuns, UpdateRun
+from perennia.server.schemas import (
+    CreateRun,
+    Cutoff,
+    Heartbeat,
+    PurgeCutoff,
+    SearchRuns,
+    UpdateRun,
+)
 from perennia.store.base import ServerStore
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -112,11 +119,14 @@ def mark_stale_killed(
 
 @router.post("/purge")
 def purge_runs(
-    body: Cutoff, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
+    body: PurgeCutoff,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Permanently remove runs trashed before the cutoff (admins); returns how many."""
     caller.admin()
-    return JSONResponse({"purged": store.runs.purge_deleted(body.older_than_ms)})
+    purged = store.runs.purge_deleted(body.older_than_ms, dry_run=body.dry_run)
+    return JSONResponse({"purged": purged})
 
 
 @router.get("/{run_id}")

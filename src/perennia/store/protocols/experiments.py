@@ -52,6 +52,7 @@ class ExperimentStore(Protocol):
         """Set one experiment tag."""
         ...
 
-    def purge_deleted(self, older_than_ms: int) -> int:
-        """Permanently remove experiments trashed before the cutoff; return how many."""
+    def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
+        """Permanently remove experiments trashed before the cutoff; return how many (with
+        `dry_run`, how many would go, removing nothing)."""
         ...

@@ -91,6 +91,7 @@ class RunStore(Protocol):
         """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns."""
         ...
 
-    def purge_deleted(self, older_than_ms: int) -> int:
-        """Permanently remove runs trashed before the cutoff; return how many."""
+    def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
+        """Permanently remove runs trashed before the cutoff; return how many (with `dry_run`,
+        how many would go, removing nothing)."""
         ...

@@ -147,9 +147,10 @@ class RestExperimentStore:
         body = {"key": key, "value": value}
         self.http.request("POST", _experiment_path(experiment_id, "/tags"), json=body)
 
-    def purge_deleted(self, older_than_ms: int) -> int:
-        """Permanently remove experiments trashed before the cutoff; return how many."""
-        body = {"older_than_ms": older_than_ms}
+    def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
+        """Permanently remove experiments trashed before the cutoff; return how many (with
+        `dry_run`, how many would go, removing nothing)."""
+        body = {"older_than_ms": older_than_ms, "dry_run": dry_run}
         return self.http.request("POST", "/api/v1/experiments/purge", json=body)["purged"]
 
 
@@ -279,9 +280,10 @@ class RestRunStore:
                 frame[name] = values
         return pd.DataFrame(frame)
 
-    def purge_deleted(self, older_than_ms: int) -> int:
-        """Permanently remove runs trashed before the cutoff; return how many."""
-        body = {"older_than_ms": older_than_ms}
+    def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
+        """Permanently remove runs trashed before the cutoff; return how many (with `dry_run`,
+        how many would go, removing nothing)."""
+        body = {"older_than_ms": older_than_ms, "dry_run": dry_run}
         return self.http.request("POST", "/api/v1/runs/purge", json=body)["purged"]
 
 

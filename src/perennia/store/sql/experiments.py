@@ -194,8 +194,9 @@ class SqlExperimentStore:
                 ["value"],
             )
 
-    def purge_deleted(self, older_than_ms: int) -> int:
-        """Permanently remove experiments trashed before the cutoff, with their runs; return how many."""
+    def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
+        """Permanently remove experiments trashed before the cutoff, with their runs; return how
+        many (with `dry_run`, how many would go, removing nothing)."""
         with write_transaction(self.engine) as conn:
             ids = (
                 conn.execute(
@@ -207,8 +208,8 @@ class SqlExperimentStore:
                 .scalars()
                 .all()
             )
-            if not ids:
-                return 0
+            if not ids or dry_run:
+                return len(ids)
             conn.execute(delete(s.runs).where(s.runs.c.experiment_id.in_(ids)))
             conn.execute(
                 delete(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(ids))

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from perennia.clock import now_ms
 from perennia.entities import (
@@ -271,13 +271,15 @@ class SqlRunStore:
         with read_transaction(self.engine) as conn:
             return search_frame(conn, query, max_results)
 
-    def purge_deleted(self, older_than_ms: int) -> int:
-        """Permanently remove runs trashed before the cutoff; return how many."""
+    def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
+        """Permanently remove runs trashed before the cutoff; return how many (with `dry_run`,
+        how many would go, removing nothing)."""
+        trashed = (
+            s.runs.c.lifecycle_stage == LifecycleStage.DELETED.value,
+            s.runs.c.deleted_time < older_than_ms,
+        )
+        if dry_run:
+            with read_transaction(self.engine) as conn:
+                return conn.execute(select(func.count()).where(*trashed)).scalar_one()
         with write_transaction(self.engine) as conn:
-            result = conn.execute(
-                delete(s.runs).where(
-                    s.runs.c.lifecycle_stage == LifecycleStage.DELETED.value,
-                    s.runs.c.deleted_time < older_than_ms,
-                )
-            )
-            return result.rowcount or 0
+            return conn.execute(delete(s.runs).where(*trashed)).rowcount or 0

@@ -397,6 +397,16 @@ def test_purge_deleted_removes_trashed_experiments_older_than_the_cutoff(store) 
     assert store.experiments.get("0").name == "Default"
 
 
+def test_a_dry_run_purge_counts_experiments_and_removes_nothing(store) -> None:
+    doomed = store.experiments.create("doomed")
+    store.runs.create(doomed)
+    store.experiments.delete(doomed)
+    assert store.experiments.purge_deleted(older_than_ms=2**62, dry_run=True) == 1
+    assert store.experiments.get(doomed).lifecycle_stage == DELETED
+    assert len(store.runs.search([doomed], view_type=ViewType.ALL).items) == 1
+    assert store.experiments.purge_deleted(older_than_ms=2**62) == 1
+
+
 def test_purge_deleted_removes_the_runs_and_their_data(store) -> None:
     from perennia.entities import MetricBatch, Param, RunTag
 

@@ -399,6 +399,18 @@ def test_purge_deleted_keeps_runs_trashed_after_the_cutoff(store, run_id) -> Non
     assert store.runs.get(run_id).info.lifecycle_stage == DELETED
 
 
+def test_a_dry_run_purge_counts_what_would_go_and_removes_nothing(store, experiment_id) -> None:
+    trashed = [store.runs.create(experiment_id).info.run_id for _ in range(3)]
+    kept = store.runs.create(experiment_id).info.run_id
+    for run_id in trashed:
+        store.runs.delete(run_id)
+    assert store.runs.purge_deleted(older_than_ms=2**62, dry_run=True) == 3
+    assert store.runs.purge_deleted(older_than_ms=0, dry_run=True) == 0
+    assert {store.runs.get(r).info.lifecycle_stage for r in trashed} == {DELETED}
+    assert store.runs.purge_deleted(older_than_ms=2**62) == 3
+    assert store.runs.get(kept).info.lifecycle_stage == ACTIVE
+
+
 def test_purge_deleted_ignores_active_runs(store, run_id) -> None:
     assert store.runs.purge_deleted(older_than_ms=2**62) == 0
     assert store.runs.get(run_id).info.lifecycle_stage == ACTIVE
