@@ -94,7 +94,7 @@ def _wait_past_timeout(store, run_id: str) -> None:
 def _gc(uri: str, home: Path) -> str:
     """Run `perennia gc` in its own interpreter and return its stdout."""
     done = subprocess.run(
-        [sys.executable, "-m", "perennia.cli.main", "gc"],
+        [sys.executable, "-m", "perennia.cli.main", "gc", "--yes"],
         env=_env(home, uri),
         capture_output=True,
         text=True,
