@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean mlflow-compat
+.PHONY: demo test test-quick bench lint clean mlflow-compat
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Perennia needs Python >= 3.11"'
@@ -39,6 +39,10 @@ demo: $(STAMP)-demo
 
 test: $(STAMP)-dev $(STAMP)-browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# The suite without the multi-process and fault tests marked `slow` (CI runs them: `make test`).
+test-quick: $(STAMP)-dev $(STAMP)-browser
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not slow"
 
 bench: $(STAMP)-bench
 	$(BIN)/python benchmarks/run_all.py

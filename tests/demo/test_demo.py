@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# The demo job runs once for this module (about a minute of CPU): `make test-quick` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:

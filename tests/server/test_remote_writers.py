@@ -18,6 +18,8 @@ from perennia.entities import Param
 from perennia.errors import Conflict
 from perennia.store import open_store
 
+pytestmark = pytest.mark.slow  # eight writer processes per test; `make test-quick` leaves these out
+
 WRITERS = 8
 POINTS = 10_000
 
@@ -37,6 +39,7 @@ _PARAM_WRITER = """
 import sys, time, pathlib, perennia
 from perennia.entities import Param
 from perennia.errors import Conflict
+
 uri, run_id, worker, go = sys.argv[1], sys.argv[2], sys.argv[3], pathlib.Path(sys.argv[4])
 client = perennia.Client(tracking_uri=uri)
 while not go.exists():

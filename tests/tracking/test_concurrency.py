@@ -18,6 +18,8 @@ from perennia.store import open_store
 from perennia.testing.store_contract.helpers import table_count
 from tests.tracking.helpers import child_env, finish, spawn
 
+pytestmark = pytest.mark.slow  # eight writer processes per test; `make test-quick` leaves these out
+
 WORKERS = 8
 POINTS = 10_000
 
@@ -38,6 +40,7 @@ print(run.run_id)
 _PARAM_RACER = """
 import json, random, sys, time, pathlib, perennia
 from perennia.errors import Conflict
+
 run_id, worker, keys, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), pathlib.Path(sys.argv[4])
 order = list(range(keys))
 random.Random(worker).shuffle(order)
