@@ -102,9 +102,7 @@ def test_prompts_registered_through_mlflow_are_not_listed_as_models(
 ) -> None:
     perennia.registry.create_registered_model("fraud")
     # What MLflow's register_prompt sends: a registered model carrying the prompt tag.
-    perennia.registry.create_registered_model(
-        "greeting", tags={"mlflow.prompt.is_prompt": "true"}
-    )
+    perennia.registry.create_registered_model("greeting", tags={"mlflow.prompt.is_prompt": "true"})
     code, out, _ = run_cli(capsys, "models", "list")
     assert code == 0 and "fraud" in out and "greeting" not in out.split("prompt(s) not shown")[0]
     assert "1 prompt(s) not shown" in out

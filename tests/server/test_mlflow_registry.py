@@ -239,7 +239,7 @@ def test_logged_model_calls_of_the_mlflow_client(on_sqlite) -> None:
     assert backing.logged_models.get(other.model_id).lifecycle_stage == "deleted"
 
 
-def test_files_of_a_model_logged_outside_any_run_are_refused_by_name(on_sqlite) -> None:
+def test_files_of_a_model_logged_outside_any_run_round_trip(on_sqlite) -> None:
     url, _backing = on_sqlite
     client = mlflow.MlflowClient()
     experiment_id = client.create_experiment("runless")
@@ -249,7 +249,12 @@ def test_files_of_a_model_logged_outside_any_run_are_refused_by_name(on_sqlite) 
         f"{model.model_id}/artifacts/MLmodel",
         content=b"flavors: {}",
     )
-    assert answer.status_code == 400 and "no source run" in answer.json()["message"]
+    assert answer.status_code == 200, answer.text
+    got = httpx.get(
+        f"{url}/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/models/"
+        f"{model.model_id}/artifacts/MLmodel"
+    )
+    assert got.content == b"flavors: {}" and got.headers["content-type"] == "text/plain"
 
 
 def test_malformed_registry_and_logged_model_requests_get_mlflow_error_codes(on_sqlite) -> None:
@@ -271,7 +276,7 @@ def test_malformed_registry_and_logged_model_requests_get_mlflow_error_codes(on_
         ("POST", f"{api}/model-versions/transition-stage", {"name": "a"}, 400, "alias"),
         ("POST", f"{api}/logged-models", {"name": "x"}, 400, "'experiment_id'"),
         ("GET", f"{api}/logged-models/not-an-id", None, 400, "model_id"),
-        ("GET", f"{api}/logged-models/m-{'0' * 32}", None, 404, "does not exist"),
+        ("GET", f"{api}/logged-models/m-{'0' * 32}", None, 404, "not found"),
         ("PATCH", f"{api}/logged-models/{model.model_id}", {"status": "DONE"}, 400, "'status'"),
         (
             "POST",

@@ -23,7 +23,8 @@ from perennia.store.validation import (
     validate_tag_value,
 )
 
-_DIGEST_CHARS = set("0123456789abcdef")
+# A dataset digest is the client's fingerprint (MLflow's are short hex, but any id-like text).
+_DIGEST_CHARS = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-.:")
 _SHORT_TEXT = 64  # context and source_type are VARCHAR(64) columns
 
 
@@ -88,7 +89,7 @@ def check_input(item: DatasetInput) -> DatasetInput:
         and set(dataset.digest) <= _DIGEST_CHARS
     ):
         raise InvalidInput(
-            f"dataset {dataset.name!r} digest {dataset.digest!r:.70} is not a lowercase hex digest"
+            f"dataset {dataset.name!r} digest {dataset.digest!r:.70} is not 1-64 letters, digits, '_', '-', '.' or ':'"
         )
     if item.context is not None:
         validate_key(item.context, "dataset context")

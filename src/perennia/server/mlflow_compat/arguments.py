@@ -1,11 +1,13 @@
 """Reading MLflow request arguments: text fields, {key, value} lists, page sizes and filters.
 
 Shared by the tracking, registry and logged-model adapters, so a bad argument gets the same
-INVALID_PARAMETER_VALUE message whichever endpoint received it.
+INVALID_PARAMETER_VALUE message whichever endpoint received it. The messages are MLflow's own
+texts (`missing`, `invalid`): MLflow clients and scripts match on them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +19,34 @@ from perennia.errors import InvalidInput
 Payload = Body(default_factory=dict)
 # `[attributes.]field op 'value'`, or `tags.<key>` / tags.`<key>` op 'value'; quotes doubled inside.
 _CLAUSE = re.compile(
-    r"""^\s*(?:attributes?\.)?(?P<field>tags?\.(?:`[^`]+`|[\w.\-]+)|\w+)\s*(?P<op>!=|=|LIKE)\s*"""
+    r"""^\s*(?:attributes?\.)?(?P<field>tags?\.(?:`[^`]+`|[\w.\-]+)|\w+)\s*(?P<op>!=|=|I?LIKE)\s*"""
     r"""(?:'(?P<sq>(?:[^']|'')*)'|"(?P<dq>(?:[^"]|"")*)")\s*$""",
     re.I,
 )
+
+
+# Ids MLflow clients may send as JSON numbers; every other text field must be a string.
+_NUMERIC_IDS = frozenset({"experiment_id", "version"})
+
+
+def missing(name: str) -> InvalidInput:
+    """Return MLflow's error for a required parameter that is absent."""
+    return InvalidInput(
+        f"Missing value for required parameter '{name}'. "
+        "See the API docs for more information about request parameters."
+    )
+
+
+def invalid(name: str, value: Any) -> InvalidInput:
+    """Return MLflow's error for a parameter of the wrong type or range."""
+    try:
+        shown = json.dumps(value)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    return InvalidInput(
+        f"Invalid value {shown[:200]} for parameter '{name}' supplied. Hint: Value was of type "
+        f"'{type(value).__name__}'. See the API docs for more information about request parameters."
+    )
 
 
 def args_of(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -29,14 +55,15 @@ def args_of(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def text(args: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    """Return a string argument (ints accepted, as ids often are), None when absent and optional."""
+    """Return a string argument (experiment ids and versions may be ints), None when absent."""
     value = args.get(name)
     if value is None or value == "":
         if required:
-            raise InvalidInput(f"missing value for required parameter '{name}'")
+            raise missing(name)
         return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}")
+    numeric = name in _NUMERIC_IDS and isinstance(value, int) and not isinstance(value, bool)
+    if not isinstance(value, str) and not numeric:
+        raise invalid(name, value)
     return str(value)
 
 
@@ -45,7 +72,7 @@ def objects(items: Any, what: str) -> list[dict[str, Any]]:
     if items is None:
         return []
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidInput(f"'{what}' must be a list of objects, got {_kind(items)}")
+        raise invalid(what, items)
     return items
 
 
@@ -101,7 +128,7 @@ def integer(args: dict[str, Any], name: str, default: int | None = None) -> int 
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
-        raise InvalidInput(f"'{name}' must be an integer, got {value!r:.40}")
+        raise invalid(name, value)
     return value
 
 
@@ -109,7 +136,7 @@ def max_results(value: Any, default: int, limit: int) -> int:
     """Return a page size from 1 to `limit` (`default` when absent), or raise InvalidInput."""
     number = integer({"max_results": value}, "max_results", default)
     if not 1 <= number <= limit:
-        raise InvalidInput(f"'max_results' must be 1-{limit}, got {number}")
+        raise invalid("max_results", number)
     return number
 
 
@@ -135,7 +162,7 @@ class Where:
     """A parsed filter: the store-side fields, and tag conditions checked per item."""
 
     fields: dict[str, tuple[str, str]]  # field -> (operator, value), e.g. name -> ("=", "x")
-    tags: list[tuple[str, str, str]]  # (key, "=" or "!=", value); "!=" also matches no tag
+    tags: list[tuple[str, str, str]]  # (key, operator, value); in `keeps`, "!=" matches no tag
 
     def keeps(self, tags: dict[str, str]) -> bool:
         """Return whether an item with these tags meets every tag condition."""
@@ -145,9 +172,35 @@ class Where:
         """Return the value a field is compared with, or None when the filter leaves it free."""
         return self.fields[field][1] if field in self.fields else None
 
+    def matches(self, field: str, value: str | None, *, fold: bool = False) -> bool:
+        """Return whether `value` meets the filter's condition on `field` (True when free);
+        `fold`: LIKE ignores case too (ILIKE always does)."""
+        if field not in self.fields:
+            return True
+        op, wanted = self.fields[field]
+        if op in ("=", "!="):
+            return (value == wanted) == (op == "=")
+        return value is not None and like(value, wanted, fold=fold or op == "ILIKE")
 
-def parse_filter(text_: Any, allowed: dict[str, set[str]], *, tags: bool = True) -> Where:
-    """Return the filter `a = 'x' AND b LIKE 'y' AND tags.`k` != 'z'`, fields within `allowed`."""
+
+def like(value: str, pattern: str, *, fold: bool = False) -> bool:
+    """Return whether `value` matches the SQL LIKE `pattern` (`%`, `_`; ILIKE with `fold`)."""
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.S | (re.I if fold else 0)) is not None
+
+
+def parse_filter(
+    text_: Any,
+    allowed: dict[str, set[str]],
+    *,
+    tags: bool = True,
+    tag_ops: set[str] | None = None,
+) -> Where:
+    """Return the filter `a = 'x' AND b LIKE 'y' AND tags.`k` != 'z'`, fields within `allowed`.
+
+    Tag conditions take = and != (`tags`), or the operators in `tag_ops`.
+    """
+    tag_ops = tag_ops or ({"=", "!="} if tags else set())
     where = Where({}, [])
     if not text_:
         return where
@@ -158,7 +211,7 @@ def parse_filter(text_: Any, allowed: dict[str, set[str]], *, tags: bool = True)
         field, op = (match["field"].lower(), match["op"].upper()) if match else ("", "")
         value = (match["sq"] if match["sq"] is not None else match["dq"]) if match else ""
         value = value.replace("''", "'").replace('""', '"')
-        if match and tags and field.startswith("tag") and op in ("=", "!="):
+        if match and field.startswith("tag") and op in tag_ops:
             where.tags.append((match["field"].split(".", 1)[1].strip("`"), op, value))
         elif match and op in allowed.get(field, set()):
             where.fields[field] = (op, value)
@@ -169,3 +222,16 @@ def parse_filter(text_: Any, allowed: dict[str, set[str]], *, tags: bool = True)
                 f"filter {text_[:120]!r} is not supported; use {accepted}{extra}, joined by AND"
             )
     return where
+
+
+def order_clauses(order_by: list[Any], fields: Any) -> list[tuple[str, bool]]:
+    """Return (field, descending) pairs of MLflow `order_by` clauses over `fields`, or raise."""
+    order = []
+    for clause in order_by:
+        words = clause.split() if isinstance(clause, str) else []
+        field = words[0].removeprefix("attributes.").removeprefix("attribute.") if words else ""
+        direction = words[1].upper() if len(words) == 2 else "ASC"
+        if field not in fields or len(words) > 2 or direction not in ("ASC", "DESC"):
+            raise invalid("order_by", clause)
+        order.append((field, direction == "DESC"))
+    return order

@@ -28,11 +28,12 @@ from perennia.server.mlflow_compat.arguments import (
     text,
 )
 from perennia.server.mlflow_compat.shapes import logged_model_json
+from perennia.server.mlflow_compat.wording import MlflowRoute
 from perennia.server.routes.common import store_of
 from perennia.store.base import ServerStore
 
 # No router prefix: server-info lives under /api/3.0, everything else under /api/2.0/mlflow.
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=MlflowRoute)
 API = "/api/2.0/mlflow"
 MAX_SEARCH_RESULTS = 1000
 _FILTERABLE = {"name": {"="}, "source_run_id": {"="}}

@@ -34,12 +34,14 @@ from perennia.server.mlflow_compat.shapes import (
     model_version_json,
     registered_model_json,
 )
+from perennia.server.mlflow_compat.version_order import order_versions, parse_version_order
+from perennia.server.mlflow_compat.wording import MlflowRoute
 from perennia.server.routes.common import acting_user, grant_creator, store_of
 from perennia.server.sources import vouch_for_source
 from perennia.store.base import ServerStore, Store
 from perennia.store.paging import decode_page_token, encode_page_token
 
-router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
+router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False, route_class=MlflowRoute)
 MAX_RESULTS = 10_000
 
 
@@ -78,6 +80,11 @@ def _named(caller: Caller, store: Store, name: str | None) -> list[RegisteredMod
         return [store.registry.get_registered_model(caller.model(name, Role.VIEWER))]
     except (NotFound, InvalidInput, PermissionDenied):
         return []
+
+
+def _like_folds(store: Store) -> bool:
+    """Return whether LIKE ignores case here: on SQLite it does, for MLflow as for the store."""
+    return str(getattr(store, "uri", "")).startswith("sqlite")
 
 
 def _check_order(order_by: Any, accepted: tuple[str, ...]) -> None:
@@ -147,19 +154,21 @@ def search_registered_models(
     """Return one page of registered models by name: `name =`, `name LIKE` and tag filters."""
     args = args_of(request, {})
     _check_order(request.query_params.getlist("order_by"), ("name", "name asc"))
-    where = parse_filter(args.get("filter"), {"name": {"=", "LIKE"}})
+    where = parse_filter(args.get("filter"), {"name": {"=", "LIKE", "ILIKE"}})
     size = max_results(args.get("max_results"), 100, MAX_RESULTS)
     token = page_token(args)
     reader = caller.listing()
-    if where.fields.get("name", ("",))[0] == "=":
+    op = where.fields.get("name", ("",))[0]
+    if op == "=":
         models = _named(caller, store, where.value("name"))
         models, token = [m for m in models if where.keeps(m.tags)], None
     else:
+        # LIKE runs in the store (case-insensitive on SQLite, as MLflow's is); ILIKE is checked
+        # here, over the store's pages.
+        pattern = where.value("name") if op == "LIKE" else None
         models, token = _scan(
-            lambda n, tok: store.registry.search_registered_models(
-                where.value("name"), n, tok, reader
-            ),
-            lambda m: where.keeps(m.tags),
+            lambda n, tok: store.registry.search_registered_models(pattern, n, tok, reader),
+            lambda m: where.keeps(m.tags) and (op != "ILIKE" or where.matches("name", m.name)),
             size,
             token,
         )
@@ -322,7 +331,7 @@ def create_model_version(
     model_id = text(body, "model_id", required=False) or model_id_of(source)
     if model_id is not None:
         run_id = run_id or caller.logged_model(model_id, Role.VIEWER).source_run_id
-    if run_id is not None:
+    if run_id is not None and not caller.is_admin:
         store.runs.get(run_id)  # NotFound before a version points at a run that is not there
     version = store.versions.create_model_version(
         name,
@@ -383,21 +392,30 @@ def delete_model_version(
 def search_model_versions(
     request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
-    """Return one page of versions of models the caller may read, filtered by `name =`,
-    `run_id =` and tag conditions."""
+    """Return one page of versions of models the caller may read, filtered by `name`,
+    `run_id =` and tag conditions, in MLflow's orders (newest-updated first by default)."""
     args = args_of(request, {})
-    _check_order(request.query_params.getlist("order_by"), ("name asc, version desc",))
-    where = parse_filter(args.get("filter"), {"name": {"="}, "run_id": {"="}})
-    name, run_id = where.value("name"), where.value("run_id")
+    order = parse_version_order(request.query_params.getlist("order_by"))
+    where = parse_filter(args.get("filter"), {"name": {"=", "LIKE", "ILIKE"}, "run_id": {"="}})
+    name = where.value("name") if where.fields.get("name", ("",))[0] == "=" else None
+    run_id = where.value("run_id")
     size = max_results(args.get("max_results"), MAX_RESULTS, MAX_RESULTS)
-    token = page_token(args)
+    start = decode_page_token(page_token(args))
     reader = caller.listing()
-    versions, token = _scan(
-        lambda n, tok: store.versions.search_model_versions(name, run_id, n, tok, reader),
-        lambda v: where.keeps(v.tags),
-        size,
-        token,
-    )
+    fold = _like_folds(store)
+    matching, token = [], None
+    while True:  # every matching version: MLflow's orders are not the store's
+        page = store.versions.search_model_versions(name, run_id, MAX_RESULTS, token, reader)
+        matching += [
+            v
+            for v in page.items
+            if where.keeps(v.tags) and where.matches("name", v.name, fold=fold)
+        ]
+        token = page.next_page_token
+        if token is None or not page.items:
+            break
+    versions = order_versions(matching, order)[start : start + size]
+    token = encode_page_token(start + size) if start + size < len(matching) else None
     return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
 
 

@@ -112,7 +112,7 @@ def dataset_input_from_json(body: dict[str, Any]) -> DatasetInput:
     return DatasetInput(
         Dataset(
             name=str(data.get("name", "")),
-            digest=str(data.get("digest", "")).lower(),
+            digest=str(data.get("digest", "")),
             source=str(data.get("source", "")),
             source_type=str(data.get("source_type", "")),
             schema=columns if isinstance(columns, list) else [],
@@ -142,27 +142,46 @@ def metric_json(metric: Metric) -> dict[str, Any]:
     }
 
 
-def metric_from_json(body: dict[str, Any], default_timestamp: int) -> Metric:
-    """Return the Metric an MLflow metric body describes."""
+def metric_from_json(
+    body: dict[str, Any], default_timestamp: int | None, where: str = ""
+) -> Metric:
+    """Return the Metric an MLflow metric body describes (`where`: "metrics[0]." in a batch).
+
+    A batch entry must carry its timestamp (`default_timestamp` None), as MLflow requires.
+    """
+    from perennia.server.mlflow_compat.arguments import invalid, missing
+
+    key = body.get("key")
+    if key is None:
+        raise missing(f"{where}key")
+    if not isinstance(key, str):
+        raise invalid(f"{where}key", key)
+    if body.get("value") is None:
+        raise missing(f"{where}value")
     try:
         value = decode_float(body["value"])
-    except KeyError:
-        raise InvalidInput("metric is missing its 'value'") from None
     except (TypeError, ValueError):
-        raise InvalidInput(f"metric value {body.get('value')!r:.40} is not a number") from None
+        raise invalid(f"{where}value", body["value"]) from None
+    if body.get("timestamp") is None and default_timestamp is None:
+        raise missing(f"{where}timestamp")
+    stamp = body.get("timestamp")
     return Metric(
-        key=body.get("key"),
+        key=key,
         value=value,
-        timestamp=_int(body.get("timestamp", default_timestamp), "timestamp"),
-        step=_int(body.get("step", 0), "step"),
+        timestamp=_int(default_timestamp if stamp is None else stamp, f"{where}timestamp"),
+        step=_int(body.get("step", 0), f"{where}step"),
     )
 
 
 def _int(value: Any, name: str) -> int:
+    from perennia.server.mlflow_compat.arguments import invalid
+
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise invalid(name, value)
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"metric {name} {value!r:.40} is not an integer") from None
+        raise invalid(name, value) from None
 
 
 # -- model registry and logged models ---------------------------------------------------------

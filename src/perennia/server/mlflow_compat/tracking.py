@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,21 +9,24 @@ from fastapi.responses import JSONResponse
 
 from perennia.clock import now_ms
 from perennia.entities import MetricBatch, Param, Role, RunTag, ViewType
-from perennia.errors import InvalidInput, NotFound, PermissionDenied
+from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
     Payload,
     args_of,
     ids,
     integer,
-    json_scalar,
+    invalid,
     key_values,
     max_results,
+    missing,
     objects,
     page_token,
     strings,
     text,
 )
+from perennia.server.mlflow_compat.experiment_search import search_experiments as find_experiments
+from perennia.server.mlflow_compat.lookups import is_run_id, run_of
 from perennia.server.mlflow_compat.shapes import (
     dataset_input_from_json,
     experiment_json,
@@ -33,12 +35,13 @@ from perennia.server.mlflow_compat.shapes import (
     run_info_json,
     run_json,
 )
+from perennia.server.mlflow_compat.wording import MlflowRoute
 from perennia.server.routes.common import grant_creator, run_owner, store_of
 from perennia.store.base import MAX_SEARCH_RESULTS, ServerStore
 from perennia.store.limits import MAX_EXPERIMENT_PAGE
 from perennia.store.paging import decode_page_token, encode_page_token
 
-router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False)
+router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False, route_class=MlflowRoute)
 # MLflow's own limits (mlflow/utils/validation.py), so clients see the same refusals.
 MAX_BATCH_METRICS, MAX_BATCH_PARAMS_TAGS, MAX_HISTORY = 1000, 100, 25_000
 _VIEW_TYPES = {
@@ -62,31 +65,20 @@ def _view_type(value: Any) -> ViewType:
         raise InvalidInput(f"view type {value!r} is not ACTIVE_ONLY, DELETED_ONLY or ALL") from None
 
 
-_NAME_FILTER = re.compile(r"^\s*(?:attributes?\.)?name\s+(LIKE|=)\s+'((?:[^']|'')*)'\s*$", re.I)
-
-
-def _name_filter(filter_string: Any) -> tuple[str, str] | None:
-    """Return ("LIKE" or "=", value) for `name LIKE 'x%'` / `name = 'x'`, None for no filter."""
-    if not filter_string:
-        return None
-    match = _NAME_FILTER.match(filter_string) if isinstance(filter_string, str) else None
-    if match is None:
-        raise InvalidInput(
-            f"experiment filter {str(filter_string)[:80]!r} is not supported; "
-            "use name LIKE 'pattern' or name = 'exact name'"
-        )
-    return match.group(1).upper(), match.group(2).replace("''", "'")
-
-
 def _run_id(args: dict[str, Any]) -> str:
-    return text(args, "run_id", required=False) or text(args, "run_uuid")
+    found = text(args, "run_id", required=False) or text(args, "run_uuid", required=False)
+    if found is None:
+        raise missing("run_id")
+    return found
 
 
 def _value(args: dict[str, Any]) -> str:
-    value = args.get("value", "")
-    if not isinstance(value, str | int | float):
-        raise InvalidInput(f"'value' must be text, got {type(value).__name__}")
-    return value if isinstance(value, str) else json_scalar(value)
+    value = args.get("value")
+    if value is None:
+        return ""  # protobuf JSON leaves an empty string out
+    if not isinstance(value, str):
+        raise invalid("value", value)
+    return value
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -100,6 +92,7 @@ def create_experiment(
 ) -> JSONResponse:
     name = text(body, "name")
     caller.signed_in(name)
+    text(body, "artifact_location", required=False)  # checked, then ignored (below)
     tags = key_values(body.get("tags"), "tags")
     # Where artifacts go is the server's choice: a client's artifact_location is ignored.
     eid = store.experiments.create(name, None, tags)
@@ -137,30 +130,15 @@ def search_experiments(
 ) -> JSONResponse:
     args = args_of(request, body)
     view = _view_type(args.get("view_type"))
-    name_filter = _name_filter(args.get("filter"))
     size = max_results(args.get("max_results"), 1000, MAX_EXPERIMENT_PAGE)
-    token = page_token(args)
-    reader = caller.listing()
-    if name_filter is not None and name_filter[0] == "=":
-        found = store.experiments.get_by_name(name_filter[1])
-        matches = [found] if found and found.lifecycle_stage in view.stages() else []
-        if reader is not None:
-            matches = [e for e in matches if _readable(caller, e.experiment_id)]
-        return JSONResponse({"experiments": [experiment_json(e) for e in matches]})
-    like = name_filter[1] if name_filter else None
-    page = store.experiments.search(view, size, like, token, reader)
-    result: dict[str, Any] = {"experiments": [experiment_json(e) for e in page.items]}
-    if page.next_page_token:
-        result["next_page_token"] = page.next_page_token
+    order_by = request.query_params.getlist("order_by") or strings(args, "order_by") or []
+    found, token = find_experiments(
+        store, view, args.get("filter"), order_by, size, page_token(args), caller.listing()
+    )
+    result: dict[str, Any] = {"experiments": [experiment_json(e) for e in found]}
+    if token:
+        result["next_page_token"] = token
     return JSONResponse(result)
-
-
-def _readable(caller: Caller, experiment_id: str) -> bool:
-    try:
-        caller.experiment(experiment_id, Role.VIEWER)
-    except PermissionDenied:
-        return False
-    return True
 
 
 @router.post("/experiments/update")
@@ -205,6 +183,17 @@ def set_experiment_tag(
     return JSONResponse({})
 
 
+@router.post("/experiments/delete-experiment-tag")
+def delete_experiment_tag(
+    body: dict = Payload,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    eid = caller.experiment(text(body, "experiment_id"), Role.EDITOR)
+    store.experiments.delete_tag(eid, text(body, "key"))
+    return JSONResponse({})
+
+
 # -- runs -------------------------------------------------------------------------------------
 
 
@@ -219,9 +208,7 @@ def create_run(
     experiment_id = caller.experiment(
         text(body, "experiment_id", required=False) or "0", Role.EDITOR
     )
-    parent = tags.get("mlflow.parentRunId")
-    if parent:
-        caller.run(parent, Role.VIEWER)
+    parent = _parent(caller, tags.get("mlflow.parentRunId"))
     # Signed in, the run is the signed-in user's, whatever the client claims.
     claimed = text(body, "user_id", required=False) or tags.get("mlflow.user")
     run = store.runs.create(
@@ -237,11 +224,24 @@ def create_run(
     return JSONResponse({"run": run_json(run)})
 
 
+def _parent(caller: Caller, parent: str | None) -> str | None:
+    """Return the parent run to link, once the caller may read it.
+
+    Like MLflow, a parent id that names no run is kept as the tag only, without a link.
+    """
+    if not is_run_id(parent):
+        return None
+    try:
+        return caller.run(parent, Role.VIEWER)
+    except NotFound:
+        return None
+
+
 @router.get("/runs/get")
 def get_run(
     request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
-    run_id = caller.run(_run_id(args_of(request, {})), Role.VIEWER)
+    run_id = run_of(caller, _run_id(args_of(request, {})), Role.VIEWER)
     return JSONResponse({"run": run_json(store.runs.get(run_id))})
 
 
@@ -252,7 +252,7 @@ def update_run(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     info = store.runs.update(
-        caller.run(_run_id(body), Role.EDITOR),
+        run_of(caller, _run_id(body), Role.EDITOR),
         status=text(body, "status", required=False),
         end_time=integer(body, "end_time"),
         run_name=text(body, "run_name", required=False),
@@ -266,7 +266,7 @@ def delete_run(
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    store.runs.delete(caller.run(_run_id(body), Role.EDITOR))
+    store.runs.delete(run_of(caller, _run_id(body), Role.EDITOR))
     return JSONResponse({})
 
 
@@ -276,7 +276,7 @@ def restore_run(
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    store.runs.restore(caller.run(_run_id(body), Role.EDITOR))
+    store.runs.restore(run_of(caller, _run_id(body), Role.EDITOR))
     return JSONResponse({})
 
 
@@ -313,7 +313,9 @@ def log_metric(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     metric = metric_from_json(body, now_ms())
-    store.metrics.log(caller.run(_run_id(body), Role.EDITOR), MetricBatch.from_metrics([metric]))
+    store.metrics.log(
+        run_of(caller, _run_id(body), Role.EDITOR), MetricBatch.from_metrics([metric])
+    )
     return JSONResponse({})
 
 
@@ -323,7 +325,7 @@ def log_param(
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    run_id = caller.run(_run_id(body), Role.EDITOR)
+    run_id = run_of(caller, _run_id(body), Role.EDITOR)
     store.params.log(run_id, [Param(text(body, "key"), _value(body))])
     return JSONResponse({})
 
@@ -334,7 +336,7 @@ def set_tag(
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    run_id = caller.run(_run_id(body), Role.EDITOR)
+    run_id = run_of(caller, _run_id(body), Role.EDITOR)
     key, value = text(body, "key"), _value(body)
     store.tags.set(run_id, [RunTag(key, value)])
     if key == "mlflow.runName":
@@ -348,7 +350,15 @@ def delete_tag(
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    store.tags.delete(caller.run(_run_id(body), Role.EDITOR), text(body, "key"))
+    run_id, key = run_of(caller, _run_id(body), Role.EDITOR), text(body, "key")
+    try:
+        store.tags.delete(run_id, key)
+    except NotFound:
+        raise NotFound(f"No tag with name: {key} in run with id {run_id}") from None
+    except Conflict:
+        raise InvalidInput(
+            f"The run {run_id} must be in the 'active' state. Current state is deleted."
+        ) from None
     return JSONResponse({})
 
 
@@ -366,9 +376,10 @@ def log_batch(
             f"a batch holds at most {MAX_BATCH_METRICS} metrics and {MAX_BATCH_PARAMS_TAGS} "
             f"params and tags; got {len(metrics)} metrics, {len(params) + len(tags)} params and tags"
         )
-    run_id = caller.run(_run_id(body), Role.EDITOR)
-    now = now_ms()
-    batch = MetricBatch.from_metrics([metric_from_json(m, now) for m in metrics])
+    run_id = run_of(caller, _run_id(body), Role.EDITOR)
+    batch = MetricBatch.from_metrics(
+        [metric_from_json(m, None, f"metrics[{i}].") for i, m in enumerate(metrics)]
+    )
     store.log_batch(
         run_id,
         batch if len(batch) else None,
@@ -384,7 +395,7 @@ def log_inputs(
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    run_id = caller.run(_run_id(body), Role.EDITOR)
+    run_id = run_of(caller, _run_id(body), Role.EDITOR)
     inputs = [dataset_input_from_json(d) for d in objects(body.get("datasets"), "datasets")]
     if inputs:
         store.inputs.log(run_id, inputs)
@@ -396,7 +407,7 @@ def metric_history(
     request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     args = args_of(request, {})
-    run_id = caller.run(_run_id(args), Role.VIEWER)
+    run_id = run_of(caller, _run_id(args), Role.VIEWER)
     size = max_results(args.get("max_results"), MAX_HISTORY, MAX_HISTORY)
     start = decode_page_token(page_token(args))
     history = store.metrics.history(run_id, text(args, "metric_key"))

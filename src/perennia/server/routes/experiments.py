@@ -138,3 +138,15 @@ def set_experiment_tag(
     """Set one experiment tag (editors)."""
     store.experiments.set_tag(caller.experiment(experiment_id, Role.EDITOR), body.key, body.value)
     return JSONResponse({})
+
+
+@router.delete("/{experiment_id}/tags")
+def delete_experiment_tag(
+    experiment_id: str,
+    key: str,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Delete one experiment tag (editors)."""
+    store.experiments.delete_tag(caller.experiment(experiment_id, Role.EDITOR), key)
+    return JSONResponse({})

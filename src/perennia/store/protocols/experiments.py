@@ -52,6 +52,10 @@ class ExperimentStore(Protocol):
         """Set one experiment tag."""
         ...
 
+    def delete_tag(self, experiment_id: str, key: str) -> None:
+        """Delete one experiment tag (NotFound if the experiment has no such tag)."""
+        ...
+
     def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
         """Permanently remove experiments trashed before the cutoff; return how many (with
         `dry_run`, how many would go, removing nothing)."""

@@ -147,6 +147,11 @@ class RestExperimentStore:
         body = {"key": key, "value": value}
         self.http.request("POST", _experiment_path(experiment_id, "/tags"), json=body)
 
+    def delete_tag(self, experiment_id: str, key: str) -> None:
+        """Delete one experiment tag (NotFound if the experiment has no such tag)."""
+        key = validate_key(key, "experiment tag key")
+        self.http.request("DELETE", _experiment_path(experiment_id, "/tags"), params={"key": key})
+
     def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
         """Permanently remove experiments trashed before the cutoff; return how many (with
         `dry_run`, how many would go, removing nothing)."""

@@ -194,6 +194,19 @@ class SqlExperimentStore:
                 ["value"],
             )
 
+    def delete_tag(self, experiment_id: str, key: str) -> None:
+        """Delete one experiment tag (NotFound if the experiment has no such tag)."""
+        eid = validate_experiment_id(experiment_id)
+        key = validate_key(key, "experiment tag key")
+        table = s.experiment_tags
+        with write_transaction(self.engine) as conn:
+            self._require(conn, eid)
+            gone = conn.execute(
+                table.delete().where(table.c.experiment_id == eid, table.c.key == key)
+            ).rowcount
+        if not gone:
+            raise NotFound(f"experiment {str(eid)!r} has no tag {key!r}")
+
     def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
         """Permanently remove experiments trashed before the cutoff, with their runs; return how
         many (with `dry_run`, how many would go, removing nothing)."""
