@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import re
+from itertools import accumulate
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +42,9 @@ MAX_JSON_DEPTH = 64
 _STREAMED = ("/api/2.0/mlflow-artifacts/artifacts/",)
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
-_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\x02\x02")  # opening -> 1, closing -> 2
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[{]}"))
 
 
 def _is_streamed(path: str) -> bool:
@@ -53,16 +56,10 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Return whether a JSON text nests arrays and objects deeper than `limit`."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False  # cannot nest deeper than it has brackets (the common, cheap case)
-    depth = 0
-    for match in _JSON_TOKENS.finditer(body):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return False
+    # Strings may hold brackets: drop them, keep only the brackets, and track the running depth
+    # in C (accumulate) rather than a Python loop over every token of a large batch.
+    brackets = _JSON_STRINGS.sub(b"", body).translate(_STEPS, _NOT_BRACKETS)
+    return max(accumulate(b if b == 1 else -1 for b in brackets), default=0) > limit
 
 
 def _json_response(status: int, body: dict[str, str], headers=()) -> list[dict[str, Any]]:
@@ -105,6 +102,8 @@ class ServerMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"].startswith("//"):  # `//x` is `/x` (MLflow's server merges them too)
+            scope = dict(scope, path="/" + scope["path"].lstrip("/"))
         method, path = scope["method"], scope["path"]
         mutating, streamed = method in _MUTATING, _is_streamed(path)
         body = b""

@@ -233,6 +233,18 @@ def test_dataset_inputs_round_trip_with_every_field(store, run_id) -> None:
     assert store.runs.get(run_id).inputs.dataset_inputs == listed
 
 
+def test_every_tag_of_an_input_is_kept_in_the_order_given(store, run_id) -> None:
+    tagged = DatasetInput(_dataset(), "training", {"foo": "baz", "split": "", "a": "1"})
+    untagged = DatasetInput(_dataset("eval.csv", "cd" * 32), None, {"only": "tag"})
+    store.inputs.log(run_id, [tagged, untagged])
+    listed = store.inputs.list(run_id)
+    assert listed == [untagged, tagged]
+    assert list(listed[1].tags) == ["foo", "split", "a"]
+    assert store.runs.get(run_id).inputs.dataset_inputs == listed
+    with pytest.raises(InvalidInput):
+        store.inputs.log(run_id, [DatasetInput(_dataset(), "t", {"": "empty key"})])
+
+
 def test_logging_the_same_input_twice_stores_it_once(store, run_id) -> None:
     item = DatasetInput(_dataset(), "training")
     store.inputs.log(run_id, [item, item])
@@ -293,8 +305,10 @@ class _Opaque:
 @pytest.mark.parametrize(
     ("dataset_fields", "context"),
     [
-        pytest.param({"digest": "AB" * 32}, "training", id="uppercase-digest"),
-        pytest.param({"digest": "zz"}, "training", id="non-hex-digest"),
+        # Digests are the client's fingerprints (MLflow's are any short id-like text), so only
+        # text that could not be an id is refused.
+        pytest.param({"digest": "a b"}, "training", id="digest-with-space"),
+        pytest.param({"digest": "../x"}, "training", id="path-like-digest"),
         pytest.param({"digest": "a" * 65}, "training", id="digest-too-long"),
         pytest.param({"digest": ""}, "training", id="empty-digest"),
         pytest.param({"name": " "}, "training", id="blank-name"),
