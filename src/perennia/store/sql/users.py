@@ -67,11 +67,13 @@ class SqlUserStore:
         return [user_of(r) for r in rows]
 
     def delete_user(self, username: str) -> None:
-        """Remove a user with their tokens and roles."""
+        """Remove a user with their tokens, roles and upload grants."""
         user = self.get_user(username)
         with write_transaction(self.engine) as conn:
-            for table in (s.api_tokens, s.experiment_permissions):
+            for table in (s.api_tokens, s.experiment_permissions, s.model_permissions):
                 conn.execute(delete(table).where(table.c.user_id == user.user_id))
+            # Upload grants are kept by name: a new user of the same name must not inherit them.
+            conn.execute(delete(s.blob_uploads).where(s.blob_uploads.c.username == user.username))
             conn.execute(delete(s.users).where(s.users.c.user_id == user.user_id))
 
     def authenticate_password(self, username: str, password: str) -> User | None:
