@@ -59,6 +59,27 @@ def test_experiment_tags_can_be_deleted_and_names_searched_with_not_equal(client
     assert "key" not in mlflow_client.get_experiment(eid).tags
 
 
+def test_experiment_search_pages_in_the_order_asked_with_exact_names(client) -> None:
+    mlflow_client, _url, _backing = client
+    for name in ("a_b", "axb", "c%d", "b"):
+        mlflow_client.create_experiment(name, tags={"k": "v"} if name != "b" else None)
+    found = mlflow_client.search_experiments(filter_string="name = 'a_b'")
+    assert [e.name for e in found] == ["a_b"]  # `_` is a character here, not a wildcard
+    assert [e.name for e in mlflow_client.search_experiments(filter_string="name = 'c%d'")] == [
+        "c%d"
+    ]
+    names, token = [], None
+    while True:
+        page = mlflow_client.search_experiments(
+            max_results=1, order_by=["name DESC"], filter_string="tag.k = 'v'", page_token=token
+        )
+        names += [e.name for e in page]
+        token = page.token
+        if not token:
+            break
+    assert names == ["c%d", "axb", "a_b"]
+
+
 def test_registry_searches_take_ilike_and_mlflows_version_order(client) -> None:
     mlflow_client, _url, _backing = client
     for name in ("Alpha", "beta"):
@@ -66,6 +87,11 @@ def test_registry_searches_take_ilike_and_mlflows_version_order(client) -> None:
         mlflow_client.create_model_version(name, "runs:/run_id/model", "run_id")
     found = mlflow_client.search_registered_models(filter_string="name ILIKE 'ALP%'")
     assert [m.name for m in found] == ["Alpha"]
+    # LIKE is case-sensitive on every engine, for models and versions alike (as MLflow's).
+    assert mlflow_client.search_registered_models(filter_string="name LIKE 'alp%'") == []
+    assert mlflow_client.search_model_versions(filter_string="name LIKE 'alp%'") == []
+    found = mlflow_client.search_model_versions(filter_string="name LIKE 'Alp%'")
+    assert [v.name for v in found] == ["Alpha"]
     versions = mlflow_client.search_model_versions()
     assert [v.name for v in versions] == ["beta", "Alpha"]  # newest-updated first
     with pytest.raises(MlflowException, match="Registered Model with name=gone not found"):

@@ -95,6 +95,34 @@ def test_extra_slashes_in_a_proxied_path_do_not_skip_the_check(probe, slashes) -
     assert mine.status_code == 200 and mine.content.decode() == probe.ids["content"]
 
 
+def test_mlflows_ui_downloads_ask_the_same_rules_as_the_proxy(probe) -> None:
+    run_params = {"run_id": probe.ids["run"], "path": "secret.txt"}
+    version_params = {"name": probe.ids["model"], "version": "1", "path": "secret.txt"}
+    for path, params in (
+        ("/get-artifact", run_params),
+        ("/model-versions/get-artifact", version_params),
+        (f"{probe.url}//model-versions/get-artifact", version_params),  # one slash too many
+    ):
+        answer = probe.stranger.get(path, params=params)  # a 403 names what was asked for
+        assert answer.status_code == 403, (path, answer.text)
+        assert probe.ids["content"] not in answer.text
+    mine = probe.owner.get("/get-artifact", params=run_params)
+    assert mine.status_code == 200 and mine.content.decode() == probe.ids["content"]
+
+
+def test_dataset_summaries_need_sight_of_every_experiment_named(probe) -> None:
+    ids = [probe.ids["stranger_experiment"], probe.ids["experiment"]]
+    for answer in (
+        probe.stranger.post(f"{MLFLOW}/experiments/search-datasets", json={"experiment_ids": ids}),
+        probe.stranger.get("/api/v1/experiments/dataset-summaries", params={"experiment_ids": ids}),
+    ):
+        assert answer.status_code == 403 and not leaks(answer), answer.text
+    mine = probe.stranger.get(
+        "/api/v1/experiments/dataset-summaries", params={"experiment_ids": ids[:1]}
+    )
+    assert mine.status_code == 200 and mine.json() == []
+
+
 # -- 3. experiment ids of the wrong JSON type ----------------------------------------------------
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from perennia.entities import LoggedModelMetric, ModelLink
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store import open_store
 
@@ -54,8 +57,12 @@ def test_creation_checks_its_experiment_run_and_names(store, run) -> None:
     other = store.experiments.create("elsewhere")
     with pytest.raises(InvalidInput, match="is in experiment"):
         models.create(other, "model", source_run_id=run.run_id)
-    with pytest.raises(NotFound, match="does not exist"):
-        models.create(run.experiment_id, "model", source_run_id="0" * 32)
+    # A source run that names no run is recorded as given; such a model keeps no files.
+    for claimed in ("0" * 32, "123"):
+        dangling = models.create(run.experiment_id, "model", source_run_id=claimed)
+        assert (dangling.source_run_id, dangling.artifact_location) == (claimed, "")
+    with pytest.raises(InvalidInput, match="source_run_id"):
+        models.create(run.experiment_id, "model", source_run_id="../" + run.run_id)
     with pytest.raises(InvalidInput, match="logged model name"):
         models.create(run.experiment_id, "  ")
     with pytest.raises(InvalidInput, match="param key"):
@@ -120,3 +127,47 @@ def test_search_pages_newest_first_filters_and_skips_deleted(store, run) -> None
         models.search([run.experiment_id], max_results=0)
     with pytest.raises(InvalidInput, match="experiment_ids"):
         models.search([])
+
+
+def test_metrics_are_recorded_per_model_with_their_run_and_dataset(store, run) -> None:
+    models = store.logged_models
+    model = models.create(run.experiment_id, "model")
+    other = models.create(run.experiment_id, "other")
+    metrics = [
+        LoggedModelMetric("auc", 0.9, 100, 1, run.run_id, "train", "abc123"),
+        LoggedModelMetric("loss", math.nan, 101),
+    ]
+    models.log_metrics(model.model_id, metrics)
+    stored = models.get(model.model_id).metrics
+    assert stored[0] == metrics[0] and math.isnan(stored[1].value) and stored[1].run_id is None
+    found = models.search([run.experiment_id], datasets=[("train", "abc123")])
+    assert [m.model_id for m in found] == [model.model_id]
+    assert [m.model_id for m in models.search([run.experiment_id], datasets=[("train", None)])] == [
+        model.model_id
+    ]
+    assert list(models.search([run.experiment_id], datasets=[("train", "other")])) == []
+    assert len(models.search([run.experiment_id])) == 2 and other.metrics == []
+    with pytest.raises(InvalidInput, match="metric key"):
+        models.log_metrics(model.model_id, [LoggedModelMetric("", 1.0, 1)])
+    with pytest.raises(InvalidInput):
+        models.log_metrics(model.model_id, [LoggedModelMetric("m", 1.0, 1, run_id="123")])
+    with pytest.raises(NotFound):
+        models.log_metrics("m-" + "0" * 32, metrics)
+
+
+def test_runs_link_the_models_they_consumed_and_produced_once(store, run) -> None:
+    models = store.logged_models
+    made = models.create(run.experiment_id, "made")
+    used = models.create(run.experiment_id, "used")
+    links = [ModelLink(made.model_id, "output", 3), ModelLink(used.model_id, "input")]
+    models.link_run(run.run_id, links)
+    models.link_run(run.run_id, [ModelLink(made.model_id, "output", 9)])  # kept as first linked
+    assert models.run_links([run.run_id, "f" * 32]) == {
+        run.run_id: [ModelLink(used.model_id, "input"), ModelLink(made.model_id, "output", 3)]
+    }
+    with pytest.raises(NotFound, match="logged model"):
+        models.link_run(run.run_id, [ModelLink("m-" + "0" * 32, "input")])
+    with pytest.raises(InvalidInput, match="direction"):
+        models.link_run(run.run_id, [ModelLink(made.model_id, "sideways")])
+    with pytest.raises(NotFound):
+        models.link_run("0" * 32, links)

@@ -160,9 +160,21 @@ class Dataset:
 
 @dataclass(frozen=True, slots=True)
 class DatasetInput:
-    """A dataset used by a run, and how (context: training, evaluation, ...)."""
+    """A dataset used by a run, and how (context: training, evaluation, ...), with any other
+    tags the logger attached to this use (key -> value, in the order they were given)."""
 
     dataset: Dataset
+    context: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSummary:
+    """One dataset some run of an experiment consumed, in one context (MLflow's summaries)."""
+
+    experiment_id: str
+    name: str
+    digest: str
     context: str | None = None
 
 
@@ -406,8 +418,10 @@ from perennia.entities.registry import (  # noqa: E402, F401
     ApprovalReview,
     ApprovalStatus,
     LoggedModel,
+    LoggedModelMetric,
     MetricGate,
     ModelCardRevision,
+    ModelLink,
     ModelVersion,
     RegisteredModel,
     RegistryEvent,

@@ -179,6 +179,28 @@ class WebhookDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedModelMetric:
+    """One metric value recorded on a logged model: which run logged it, on which dataset."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLink:
+    """A logged model a run consumed (direction "input") or produced ("output", at a step)."""
+
+    model_id: str
+    direction: str
+    step: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedModel:
     """An MLflow 3 logged model: a model's artifacts inside an experiment, before registration."""
 
@@ -195,3 +217,4 @@ class LoggedModel:
     lifecycle_stage: str = "active"
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[LoggedModelMetric] = field(default_factory=list)

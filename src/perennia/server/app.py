@@ -16,7 +16,10 @@ from perennia.server.middleware import ServerMiddleware
 from perennia.server.mlflow_compat import artifacts as mlflow_artifacts
 from perennia.server.mlflow_compat import logged_models as mlflow_logged_models
 from perennia.server.mlflow_compat import registry as mlflow_registry
+from perennia.server.mlflow_compat import registry_search as mlflow_registry_search
+from perennia.server.mlflow_compat import traces as mlflow_traces
 from perennia.server.mlflow_compat import tracking as mlflow_tracking
+from perennia.server.mlflow_compat import ui_calls as mlflow_ui_calls
 from perennia.server.routes import (
     blobs,
     experiments,
@@ -42,7 +45,10 @@ ROUTERS = tuple(
         mlflow_tracking,
         mlflow_artifacts,
         mlflow_registry,
+        mlflow_registry_search,
         mlflow_logged_models,
+        mlflow_ui_calls,
+        mlflow_traces,
     )
 )
 

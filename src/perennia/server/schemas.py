@@ -104,6 +104,7 @@ class DatasetBody(Strict):
 class InputBody(Strict):
     dataset: DatasetBody
     context: str | None = None
+    tags: dict[str, str] = {}
 
 
 class LogInputs(Strict):

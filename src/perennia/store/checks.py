@@ -98,6 +98,10 @@ def check_input(item: DatasetInput) -> DatasetInput:
                 f"dataset context {item.context[:40]!r}... is {len(item.context)} characters; "
                 f"the limit is {_SHORT_TEXT}"
             )
+    if not isinstance(item.tags, dict):
+        raise InvalidInput(f"dataset {dataset.name!r} input tags must be a mapping of key to value")
+    for key, value in item.tags.items():
+        validate_tag_value(validate_key(key, "dataset input tag key"), value)
     for what, text, limit in (
         ("source", dataset.source, None),
         ("source_type", dataset.source_type, _SHORT_TEXT),

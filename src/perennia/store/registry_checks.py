@@ -11,6 +11,7 @@ from typing import Any
 
 from perennia.errors import InvalidInput
 from perennia.store.limits import KEY_LENGTH, NAME_LENGTH
+from perennia.store.validation import validate_order
 
 ANY = object()  # set_alias without a compare-and-set expectation
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
@@ -112,3 +113,11 @@ def check_status(status: Any) -> str:
     except ValueError:
         known = ", ".join(v.value for v in VersionStatus)
         raise InvalidInput(f"status must be one of {known}, got {status!r:.40}") from None
+
+
+VERSION_ORDER_FIELDS = ("name", "version", "creation_time", "last_updated_time")
+
+
+def check_version_order(order_by: Any) -> list[tuple[str, bool]]:
+    """Return (field, descending) pairs to order versions by, or raise InvalidInput."""
+    return validate_order(order_by, VERSION_ORDER_FIELDS)

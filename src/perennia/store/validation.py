@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Sequence
 
 from perennia.errors import InvalidInput
 from perennia.store.limits import KEY_LENGTH, NAME_LENGTH, PARAM_VALUE_LENGTH, TAG_VALUE_LENGTH
@@ -132,3 +133,25 @@ def validate_experiment_id(experiment_id: object) -> int:
     raise InvalidInput(
         f"experiment id {experiment_id!r:.60} is not an integer between 0 and {MAX_EXPERIMENT_ID}"
     )
+
+
+# What experiments may be ordered by (ExperimentStore.search), as (field, descending) pairs.
+EXPERIMENT_ORDER_FIELDS = ("name", "experiment_id", "creation_time", "last_update_time")
+
+
+def validate_order(order_by: object, fields: Sequence[str]) -> list[tuple[str, bool]]:
+    """Return `order_by` as (field, descending) pairs over `fields` ([] for None), else raise."""
+    if order_by is None:
+        return []
+    if isinstance(order_by, str | bytes) or not all(
+        isinstance(item, tuple | list)
+        and len(item) == 2
+        and item[0] in fields
+        and isinstance(item[1], bool)
+        for item in order_by
+    ):
+        raise InvalidInput(
+            f"order_by must list (field, descending) pairs with a field among "
+            f"{', '.join(fields)}; got {order_by!r:.80}"
+        )
+    return [(field, descending) for field, descending in order_by]

@@ -172,15 +172,15 @@ class Where:
         """Return the value a field is compared with, or None when the filter leaves it free."""
         return self.fields[field][1] if field in self.fields else None
 
-    def matches(self, field: str, value: str | None, *, fold: bool = False) -> bool:
+    def matches(self, field: str, value: str | None) -> bool:
         """Return whether `value` meets the filter's condition on `field` (True when free);
-        `fold`: LIKE ignores case too (ILIKE always does)."""
+        LIKE is case-sensitive, ILIKE ignores case."""
         if field not in self.fields:
             return True
         op, wanted = self.fields[field]
         if op in ("=", "!="):
             return (value == wanted) == (op == "=")
-        return value is not None and like(value, wanted, fold=fold or op == "ILIKE")
+        return value is not None and like(value, wanted, fold=op == "ILIKE")
 
 
 def like(value: str, pattern: str, *, fold: bool = False) -> bool:

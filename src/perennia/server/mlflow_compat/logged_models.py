@@ -8,18 +8,20 @@ capability probe MLflow 3 clients make before transferring artifacts.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from perennia.entities import Role
+from perennia.entities import Metric, ModelLink, Role
 from perennia.errors import InvalidInput, NotFound
 from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
     Payload,
     ids,
+    integer,
     key_values,
     max_results,
     objects,
@@ -27,7 +29,12 @@ from perennia.server.mlflow_compat.arguments import (
     parse_filter,
     text,
 )
-from perennia.server.mlflow_compat.shapes import logged_model_json
+from perennia.server.mlflow_compat.artifacts import download_artifact, list_artifacts
+from perennia.server.mlflow_compat.shapes import (
+    logged_model_json,
+    logged_model_uri,
+    model_metric_from_json,
+)
 from perennia.server.mlflow_compat.wording import MlflowRoute
 from perennia.server.routes.common import store_of
 from perennia.store.base import ServerStore
@@ -35,6 +42,7 @@ from perennia.store.base import ServerStore
 # No router prefix: server-info lives under /api/3.0, everything else under /api/2.0/mlflow.
 router = APIRouter(include_in_schema=False, route_class=MlflowRoute)
 API = "/api/2.0/mlflow"
+UI_API = "/ajax-api/2.0/mlflow"  # the same calls, as MLflow's web pages make them
 MAX_SEARCH_RESULTS = 1000
 _FILTERABLE = {"name": {"="}, "source_run_id": {"="}}
 _FINAL_STATUS = {
@@ -53,6 +61,26 @@ def _check_order(order_by: Any) -> None:
                 f"order_by {item!r:.80} is not supported; logged models are listed newest "
                 "first (creation_timestamp descending)"
             )
+
+
+def _dataset_of(item: dict[str, Any]) -> tuple[str, str | None]:
+    """Return the (name, digest or None) a `datasets` entry of a logged-model search names."""
+    return text(item, "dataset_name"), text(item, "dataset_digest", required=False)
+
+
+def record_model_metrics(
+    caller: Caller, store: ServerStore, run_id: str, entries: list[tuple[Metric, dict[str, Any]]]
+) -> None:
+    """Record on each named logged model the run's metric values that name it (`model_id`),
+    once the caller may edit that model."""
+    by_model: dict[str, list[Any]] = {}
+    for metric, body in entries:
+        model_id = text(body, "model_id", required=False)
+        if model_id:
+            by_model.setdefault(model_id, []).append(model_metric_from_json(body, metric, run_id))
+    for model_id, metrics in by_model.items():
+        caller.logged_model(model_id, Role.EDITOR)
+        store.logged_models.log_metrics(model_id, metrics)
 
 
 def _model(caller: Caller, model_id: str, *, allow_deleted: bool = False) -> dict[str, Any]:
@@ -88,8 +116,7 @@ def search_logged_models(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return one page of the experiments' logged models, newest first."""
-    if body.get("datasets"):
-        raise InvalidInput("'datasets' is not supported: Perennia keeps no per-model metrics")
+    datasets = [_dataset_of(d) for d in objects(body.get("datasets"), "datasets")]
     _check_order(objects(body.get("order_by"), "order_by"))
     experiment_ids = ids(body, "experiment_ids")
     if not experiment_ids:
@@ -102,6 +129,7 @@ def search_logged_models(
         page_token(body),
         name=where.value("name"),
         source_run_id=where.value("source_run_id"),
+        datasets=datasets or None,
     )
     result: dict[str, Any] = {"models": [logged_model_json(m) for m in page.items]}
     if page.next_page_token:
@@ -187,18 +215,45 @@ def log_logged_model_params(
     return JSONResponse({})
 
 
+def _proxied_root(caller: Caller, model_id: str) -> str:
+    """Return the proxy path of the logged model's files, once the caller may read it."""
+    model = caller.logged_model(model_id, Role.VIEWER)
+    return logged_model_uri(model).removeprefix("mlflow-artifacts:/")
+
+
+@router.get(API + "/logged-models/{model_id}/artifacts/directories")
+@router.get(UI_API + "/logged-models/{model_id}/artifacts/directories")
+def list_logged_model_artifacts(
+    model_id: str, request: Request, caller: Caller = Depends(caller_of)
+) -> JSONResponse:
+    """List the logged model's files and folders under `artifact_directory_path`."""
+    root = _proxied_root(caller, model_id)
+    inner = request.query_params.get("artifact_directory_path", "").strip("/")
+    listed = list_artifacts(request, f"{root}/{inner}".rstrip("/"), caller)
+    return JSONResponse({"root_uri": f"mlflow-artifacts:/{root}", **json.loads(listed.body)})
+
+
+@router.get(API + "/logged-models/{model_id}/artifacts/files")
+@router.get(UI_API + "/logged-models/{model_id}/artifacts/files")
+def get_logged_model_artifact(
+    model_id: str, request: Request, caller: Caller = Depends(caller_of)
+) -> Response:
+    """Return one file of the logged model (`artifact_file_path`), digest-checked."""
+    root = _proxied_root(caller, model_id)
+    inner = text(dict(request.query_params), "artifact_file_path")
+    return download_artifact(request, f"{root}/{inner}", caller)
+
+
 @router.post(API + "/runs/outputs")
 def log_outputs(
     body: dict = Payload,
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    """Accept a run's model outputs once the run and each model exist (editors of the run).
-
-    A logged model's link to its run is its `source_run_id`, set when it was created; the step
-    MLflow sends is not kept.
-    """
+    """Record the logged models a run produced, at a step (editors of the run; each model must
+    be in the run's experiment)."""
     run = store.runs.get(caller.run(text(body, "run_id"), Role.EDITOR))
+    links = []
     for item in objects(body.get("models"), "models"):
         model = caller.logged_model(text(item, "model_id"), Role.VIEWER)
         if model.experiment_id != run.info.experiment_id:
@@ -206,6 +261,9 @@ def log_outputs(
                 f"logged model {model.model_id!r} is in experiment {model.experiment_id}, "
                 f"not in run {run.info.run_id!r}'s experiment {run.info.experiment_id}"
             )
+        links.append(ModelLink(model.model_id, "output", integer(item, "step") or 0))
+    if links:
+        store.logged_models.link_run(run.info.run_id, links)
     return JSONResponse({})
 
 

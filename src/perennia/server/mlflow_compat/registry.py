@@ -9,22 +9,20 @@ the logged model's source run, and its download URI is the logged model's artifa
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import ModelVersion, RegisteredModel, Role
-from perennia.errors import InvalidInput, NotFound, PermissionDenied
+from perennia.errors import InvalidInput
 from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
     Payload,
     args_of,
     json_scalar,
     key_values,
-    max_results,
-    page_token,
-    parse_filter,
     text,
 )
 from perennia.server.mlflow_compat.shapes import (
@@ -34,15 +32,14 @@ from perennia.server.mlflow_compat.shapes import (
     model_version_json,
     registered_model_json,
 )
-from perennia.server.mlflow_compat.version_order import order_versions, parse_version_order
 from perennia.server.mlflow_compat.wording import MlflowRoute
 from perennia.server.routes.common import acting_user, grant_creator, store_of
 from perennia.server.sources import vouch_for_source
 from perennia.store.base import ServerStore, Store
-from perennia.store.paging import decode_page_token, encode_page_token
 
 router = APIRouter(prefix="/api/2.0/mlflow", include_in_schema=False, route_class=MlflowRoute)
 MAX_RESULTS = 10_000
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # on a logged model: the versions made from it
 
 
 def _description(body: dict[str, Any]) -> str | None:
@@ -53,50 +50,7 @@ def _description(body: dict[str, Any]) -> str | None:
     return value
 
 
-def _scan(fetch: Any, keep: Any, size: int, token: str | None) -> tuple[list[Any], str | None]:
-    """Return up to `size` items `keep` accepts, reading the store's pages, and the next token.
-
-    Store page tokens stand for offsets (perennia.store.paging), so the next token can point
-    just past the last item taken, however many the tag conditions skipped.
-    """
-    offset = decode_page_token(token)
-    found: list[Any] = []
-    while True:
-        page = fetch(size, encode_page_token(offset) if offset else None)
-        for index, item in enumerate(page.items):
-            if keep(item):
-                found.append(item)
-            if len(found) == size:
-                more = index + 1 < len(page.items) or page.next_page_token is not None
-                return found, encode_page_token(offset + index + 1) if more else None
-        if page.next_page_token is None or not page.items:
-            return found, None
-        offset += len(page.items)
-
-
-def _named(caller: Caller, store: Store, name: str | None) -> list[RegisteredModel]:
-    """Return the model with this name as a one-item list, or [] if absent or unreadable."""
-    try:
-        return [store.registry.get_registered_model(caller.model(name, Role.VIEWER))]
-    except (NotFound, InvalidInput, PermissionDenied):
-        return []
-
-
-def _like_folds(store: Store) -> bool:
-    """Return whether LIKE ignores case here: on SQLite it does, for MLflow as for the store."""
-    return str(getattr(store, "uri", "")).startswith("sqlite")
-
-
-def _check_order(order_by: Any, accepted: tuple[str, ...]) -> None:
-    items = order_by if isinstance(order_by, list) else [order_by] if order_by else []
-    for item in items:
-        if not isinstance(item, str) or " ".join(item.split()).lower() not in accepted:
-            raise InvalidInput(
-                f"order_by {item!r:.60} is not supported; results come ordered by {accepted[0]!r}"
-            )
-
-
-def _model_body(store: Store, model: RegisteredModel) -> dict[str, Any]:
+def model_body(store: Store, model: RegisteredModel) -> dict[str, Any]:
     latest = None
     if model.latest_version is not None:
         latest = store.versions.get_model_version(model.name, model.latest_version)
@@ -107,7 +61,7 @@ def _version_body(version: ModelVersion) -> JSONResponse:
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-def _page(result: dict[str, Any], token: str | None) -> JSONResponse:
+def page_of(result: dict[str, Any], token: str | None) -> JSONResponse:
     if token:
         result["next_page_token"] = token
     return JSONResponse(result)
@@ -135,7 +89,7 @@ def create_registered_model(
         username=user,
     )
     grant_creator(caller, store, model=model.name)
-    return JSONResponse(_model_body(store, model))
+    return JSONResponse(model_body(store, model))
 
 
 @router.get("/registered-models/get")
@@ -144,36 +98,7 @@ def get_registered_model(
 ) -> JSONResponse:
     """Return the registered model with its latest version and aliases."""
     name = caller.model(text(args_of(request, {}), "name"), Role.VIEWER)
-    return JSONResponse(_model_body(store, store.registry.get_registered_model(name)))
-
-
-@router.get("/registered-models/search")
-def search_registered_models(
-    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
-) -> JSONResponse:
-    """Return one page of registered models by name: `name =`, `name LIKE` and tag filters."""
-    args = args_of(request, {})
-    _check_order(request.query_params.getlist("order_by"), ("name", "name asc"))
-    where = parse_filter(args.get("filter"), {"name": {"=", "LIKE", "ILIKE"}})
-    size = max_results(args.get("max_results"), 100, MAX_RESULTS)
-    token = page_token(args)
-    reader = caller.listing()
-    op = where.fields.get("name", ("",))[0]
-    if op == "=":
-        models = _named(caller, store, where.value("name"))
-        models, token = [m for m in models if where.keeps(m.tags)], None
-    else:
-        # LIKE runs in the store (case-insensitive on SQLite, as MLflow's is); ILIKE is checked
-        # here, over the store's pages.
-        pattern = where.value("name") if op == "LIKE" else None
-        models, token = _scan(
-            lambda n, tok: store.registry.search_registered_models(pattern, n, tok, reader),
-            lambda m: where.keeps(m.tags) and (op != "ILIKE" or where.matches("name", m.name)),
-            size,
-            token,
-        )
-    found = [_model_body(store, m)["registered_model"] for m in models]
-    return _page({"registered_models": found}, token)
+    return JSONResponse(model_body(store, store.registry.get_registered_model(name)))
 
 
 @router.patch("/registered-models/update")
@@ -188,7 +113,7 @@ def update_registered_model(
     model = store.registry.update_registered_model(
         name, description=_description(body), username=acting_user(request, None)
     )
-    return JSONResponse(_model_body(store, model))
+    return JSONResponse(model_body(store, model))
 
 
 @router.post("/registered-models/rename")
@@ -203,7 +128,7 @@ def rename_registered_model(
     model = store.registry.rename_registered_model(
         name, text(body, "new_name"), username=acting_user(request, None)
     )
-    return JSONResponse(_model_body(store, model))
+    return JSONResponse(model_body(store, model))
 
 
 @router.delete("/registered-models/delete")
@@ -330,7 +255,9 @@ def create_model_version(
     vouch_for_source(caller, store, source, run_id)
     model_id = text(body, "model_id", required=False) or model_id_of(source)
     if model_id is not None:
-        run_id = run_id or caller.logged_model(model_id, Role.VIEWER).source_run_id
+        logged = caller.logged_model(model_id, Role.VIEWER)
+        if RUNS_URI.match(logged.artifact_location):  # its source run exists and holds its files
+            run_id = run_id or logged.source_run_id
     if run_id is not None and not caller.is_admin:
         store.runs.get(run_id)  # NotFound before a version points at a run that is not there
     version = store.versions.create_model_version(
@@ -341,7 +268,21 @@ def create_model_version(
         tags=key_values(body.get("tags"), "tags"),
         username=acting_user(request, None),
     )
+    if model_id is not None:
+        _list_version_on(store, model_id, version)
     return _version_body(version)
+
+
+def _list_version_on(store: ServerStore, model_id: str, version: ModelVersion) -> None:
+    """Add the version to the logged model's `mlflow.modelVersions` tag, as MLflow's server does."""
+    entry = {"name": version.name, "version": int(version.version)}
+    try:
+        listed = json.loads(store.logged_models.get(model_id).tags.get(MODEL_VERSIONS_TAG, "[]"))
+    except ValueError:
+        listed = []
+    listed = listed if isinstance(listed, list) else []
+    if entry not in listed:
+        store.logged_models.set_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(listed + [entry])})
 
 
 @router.get("/model-versions/get")
@@ -386,37 +327,6 @@ def delete_model_version(
         name, text(args, "version"), username=acting_user(request, None)
     )
     return JSONResponse({})
-
-
-@router.get("/model-versions/search")
-def search_model_versions(
-    request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
-) -> JSONResponse:
-    """Return one page of versions of models the caller may read, filtered by `name`,
-    `run_id =` and tag conditions, in MLflow's orders (newest-updated first by default)."""
-    args = args_of(request, {})
-    order = parse_version_order(request.query_params.getlist("order_by"))
-    where = parse_filter(args.get("filter"), {"name": {"=", "LIKE", "ILIKE"}, "run_id": {"="}})
-    name = where.value("name") if where.fields.get("name", ("",))[0] == "=" else None
-    run_id = where.value("run_id")
-    size = max_results(args.get("max_results"), MAX_RESULTS, MAX_RESULTS)
-    start = decode_page_token(page_token(args))
-    reader = caller.listing()
-    fold = _like_folds(store)
-    matching, token = [], None
-    while True:  # every matching version: MLflow's orders are not the store's
-        page = store.versions.search_model_versions(name, run_id, MAX_RESULTS, token, reader)
-        matching += [
-            v
-            for v in page.items
-            if where.keeps(v.tags) and where.matches("name", v.name, fold=fold)
-        ]
-        token = page.next_page_token
-        if token is None or not page.items:
-            break
-    versions = order_versions(matching, order)[start : start + size]
-    token = encode_page_token(start + size) if start + size < len(matching) else None
-    return _page({"model_versions": [model_version_json(v) for v in versions]}, token)
 
 
 @router.get("/model-versions/get-download-uri")

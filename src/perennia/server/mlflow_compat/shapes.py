@@ -15,7 +15,9 @@ from perennia.entities import (
     DatasetInput,
     Experiment,
     LoggedModel,
+    LoggedModelMetric,
     Metric,
+    ModelLink,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -69,8 +71,9 @@ def run_info_json(info: RunInfo) -> dict[str, Any]:
     return body
 
 
-def run_json(run: Run) -> dict[str, Any]:
-    """Return a run in MLflow's shape (latest metric values carry the run's last step)."""
+def run_json(run: Run, links: list[ModelLink] | None = None) -> dict[str, Any]:
+    """Return a run in MLflow's shape (latest metric values carry the run's last step), with
+    the logged models it consumed and produced (`links`)."""
     tags = dict(run.data.tags)
     tags.setdefault("mlflow.runName", run.info.run_name)
     if run.info.parent_run_id:
@@ -79,18 +82,29 @@ def run_json(run: Run) -> dict[str, Any]:
         {"key": k, "value": to_dict(v), "timestamp": run.info.start_time, "step": 0}
         for k, v in run.data.metrics.items()
     ]
+    links = links or []
+    outputs = [
+        {"model_id": link.model_id, "step": link.step or 0}
+        for link in links
+        if link.direction == "output"
+    ]
     return {
         "info": run_info_json(run.info),
         "data": {"metrics": metrics, "params": pairs(run.data.params), "tags": pairs(tags)},
-        "inputs": {"dataset_inputs": [dataset_input_json(i) for i in run.inputs.dataset_inputs]},
+        "inputs": {
+            "dataset_inputs": [dataset_input_json(i) for i in run.inputs.dataset_inputs],
+            "model_inputs": [{"model_id": k.model_id} for k in links if k.direction == "input"],
+        },
+        "outputs": {"model_outputs": outputs},
     }
 
 
 def dataset_input_json(item: DatasetInput) -> dict[str, Any]:
-    """Return a dataset input in MLflow's shape (the context travels as a tag)."""
+    """Return a dataset input in MLflow's shape (the context travels as the last tag)."""
     d = item.dataset
+    tags = [{"key": k, "value": v} for k, v in item.tags.items()]
     return {
-        "tags": [{"key": CONTEXT_TAG, "value": item.context}] if item.context else [],
+        "tags": tags + ([{"key": CONTEXT_TAG, "value": item.context}] if item.context else []),
         "dataset": {
             "name": d.name,
             "digest": d.digest,
@@ -105,7 +119,8 @@ def dataset_input_json(item: DatasetInput) -> dict[str, Any]:
 def dataset_input_from_json(body: dict[str, Any]) -> DatasetInput:
     """Return the DatasetInput an MLflow `log-inputs` entry describes."""
     data = body.get("dataset") or {}
-    tags = {t.get("key"): t.get("value") for t in body.get("tags") or []}
+    tags = {t.get("key"): t.get("value", "") for t in body.get("tags") or []}
+    context = tags.pop(CONTEXT_TAG, None)
     schema = _json_field(data.get("schema"), "schema")
     profile = _json_field(data.get("profile"), "profile")
     columns = schema.get("mlflow_colspec", []) if isinstance(schema, dict) else schema
@@ -119,7 +134,8 @@ def dataset_input_from_json(body: dict[str, Any]) -> DatasetInput:
             row_count=int((profile or {}).get("num_rows", 0)) if isinstance(profile, dict) else 0,
             profile=profile if isinstance(profile, dict) else {},
         ),
-        tags.get(CONTEXT_TAG),
+        context,
+        tags,
     )
 
 
@@ -132,7 +148,7 @@ def _json_field(text: Any, name: str) -> Any:
         raise InvalidInput(f"dataset {name} is not valid JSON") from None
 
 
-def metric_json(metric: Metric) -> dict[str, Any]:
+def metric_json(metric: Metric | LoggedModelMetric) -> dict[str, Any]:
     """Return a metric point in MLflow's shape."""
     return {
         "key": metric.key,
@@ -173,6 +189,31 @@ def metric_from_json(
     )
 
 
+def model_metric_from_json(body: dict[str, Any], metric: Metric, run_id: str) -> LoggedModelMetric:
+    """Return the logged-model metric an MLflow metric body with a `model_id` describes."""
+    return LoggedModelMetric(
+        key=metric.key,
+        value=metric.value,
+        timestamp=metric.timestamp,
+        step=metric.step,
+        run_id=run_id,
+        dataset_name=body.get("dataset_name") or None,
+        dataset_digest=body.get("dataset_digest") or None,
+    )
+
+
+def model_metric_json(model_id: str, metric: LoggedModelMetric) -> dict[str, Any]:
+    """Return a logged model's metric value in MLflow's shape."""
+    body = {**metric_json(metric), "model_id": model_id}
+    optional = {
+        "run_id": metric.run_id,
+        "dataset_name": metric.dataset_name,
+        "dataset_digest": metric.dataset_digest,
+    }
+    body.update({k: v for k, v in optional.items() if v})
+    return body
+
+
 def _int(value: Any, name: str) -> int:
     from perennia.server.mlflow_compat.arguments import invalid
 
@@ -209,7 +250,7 @@ def logged_model_uri(model: LoggedModel) -> str:
 
 
 def logged_model_json(model: LoggedModel) -> dict[str, Any]:
-    """Return a logged model in MLflow's shape (metrics are not kept per model: none)."""
+    """Return a logged model in MLflow's shape, with its params and metric values."""
     info: dict[str, Any] = {
         "model_id": model.model_id,
         "experiment_id": model.experiment_id,
@@ -226,7 +267,8 @@ def logged_model_json(model: LoggedModel) -> dict[str, Any]:
         "status_message": model.status_message,
     }
     info.update({k: v for k, v in optional.items() if v})
-    return {"info": info, "data": {"params": pairs(model.params), "metrics": []}}
+    metrics = [model_metric_json(model.model_id, m) for m in model.metrics]
+    return {"info": info, "data": {"params": pairs(model.params), "metrics": metrics}}
 
 
 def model_version_json(version: ModelVersion) -> dict[str, Any]:

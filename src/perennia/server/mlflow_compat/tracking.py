@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.clock import now_ms
-from perennia.entities import MetricBatch, Param, Role, RunTag, ViewType
+from perennia.entities import MetricBatch, ModelLink, Param, Role, RunTag, ViewType
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
@@ -26,6 +26,7 @@ from perennia.server.mlflow_compat.arguments import (
     text,
 )
 from perennia.server.mlflow_compat.experiment_search import search_experiments as find_experiments
+from perennia.server.mlflow_compat.logged_models import record_model_metrics
 from perennia.server.mlflow_compat.lookups import is_run_id, run_of
 from perennia.server.mlflow_compat.shapes import (
     dataset_input_from_json,
@@ -242,7 +243,8 @@ def get_run(
     request: Request, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
 ) -> JSONResponse:
     run_id = run_of(caller, _run_id(args_of(request, {})), Role.VIEWER)
-    return JSONResponse({"run": run_json(store.runs.get(run_id))})
+    links = store.logged_models.run_links([run_id]).get(run_id)
+    return JSONResponse({"run": run_json(store.runs.get(run_id), links)})
 
 
 @router.post("/runs/update")
@@ -300,7 +302,8 @@ def search_runs(
         page_token(body),
         caller.listing(),
     )
-    result: dict[str, Any] = {"runs": [run_json(r) for r in page.items]}
+    links = store.logged_models.run_links([r.info.run_id for r in page.items])
+    result: dict[str, Any] = {"runs": [run_json(r, links.get(r.info.run_id)) for r in page.items]}
     if page.next_page_token:
         result["next_page_token"] = page.next_page_token
     return JSONResponse(result)
@@ -313,9 +316,9 @@ def log_metric(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     metric = metric_from_json(body, now_ms())
-    store.metrics.log(
-        run_of(caller, _run_id(body), Role.EDITOR), MetricBatch.from_metrics([metric])
-    )
+    run_id = run_of(caller, _run_id(body), Role.EDITOR)
+    store.metrics.log(run_id, MetricBatch.from_metrics([metric]))
+    record_model_metrics(caller, store, run_id, [(metric, body)])
     return JSONResponse({})
 
 
@@ -377,15 +380,15 @@ def log_batch(
             f"params and tags; got {len(metrics)} metrics, {len(params) + len(tags)} params and tags"
         )
     run_id = run_of(caller, _run_id(body), Role.EDITOR)
-    batch = MetricBatch.from_metrics(
-        [metric_from_json(m, None, f"metrics[{i}].") for i, m in enumerate(metrics)]
-    )
+    parsed = [metric_from_json(m, None, f"metrics[{i}].") for i, m in enumerate(metrics)]
+    batch = MetricBatch.from_metrics(parsed)
     store.log_batch(
         run_id,
         batch if len(batch) else None,
         [Param(k, v) for k, v in params.items()],
         [RunTag(k, v) for k, v in tags.items()],
     )
+    record_model_metrics(caller, store, run_id, list(zip(parsed, metrics, strict=True)))
     return JSONResponse({})
 
 
@@ -397,8 +400,14 @@ def log_inputs(
 ) -> JSONResponse:
     run_id = run_of(caller, _run_id(body), Role.EDITOR)
     inputs = [dataset_input_from_json(d) for d in objects(body.get("datasets"), "datasets")]
+    models = [
+        ModelLink(caller.logged_model(text(m, "model_id"), Role.VIEWER).model_id, "input")
+        for m in objects(body.get("models"), "models")
+    ]
     if inputs:
         store.inputs.log(run_id, inputs)
+    if models:
+        store.logged_models.link_run(run_id, models)
     return JSONResponse({})
 
 

@@ -69,3 +69,8 @@ def run_owner(request: Request, claimed: str | None) -> str | None:
     if user is None or user.is_admin:
         return claimed if claimed is not None or user is None else user.username
     return user.username
+
+
+def order_pairs(order_by: list[str] | None) -> list[tuple[str, bool]] | None:
+    """Return the (field, descending) pairs of `order_by=field` / `order_by=-field` arguments."""
+    return [(o.removeprefix("-"), o.startswith("-")) for o in order_by] if order_by else None

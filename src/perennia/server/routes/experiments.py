@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from perennia.entities import Role, ViewType
 from perennia.errors import NotFound, PermissionDenied
 from perennia.server.access import Caller, caller_of
-from perennia.server.routes.common import entity, grant_creator, store_of
+from perennia.server.routes.common import entity, grant_creator, order_pairs, store_of
 from perennia.server.schemas import CreateExperiment, KeyValue, PurgeCutoff, RenameExperiment
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, ServerStore
 
@@ -54,12 +54,17 @@ def search_experiments(
     max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
     name_like: str | None = None,
     page_token: str | None = None,
+    order_by: list[str] | None = Query(None),
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    """Return a page of the experiments the caller may read."""
+    """Return a page of the experiments the caller may read, by id or by `order_by` fields
+    (`-` for descending)."""
     reader = caller.listing()
-    return entity(store.experiments.search(view_type, max_results, name_like, page_token, reader))
+    page = store.experiments.search(
+        view_type, max_results, name_like, page_token, reader, order_by=order_pairs(order_by)
+    )
+    return entity(page)
 
 
 @router.get("/by-name")
@@ -75,6 +80,18 @@ def get_experiment_by_name(
         raise NotFound(f"experiment {name!r} does not exist")
     caller.experiment(found.experiment_id, Role.VIEWER)
     return entity(found)
+
+
+@router.get("/dataset-summaries")
+def dataset_summaries(
+    experiment_ids: list[str] = Query(...),
+    max_results: int = 1000,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Return the datasets the experiments' runs consumed, one per context (viewers of each)."""
+    ids = caller.experiments(experiment_ids, Role.VIEWER)
+    return entity(store.inputs.summaries(ids, max_results))
 
 
 @router.post("/purge")

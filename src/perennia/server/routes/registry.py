@@ -13,7 +13,7 @@ from pydantic import Field
 
 from perennia.entities import Role, VersionStatus
 from perennia.server.access import Caller, caller_of
-from perennia.server.routes.common import acting_user, entity, grant_creator, store_of
+from perennia.server.routes.common import acting_user, entity, grant_creator, order_pairs, store_of
 from perennia.server.schemas import Strict
 from perennia.server.sources import vouch_for_source
 from perennia.store.base import ServerStore
@@ -241,12 +241,17 @@ def search_model_versions_of(
     run_id: str | None = None,
     max_results: int = PageSize,
     page_token: str | None = None,
+    order_by: list[str] | None = Query(None),
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
-    """Return a page of the model's versions, newest first, optionally from one run."""
+    """Return a page of the model's versions, newest first (or by `order_by`, `-` for
+    descending), optionally from one run."""
     caller.model(name, Role.VIEWER)
-    return entity(store.versions.search_model_versions(name, run_id, max_results, page_token))
+    order = order_pairs(order_by)
+    return entity(
+        store.versions.search_model_versions(name, run_id, max_results, page_token, order_by=order)
+    )
 
 
 @router.get("/api/v1/model-versions")
@@ -254,13 +259,23 @@ def search_model_versions(
     run_id: str | None = None,
     max_results: int = PageSize,
     page_token: str | None = None,
+    name_like: str | None = None,
+    order_by: list[str] | None = Query(None),
     caller: Caller = Depends(caller_of),
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Return a page of versions of every model the caller may read, optionally those a run
-    produced."""
+    produced or of models whose names match `name_like`, ordered by `order_by`."""
     reader = caller.listing()
-    page = store.versions.search_model_versions(None, run_id, max_results, page_token, reader)
+    page = store.versions.search_model_versions(
+        None,
+        run_id,
+        max_results,
+        page_token,
+        reader,
+        name_like=name_like,
+        order_by=order_pairs(order_by),
+    )
     return entity(page)
 
 

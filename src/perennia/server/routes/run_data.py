@@ -170,7 +170,8 @@ def log_inputs(
 ) -> JSONResponse:
     """Record datasets the run consumed (editors)."""
     inputs = [
-        DatasetInput(Dataset(**i.dataset.model_dump(by_alias=True)), i.context) for i in body.inputs
+        DatasetInput(Dataset(**i.dataset.model_dump(by_alias=True)), i.context, i.tags)
+        for i in body.inputs
     ]
     store.inputs.log(caller.run(run_id, Role.EDITOR), inputs)
     return JSONResponse({})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from perennia.entities import Experiment, Page, Reader, ViewType
@@ -32,8 +33,12 @@ class ExperimentStore(Protocol):
         name_like: str | None = None,
         page_token: str | None = None,
         reader: Reader | None = None,
+        *,
+        order_by: Sequence[tuple[str, bool]] | None = None,
     ) -> Page[Experiment]:
-        """Return a page of experiments ordered by id (with a `reader`, only what it may read)."""
+        """Return a page of experiments ordered by id, or by (field, descending) pairs over
+        name, experiment_id, creation_time and last_update_time then id (with a `reader`, only
+        what it may read)."""
         ...
 
     def rename(self, experiment_id: str, new_name: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from perennia.entities import LoggedModel, Page
+from perennia.entities import LoggedModel, LoggedModelMetric, ModelLink, Page
 
 
 class LoggedModelStore(Protocol):
@@ -40,8 +40,10 @@ class LoggedModelStore(Protocol):
         *,
         name: str | None = None,
         source_run_id: str | None = None,
+        datasets: Sequence[tuple[str, str | None]] | None = None,
     ) -> Page[LoggedModel]:
-        """Return one page of the experiments' logged models, newest first, optionally filtered."""
+        """Return one page of the experiments' logged models, newest first, optionally filtered
+        (by name, source run, or a metric on one of the (name, digest) datasets)."""
         ...
 
     def set_tags(self, model_id: str, tags: dict[str, str]) -> None:
@@ -54,6 +56,18 @@ class LoggedModelStore(Protocol):
 
     def log_params(self, model_id: str, params: dict[str, str]) -> None:
         """Record params on a logged model."""
+        ...
+
+    def log_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Record metric values on a logged model."""
+        ...
+
+    def link_run(self, run_id: str, links: Sequence[ModelLink]) -> None:
+        """Record logged models the run consumed or produced (each link once)."""
+        ...
+
+    def run_links(self, run_ids: Sequence[str]) -> dict[str, list[ModelLink]]:
+        """Return the model links of each of the runs that has any."""
         ...
 
     def delete(self, model_id: str) -> None:

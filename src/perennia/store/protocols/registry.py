@@ -6,6 +6,7 @@ and after) in the same transaction as the change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from perennia.entities import ModelVersion, Page, Reader, RegisteredModel, RegistryEvent
@@ -108,9 +109,13 @@ class ModelVersionStore(Protocol):
         max_results: int = 100,
         page_token: str | None = None,
         reader: Reader | None = None,
+        *,
+        name_like: str | None = None,
+        order_by: Sequence[tuple[str, bool]] | None = None,
     ) -> Page[ModelVersion]:
-        """Return one page of versions, by model and/or source run (with a `reader`, only of
-        models it may read)."""
+        """Return one page of versions, by model and/or source run, by a case-sensitive LIKE on
+        the model name, ordered by (field, descending) pairs then name and version descending
+        (with a `reader`, only of models it may read)."""
         ...
 
     def update_model_version(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from perennia.entities import ArtifactEntry, DatasetInput, Metric, MetricBatch, Param, RunTag
+from perennia.entities import (
+    ArtifactEntry,
+    DatasetInput,
+    DatasetSummary,
+    Metric,
+    MetricBatch,
+    Param,
+    RunTag,
+)
 
 
 class MetricStore(Protocol):
@@ -49,6 +57,12 @@ class InputStore(Protocol):
 
     def list(self, run_id: str) -> list[DatasetInput]:
         """Return the run's dataset inputs."""
+        ...
+
+    def summaries(
+        self, experiment_ids: Sequence[str], max_results: int = 1000
+    ) -> list[DatasetSummary]:
+        """Return the distinct (experiment, dataset, context) uses by the experiments' runs."""
         ...
 
 

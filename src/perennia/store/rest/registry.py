@@ -7,6 +7,7 @@ can never turn into a different path; the server checks everything again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,13 @@ from perennia.entities import (
     from_dict,
 )
 from perennia.errors import InvalidInput
-from perennia.store.registry_checks import ANY, check_alias, check_model_name, check_version
+from perennia.store.registry_checks import (
+    ANY,
+    check_alias,
+    check_model_name,
+    check_version,
+    check_version_order,
+)
 from perennia.store.rest.http import HttpSession
 
 MODELS = "/api/v1/registered-models"
@@ -185,10 +192,21 @@ class RestModelVersionStore:
         max_results: int = 100,
         page_token: str | None = None,
         reader: Reader | None = None,
+        *,
+        name_like: str | None = None,
+        order_by: Sequence[tuple[str, bool]] | None = None,
     ) -> Page[ModelVersion]:
-        """Return one page of versions, by model and/or source run (filtered by the server)."""
+        """Return one page of versions, by model, source run or name pattern, in the order
+        asked (filtered by the server)."""
         path = "/api/v1/model-versions" if name is None else model_path(name, "/versions")
-        params = _params(run_id=run_id, max_results=max_results, page_token=page_token)
+        order = [f"-{f}" if down else f for f, down in check_version_order(order_by)]
+        params = _params(
+            run_id=run_id,
+            max_results=max_results,
+            page_token=page_token,
+            name_like=name_like,
+            order_by=order or None,
+        )
         return from_dict(Page[ModelVersion], self.http.request("GET", path, params=params))
 
     def update_model_version(

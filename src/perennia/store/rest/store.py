@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from perennia.entities import (
     ArtifactEntry,
     DatasetInput,
+    DatasetSummary,
     Experiment,
     Metric,
     MetricBatch,
@@ -44,7 +45,13 @@ from perennia.store.rest.registry import (
     RestRegisteredModelStore,
 )
 from perennia.store.rest.webhooks import RestWebhookStore
-from perennia.store.validation import validate_key, validate_run_id, validate_tag_value
+from perennia.store.validation import (
+    EXPERIMENT_ORDER_FIELDS,
+    validate_key,
+    validate_order,
+    validate_run_id,
+    validate_tag_value,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,11 +125,16 @@ class RestExperimentStore:
         name_like: str | None = None,
         page_token: str | None = None,
         reader: Reader | None = None,
+        *,
+        order_by: Sequence[tuple[str, bool]] | None = None,
     ) -> Page[Experiment]:
-        """Return a page of experiments ordered by id (the server lists what its signed-in user
-        may read, so `reader` is not sent)."""
+        """Return a page of experiments ordered by `order_by`, then id (the server lists what
+        its signed-in user may read, so `reader` is not sent)."""
         check_max_results(max_results, MAX_EXPERIMENT_PAGE)
-        params = {"view_type": _view(view_type), "max_results": max_results}
+        order = validate_order(order_by, EXPERIMENT_ORDER_FIELDS)
+        params: dict[str, Any] = {"view_type": _view(view_type), "max_results": max_results}
+        if order:
+            params["order_by"] = [f"-{f}" if down else f for f, down in order]
         params.update(
             {k: v for k, v in (("name_like", name_like), ("page_token", page_token)) if v}
         )
@@ -349,6 +361,16 @@ class RestInputStore:
     def list(self, run_id: str) -> list[DatasetInput]:
         """Return the run's dataset inputs."""
         return from_dict(list[DatasetInput], self.http.request("GET", _run_path(run_id, "/inputs")))
+
+    def summaries(
+        self, experiment_ids: Sequence[str], max_results: int = 1000
+    ) -> list[DatasetSummary]:
+        """Return the distinct (experiment, dataset, context) uses by the experiments' runs."""
+        if isinstance(experiment_ids, str) or not experiment_ids:
+            raise InvalidInput("experiment_ids must list at least one experiment id")
+        params = {"experiment_ids": [str(e) for e in experiment_ids], "max_results": max_results}
+        found = self.http.request("GET", "/api/v1/experiments/dataset-summaries", params=params)
+        return from_dict(list[DatasetSummary], found)
 
 
 class RestArtifactIndex:

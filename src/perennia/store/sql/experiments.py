@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +20,11 @@ from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.readers import readable_experiments
 from perennia.store.sql.upsert import upsert
 from perennia.store.validation import (
+    EXPERIMENT_ORDER_FIELDS,
     validate_experiment_id,
     validate_key,
     validate_name,
+    validate_order,
     validate_tag_value,
 )
 
@@ -96,9 +99,15 @@ class SqlExperimentStore:
         name_like: str | None = None,
         page_token: str | None = None,
         reader: Reader | None = None,
+        *,
+        order_by: Sequence[tuple[str, bool]] | None = None,
     ) -> Page[Experiment]:
-        """Return a page of experiments ordered by id (only those `reader` holds a role in)."""
+        """Return a page of experiments ordered by `order_by` pairs, then by id (only those
+        `reader` holds a role in)."""
         check_max_results(max_results, MAX_EXPERIMENT_PAGE)
+        e = s.experiments
+        order = validate_order(order_by, EXPERIMENT_ORDER_FIELDS)
+        terms = [e.c[f].desc() if down else e.c[f].asc() for f, down in order]
         offset = decode_page_token(page_token)
         query = select(s.experiments).where(
             s.experiments.c.lifecycle_stage.in_(ViewType(view_type).stages())
@@ -107,7 +116,7 @@ class SqlExperimentStore:
             query = query.where(s.experiments.c.experiment_id.in_(readable_experiments(reader)))
         if name_like:
             query = query.where(case_sensitive_like(s.experiments.c.name, name_like))
-        query = query.order_by(s.experiments.c.experiment_id).offset(offset).limit(max_results + 1)
+        query = query.order_by(*terms, e.c.experiment_id).offset(offset).limit(max_results + 1)
         with read_transaction(self.engine) as conn:
             rows = conn.execute(query).all()
             items = self._hydrate(conn, rows[:max_results])

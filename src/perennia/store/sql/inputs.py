@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from perennia.clock import now_ms
-from perennia.entities import DatasetInput
+from perennia.entities import DatasetInput, DatasetSummary
+from perennia.errors import InvalidInput
 from perennia.store.checks import check_input
+from perennia.store.paging import check_max_results
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.run_loader import load_inputs
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import insert_ignore
+from perennia.store.validation import validate_experiment_id
+
+MAX_SUMMARIES = 1000  # MLflow's own cap on dataset summaries
 
 
 class SqlInputStore:
@@ -49,6 +54,7 @@ class SqlInputStore:
                 "dataset_name": i.dataset.name,
                 "dataset_digest": i.dataset.digest,
                 "context": i.context or "",
+                "tags": json.dumps(i.tags) if i.tags else None,
             }
             for i in items
         ]
@@ -67,3 +73,28 @@ class SqlInputStore:
         with read_transaction(self.engine) as conn:
             require_run(conn, run_id, writable=False)
             return load_inputs(conn, [run_id]).get(run_id, [])
+
+    def summaries(
+        self, experiment_ids: Sequence[str], max_results: int = MAX_SUMMARIES
+    ) -> list[DatasetSummary]:
+        """Return the distinct (experiment, dataset name, digest, context) uses by the
+        experiments' runs, ordered by experiment, name, digest and context."""
+        if isinstance(experiment_ids, str) or not experiment_ids:
+            raise InvalidInput("experiment_ids must list at least one experiment id")
+        ids = sorted({validate_experiment_id(e) for e in experiment_ids})
+        check_max_results(max_results, MAX_SUMMARIES)
+        ri, runs = s.run_inputs, s.runs
+        columns = (runs.c.experiment_id, ri.c.dataset_name, ri.c.dataset_digest, ri.c.context)
+        query = (
+            select(*columns)
+            .join(runs, runs.c.run_uuid == ri.c.run_uuid)
+            .where(runs.c.experiment_id.in_(ids))
+            .distinct()
+            .order_by(*columns)
+            .limit(max_results)
+        )
+        with read_transaction(self.engine) as conn:
+            return [
+                DatasetSummary(str(eid), name, digest, context or None)
+                for eid, name, digest, context in conn.execute(query)
+            ]

@@ -8,6 +8,7 @@ any run has no place for files and an empty location. Params are immutable, as a
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,18 +17,34 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from perennia.clock import now_ms
-from perennia.entities import LifecycleStage, LoggedModel, Page, Param, RunTag
+from perennia.entities import (
+    LifecycleStage,
+    LoggedModel,
+    LoggedModelMetric,
+    ModelLink,
+    Page,
+    Param,
+    RunTag,
+)
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.checks import check_params, check_tags
 from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.logged_model_io import (
+    link_rows,
+    metric_rows,
+    read_links,
+    read_metrics,
+    with_metrics_on,
+)
 from perennia.store.sql.runs import require_run
-from perennia.store.sql.upsert import upsert
+from perennia.store.sql.upsert import insert_ignore, upsert
 from perennia.store.validation import validate_experiment_id, validate_name
 
 MAX_SEARCH_RESULTS = 10_000
 _ID_LENGTH = 34  # "m-" and a uuid4 in hex, as MLflow spells model ids
+_SOURCE_RUN = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 
 
 def artifact_folder(model_id: str) -> str:
@@ -63,7 +80,11 @@ class SqlLoggedModelStore:
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
     ) -> LoggedModel:
-        """Return a new PENDING logged model; its files will live under its source run."""
+        """Return a new PENDING logged model; its files will live under its source run.
+
+        A source run id that names no run is kept as given (MLflow records any string), and
+        the model then has no place for files, like a model logged outside any run.
+        """
         eid = validate_experiment_id(experiment_id)
         name = validate_name(name, "logged model name")
         if model_type is not None:
@@ -75,8 +96,8 @@ class SqlLoggedModelStore:
         now = now_ms()
         with write_transaction(self.engine) as conn:
             _require_experiment(conn, eid)
-            if source_run_id is not None:
-                run = require_run(conn, source_run_id)
+            run = _source_run(conn, source_run_id)
+            if run is not None:
                 if run.experiment_id != eid:
                     raise InvalidInput(
                         f"source run {source_run_id!r} is in experiment {run.experiment_id}, "
@@ -128,10 +149,12 @@ class SqlLoggedModelStore:
         *,
         name: str | None = None,
         source_run_id: str | None = None,
+        datasets: Sequence[tuple[str, str | None]] | None = None,
     ) -> Page[LoggedModel]:
         """Return one page of the experiments' live logged models, newest first.
 
-        `name` and `source_run_id`, when given, keep only the models with that exact value.
+        `name` and `source_run_id`, when given, keep only the models with that exact value;
+        `datasets` ((name, digest or None) pairs) those with a metric on one of them.
         """
         if isinstance(experiment_ids, str) or not experiment_ids:
             raise InvalidInput("experiment_ids must list at least one experiment id")
@@ -150,6 +173,8 @@ class SqlLoggedModelStore:
             query = query.where(lm.c.name == name)
         if source_run_id is not None:
             query = query.where(lm.c.source_run_id == source_run_id)
+        if datasets:
+            query = query.where(with_metrics_on(datasets))
         with read_transaction(self.engine) as conn:
             found = list(conn.execute(query).scalars())
             items = _load(conn, found[:max_results])
@@ -198,6 +223,27 @@ class SqlLoggedModelStore:
             _write_pairs(conn, p, model_id, {k: v for k, v in clean.items() if k not in stored})
             _touch(conn, model_id)
 
+    def log_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Record metric values on a logged model (NaN is kept as NULL, as a run's)."""
+        rows = metric_rows(check_model_id(model_id), metrics)
+        with write_transaction(self.engine) as conn:
+            _require_active(conn, model_id)
+            if rows:
+                conn.execute(insert(s.logged_model_metrics), rows)
+                _touch(conn, model_id)
+
+    def link_run(self, run_id: str, links: Sequence[ModelLink]) -> None:
+        """Record logged models the run consumed or produced; a link already kept stays as is."""
+        with write_transaction(self.engine) as conn:
+            require_run(conn, run_id)
+            rows = link_rows(conn, run_id, links)
+            insert_ignore(conn, s.run_model_links, rows, ["run_uuid", "model_id", "direction"])
+
+    def run_links(self, run_ids: Sequence[str]) -> dict[str, list[ModelLink]]:
+        """Return the model links of each of the runs that has any."""
+        with read_transaction(self.engine) as conn:
+            return read_links(conn, list(run_ids))
+
     def delete(self, model_id: str) -> None:
         """Mark the logged model deleted (its files stay with its source run)."""
         with write_transaction(self.engine) as conn:
@@ -215,6 +261,20 @@ def _tags(tags: dict[str, str] | None) -> dict[str, str]:
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput(f"tags must be a mapping of names to values, got {tags!r:.60}")
     return check_tags([RunTag(k, v) for k, v in (tags or {}).items()])
+
+
+def _source_run(conn: Connection, source_run_id: Any) -> Any:
+    """Return the `runs` row a source run id names, or None when it names no run."""
+    if source_run_id is None:
+        return None
+    if not isinstance(source_run_id, str) or not _SOURCE_RUN.match(source_run_id):
+        raise InvalidInput(
+            f"source_run_id {source_run_id!r:.60} is not 1-32 letters, digits, '_', '-' or '.'"
+        )
+    try:
+        return require_run(conn, source_run_id)
+    except (InvalidInput, NotFound):
+        return None
 
 
 def _require_experiment(conn: Connection, eid: int) -> None:
@@ -264,6 +324,7 @@ def _load(conn: Connection, model_ids: list[str]) -> list[LoggedModel]:
         query = select(table.c.model_id, table.c.key, table.c.value)
         for mid, key, value in conn.execute(query.where(table.c.model_id.in_(model_ids))):
             extra[kind][mid][key] = value
+    metrics = read_metrics(conn, model_ids)
     return [
         LoggedModel(
             model_id=row.model_id,
@@ -279,6 +340,7 @@ def _load(conn: Connection, model_ids: list[str]) -> list[LoggedModel]:
             lifecycle_stage=row.lifecycle_stage,
             params=dict(extra["params"][mid]),
             tags=dict(extra["tags"][mid]),
+            metrics=metrics.get(mid, []),
         )
         for mid in model_ids
         if (row := rows.get(mid)) is not None

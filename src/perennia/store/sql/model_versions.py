@@ -6,6 +6,7 @@ concurrent registrations get distinct, consecutive numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
@@ -23,10 +24,12 @@ from perennia.store.registry_checks import (
     check_tag,
     check_text,
     check_version,
+    check_version_order,
 )
 from perennia.store.sql import schema as s
 from perennia.store.sql.aliases import guarded_aliases
 from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.readers import readable_models
 from perennia.store.sql.registered_models import check_page_size
 from perennia.store.sql.registry_events import record_event
@@ -120,15 +123,24 @@ class SqlModelVersionStore:
         max_results: int = 100,
         page_token: str | None = None,
         reader: Reader | None = None,
+        *,
+        name_like: str | None = None,
+        order_by: Sequence[tuple[str, bool]] | None = None,
     ) -> Page[ModelVersion]:
-        """Return a page of versions, newest first, optionally of one model or one run (and
-        only of models `reader` holds a role on, when given); three queries whatever its size."""
+        """Return a page of versions, optionally of one model, one run or names matching a
+        case-sensitive LIKE (and only of models `reader` holds a role on, when given), in the
+        order asked then by name and newest version; three queries whatever its size."""
         check_page_size(max_results)
         offset = decode_page_token(page_token)
         mv = s.model_versions
-        query = select(mv).order_by(mv.c.name, mv.c.version.desc())
+        terms = [
+            mv.c[f].desc() if down else mv.c[f].asc() for f, down in check_version_order(order_by)
+        ]
+        query = select(mv).order_by(*terms, mv.c.name, mv.c.version.desc())
         if name is not None:
             query = query.where(mv.c.name == check_model_name(name))
+        if name_like is not None:
+            query = query.where(case_sensitive_like(mv.c.name, name_like))
         if run_id is not None:
             query = query.where(mv.c.run_id == run_id)
         if reader is not None:

@@ -20,6 +20,7 @@ from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.registry_checks import check_model_name, check_tag, check_text
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
+from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.readers import readable_models
 from perennia.store.sql.registry_events import event_of, record_event, since_creation
 from perennia.store.sql.registry_rows import model_state, models_of, read_model
@@ -115,7 +116,7 @@ class SqlRegisteredModelStore:
         rm = s.registered_models
         query = select(rm).order_by(rm.c.name).offset(offset).limit(max_results + 1)
         if name_like:
-            query = query.where(rm.c.name.like(name_like))
+            query = query.where(case_sensitive_like(rm.c.name, name_like))
         if reader is not None:
             query = query.where(rm.c.name.in_(readable_models(reader)))
         with read_transaction(self.engine) as conn:

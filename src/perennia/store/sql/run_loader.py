@@ -65,13 +65,16 @@ def load_inputs(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Data
     ri, ds = s.run_inputs, s.datasets
     for part in chunks(run_ids):
         query = (
-            select(ri.c.run_uuid, ri.c.context, ds)
+            select(ri.c.run_uuid, ri.c.context, ri.c.tags.label("input_tags"), ds)
             .join(ds, (ds.c.name == ri.c.dataset_name) & (ds.c.digest == ri.c.dataset_digest))
             .where(ri.c.run_uuid.in_(part))
             .order_by(ri.c.run_uuid, ds.c.name, ri.c.context)
         )
         for row in conn.execute(query):
-            inputs[row.run_uuid].append(DatasetInput(dataset_from_row(row), row.context or None))
+            tags = json.loads(row.input_tags) if row.input_tags else {}
+            inputs[row.run_uuid].append(
+                DatasetInput(dataset_from_row(row), row.context or None, tags)
+            )
     return inputs
 
 

@@ -145,6 +145,7 @@ run_inputs = Table(
     Column("dataset_name", String(NAME_LENGTH), nullable=False),
     Column("dataset_digest", String(64), nullable=False),
     Column("context", String(64), nullable=False),
+    Column("tags", Text, nullable=True),  # JSON object of the input's other tags; NULL: none
     PrimaryKeyConstraint(
         "run_uuid", "dataset_name", "dataset_digest", "context", name="run_inputs_pk"
     ),
@@ -299,7 +300,7 @@ registry_events = Table(
 )
 
 # Governance (migration 0004): per-model roles, approval policies and requests, model card
-# revisions, webhooks with their delivery outbox, and MLflow 3's logged models.
+# revisions, webhooks with their delivery outbox. MLflow 3's logged models: schema_models.py.
 model_permissions = Table(
     "model_permissions",
     metadata,
@@ -409,57 +410,6 @@ webhook_deliveries = Table(
     sqlite_autoincrement=True,
 )
 
-logged_models = Table(
-    "logged_models",
-    metadata,
-    Column("model_id", String(64), primary_key=True),
-    Column(
-        "experiment_id",
-        Integer,
-        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("name", String(NAME_LENGTH), nullable=False),
-    Column("artifact_location", Text, nullable=False),
-    Column("creation_time", BigInteger, nullable=False),
-    Column("last_updated_time", BigInteger, nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("status_message", Text, nullable=True),
-    Column("model_type", String(NAME_LENGTH), nullable=True),
-    Column("source_run_id", String(32), nullable=True),
-    Column("lifecycle_stage", String(16), nullable=False),
-    Index("ix_logged_models_experiment", "experiment_id", "creation_time"),
-    Index("ix_logged_models_run", "source_run_id"),
-)
-
-logged_model_params = Table(
-    "logged_model_params",
-    metadata,
-    Column(
-        "model_id",
-        String(64),
-        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("key", String(KEY_LENGTH), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("model_id", "key", name="logged_model_params_pk"),
-)
-
-logged_model_tags = Table(
-    "logged_model_tags",
-    metadata,
-    Column(
-        "model_id",
-        String(64),
-        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("key", String(KEY_LENGTH), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("model_id", "key", name="logged_model_tags_pk"),
-)
-
 # Idempotency keys: a retried write (same key) is answered from here instead of run twice.
 idempotency_keys = Table(
     "idempotency_keys",
@@ -488,4 +438,13 @@ blob_uploads = Table(
     Column("upload_time", BigInteger, nullable=False),
     PrimaryKeyConstraint("digest", "username", name="blob_uploads_pk"),
     Index("ix_blob_uploads_time", "upload_time"),
+)
+
+# MLflow 3's logged models, their params, tags and metrics, and runs' links to them.
+from perennia.store.sql.schema_models import (  # noqa: E402, F401
+    logged_model_metrics,
+    logged_model_params,
+    logged_model_tags,
+    logged_models,
+    run_model_links,
 )

@@ -192,6 +192,21 @@ def test_search_pages_walk_every_experiment_exactly_once(store) -> None:
     assert _all_pages(store, max_results=3, name_like="paged-%") == created
 
 
+def test_search_orders_by_the_fields_asked_then_by_id(store) -> None:
+    older = store.experiments.create("b-older")
+    next_millisecond()
+    newer = store.experiments.create("a-newer")
+    next_millisecond()
+    twin = store.experiments.create("c-twin")
+    newest = [("creation_time", True)]
+    assert _all_pages(store, max_results=2, order_by=newest) == [twin, newer, older, "0"]
+    by_name = _all_pages(store, max_results=1, name_like="%-%", order_by=[("name", False)])
+    assert by_name == [newer, older, twin]
+    assert _all_pages(store, order_by=[("experiment_id", True)]) == [twin, newer, older, "0"]
+    with pytest.raises(InvalidInput, match="order_by"):
+        store.experiments.search(order_by=[("artifact_location", False)])
+
+
 def test_search_last_page_has_no_token(store) -> None:
     store.experiments.create("one")
     page = store.experiments.search(max_results=2)  # Default + one: exactly fits

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perennia.entities import Dataset, DatasetInput, MetricBatch, Param, RunTag
+from perennia.entities import Dataset, DatasetInput, DatasetSummary, MetricBatch, Param, RunTag
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.limits import KEY_LENGTH, NAME_LENGTH, PARAM_VALUE_LENGTH, TAG_VALUE_LENGTH
 from perennia.testing.store_contract.helpers import table_count
@@ -243,6 +243,25 @@ def test_every_tag_of_an_input_is_kept_in_the_order_given(store, run_id) -> None
     assert store.runs.get(run_id).inputs.dataset_inputs == listed
     with pytest.raises(InvalidInput):
         store.inputs.log(run_id, [DatasetInput(_dataset(), "t", {"": "empty key"})])
+
+
+def test_dataset_summaries_list_each_experiments_dataset_uses_once(store, experiment_id) -> None:
+    other = store.experiments.create("summaries-elsewhere")
+    first, second = (store.runs.create(experiment_id).info.run_id for _ in range(2))
+    train, evaluation = _dataset(), _dataset("eval.csv", "cd" * 32)
+    store.inputs.log(first, [DatasetInput(train, "training"), DatasetInput(evaluation, None)])
+    store.inputs.log(second, [DatasetInput(train, "training"), DatasetInput(train, "tuning")])
+    store.inputs.log(store.runs.create(other).info.run_id, [DatasetInput(train, "training")])
+    expected = [
+        DatasetSummary(experiment_id, evaluation.name, evaluation.digest, None),
+        DatasetSummary(experiment_id, train.name, train.digest, "training"),
+        DatasetSummary(experiment_id, train.name, train.digest, "tuning"),
+    ]
+    assert store.inputs.summaries([experiment_id]) == expected
+    assert len(store.inputs.summaries([experiment_id, other])) == 4
+    assert store.inputs.summaries([experiment_id], max_results=1) == expected[:1]
+    with pytest.raises(InvalidInput):
+        store.inputs.summaries([])
 
 
 def test_logging_the_same_input_twice_stores_it_once(store, run_id) -> None:

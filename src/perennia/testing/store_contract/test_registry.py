@@ -43,6 +43,38 @@ def test_models_are_created_read_listed_and_names_are_unique(store) -> None:
     ]
 
 
+def test_registered_model_name_like_is_case_sensitive_on_every_backend(store) -> None:
+    for name in ("Fraud", "fraud-v2"):
+        store.registry.create_registered_model(name)
+    assert [m.name for m in store.registry.search_registered_models("fraud%")] == ["fraud-v2"]
+    assert [m.name for m in store.registry.search_registered_models("F%")] == ["Fraud"]
+    assert store.registry.search_registered_models("%FRAUD%").items == []
+
+
+def test_version_search_orders_as_asked_and_filters_names_case_sensitively(store) -> None:
+    for name in ("alpha", "beta", "Alpha-x"):
+        store.registry.create_registered_model(name)
+    for name in ("alpha", "beta", "alpha", "Alpha-x"):
+        store.versions.create_model_version(name, f"runs:/{RUN}/model")
+    store.versions.update_model_version("beta", 1, description="touched last")
+
+    def found(**options):
+        page = store.versions.search_model_versions(max_results=2, **options)
+        token = page.next_page_token
+        rest = store.versions.search_model_versions(page_token=token, **options) if token else []
+        return [(v.name, v.version) for v in [*page, *rest]]
+
+    alphas = {"name_like": "alpha%"}
+    assert found(**alphas) == [("alpha", 2), ("alpha", 1)]  # by name, newest version first
+    assert found(**alphas, order_by=[("version", False)]) == [("alpha", 1), ("alpha", 2)]
+    newest = found(order_by=[("last_updated_time", True)])
+    assert newest[0] == ("beta", 1) and len(newest) == 4
+    assert found(name_like="%a-x") == [("Alpha-x", 1)]
+    assert found(name_like="ALPHA%") == []
+    with pytest.raises(InvalidInput, match="order_by"):
+        store.versions.search_model_versions(order_by=[("source", True)])
+
+
 def test_versions_number_from_one_and_carry_their_source_run_and_digest(store, recorded):
     store.registry.create_registered_model("fraud")
     first = store.versions.create_model_version(

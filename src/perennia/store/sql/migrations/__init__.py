@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from perennia.errors import StoreUnavailable
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 KNOWN_REVISIONS = ("0001", "0002", "0003")
 MIGRATIONS_DIR = Path(__file__).parent
 _PG_LOCK_KEY = zlib.crc32(b"perennia-migrations")
