@@ -162,7 +162,7 @@ def test_bad_save_arguments_are_refused_and_leave_nothing_behind(tmp_path: Path,
         perennia.models.load(tmp_path)
 
 
-def test_uris_other_than_folders_and_runs_are_explained() -> None:
+def test_uris_other_than_folders_and_runs_are_explained(tracking: str) -> None:
     with pytest.raises(InvalidInput, match="models:/<name>@<alias>"):
         perennia.models.load("models:/fraud/one")
     with pytest.raises(InvalidInput, match="runs:/<32-hex run id>"):

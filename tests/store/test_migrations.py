@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from perennia.errors import StoreUnavailable
 from perennia.store import open_store
 from perennia.store.sql import schema
-from perennia.store.sql.migrations import HEAD_REVISION, MIGRATIONS_DIR
+from perennia.store.sql.migrations import HEAD_REVISION, KNOWN_REVISIONS, MIGRATIONS_DIR
 from perennia.store.sql.store import SqlStore
 from perennia.testing.store_contract.helpers import sql_engine
 from tests.conftest import PG_ADMIN_URI
@@ -143,6 +143,25 @@ def test_a_database_from_a_newer_perennia_is_refused(empty_uri) -> None:
     with pytest.raises(StoreUnavailable, match="'9999'"):
         SqlStore(empty_uri)
     assert _versions(empty_uri) == ["9999"]
+
+
+def test_every_older_revision_is_known_and_upgraded_on_open(empty_uri) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    assert KNOWN_REVISIONS[-1] == HEAD_REVISION and len(KNOWN_REVISIONS) == int(HEAD_REVISION)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    for revision in reversed(KNOWN_REVISIONS[:-1]):  # one step older each time
+        SqlStore(empty_uri).close()
+        engine = create_engine(empty_uri)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+        engine.dispose()
+        assert _versions(empty_uri) == [revision]
+        SqlStore(empty_uri).close()  # a store opened on an older database migrates it
+        assert _versions(empty_uri) == [HEAD_REVISION], revision
 
 
 def test_migrations_downgrade_to_nothing_and_upgrade_again(empty_uri) -> None:

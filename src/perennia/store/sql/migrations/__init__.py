@@ -18,8 +18,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from perennia.errors import StoreUnavailable
 
 HEAD_REVISION = "0006"
-KNOWN_REVISIONS = ("0001", "0002", "0003")
 MIGRATIONS_DIR = Path(__file__).parent
+# Every revision this package can upgrade from, read from the scripts so it cannot fall behind.
+KNOWN_REVISIONS = tuple(
+    sorted(
+        path.name[:4] for path in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+)
 _PG_LOCK_KEY = zlib.crc32(b"perennia-migrations")
 
 
