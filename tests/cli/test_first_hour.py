@@ -108,3 +108,14 @@ def test_prompts_registered_through_mlflow_are_not_listed_as_models(
     assert "1 prompt(s) not shown" in out
     code, out, _ = run_cli(capsys, "models", "list", "--prompts")
     assert code == 0 and "greeting" in out and "fraud" not in out
+
+
+def test_help_texts_promise_only_what_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = []
+    for argv in (["--help"], ["server", "--help"]):
+        code, out, _ = run_cli(capsys, *argv)
+        assert code == 0
+        texts.append(" ".join(out.split()))
+    for text in texts:
+        assert "monitor" not in text and "later" not in text
+    assert "MLflow" in texts[1]
