@@ -78,15 +78,17 @@ def test_search_shows_the_metrics_it_filtered_and_ordered_on_first(
 
 
 @pytest.mark.parametrize(
-    ("texts", "keys"),
+    ("filter_string", "order_by", "keys"),
     [
-        (("metrics.acc > 0.9 and metrics.`f1 score` < 1",), ["acc", "f1 score"]),
-        (("metrics.acc ASC", 'metric."val/loss" DESC'), ["acc", "val/loss"]),
-        (("attributes.status = 'FINISHED'",), []),
+        ("metrics.acc > 0.9 and metrics.`f1 score` < 1", None, ["acc", "f1 score"]),
+        ("params.x = 'metrics.no'", ['metric."val/loss" DESC', "metrics.acc"], ["val/loss", "acc"]),
+        ("attributes.status = 'FINISHED'", None, []),
     ],
 )
-def test_metric_references_are_read_from_filters_and_orderings(texts, keys) -> None:
-    assert metrics_named_in(*texts) == keys
+def test_metric_references_are_read_from_filters_and_orderings(
+    filter_string, order_by, keys
+) -> None:
+    assert metrics_named_in(filter_string, order_by) == keys
 
 
 def test_an_empty_audit_log_says_what_it_covers(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import typer
 
 from perennia.cli.common import client, resolve_experiment, resolve_run_id
@@ -27,18 +25,13 @@ EXPERIMENT_OPTION = typer.Option(
 METRIC_OPTION = typer.Option(None, "--metric", "-m", help="Metric column to show (repeatable).")
 
 
-_METRIC_REFERENCE = re.compile(r"\bmetrics?\.(?:`([^`]+)`|\"([^\"]+)\"|([\w./:-]+))", re.IGNORECASE)
+def metrics_named_in(filter_string: str, order_by: list[str] | None = None) -> list[str]:
+    """Return the metric keys a filter and its order-by clauses refer to, in order of appearance."""
+    from perennia.store.search_grammar import METRIC, comparisons, parse_filter, parse_order_by
 
-
-def metrics_named_in(*texts: str) -> list[str]:
-    """Return the metric keys a filter or order-by clause refers to, in order of appearance."""
-    keys: list[str] = []
-    for text in texts:
-        for match in _METRIC_REFERENCE.finditer(text):
-            key = next(group for group in match.groups() if group)
-            if key not in keys:
-                keys.append(key)
-    return keys
+    named = [c.key for c in comparisons(parse_filter(filter_string)) if c.kind == METRIC]
+    named += [o.key for o in parse_order_by(order_by) if o.kind == METRIC]
+    return list(dict.fromkeys(named))
 
 
 def _runs_table(
@@ -121,7 +114,7 @@ def search(
     title = (
         f"Runs matching {filter_string!r} ({len(runs)})" if filter_string else f"Runs ({len(runs)})"
     )
-    _runs_table(title, runs, metric, first=metrics_named_in(filter_string, *(order_by or [])))
+    _runs_table(title, runs, metric, first=metrics_named_in(filter_string, order_by))
 
 
 @app.command("show")
