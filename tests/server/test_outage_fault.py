@@ -24,8 +24,8 @@ from perennia.config import Settings
 from perennia.store import open_store
 from tests.conftest import IN_CI
 from tests.live_server import LiveServer
-from tests.ports import free_port
 from tests.private_postgres import PrivatePostgres, postgres_bin, private_postgres
+from tests.server_process import start_server
 
 OUTAGE_SECONDS = 30
 SDK_STEPS, SDK_PAUSE = 4_000, 0.01  # about 40 s of logging: before, during and after the outage
@@ -149,42 +149,9 @@ def _spawn(code: str, env: dict[str, str], steps: int, pause: float, stderr: Pat
 
 
 def _start_server(uri: str, home: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
     home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PERENNIA_HOME=str(home))
-    env.pop("PERENNIA_TRACKING_URI", None)
-    log = home / "server.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "perennia.cli.main",
-                "server",
-                "--backend-store-uri",
-                uri,
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    process.wait(timeout=30)
-    pytest.fail(f"server did not start: {_tail(log)}")
+    args = ["--backend-store-uri", uri, "--workers", "2"]
+    return start_server(args, home, log=home / "server.log")
 
 
 def _assert_unavailable(response: httpx.Response) -> None:

@@ -6,14 +6,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from perennia.store import open_store
-from tests.ports import free_port
+from tests.server_process import start_server
 
 _CLIENT = """
 import sys, perennia
@@ -26,27 +25,7 @@ print(run.run_id)
 
 
 def _start(args: list[str], home: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, PERENNIA_HOME=str(home))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "perennia.cli.main", "server", "--port", str(port), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    pytest.fail(f"server did not start: {process.communicate()[1][-2000:]}")
+    return start_server(args, home)
 
 
 @pytest.mark.xdist_group("heavy")

@@ -9,10 +9,8 @@ and abandoned spools are swept when a server starts.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +24,7 @@ from perennia.store import open_store
 from perennia.store.rest.http import HttpSession
 from perennia.store.sql import schema as s
 from tests.ports import free_port
+from tests.server_process import start_server
 
 
 def _admin_token(uri: str) -> dict[str, str]:
@@ -38,37 +37,8 @@ def _admin_token(uri: str) -> dict[str, str]:
 
 
 def _start(uri: str, home: Path, port: int, **env: str) -> subprocess.Popen:
-    environment = dict(os.environ, PERENNIA_HOME=str(home), **env)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "perennia.cli.main",
-            "server",
-            "--backend-store-uri",
-            uri,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--auth",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-        if process.poll() is not None:
-            break
-    process.kill()
-    pytest.fail(f"server did not start: {process.communicate()[1][-2000:]}")
+    args = ["--backend-store-uri", uri, "--workers", "1", "--auth"]
+    return start_server(args, home, port=port, env=env)[0]
 
 
 def _wait_for(condition, what: str, timeout: float = 60.0) -> None:

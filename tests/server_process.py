@@ -1,0 +1,57 @@
+"""`perennia server` started as users start it: a real process, waited on until /health answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ports import free_port
+
+
+def start_server(
+    args: list[str],
+    home: Path,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """Return (process, URL) of a `perennia server` answering /health; fail the test if it won't.
+
+    Its stderr is a pipe (read it with `communicate()`), or both streams go to `log` for a
+    server that writes a lot; the environment's tracking URI never leaks into it.
+    """
+    port = port or free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "PERENNIA_TRACKING_URI"}
+    environment.update(PERENNIA_HOME=str(home), **(env or {}))
+    command = [sys.executable, "-m", "perennia.cli.main", "server", "--port", str(port), *args]
+    sink = log.open("w") if log is not None else None
+    try:
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=sink or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if sink else subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        if sink is not None:
+            sink.close()  # the child holds its own copy
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    output = log.read_text() if log is not None else process.communicate(timeout=30)[1]
+    pytest.fail(f"server did not start: {output[-2000:]}")
