@@ -40,6 +40,24 @@ def test_bad_arguments_get_mlflows_messages(client) -> None:
         assert "Missing value for required parameter 'name'" in sent.json()["message"]
 
 
+def test_new_endpoints_refuse_bad_input_and_keep_what_is_stored(client) -> None:
+    mlflow_client, url, _backing = client
+    eid = mlflow_client.create_experiment("kept", tags={"key": "value"})
+    run_id = mlflow_client.create_run(eid).info.run_id
+    api = f"{url}/api/2.0/mlflow"
+    with httpx.Client() as http:
+        for body in ({"experiment_id": eid}, {"experiment_id": eid, "key": ["key"]}):
+            sent = http.post(f"{api}/experiments/delete-experiment-tag", json=body)
+            assert (
+                sent.status_code == 400 and sent.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            )
+        for path in ("../other", "a/../../b", "/etc/passwd"):
+            listed = http.get(f"{api}/artifacts/list", params={"run_id": run_id, "path": path})
+            assert listed.status_code == 400, (path, listed.text)
+            assert "Invalid path" in listed.json()["message"]
+    assert mlflow_client.get_experiment(eid).tags == {"key": "value"}
+
+
 def test_a_parent_that_names_no_run_is_kept_as_a_tag(client) -> None:
     mlflow_client, _url, _backing = client
     eid = mlflow_client.create_experiment("parents")

@@ -173,7 +173,7 @@ def list_run_artifacts(
     """List a run's files and folders directly under `path` (MLflow's ListArtifacts)."""
     run_id = run_of(caller, run_id or request.query_params.get("run_uuid", ""), Role.VIEWER)
     try:
-        inner = validate_artifact_path(path.strip("/"), allow_empty=True)
+        inner = validate_artifact_path(path.rstrip("/"), allow_empty=True)  # "/x" is absolute
     except InvalidInput:
         raise InvalidInput("Invalid path") from None
     run = request.app.state.artifacts.store.runs.get(run_id)

@@ -394,6 +394,25 @@ def test_set_tag_with_invalid_key_or_value_is_rejected(store, key, value) -> Non
     assert store.experiments.get(eid).tags == {}
 
 
+def test_delete_tag_removes_one_tag_and_keeps_the_others(store) -> None:
+    eid = store.experiments.create("tagged", tags={"keep": "1", "drop": "2"})
+    store.experiments.delete_tag(eid, "drop")
+    assert store.experiments.get(eid).tags == {"keep": "1"}
+    with pytest.raises(NotFound, match="drop"):
+        store.experiments.delete_tag(eid, "drop")
+    assert store.experiments.get(eid).tags == {"keep": "1"}
+
+
+@pytest.mark.parametrize("key", ["", "../k", "/abs", "k" * 251, None, 3])
+def test_delete_tag_with_a_bad_key_or_experiment_changes_nothing(store, key) -> None:
+    eid = store.experiments.create("strict", tags={"keep": "1"})
+    with pytest.raises(InvalidInput):
+        store.experiments.delete_tag(eid, key)
+    with pytest.raises(NotFound):
+        store.experiments.delete_tag("777", "keep")
+    assert store.experiments.get(eid).tags == {"keep": "1"}
+
+
 # --- purge ------------------------------------------------------------------------------------
 
 
