@@ -106,6 +106,8 @@ class Settings:
     # Failed sign-ins allowed per username and per client address in a minute before the
     # server answers 429 without checking the password.
     signin_max_failures: int = 10
+    # `perennia serve` hands its configuration to uvicorn's worker processes as JSON here.
+    serve_config: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -136,6 +138,7 @@ class Settings:
             upload_dir=Path(env["PERENNIA_UPLOAD_DIR"]) if env.get("PERENNIA_UPLOAD_DIR") else None,
             upload_stale_seconds=_env_float(env, "UPLOAD_STALE_SECONDS", cls.upload_stale_seconds),
             signin_max_failures=_env_int(env, "SIGNIN_MAX_FAILURES", cls.signin_max_failures),
+            serve_config=env.get("PERENNIA_SERVE_CONFIG") or None,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

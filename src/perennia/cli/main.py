@@ -7,12 +7,23 @@ import sys
 import typer
 
 from perennia._version import __version__
-from perennia.cli import access, artifacts, db, evaluate, experiments, models, runs, webhooks
+from perennia.cli import (
+    access,
+    artifacts,
+    db,
+    deploy,
+    evaluate,
+    experiments,
+    models,
+    runs,
+    webhooks,
+)
 from perennia.cli.common import state
 from perennia.cli.demo import demo
 from perennia.cli.gc import gc
 from perennia.cli.info import info
 from perennia.cli.output import err_console
+from perennia.cli.serve import serve
 from perennia.cli.server import server
 
 app = typer.Typer(
@@ -29,10 +40,12 @@ app.add_typer(db.app, name="db")
 app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(models.app, name="models")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(deploy.app, name="deploy")
 app.command("gc")(gc)
 app.command("info")(info)
 app.command("demo")(demo)
 app.command("server")(server)
+app.command("serve")(serve)
 app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
 app.command("audit")(access.audit)

@@ -412,6 +412,14 @@ def decode_floats(values: list[Any]) -> list[Any]:
 
 
 # The registry's entities live in their own module; they are part of this one set.
+from perennia.entities.deployment import (  # noqa: E402, F401
+    BatchingConfig,
+    CanaryPolicy,
+    Deployment,
+    RolloutState,
+    Strategy,
+    Variant,
+)
 from perennia.entities.registry import (  # noqa: E402, F401
     ApprovalPolicy,
     ApprovalRequest,

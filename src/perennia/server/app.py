@@ -22,6 +22,7 @@ from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.mlflow_compat import ui_calls as mlflow_ui_calls
 from perennia.server.routes import (
     blobs,
+    deployments,
     experiments,
     governance,
     registry,
@@ -42,6 +43,7 @@ ROUTERS = tuple(
         registry,
         governance,
         webhooks,
+        deployments,
         mlflow_tracking,
         mlflow_artifacts,
         mlflow_registry,

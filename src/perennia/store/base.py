@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.limits import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.protocols.access import AccessStore, UserStore
+from perennia.store.protocols.deployments import DeploymentStore
 from perennia.store.protocols.experiments import ExperimentStore
 from perennia.store.protocols.governance import ApprovalStore, ModelCardStore, ModelRoleStore
 from perennia.store.protocols.logged_models import LoggedModelStore
@@ -40,6 +41,7 @@ __all__ = [
     "ApprovalStore",
     "ArtifactIndex",
     "AuditLog",
+    "DeploymentStore",
     "ExperimentStore",
     "IdempotencyStore",
     "InputStore",
@@ -89,6 +91,8 @@ class Store(Protocol):
     cards: ModelCardStore
     model_roles: ModelRoleStore
     webhooks: WebhookStore
+    # Serving.
+    deployments: DeploymentStore
 
     def log_batch(
         self,

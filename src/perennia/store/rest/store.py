@@ -37,6 +37,7 @@ from perennia.store.limits import (
     MAX_SEARCH_RESULTS,
 )
 from perennia.store.paging import check_max_results
+from perennia.store.rest.deployments import RestDeploymentStore
 from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
 from perennia.store.rest.http import HttpSession
 from perennia.store.rest.registry import (
@@ -425,6 +426,7 @@ class RestStore:
         self.cards = RestModelCardStore(self.http)
         self.model_roles = RestModelRoles(self.http)
         self.webhooks = RestWebhookStore(self.http)
+        self.deployments = RestDeploymentStore(self.http)
 
     def log_batch(
         self,

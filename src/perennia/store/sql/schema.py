@@ -440,7 +440,11 @@ blob_uploads = Table(
     Index("ix_blob_uploads_time", "upload_time"),
 )
 
-# MLflow 3's logged models, their params, tags and metrics, and runs' links to them.
+# Deployments (0007); MLflow 3's logged models, their params, tags and metrics, and runs' links.
+from perennia.store.sql.schema_deployments import (  # noqa: E402, F401
+    deployment_events,
+    deployments,
+)
 from perennia.store.sql.schema_models import (  # noqa: E402, F401
     logged_model_metrics,
     logged_model_params,

@@ -12,6 +12,7 @@ from perennia.store.sql.aliases import SqlAliasStore
 from perennia.store.sql.approvals import SqlApprovalStore
 from perennia.store.sql.artifacts import SqlArtifactIndex
 from perennia.store.sql.audit import SqlAuditLog
+from perennia.store.sql.deployments import SqlDeploymentStore
 from perennia.store.sql.engine import make_sql_engine, write_transaction
 from perennia.store.sql.experiments import SqlExperimentStore
 from perennia.store.sql.idempotency import SqlIdempotencyStore
@@ -54,6 +55,7 @@ class SqlStore:
         self.approvals = SqlApprovalStore(self.engine)
         self.cards = SqlModelCardStore(self.engine)
         self.webhooks = SqlWebhookStore(self.engine)
+        self.deployments = SqlDeploymentStore(self.engine)
         # The server's own parts.
         self.users = SqlUserStore(self.engine)
         self.access = SqlAccessStore(self.engine)

@@ -12,4 +12,5 @@ MODULES = (
     "test_search_pages",
     "test_registry",
     "test_model_cards",
+    "test_deployments",
 )

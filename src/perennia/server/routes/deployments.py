@@ -1,0 +1,221 @@
+"""/api/v1/deployments: stored deployments of registered models, changed by compare-and-set.
+
+Access follows the deployment's registered model: reading needs viewer on it, creating and
+changing need editor, and a listing shows only deployments of models the caller may read.
+Who acted is the signed-in user; only with sign-in off does the server record the `username`
+a client names, as the embedded store would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from perennia.entities import Role, to_dict
+from perennia.entities.deployment import Deployment
+from perennia.errors import InvalidInput, NotFound, PermissionDenied
+from perennia.server.access import Caller, caller_of
+from perennia.server.routes.common import acting_user, store_of
+from perennia.server.schemas import Strict
+from perennia.store.base import ServerStore
+
+router = APIRouter(tags=["deployments"])
+
+DEPLOYMENTS = "/api/v1/deployments"
+DEPLOYMENT = DEPLOYMENTS + "/{name}"
+EventLimit = Query(100, ge=1, le=100_000)
+
+
+class VariantBody(Strict):
+    name: str
+    version: int
+    weight: float = 0.0
+    shadow: bool = False
+
+
+class PolicyBody(Strict):
+    steps: list[float] = [5.0, 25.0, 50.0, 100.0]
+    min_requests: int = 100
+    max_error_rate: float = 0.01
+    max_p99_latency_ratio: float = 2.0
+    max_p99_latency_ms: float | None = None
+    max_prediction_psi: float = 0.2
+    min_metric: dict[str, float] = {}
+    max_metric_drop: float | None = None
+    on_no_data: str = "pause"
+
+
+class BatchingBody(Strict):
+    enabled: bool = True
+    max_batch_size: int = 64
+    max_wait_ms: float = 5.0
+
+
+class DeploymentBody(Strict):
+    """A deployment as `Deployment.to_dict` writes it; the store sets the revision, creator
+    and times itself, so the values sent for those are ignored."""
+
+    name: str
+    model_name: str
+    strategy: str = "single"
+    variants: list[VariantBody]
+    revision: int = 0
+    state: str = "stable"
+    alias: str | None = "champion"
+    policy: PolicyBody | None = None
+    batching: BatchingBody = BatchingBody()
+    sticky_header: str | None = None
+    step: int = 0
+    step_started: int = 0
+    previous: list[VariantBody] = []
+    description: str = ""
+    created_by: str | None = None
+    creation_time: int = 0
+    last_updated_time: int = 0
+
+    def entity(self) -> Deployment:
+        """Return the Deployment this body describes."""
+        return Deployment.from_dict(self.model_dump())
+
+
+class CreateDeployment(Strict):
+    deployment: DeploymentBody
+    username: str | None = None  # ignored while sign-in is on
+
+
+class UpdateDeployment(Strict):
+    deployment: DeploymentBody
+    expected_revision: int
+    action: str
+    detail: dict[str, Any] = {}
+    username: str | None = None  # ignored while sign-in is on
+
+
+def _answer(deployment: Deployment, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(deployment.to_dict(), status_code=status_code)
+
+
+@router.post(DEPLOYMENTS, status_code=201)
+def create_deployment(
+    body: CreateDeployment,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Create a deployment of a model the caller edits; returns it at revision 1 (409 if taken)."""
+    wanted = body.deployment.entity()
+    caller.model(wanted.model_name, Role.EDITOR)
+    created = store.deployments.create(wanted, acting_user(request, body.username))
+    caller.created(created.name)
+    return _answer(created, status_code=201)
+
+
+@router.get(DEPLOYMENTS)
+def list_deployments(
+    model_name: str | None = None,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Return the deployments of models the caller may read (of one model, when given)."""
+    if model_name is not None:
+        caller.model(model_name, Role.VIEWER)
+    else:
+        caller.listing()
+    found = store.deployments.list(model_name)
+    if caller.reader is not None:
+        readable = {m for m in {d.model_name for d in found} if _readable(caller, store, m)}
+        found = [d for d in found if d.model_name in readable]
+    return JSONResponse({"deployments": [d.to_dict() for d in found]})
+
+
+def _ask(caller: Caller, store: ServerStore, model_name: str, need: Role) -> None:
+    """Raise PermissionDenied unless the caller holds `need` on the deployment's model.
+
+    `caller.model` lets a missing model pass (the route's own lookup answers 404), but here
+    the deployment exists and its model is gone (deleted under it): only administrators
+    may still reach it, or anyone could read it.
+    """
+    if not caller.is_admin:
+        try:
+            store.registry.get_registered_model(model_name)
+        except NotFound:
+            raise PermissionDenied(
+                f"the registered model {model_name!r} this deployment served no longer exists; "
+                "only administrators may reach the deployment"
+            ) from None
+    caller.model(model_name, need)
+
+
+def _readable(caller: Caller, store: ServerStore, model_name: str) -> bool:
+    try:
+        _ask(caller, store, model_name, Role.VIEWER)
+    except PermissionDenied:
+        return False
+    return True
+
+
+@router.get(DEPLOYMENT)
+def get_deployment(
+    name: str, caller: Caller = Depends(caller_of), store: ServerStore = Depends(store_of)
+) -> JSONResponse:
+    """Return one deployment (viewers of its model)."""
+    found = store.deployments.get(name)
+    _ask(caller, store, found.model_name, Role.VIEWER)
+    return _answer(found)
+
+
+@router.put(DEPLOYMENT)
+def update_deployment(
+    name: str,
+    body: UpdateDeployment,
+    request: Request,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Replace the deployment if still at `expected_revision` (editors); 409 if it moved on."""
+    wanted = body.deployment.entity()
+    if wanted.name != name:
+        raise InvalidInput(f"the body names deployment {wanted.name!r}, the path {name!r}")
+    _ask(caller, store, store.deployments.get(name).model_name, Role.EDITOR)
+    updated = store.deployments.update(
+        wanted,
+        expected_revision=body.expected_revision,
+        action=body.action,
+        detail=body.detail,
+        username=acting_user(request, body.username),
+    )
+    return _answer(updated)
+
+
+@router.delete(DEPLOYMENT)
+def delete_deployment(
+    name: str,
+    request: Request,
+    username: str | None = None,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Delete a deployment (editors of its model; its events stay in the log)."""
+    _ask(caller, store, store.deployments.get(name).model_name, Role.EDITOR)
+    store.deployments.delete(name, acting_user(request, username))
+    return JSONResponse({})
+
+
+@router.get(DEPLOYMENT + "/events")
+def deployment_events(
+    name: str,
+    limit: int = EventLimit,
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Return the deployment's registry events, newest first (viewers of its model).
+
+    A deleted deployment's history stays readable by viewers of the model it served.
+    """
+    events = store.deployments.events(name, limit)
+    models = {e.model_name for e in events} or {store.deployments.get(name).model_name}
+    for model in sorted(models):
+        _ask(caller, store, model, Role.VIEWER)
+    return JSONResponse(to_dict(events))

@@ -1,0 +1,1 @@
+"""Serving: the inference server, its wire protocols, batching, routing and rollouts."""

@@ -1,0 +1,148 @@
+"""One prediction through the server, whatever the protocol: route, check, batch, shadow, count.
+
+The protocol modules turn bytes into a `ParsedRequest` and outputs back into bytes; everything
+between (which variant answers, the signature check, batching, the shadow copy, metrics) is
+here once, so MLflow's `/invocations`, the Open Inference Protocol and the Lambda handler
+behave the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from perennia.errors import InvalidInput, NotFound, PerenniaError, PermissionDenied
+from perennia.serving.served_model import Item, ModelFailure
+
+logger = logging.getLogger(__name__)
+
+MAX_SHADOW_BACKLOG = 1_000  # a shadow further behind than this many requests skips copies
+
+
+class Unavailable(PerenniaError):
+    """The server has nothing loaded yet (HTTP 503)."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
+@dataclass
+class Answer:
+    """What a prediction produced and who produced it."""
+
+    outputs: Any
+    request_id: str
+    served: Any  # the ServedModel that answered
+
+
+def status_of(error: BaseException) -> int:
+    """Return the HTTP status an error of a prediction call becomes."""
+    from perennia.serving.batching import Overloaded
+
+    status = getattr(error, "status", None)
+    if isinstance(status, int):
+        return status
+    if isinstance(error, Overloaded):
+        return 503
+    if isinstance(error, PermissionDenied):
+        return 401
+    if isinstance(error, PerenniaError):
+        return error.http_status
+    if isinstance(error, ModelFailure):
+        return 500
+    return 500
+
+
+def pick_model(state: Any, headers: Mapping[str, str], name: str | None, version: str | None) -> Any:
+    """Return the ServedModel for this request: routed, or the named version when asked."""
+    endpoint = state.pool.endpoint
+    if endpoint is None:
+        raise Unavailable("the model is still loading")
+    if name is not None and name not in (endpoint.name, *(m.name for m in endpoint.live)):
+        raise NotFound(f"model {name!r} is not served here; this server serves {endpoint.name!r}")
+    if version is None:
+        return endpoint.pick(headers)
+    served = endpoint.by_version(version)
+    if served is None:
+        versions = sorted({m.version_label for m in endpoint.models.values()})
+        raise NotFound(f"version {version!r} of {endpoint.name!r} is not served; served: {versions}")
+    return served
+
+
+async def predict(
+    state: Any,
+    parse: Callable[[Any], Any],
+    headers: Mapping[str, str],
+    *,
+    protocol: str,
+    name: str | None = None,
+    version: str | None = None,
+) -> Answer:
+    """Return the answer to one request (parsed, routed, checked, batched, shadowed, counted).
+
+    `parse(signature)` reads the body: the signature of the variant picked to answer is passed
+    so a CSV's text columns can stay text.
+    """
+    started = time.perf_counter()
+    served = None
+    try:
+        served = pick_model(state, headers, name, version)
+        parsed = _checked(served, parse(served.signature))
+        request_id = uuid.uuid4().hex  # ours, unique; OIP's own "id" is echoed as given
+        item = Item(parsed, request_id, started)
+        outputs = await served.predict(item)
+    except BaseException as error:
+        _count(state, served, protocol, status_of(error), started)
+        raise
+    _count(state, served, protocol, 200, started)
+    _shadow(state, parsed, request_id, started)
+    return Answer(outputs, request_id, served)
+
+
+def _checked(served: Any, parsed: Any) -> Any:
+    if served.signature is None:
+        return parsed
+    from perennia.serving.inputs import check_columns
+
+    return check_columns(served.signature, parsed)
+
+
+def _count(state: Any, served: Any, protocol: str, status: int, started: float) -> None:
+    if served is None:
+        return
+    state.metrics.observe_request(
+        served.name,
+        served.version_label,
+        served.variant,
+        protocol,
+        status,
+        time.perf_counter() - started,
+    )
+
+
+def _shadow(state: Any, parsed: Any, request_id: str, started: float) -> None:
+    endpoint = state.pool.endpoint
+    if endpoint is None or not endpoint.shadows:
+        return
+    for shadow in endpoint.shadows:
+        backlog = shadow.batcher.stats().get("queue_depth", 0)
+        if backlog > MAX_SHADOW_BACKLOG:
+            state.metrics.observe_shadow_skipped(shadow.name, shadow.version_label)
+            continue
+        state.spawn(_shadow_call(shadow, parsed, request_id, started))
+
+
+async def _shadow_call(shadow: Any, parsed: Any, request_id: str, started: float) -> None:
+    # The shadow's own signature check and predict; its answer is logged (shadow=True), never
+    # returned, and its failure never reaches the caller.
+    try:
+        checked = _checked(shadow, parsed)
+        await shadow.predict(Item(checked, request_id, started))
+    except (InvalidInput, ModelFailure):
+        pass
+    except Exception:
+        logger.exception("shadow %s failed", shadow.variant)

@@ -1,0 +1,112 @@
+"""The canary controller: analyse the current step from the prediction log, then act on it.
+
+`advance` is safe to run from every replica at once: it reads the deployment, analyses the
+step's window, and writes the next state by compare-and-set on the revision it read, so of
+several replicas deciding the same step exactly one write lands and the rest see a Conflict.
+
+Decisions: a passing analysis moves to the next weight (or promotes at 100); a failing one
+rolls back at once; an inconclusive one (too few predictions or labels) waits, and once the
+step has waited `no_data_after_s` without enough data it pauses or fails as the policy's
+`on_no_data` says. "No data" never passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from perennia.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one call to `advance` did: its action, the analysis behind it, the new revision."""
+
+    action: str  # idle | waiting | canary_step | promote | rollback | pause | raced
+    analysis: dict[str, Any] = field(default_factory=dict)
+    revision: int | None = None
+
+
+def read_window(log_location: str, deployment: str, since_ms: int) -> Any:
+    """Return the step's predictions (joined with any feedback) as a pandas DataFrame."""
+    from perennia.data.predlog import join_feedback, read_feedback, read_predictions
+
+    predictions = read_predictions(log_location, deployment=deployment, since_ms=since_ms)
+    feedback = read_feedback(log_location, since_ms=since_ms)
+    return join_feedback(predictions, feedback).to_pandas()
+
+
+def advance(
+    store: Any,
+    name: str,
+    log_location: str,
+    *,
+    no_data_after_s: float = 600.0,
+    now_ms: int | None = None,
+) -> Decision:
+    """Analyse deployment `name`'s canary step and move it on; return what was done."""
+    from perennia.entities import CanaryPolicy, RolloutState, Strategy
+    from perennia.serving.analysis import analyse_canary
+
+    deployment = store.deployments.get(name)
+    if deployment.strategy != Strategy.CANARY or deployment.state != RolloutState.PROGRESSING:
+        return Decision("idle")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    policy = deployment.policy or CanaryPolicy()
+    window = read_window(log_location, name, deployment.step_started)
+    # "No data" is judged here, against the step's age, not by the analysis at the first look.
+    waiting = replace(policy, on_no_data="pause")
+    analysis = analyse_canary(window, waiting, since_ms=deployment.step_started)
+    detail = analysis.to_dict()
+    action, new = _next(deployment, analysis.verdict, policy, now, no_data_after_s)
+    if new is None:
+        return Decision(action, detail)
+    try:
+        stored = store.deployments.update(
+            new,
+            expected_revision=deployment.revision,
+            action=action,
+            detail={"analysis": detail},
+        )
+    except Conflict:
+        return Decision("raced", detail)
+    logger.info("deployment %s: %s (revision %s)", name, action, stored.revision)
+    return Decision(action, detail, stored.revision)
+
+
+def _next(
+    deployment: Any, verdict: str, policy: Any, now: int, no_data_after_s: float
+) -> tuple[str, Any]:
+    from perennia.entities import RolloutState
+    from perennia.registry import rollout_steps
+
+    if verdict == "pass":
+        # The step after the last (or a step at 100%, where the stable variant would have
+        # nothing left to be compared with) is the promotion itself.
+        following = rollout_steps.next_canary_step(deployment, now)
+        promoted = following.state == RolloutState.PROMOTED
+        return ("promote" if promoted else "canary_step"), following
+    if verdict == "fail":
+        return "rollback", rollout_steps.rolled_back(deployment)
+    waited_s = (now - deployment.step_started) / 1000.0
+    if waited_s < no_data_after_s:
+        return "waiting", None
+    if policy.on_no_data == "fail":
+        return "rollback", rollout_steps.rolled_back(deployment)
+    return "pause", rollout_steps.paused(deployment)
+
+
+def shadow_report(store: Any, name: str, log_location: str, *, since_ms: int = 0) -> Any:
+    """Return how often deployment `name`'s shadow agreed with the variant that answered."""
+    from perennia.serving.experiments import shadow_agreement
+
+    deployment = store.deployments.get(name)
+    shadows = deployment.shadows
+    if not shadows:
+        return None
+    window = read_window(log_location, name, since_ms)
+    return shadow_agreement(window, primary=deployment.stable.name, shadow=shadows[0].name)

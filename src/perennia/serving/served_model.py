@@ -1,0 +1,172 @@
+"""One loaded model version behind the server: its batcher, its prediction log and its counters.
+
+Requests arrive as `ParsedRequest`s (one table or tensor each). The batcher hands a list of
+them to `run`, in a worker thread: the tables are joined column by column into one frame, the
+model predicts once, and the answer is cut back into one slice per request. Every batch is
+also written to the prediction log, with the rows' ids and latencies, off the response path.
+
+A batch that fails is retried one request at a time, so a request the model cannot take fails
+alone instead of taking its neighbours down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from perennia.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+# Exceptions a model raises for input it cannot take; they become a 400, anything else a 500.
+INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+
+
+class ModelFailure(Exception):
+    """The model raised on input that passed the signature checks (an HTTP 500)."""
+
+
+@dataclass
+class Item:
+    """One request waiting in a batch: its input, ids and arrival time."""
+
+    parsed: Any  # ParsedRequest
+    request_id: str
+    received: float  # time.perf_counter() at arrival
+    prediction_ids: list[str] = field(default_factory=list)
+
+
+class ServedModel:
+    """A model version loaded for one variant of an endpoint, with its own batcher."""
+
+    def __init__(
+        self,
+        loaded: Any,
+        *,
+        name: str,
+        version: int | None,
+        variant: str,
+        deployment: str,
+        shadow: bool = False,
+        batching: Any = None,
+        log: Any = None,
+        metrics: Any = None,
+    ) -> None:
+        from perennia.entities import BatchingConfig
+
+        self.loaded = loaded
+        self.name = name
+        self.version = version
+        self.variant = variant
+        self.deployment = deployment
+        self.shadow = shadow
+        self.log = log
+        self.metrics = metrics
+        self.signature = loaded.signature
+        self.columns = _input_columns(self.signature)
+        self.batching = batching or BatchingConfig()
+        self.batcher = self._batcher(self.batching)
+
+    @property
+    def version_label(self) -> str:
+        """Return the version as text ("" when the model is not a registered version)."""
+        return "" if self.version is None else str(self.version)
+
+    def _batcher(self, config: Any) -> Any:
+        from perennia.serving.batching import AdaptiveBatcher, DirectRunner
+
+        label = f"{self.name}/{self.version_label}/{self.variant}"
+        hooks: dict[str, Any] = {}
+        if self.metrics is not None:
+            hooks["on_batch"] = self.metrics.batch_hook(self.name, self.version_label)
+        if not config.enabled or config.max_batch_size <= 1:
+            batcher = DirectRunner(self.run, size_of=_rows, name=label, **hooks)
+        else:
+            if self.metrics is not None:
+                hooks["on_shed"] = self.metrics.shed_hook(self.name, self.version_label)
+            batcher = AdaptiveBatcher(
+                self.run,
+                max_batch_size=config.max_batch_size,
+                max_wait_ms=config.max_wait_ms,
+                deadline_ms=config.deadline_ms,
+                size_of=_rows,
+                name=label,
+                **hooks,
+            )
+        if self.metrics is not None and not self.shadow:
+            self.metrics.watch(self.name, self.version_label, batcher.stats)
+        return batcher
+
+    async def predict(self, item: Item) -> Any:
+        """Return the model's outputs for one request (batched with others when it pays)."""
+        result = await self.batcher.submit(item)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def run(self, items: list[Item]) -> list[Any]:
+        """Return one output (or the exception that request raised) per item, in order."""
+        try:
+            return self._run(items)
+        except Exception as error:  # noqa: BLE001 - sorted out per request below
+            if len(items) == 1:
+                return [_failure(error)]
+            return [self._run_alone(item) for item in items]
+
+    def _run_alone(self, item: Item) -> Any:
+        try:
+            return self._run([item])[0]
+        except Exception as error:  # noqa: BLE001 - this request's own failure
+            return _failure(error)
+
+    def _run(self, items: list[Item]) -> list[Any]:
+        from perennia.serving.rows import join_inputs, split_outputs
+
+        inputs = join_inputs([item.parsed for item in items], self.columns)
+        try:
+            outputs = self.loaded.predict(inputs)
+        except Exception as error:
+            self._log(items, inputs, None, error)
+            raise
+        sizes = [item.parsed.n_rows for item in items]
+        self._log(items, inputs, outputs, None)
+        return split_outputs(outputs, sizes)
+
+    def _log(self, items: list[Item], inputs: Any, outputs: Any, error: Any) -> None:
+        if self.log is None:
+            return
+        from perennia.serving.logging import prediction_batch
+
+        now = time.perf_counter()
+        try:
+            batch = prediction_batch(self, items, inputs, outputs, error, now)
+            if not self.log.record(batch) and self.metrics is not None:
+                self.metrics.observe_log_dropped(sum(i.parsed.n_rows for i in items))
+        except Exception:  # logging must never fail a prediction
+            logger.exception("could not queue predictions for the log")
+
+    async def close(self) -> None:
+        """Finish the requests already queued, then stop the batcher."""
+        await self.batcher.close()
+        if self.metrics is not None and not self.shadow:
+            self.metrics.unwatch(self.name, self.version_label)
+
+
+def _rows(item: Item) -> int:
+    return item.parsed.n_rows
+
+
+def _failure(error: Exception) -> Exception:
+    if isinstance(error, InvalidInput):
+        return error
+    if isinstance(error, INPUT_ERRORS):
+        return InvalidInput(f"the model could not use this input: {error}")
+    return ModelFailure(f"the model failed: {type(error).__name__}: {error}")
+
+
+def _input_columns(signature: Any) -> list[str] | None:
+    if signature is None or signature.input_kind != "dataframe":
+        return None
+    return [spec.name for spec in signature.inputs]

@@ -1,0 +1,118 @@
+"""Fixtures for the inference server: a scikit-learn package, and `perennia serve`'s app on a
+loopback port (uvicorn in a thread, lifespan on, so loading and shutdown run as in production)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ports import free_port
+
+COLUMNS = ["x0", "x1", "x2", "color"]
+
+
+def training_frame(n: int = 300, seed: int = 0):
+    """Return (features, target): three numbers and one category, a learnable target."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=COLUMNS[:3])
+    frame["color"] = rng.choice(["red", "green", "blue"], size=n)
+    target = ((frame["x0"] + (frame["color"] == "red")) > 0.3).astype(int)
+    return frame, target
+
+
+def pipeline(seed: int = 0, shift: float = 0.0):
+    """Return a fitted scikit-learn pipeline (scaler + one-hot + logistic regression)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame, target = training_frame(seed=seed)
+    if shift:
+        target = 1 - target  # a "broken" challenger: the same inputs, opposite answers
+    prepare = ColumnTransformer(
+        [("num", StandardScaler(), COLUMNS[:3]), ("cat", OneHotEncoder(), ["color"])]
+    )
+    model = Pipeline([("prepare", prepare), ("model", LogisticRegression())])
+    return model.fit(frame, target), frame
+
+
+@pytest.fixture(scope="session")
+def sk_package(tmp_path_factory) -> Path:
+    """Return the folder of a saved scikit-learn package with a signature."""
+    import perennia.models
+
+    model, frame = pipeline()
+    folder = tmp_path_factory.mktemp("serving") / "package"
+    perennia.models.save(model, folder, signature="infer", input_example=frame.iloc[:5])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sk_model():
+    """Return the fitted pipeline the package holds and its training frame."""
+    return pipeline()
+
+
+class ServingApp:
+    """`perennia serve`'s app for one configuration, live on 127.0.0.1 until `stop()`."""
+
+    def __init__(self, config) -> None:
+        import uvicorn
+
+        from perennia.serving.app import create_app
+
+        self.app = create_app(config)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, name="serving", daemon=True)
+
+    @property
+    def state(self):
+        """Return the app's ServingState (pool, log, metrics)."""
+        return self.app.state.serving
+
+    def start(self) -> ServingApp:
+        """Start serving; return once the model is loaded and the server ready."""
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                raise RuntimeError("the serving app stopped while starting")
+            try:
+                if httpx.get(f"{self.url}/v2/health/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("the serving app did not become ready")
+
+    def stop(self) -> None:
+        """Stop (finishing queued requests, flushing the log) and wait."""
+        self.server.should_exit = True
+        self.thread.join(timeout=60)
+
+
+@pytest.fixture
+def serve_app():
+    """Return a factory starting ServingApps from ServeConfigs; all are stopped afterwards."""
+    started: list[ServingApp] = []
+
+    def start(config) -> ServingApp:
+        app = ServingApp(config).start()
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
