@@ -176,7 +176,7 @@ def store(store_uri: str, request: pytest.FixtureRequest):
     opened.close()
 
 
-def _reset_tracking() -> None:
+def reset_tracking() -> None:
     from perennia.tracking import context, fluent
 
     while fluent.active_run() is not None:
@@ -198,9 +198,9 @@ def tracking(sql_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PERENNIA_TRACKING_URI", sql_store_uri)
     monkeypatch.setenv("PERENNIA_ARTIFACTS_URI", str(tmp_path / "artifacts"))
-    _reset_tracking()
+    reset_tracking()
     yield sql_store_uri
-    _reset_tracking()
+    reset_tracking()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,12 @@ from perennia.errors import IntegrityError
 from perennia.models.ray_batch import RayPredictor, ray_predictor
 from tests.models.batch_helpers import FEATURES, make_rows, save_package
 
-pytestmark = pytest.mark.slow  # a Ray node starts once per session (about 5 s)
+pytestmark = [
+    pytest.mark.slow,  # a Ray node starts once per session (about 5 s)
+    # Ray Data's own deprecations, raised inside Ray on every run; the results are checked here.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index"),
+]
 
 
 @pytest.fixture(scope="session")

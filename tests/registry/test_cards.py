@@ -20,7 +20,7 @@ from perennia._util.report import format as fmt
 from perennia.evaluate import evaluate
 from perennia.registry.cards import build_card, render_html, render_markdown, write_card
 from tests.browser import needs_browser, offline_page
-from tests.conftest import _reset_tracking
+from tests.conftest import reset_tracking
 
 FEATURES = ["a", "b", "c", "d"]
 
@@ -194,9 +194,9 @@ def sqlite_tracking(sqlite_uri, tmp_path, monkeypatch):
     monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PERENNIA_TRACKING_URI", sqlite_uri)
     monkeypatch.setenv("PERENNIA_ARTIFACTS_URI", str(tmp_path / "artifacts"))
-    _reset_tracking()
+    reset_tracking()
     yield sqlite_uri
-    _reset_tracking()
+    reset_tracking()
 
 
 @needs_browser

@@ -125,12 +125,12 @@ def test_an_unreachable_server_is_store_unavailable_after_retries() -> None:
 def test_the_fluent_api_works_remotely_without_code_changes(
     live_server, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import _reset_tracking
+    from tests.conftest import reset_tracking
 
     url, backing = live_server
     monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PERENNIA_TRACKING_URI", url)
-    _reset_tracking()
+    reset_tracking()
     try:
         perennia.set_experiment("remote")
         with perennia.start_run(run_name="over-http") as run:
@@ -143,7 +143,7 @@ def test_the_fluent_api_works_remotely_without_code_changes(
         history = perennia.Client().get_metric_history(run.run_id, "loss")
         assert len(history) == 2_500
     finally:
-        _reset_tracking()
+        reset_tracking()
     # The data is in the database behind the server, where a local program sees it too.
     stored = backing.runs.get(run.run_id)
     assert stored.info.status == "FINISHED" and stored.data.tags["where"] == "server"

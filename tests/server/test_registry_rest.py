@@ -17,7 +17,7 @@ import perennia
 from perennia import registry as sdk
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from perennia.store.rest.store import RestStore
-from tests.conftest import _reset_tracking
+from tests.conftest import reset_tracking
 
 MODELS = "/api/v1/registered-models"
 
@@ -244,7 +244,7 @@ def test_the_registry_sdk_works_remotely_without_code_changes(
     url, backing = live_server
     monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PERENNIA_TRACKING_URI", url)
-    _reset_tracking()
+    reset_tracking()
     try:
         with perennia.start_run(run_name="train") as run:
             perennia.log_metric("auc", 0.9)
@@ -257,7 +257,7 @@ def test_the_registry_sdk_works_remotely_without_code_changes(
         assert sdk.resolve("models:/fraud.detector@champion").version == 1
         actions = [e.action for e in sdk.history("fraud.detector")]
     finally:
-        _reset_tracking()
+        reset_tracking()
     assert actions == [
         "rollback_alias",
         "set_alias",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import perennia
-from tests.conftest import _reset_tracking
+from tests.conftest import reset_tracking
 
 
 @pytest.fixture
@@ -17,9 +17,9 @@ def remote(live_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     url, backing = live_server
     monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "client-home"))
     monkeypatch.setenv("PERENNIA_TRACKING_URI", url)
-    _reset_tracking()
+    reset_tracking()
     yield url, backing, tmp_path
-    _reset_tracking()
+    reset_tracking()
 
 
 def test_remote_artifacts_round_trip_and_land_in_the_servers_store(remote) -> None:

@@ -15,15 +15,16 @@ from tests.ports import free_port
 COLUMNS = ["x0", "x1", "x2", "color"]
 
 
-def training_frame(n: int = 300, seed: int = 0):
-    """Return (features, target): three numbers and one category, a learnable target."""
+def training_frame(n: int = 300, seed: int = 0, shift: float = 0.0):
+    """Return (features, target): three numbers and one category, a learnable target (`shift`
+    moves its threshold, so a model trained on it answers mostly one class)."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=COLUMNS[:3])
     frame["color"] = rng.choice(["red", "green", "blue"], size=n)
-    target = ((frame["x0"] + (frame["color"] == "red")) > 0.3).astype(int)
+    target = ((frame["x0"] + (frame["color"] == "red")) > 0.3 - shift).astype(int)
     return frame, target
 
 
@@ -34,9 +35,7 @@ def pipeline(seed: int = 0, shift: float = 0.0):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    frame, target = training_frame(seed=seed)
-    if shift:
-        target = 1 - target  # a "broken" challenger: the same inputs, opposite answers
+    frame, target = training_frame(seed=seed, shift=shift)
     prepare = ColumnTransformer(
         [("num", StandardScaler(), COLUMNS[:3]), ("cat", OneHotEncoder(), ["color"])]
     )

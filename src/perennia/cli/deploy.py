@@ -268,3 +268,8 @@ def history(
         )
     headers = ["time", "user", "action", "revision", "state", "variants", "detail"]
     console.print(table(f"History of {name}", headers, rows, no_wrap=3))
+
+
+from perennia.cli.packaging import deploy_k8s  # noqa: E402
+
+app.command("k8s")(deploy_k8s)

@@ -23,6 +23,7 @@ from perennia.cli.demo import demo
 from perennia.cli.gc import gc
 from perennia.cli.info import info
 from perennia.cli.output import err_console
+from perennia.cli.predict import predict
 from perennia.cli.serve import serve
 from perennia.cli.server import server
 
@@ -46,6 +47,7 @@ app.command("info")(info)
 app.command("demo")(demo)
 app.command("server")(server)
 app.command("serve")(serve)
+app.command("predict")(predict)
 app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
 app.command("audit")(access.audit)

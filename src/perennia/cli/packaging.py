@@ -101,7 +101,9 @@ def deploy_k8s(
         store_uri_secret=store_secret,
         namespace=namespace,
     )
-    console.print(f"Wrote Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget to {path}")
+    console.print(
+        f"Wrote Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget to {path}"
+    )
     if not store_secret:
         console.print(
             "[yellow]No --store-secret: the image's environment must set PERENNIA_TRACKING_URI.[/]"

@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BatchSummary",
     "LoadedModel",
     "ModelInfo",
     "ModelSignature",
     "infer_signature",
     "load",
     "log_model",
+    "predict_file",
+    "predict_frame",
     "save",
+    "spark_udf",
 ]
 
 
@@ -93,6 +97,14 @@ def __getattr__(name: str) -> Any:
         from perennia.models.uri import ModelInfo
 
         return ModelInfo
+    if name in ("predict_file", "predict_frame", "BatchSummary"):
+        from perennia.models import batch
+
+        return getattr(batch, name)
+    if name == "spark_udf":
+        from perennia.models.spark import spark_udf
+
+        return spark_udf
     if name in ("ModelSignature", "infer_signature"):
         from perennia.models import signature
 

@@ -10,6 +10,7 @@ file, and a failed run leaves the previous output in place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -147,7 +148,8 @@ def predict_file(
         writer.close()
         os.replace(temporary, target)
     except BaseException:
-        writer.close()
+        with contextlib.suppress(Exception):  # the original error is the one to report
+            writer.close()
         temporary.unlink(missing_ok=True)
         raise
     return BatchSummary(rows, chunks, time.perf_counter() - started, target)

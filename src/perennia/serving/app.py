@@ -82,6 +82,14 @@ def answer_headers(answer: Any) -> dict[str, str]:
     }
 
 
+def error_headers(error: BaseException) -> dict[str, str]:
+    """Return the variant and version headers of a failed call, when a variant was picked."""
+    served = getattr(error, "served", None)
+    if served is None:
+        return {}
+    return {"perennia-variant": served.variant, "perennia-model-version": served.version_label}
+
+
 def _metrics(state: ServingState) -> Any:
     from starlette.responses import Response
 

@@ -97,6 +97,8 @@ async def predict(
         outputs = await served.predict(item)
     except BaseException as error:
         _count(state, served, protocol, status_of(error), started)
+        if served is not None and isinstance(error, Exception):
+            error.served = served  # type: ignore[attr-defined]  # for the error's headers
         raise
     _count(state, served, protocol, 200, started)
     _shadow(state, parsed, request_id, started)

@@ -40,6 +40,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 def _error(error: BaseException) -> Any:
     from starlette.responses import Response
 
+    from perennia.serving.app import error_headers
     from perennia.serving.calls import status_of
     from perennia.serving.protocols import open_inference
 
@@ -47,6 +48,7 @@ def _error(error: BaseException) -> Any:
         open_inference.error_body(str(error)),
         status_code=status_of(error),
         media_type="application/json",
+        headers=error_headers(error),
     )
 
 

@@ -43,7 +43,7 @@ async def _version(request: Any) -> Any:
 def _invocations(state: Any) -> Any:
     from starlette.responses import Response
 
-    from perennia.serving.app import answer_headers, read_body
+    from perennia.serving.app import answer_headers, error_headers, read_body
     from perennia.serving.calls import predict, status_of
     from perennia.serving.protocols import mlflow_scoring
 
@@ -60,7 +60,9 @@ def _invocations(state: Any) -> Any:
             payload = mlflow_scoring.encode_predictions(answer.outputs)
         except Exception as error:
             _, body, media = mlflow_scoring.error_response(error)
-            return Response(body, status_code=status_of(error), media_type=media)
+            return Response(
+                body, status_code=status_of(error), media_type=media, headers=error_headers(error)
+            )
         return Response(payload, media_type="application/json", headers=answer_headers(answer))
 
     return invocations

@@ -112,14 +112,24 @@ class ServedModel:
             return self._run(items)
         except Exception as error:  # noqa: BLE001 - sorted out per request below
             if len(items) == 1:
-                return [_failure(error)]
+                return [self._failure(error)]
             return [self._run_alone(item) for item in items]
 
     def _run_alone(self, item: Item) -> Any:
         try:
             return self._run([item])[0]
         except Exception as error:  # noqa: BLE001 - this request's own failure
-            return _failure(error)
+            return self._failure(error)
+
+    def _failure(self, error: Exception) -> Exception:
+        """Return what the caller sees: a 400 for input the model refused, else a 500."""
+        if isinstance(error, InvalidInput):
+            return error
+        # Input that passed the signature's checks is the model's to handle: when it raises,
+        # the model is at fault. Without a signature a ValueError is most likely the input's.
+        if self.signature is None and isinstance(error, INPUT_ERRORS):
+            return InvalidInput(f"the model could not use this input: {error}")
+        return ModelFailure(f"the model failed: {type(error).__name__}: {error}")
 
     def _run(self, items: list[Item]) -> list[Any]:
         from perennia.serving.rows import join_inputs, split_outputs
@@ -137,10 +147,10 @@ class ServedModel:
     def _log(self, items: list[Item], inputs: Any, outputs: Any, error: Any) -> None:
         if self.log is None:
             return
-        from perennia.serving.logging import prediction_batch
-
         now = time.perf_counter()
         try:
+            from perennia.serving.predictions import prediction_batch
+
             batch = prediction_batch(self, items, inputs, outputs, error, now)
             if not self.log.record(batch) and self.metrics is not None:
                 self.metrics.observe_log_dropped(sum(i.parsed.n_rows for i in items))
@@ -156,14 +166,6 @@ class ServedModel:
 
 def _rows(item: Item) -> int:
     return item.parsed.n_rows
-
-
-def _failure(error: Exception) -> Exception:
-    if isinstance(error, InvalidInput):
-        return error
-    if isinstance(error, INPUT_ERRORS):
-        return InvalidInput(f"the model could not use this input: {error}")
-    return ModelFailure(f"the model failed: {type(error).__name__}: {error}")
 
 
 def _input_columns(signature: Any) -> list[str] | None:
