@@ -114,6 +114,10 @@ def _nulls(dtype: str, n_rows: int) -> Any:
 
 def cast_column(values: Any, spec: Any) -> tuple[Any, Any]:
     """Return (column cast to `spec.dtype`, None) or (None, (found, first bad row, its value))."""
+    target = spec.dtype
+    kind = values.dtype.kind
+    if kind in "biuf" and values.dtype.name == target:
+        return values, None  # already the declared type: nothing to cast, no value can misfit
     from perennia.models.columns import (
         FLOATS,
         INTEGERS,
@@ -124,8 +128,6 @@ def cast_column(values: Any, spec: Any) -> tuple[Any, Any]:
         mismatch,
     )
 
-    target = spec.dtype
-    kind = values.dtype.kind
     if kind in "biuf" and (target == "bool" or target in INTEGERS or target in FLOATS):
         col = from_numpy(values)
         if not compatible(col.kind, target):
