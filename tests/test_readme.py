@@ -37,6 +37,30 @@ def fit(C):
 model = fit(1.0)
 """
 
+# The prediction-log snippet reads what a server wrote: the real app answers 20 requests
+# in-process (the Lambda runtime drives its ASGI interface) and flushes its log on close.
+_SERVED_TRAFFIC = """
+import json
+import perennia
+from perennia.registry import deployments
+from perennia.serving.app import create_app
+from perennia.config import Settings
+from perennia.data.predlog import default_location
+from perennia.serving.config import ServeConfig
+from perennia.serving.lambda_handler import LambdaRuntime
+with perennia.start_run():
+    perennia.log_model(model, name="model", input_example=X.head(5), registered_model_name="fraud")
+deployments.create_deployment("fraud-api", "fraud", 1)
+runtime = LambdaRuntime(create_app(ServeConfig(deployment="fraud-api",
+                                               log_location=default_location(Settings.from_env()))))
+body = json.dumps({"dataframe_split": json.loads(X_new.to_json(orient="split"))})
+for _ in range(20):
+    event = {"httpMethod": "POST", "path": "/invocations", "body": body,
+             "headers": {"Content-Type": "application/json"}}
+    assert runtime.invoke(event)["statusCode"] == 200
+runtime.close()
+"""
+
 PRELUDES = {
     "Tracking in your own code": _BREAST_CANCER
     + """
@@ -60,6 +84,15 @@ for _ in range(3):
         perennia.log_metric("test_roc_auc", 0.97)
         perennia.log_model(model, name="model", registered_model_name="fraud")
 """,
+    "Serving and deployments": _BREAST_CANCER
+    + """
+import perennia
+for _ in range(2):
+    with perennia.start_run():
+        perennia.log_model(model, name="model", input_example=X.head(5),
+                           registered_model_name="fraud")
+""",
+    "The prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
 }
 
 EPILOGUES = {
@@ -80,6 +113,13 @@ assert len(champion.predict(X_new)) == 3
     "Approvals, model cards, webhooks": """
 assert perennia.registry.get_model_version_by_alias("fraud", "champion").version == 3
 assert "Flag card fraud for review" in open(markdown_path).read()
+""",
+    "Serving and deployments": """
+variants = deployments.get_deployment("fraud-api").variants
+assert [(v.name, v.version, v.weight) for v in variants] == [("stable", 1, 95.0), ("canary", 2, 5.0)]
+""",
+    "The prediction log": """
+assert len(log) == 20 * 3 and set(log["variant"]) == {"stable"} and log["ok"].all()
 """,
 }
 

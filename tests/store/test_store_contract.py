@@ -8,6 +8,7 @@ from perennia.testing.store_contract.test_metrics import *  # noqa: F403
 from perennia.testing.store_contract.test_model_cards import *  # noqa: F403
 from perennia.testing.store_contract.test_params_tags import *  # noqa: F403
 from perennia.testing.store_contract.test_registry import *  # noqa: F403
+from perennia.testing.store_contract.test_registry_deployments import *  # noqa: F403
 from perennia.testing.store_contract.test_runs import *  # noqa: F403
 from perennia.testing.store_contract.test_search_pages import *  # noqa: F403
 from perennia.testing.store_contract.test_search_runs import *  # noqa: F403

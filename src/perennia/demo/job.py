@@ -13,6 +13,11 @@ skewed by diagnosis so that per-group selection rates differ. It is not a model 
 exists only to show the fairness view. The best model's report is also written to
 `$PERENNIA_HOME/reports/` and the comparison of the best two models, judged by example
 promotion gates, beside it.
+
+Then the best model goes live (`perennia.demo.deployment`): it is deployed and served by the
+real inference server inside this process, the runner-up shadows it and is canaried through
+25% and 50% of the held-out traffic, judged from the prediction log between steps, and
+promoted.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class DemoSummary:
     comparison_passed: bool | None = None
     card_path: Path | None = None
     primary_metric: str = PRIMARY_METRIC
+    deployment: Any = None  # perennia.demo.deployment_summary.DeploymentSummary, when deployed
 
 
 def _candidates(seed: int) -> dict[str, Any]:
@@ -346,6 +352,17 @@ def _approve_champion(version: int) -> None:
     )
 
 
+def _deploy(results: list[ModelResult], champion: int, data: dict[str, Any], seed: int) -> Any:
+    """Serve the champion, then shadow and canary the challenger; return the summary."""
+    from perennia.demo.deployment import register_challenger, run_deployment
+
+    # The runner-up of the selection is the challenger: close to the champion offline, it has
+    # to prove itself on live traffic. A one-model demo re-registers its only model instead.
+    challenger = results[1] if len(results) > 1 else results[0]
+    version = register_challenger(REGISTERED_MODEL, challenger.run_id, challenger.name)
+    return run_deployment(REGISTERED_MODEL, champion, version, challenger.name, data, seed)
+
+
 def _json(comparison: Any) -> str:
     import json
 
@@ -357,10 +374,15 @@ def run_demo(
     models: list[str] | None = None,
     seed: int = 7,
     progress: Callable[[str], None] | None = None,
+    deploy: bool = True,
 ) -> DemoSummary:
-    """Train and track the candidate models; return the runs ranked by test ROC AUC."""
+    """Train, track, register and (with `deploy`) serve the models; return what was done."""
     from sklearn.exceptions import ConvergenceWarning
 
+    if deploy:
+        from perennia.demo.deployment import check_requirements
+
+        check_requirements()  # before a minute of training, not after
     candidates = _candidates(seed)
     chosen = models or list(candidates)
     unknown = [m for m in chosen if m not in candidates]
@@ -385,6 +407,7 @@ def run_demo(
         perennia.log_metric(f"best_{PRIMARY_METRIC}", results[0].metrics[PRIMARY_METRIC])
         report, comparison, passed = _write_reports(results, data)
         *registered, card = _register_best(results[0])
+    deployment = _deploy(results, registered[1], data, seed) if deploy else None
     client = perennia.Client()
     return DemoSummary(
         experiment_id=experiment_id,
@@ -398,4 +421,5 @@ def run_demo(
         card_path=card,
         comparison_path=comparison,
         comparison_passed=passed,
+        deployment=deployment,
     )

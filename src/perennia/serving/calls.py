@@ -20,7 +20,6 @@ from perennia.serving.served_model import Item, ModelFailure
 
 logger = logging.getLogger(__name__)
 
-MAX_SHADOW_BACKLOG = 1_000  # a shadow further behind than this many requests skips copies
 
 
 class Unavailable(PerenniaError):
@@ -106,6 +105,9 @@ async def predict(
 
 
 def _checked(served: Any, parsed: Any) -> Any:
+    if parsed.n_rows == 0:
+        # Models refuse an empty batch with their own error, which would read as a 500.
+        raise InvalidInput("the request holds no rows; send at least one row to predict")
     if served.signature is None:
         return parsed
     from perennia.serving.inputs import check_columns
@@ -131,20 +133,7 @@ def _shadow(state: Any, parsed: Any, request_id: str, started: float) -> None:
     if endpoint is None or not endpoint.shadows:
         return
     for shadow in endpoint.shadows:
-        backlog = shadow.batcher.stats().get("queue_depth", 0)
-        if backlog > MAX_SHADOW_BACKLOG:
+        # Queued without waiting: the shadow predicts its copies in large batches later, and
+        # its answers are logged (shadow=True), never returned.
+        if not shadow.batcher.put(Item(parsed, request_id, started)):
             state.metrics.observe_shadow_skipped(shadow.name, shadow.version_label)
-            continue
-        state.spawn(_shadow_call(shadow, parsed, request_id, started))
-
-
-async def _shadow_call(shadow: Any, parsed: Any, request_id: str, started: float) -> None:
-    # The shadow's own signature check and predict; its answer is logged (shadow=True), never
-    # returned, and its failure never reaches the caller.
-    try:
-        checked = _checked(shadow, parsed)
-        await shadow.predict(Item(checked, request_id, started))
-    except (InvalidInput, ModelFailure):
-        pass
-    except Exception:
-        logger.exception("shadow %s failed", shadow.variant)

@@ -81,6 +81,10 @@ class ServedModel:
         hooks: dict[str, Any] = {}
         if self.metrics is not None:
             hooks["on_batch"] = self.metrics.batch_hook(self.name, self.version_label)
+        if self.shadow:
+            from perennia.serving.shadow_runner import ShadowRunner
+
+            return ShadowRunner(self.run_copies, size_of=_rows, **hooks)
         if not config.enabled or config.max_batch_size <= 1:
             batcher = DirectRunner(self.run, size_of=_rows, name=label, **hooks)
         else:
@@ -105,6 +109,20 @@ class ServedModel:
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def run_copies(self, items: list[Item]) -> list[Any]:
+        """Return a shadow's outputs for copies of live requests (checked here, off the loop)."""
+        checked = []
+        for item in items:
+            try:
+                if self.signature is not None:
+                    from perennia.serving.inputs import check_columns
+
+                    item.parsed = check_columns(self.signature, item.parsed)
+                checked.append(item)
+            except InvalidInput:
+                continue  # the primary accepted it; this version's signature does not
+        return self.run(checked) if checked else []
 
     def run(self, items: list[Item]) -> list[Any]:
         """Return one output (or the exception that request raised) per item, in order."""

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from perennia.clock import now_ms
 from perennia.entities import ModelVersion, Page, Reader, VersionState, VersionStatus
 from perennia.entities.approval_rules import check_archivable, check_version_removal
-from perennia.errors import InvalidInput, NotFound
+from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.registry_checks import (
     check_digest,
@@ -31,7 +31,7 @@ from perennia.store.sql.aliases import guarded_aliases
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.readers import readable_models
-from perennia.store.sql.registered_models import check_page_size
+from perennia.store.sql.registered_models import check_page_size, listed, serving_deployments
 from perennia.store.sql.registry_events import record_event
 from perennia.store.sql.registry_rows import read_model, read_version, version_state, versions_of
 from perennia.store.sql.upsert import upsert
@@ -161,7 +161,11 @@ class SqlModelVersionStore:
         state: str | None = None,
         username: str | None = None,
     ) -> ModelVersion:
-        """Return the version after changing its description, status or state."""
+        """Return the version after changing its description, status or state.
+
+        Archiving is refused (Conflict) while the version holds an alias or a deployment serves
+        it; deprecating is not, since a deprecated version still loads.
+        """
         version = check_version(version)
         values: dict[str, Any] = {}
         if description is not None:
@@ -177,6 +181,7 @@ class SqlModelVersionStore:
         with write_transaction(self.engine) as conn:
             current = read_version(conn, check_model_name(name), version)
             if archiving:
+                _refuse_deployed_version(conn, name, version, "archiving")
                 check_archivable(current)
             values["last_updated_time"] = now_ms()
             conn.execute(
@@ -192,10 +197,15 @@ class SqlModelVersionStore:
     def delete_model_version(
         self, name: str, version: int | str, username: str | None = None
     ) -> None:
-        """Delete a version with its tags and aliases (the events stay)."""
+        """Delete a version with its tags and aliases (the events stay).
+
+        Raises Conflict while a deployment serves it, PermissionDenied while it holds a guarded
+        alias.
+        """
         version = check_version(version)
         with write_transaction(self.engine) as conn:
             current = read_version(conn, check_model_name(name), version)
+            _refuse_deployed_version(conn, name, version, "deleting")
             check_version_removal(current, guarded_aliases(conn, name))
             for table in (s.model_version_tags, s.model_aliases, s.model_versions):
                 conn.execute(delete(table).where(table.c.name == name, table.c.version == version))
@@ -248,6 +258,24 @@ class SqlModelVersionStore:
             record_event(
                 conn, username, "delete_model_version_tag", name, version, {key: old}, None
             )
+
+
+def _refuse_deployed_version(conn: Connection, name: str, version: int, doing: str) -> None:
+    """Raise Conflict naming the deployments that serve the version (live, shadow or previous)."""
+    mv = s.model_versions
+    # PostgreSQL: a deployment write that names this version holds its row FOR SHARE, so this
+    # lock waits for it and the read below sees it (SQLite serialises writers anyway).
+    conn.execute(
+        select(mv.c.version).where(mv.c.name == name, mv.c.version == version).with_for_update()
+    )
+    serving = serving_deployments(conn, name, version)
+    if serving:
+        uses = [f"{d!r} ({', '.join(parts)})" for d, parts in serving.items()]
+        raise Conflict(
+            f"version {version} of {name!r} is served by deployment {listed(uses, '{}')}; "
+            f"move them to another version (perennia deploy switch, promote or rollback) or "
+            f"delete them (perennia deploy delete NAME) before {doing} it"
+        )
 
 
 def _cancel_requests_for(conn: Connection, name: str, version: int, username: str | None) -> None:

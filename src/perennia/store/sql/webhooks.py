@@ -7,6 +7,7 @@ exactly when its event does; `webhook_outbox.py` holds the claims senders make o
 from __future__ import annotations
 
 import json
+import re
 import secrets as secrets_module
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ BACKOFF_BASE_MS = 10_000  # 10 s, 20 s, 40 s, 80 s between the five attempts
 BACKOFF_CAP_MS = 3_600_000
 STATUSES = ("pending", "sending", "delivered", "failed")
 _MAX_ID = 2**31 - 1
+MAX_EVENTS = 100  # deployment actions are open-ended, so a subscription's list is bounded
 ACTIONS = frozenset(
     {
         "create_registered_model",
@@ -34,6 +36,7 @@ ACTIONS = frozenset(
         "delete_registered_model_tag",
         "create_model_version",
         "update_model_version",
+        "archive_model_version",
         "delete_model_version",
         "set_model_version_tag",
         "delete_model_version_tag",
@@ -51,6 +54,10 @@ ACTIONS = frozenset(
         "edit_card",
     }
 )
+# Deployments' events are `deploy_<action>` with any lowercase action word (deployment_checks
+# allows 41 characters), so they are subscribed to by name or all at once by this pattern.
+DEPLOY_PATTERN = "deploy_*"
+_DEPLOY_ACTION = re.compile(r"^deploy_[a-z][a-z0-9_]{0,40}$")
 
 
 def check_url(url: object) -> str:
@@ -76,17 +83,34 @@ def check_url(url: object) -> str:
     return url
 
 
+def _known(event: object) -> bool:
+    if not isinstance(event, str):
+        return False
+    return event in ACTIONS or event == DEPLOY_PATTERN or bool(_DEPLOY_ACTION.match(event))
+
+
 def check_events(events: object) -> list[str]:
-    """Return the subscribed actions, sorted and unique (empty: all), or raise InvalidInput."""
+    """Return the subscribed actions, sorted and unique (empty: all), or raise InvalidInput.
+
+    Besides the registry's actions, a deployment's `deploy_<action>` (e.g. `deploy_promote`)
+    and the pattern `deploy_*` (every deployment event) are accepted.
+    """
     if isinstance(events, str) or not isinstance(events, Sequence):
         raise InvalidInput(f"events must be a list of action names, got {events!r:.80}")
-    unknown = [e for e in events if e not in ACTIONS]
+    unknown = [e for e in events if not _known(e)]
     if unknown:
         raise InvalidInput(
             f"events: {unknown[0]!r:.80} is not a registry action; use one of "
             + ", ".join(sorted(ACTIONS))
+            + f", deploy_<action> (e.g. deploy_promote) or {DEPLOY_PATTERN}"
         )
-    return sorted(set(events))
+    chosen = sorted(set(events))
+    if len(chosen) > MAX_EVENTS:
+        raise InvalidInput(
+            f"events names {len(chosen)} actions; at most {MAX_EVENTS} (use {DEPLOY_PATTERN} "
+            "for every deployment event, or an empty list for all events)"
+        )
+    return chosen
 
 
 def _check_secret(secret: object) -> str:
@@ -116,7 +140,7 @@ def enqueue_deliveries(conn: Connection, event_id: int, model_name: str, action:
             w.c.active == 1, or_(w.c.model_name.is_(None), w.c.model_name == model_name)
         )
     ).all()
-    targets = [row.webhook_id for row in rows if _subscribed(row.events, action)]
+    targets = [row.webhook_id for row in rows if subscribed(json.loads(row.events), action)]
     if targets:
         due = now_ms()
         conn.execute(
@@ -135,9 +159,11 @@ def enqueue_deliveries(conn: Connection, event_id: int, model_name: str, action:
     return len(targets)
 
 
-def _subscribed(events_json: str, action: str) -> bool:
-    events = json.loads(events_json)
-    return not events or action in events
+def subscribed(events: Sequence[str], action: str) -> bool:
+    """Return whether a webhook subscribed to `events` (empty: all) receives `action`."""
+    if not events or action in events:
+        return True
+    return DEPLOY_PATTERN in events and action.startswith("deploy_")
 
 
 def _webhook(row) -> Webhook:

@@ -13,4 +13,5 @@ MODULES = (
     "test_registry",
     "test_model_cards",
     "test_deployments",
+    "test_registry_deployments",
 )
