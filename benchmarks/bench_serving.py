@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 from common import REPEATS, Result, emit, fresh_dir, quiet_mlflow
@@ -79,7 +77,9 @@ def mlflow_serve(path: Path) -> Server:
             "127.0.0.1",
             "-w",
             "1",
-        ]
+        ],
+        # MLflow starts `uvicorn` by name through bash: the venv's bin must be on PATH.
+        env={"PATH": f"{BIN}:{os.environ.get('PATH', '')}"},
     )
 
 
@@ -121,12 +121,27 @@ def compare_mlflow(mlflow_path: Path, package: Path, body: bytes, folder: Path) 
         )
         ratio = mine.rps / theirs.rps
         results.append(
-            Result(f"serve throughput c={c}", mine.rps, theirs.rps, "req/s", "mlflow serve",
-                   ">= 5x", ratio >= 5 and mine.errors == 0, note)
+            Result(
+                f"serve throughput c={c}",
+                mine.rps,
+                theirs.rps,
+                "req/s",
+                "mlflow serve",
+                ">= 5x",
+                ratio >= 5 and mine.errors == 0,
+                note,
+            )
         )
         results.append(
-            Result(f"serve p99 c={c}", mine.p99 / 1000, theirs.p99 / 1000, "s", "mlflow serve",
-                   "<= 1/5", theirs.p99 / mine.p99 >= 5)
+            Result(
+                f"serve p99 c={c}",
+                mine.p99 / 1000,
+                theirs.p99 / 1000,
+                "s",
+                "mlflow serve",
+                "<= 1/5",
+                theirs.p99 / mine.p99 >= 5,
+            )
         )
     return results
 
@@ -148,12 +163,26 @@ def compare_batching(package: Path, body: bytes) -> list[Result]:
     batched, unbatched, unlogged = runs["batched"], runs["unbatched"], runs["batched, no log"]
     cost = 1 - batched.rps / unlogged.rps
     return [
-        Result("adaptive batching c=64", batched.rps, unbatched.rps, "req/s",
-               "perennia unbatched", ">= 3x", batched.rps >= 3 * unbatched.rps,
-               f"unbatched p99 {unbatched.p99:.1f} ms, batched p99 {batched.p99:.1f} ms"),
-        Result("prediction log cost c=64", batched.rps, unlogged.rps, "req/s",
-               "perennia without log", "cost <= 10%", cost <= 0.10,
-               f"throughput cost of logging {cost:.1%}"),
+        Result(
+            "adaptive batching c=64",
+            batched.rps,
+            unbatched.rps,
+            "req/s",
+            "perennia unbatched",
+            ">= 3x",
+            batched.rps >= 3 * unbatched.rps,
+            f"unbatched p99 {unbatched.p99:.1f} ms, batched p99 {batched.p99:.1f} ms",
+        ),
+        Result(
+            "prediction log cost c=64",
+            batched.rps,
+            unlogged.rps,
+            "req/s",
+            "perennia without log",
+            "cost <= 10%",
+            cost <= 0.10,
+            f"throughput cost of logging {cost:.1%}",
+        ),
     ]
 
 

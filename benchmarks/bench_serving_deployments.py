@@ -36,8 +36,13 @@ def registry(model, frame, folder: Path) -> dict[str, str]:
 
     for _ in range(2):
         with fluent.start_run():
-            log_model(model, "model", signature="infer", input_example=frame.iloc[:5],
-                      registered_model_name="bench")
+            log_model(
+                model,
+                "model",
+                signature="infer",
+                input_example=frame.iloc[:5],
+                registered_model_name="bench",
+            )
     create_deployment("bench-api", "bench", 1)
     return env
 
@@ -45,8 +50,14 @@ def registry(model, frame, folder: Path) -> dict[str, str]:
 def serve_deployment(env: dict[str, str], log: Path) -> Server:
     """Return `perennia serve --deployment bench-api` (one worker)."""
     return Server(
-        [os.path.join(BIN, "perennia"), "serve", "--deployment", "bench-api",
-         "--log-location", str(log)],
+        [
+            os.path.join(BIN, "perennia"),
+            "serve",
+            "--deployment",
+            "bench-api",
+            "--log-location",
+            str(log),
+        ],
         env=env,
     )
 
@@ -58,7 +69,8 @@ def _wait_for_variants(server: Server, count: int) -> None:
     while time.monotonic() < deadline:
         text = httpx.get(f"{server.url}/metrics").text
         loaded = [
-            line for line in text.splitlines()
+            line
+            for line in text.splitlines()
             if line.startswith("perennia_model_loaded{") and line.endswith(" 1.0")
         ]
         if len(loaded) >= count:
@@ -76,12 +88,28 @@ def shadow_cost(env: dict[str, str], body: bytes, folder: Path) -> Result:
         run_load("127.0.0.1", server.port, "/invocations", body, concurrency=8, seconds=1)
         without, with_shadow = [], []
         for _ in range(3):  # alternate, so drift in the machine's load hits both alike
-            without.append(run_load("127.0.0.1", server.port, "/invocations", body,
-                                    concurrency=8, seconds=SECONDS / 2))
+            without.append(
+                run_load(
+                    "127.0.0.1",
+                    server.port,
+                    "/invocations",
+                    body,
+                    concurrency=8,
+                    seconds=SECONDS / 2,
+                )
+            )
             start_shadow("bench-api", 2)
             _wait_for_variants(server, 2)
-            with_shadow.append(run_load("127.0.0.1", server.port, "/invocations", body,
-                                        concurrency=8, seconds=SECONDS / 2))
+            with_shadow.append(
+                run_load(
+                    "127.0.0.1",
+                    server.port,
+                    "/invocations",
+                    body,
+                    concurrency=8,
+                    seconds=SECONDS / 2,
+                )
+            )
             rollback("bench-api")
             time.sleep(0.5)
     finally:
@@ -89,9 +117,16 @@ def shadow_cost(env: dict[str, str], body: bytes, folder: Path) -> Result:
     base = sorted(r.p99 for r in without)[1]
     shadowed = sorted(r.p99 for r in with_shadow)[1]
     added = shadowed / base - 1
-    return Result("shadow p99 cost c=8", shadowed / 1000, base / 1000, "s", "no shadow",
-                  "<= +5%", added <= 0.05, f"primary p99 {base:.1f} ms -> {shadowed:.1f} ms "
-                  f"({added:+.1%})")
+    return Result(
+        "shadow p99 cost c=8",
+        shadowed / 1000,
+        base / 1000,
+        "s",
+        "no shadow",
+        "<= +5%",
+        added <= 0.05,
+        f"primary p99 {base:.1f} ms -> {shadowed:.1f} ms ({added:+.1%})",
+    )
 
 
 def saturation_and_swap(env: dict[str, str], body: bytes, folder: Path) -> list[Result]:
@@ -104,27 +139,52 @@ def saturation_and_swap(env: dict[str, str], body: bytes, folder: Path) -> list[
     switcher = threading.Timer(SATURATION_SECONDS / 2, switch, args=("bench-api", 2))
     try:
         switcher.start()
-        result = run_load("127.0.0.1", server.port, "/invocations", body, concurrency=64,
-                          seconds=SATURATION_SECONDS, keep_request_ids=True)
+        result = run_load(
+            "127.0.0.1",
+            server.port,
+            "/invocations",
+            body,
+            concurrency=64,
+            seconds=SATURATION_SECONDS,
+            keep_request_ids=True,
+        )
     finally:
         switcher.cancel()
         server.stop()  # SIGTERM: the server flushes its prediction log before it exits
-    table = read_predictions(str(log), deployment="bench-api", columns=["request_id", "model_version"])
+    table = read_predictions(
+        str(log), deployment="bench-api", columns=["request_id", "model_version"]
+    )
     logged = table.column("request_id").to_pylist()
     sent = [r.decode() for r in result.bodies]
     exactly_once = len(logged) == len(set(logged)) == len(sent) and set(logged) == set(sent)
     versions = sorted(set(table.column("model_version").to_pylist()))
-    note = (f"{result.requests:,} requests in {result.seconds:.0f} s at c=64 "
-            f"({result.rps:,.0f} req/s), {result.errors} errors, statuses {result.statuses}; "
-            f"{len(logged):,} logged rows, {len(set(logged)):,} distinct; versions served "
-            f"{versions} (switched mid-run)")
+    note = (
+        f"{result.requests:,} requests in {result.seconds:.0f} s at c=64 "
+        f"({result.rps:,.0f} req/s), {result.errors} errors, statuses {result.statuses}; "
+        f"{len(logged):,} logged rows, {len(set(logged)):,} distinct; versions served "
+        f"{versions} (switched mid-run)"
+    )
     # Ratios of 1.0 are the targets: every request answered, every answer logged once.
     return [
-        Result("saturation + hot swap: answered", result.requests,
-               result.requests + result.errors, "requests", "requests sent", "0 errors",
-               result.errors == 0 and 2 in versions, note),
-        Result("saturation: logged exactly once", len(set(logged)), len(sent), "requests",
-               "requests answered", "all, once", exactly_once),
+        Result(
+            "saturation + hot swap: answered",
+            result.requests,
+            result.requests + result.errors,
+            "requests",
+            "requests sent",
+            "0 errors",
+            result.errors == 0 and 2 in versions,
+            note,
+        ),
+        Result(
+            "saturation: logged exactly once",
+            len(set(logged)),
+            len(sent),
+            "requests",
+            "requests answered",
+            "all, once",
+            exactly_once,
+        ),
     ]
 
 

@@ -22,6 +22,7 @@ ORDER = (
     "bench_server",
     "bench_metrics",
     "bench_models",
+    "bench_serving",
 )
 
 

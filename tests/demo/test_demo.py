@@ -194,3 +194,123 @@ def test_demo_has_champion_approved_and_writes_its_card_and_lineage(
     assert card.with_suffix(".md").is_file()
     html = card.read_text()
     assert "Teaching and demonstration" in html and "demo-reviewer" in html
+
+
+# -- the deployment: champion served, challenger shadowed, canaried and promoted ---------------
+
+DEPLOYMENT = "breast-cancer-api"
+
+
+def _ranked_runs(client) -> list:
+    experiment = client.get_experiment_by_name("perennia-demo")
+    children = client.search_runs(
+        [experiment.experiment_id], "attributes.parent_run_id IS NOT NULL"
+    ).items
+    return sorted(children, key=lambda r: r.data.metrics["test_roc_auc"], reverse=True)
+
+
+def _log_location(workdir: Path) -> Path:
+    return workdir / ".perennia" / "artifacts" / "prediction-log"
+
+
+def test_demo_promotes_the_runner_up_through_shadow_and_canary(
+    demo_home: tuple[Path, str],
+) -> None:
+    workdir, _ = demo_home
+    client = _client(workdir)
+    store = client.store
+    deployment = store.deployments.get(DEPLOYMENT)
+    champion = store.aliases.get_version_by_alias("breast-cancer-classifier", "champion")
+    production = store.aliases.get_version_by_alias("breast-cancer-classifier", "production")
+    best, runner_up = _ranked_runs(client)[:2]
+    # The challenger is the runner-up's package; it now serves all traffic as the stable variant.
+    assert champion.run_id == best.info.run_id and production.run_id == runner_up.info.run_id
+    assert deployment.state == "promoted" and deployment.alias == "production"
+    assert [(v.name, v.version, v.weight, v.shadow) for v in deployment.variants] == [
+        ("stable", production.version, 100.0, False)
+    ]
+    assert [(v.name, v.version) for v in deployment.previous] == [("stable", champion.version)]
+    # The reviewed alias is not moved by the live analysis: only an approval moves it.
+    assert champion.version != production.version
+    actions = [e.action for e in reversed(store.deployments.events(DEPLOYMENT))]
+    assert actions == [
+        "deploy_create",
+        "deploy_start_shadow",
+        "deploy_start_canary",
+        "deploy_canary_step",
+        "deploy_promote",
+    ]
+
+
+def test_demo_canary_steps_carry_their_passing_analysis_in_the_events(
+    demo_home: tuple[Path, str],
+) -> None:
+    workdir, _ = demo_home
+    events = _client(workdir).store.deployments.events(DEPLOYMENT)
+    analysed = [e for e in reversed(events) if e.action in ("deploy_canary_step", "deploy_promote")]
+    assert [e.before["variants"][1]["weight"] for e in analysed] == [25.0, 50.0]
+    for event in analysed:
+        analysis = event.after["detail"]["analysis"]
+        checks = {c["name"]: c["verdict"] for c in analysis["checks"]}
+        assert analysis["verdict"] == "pass" and not analysis["no_data"]
+        assert checks == {
+            "sample_size": "pass",
+            "error_rate": "pass",
+            "latency_p99_ratio": "pass",
+            "prediction_psi": "pass",
+            "accuracy": "pass",
+        }
+        assert min(analysis["counts"]["stable"], analysis["counts"]["canary"]) >= 100
+        assert analysis["counts"]["canary_labels"] >= 100  # labels came back through /feedback
+
+
+def test_demo_prediction_log_holds_both_variants_the_shadow_and_the_labels(
+    demo_home: tuple[Path, str],
+) -> None:
+    from perennia.data.predlog import join_feedback, read_feedback, read_predictions
+    from perennia.serving.experiments import shadow_agreement
+
+    workdir, _ = demo_home
+    location = str(_log_location(workdir))
+    assert (_log_location(workdir) / "predictions" / f"deployment={DEPLOYMENT}").is_dir()
+    client = _client(workdir)
+    champion = client.store.aliases.get_version_by_alias("breast-cancer-classifier", "champion")
+    challenger = client.store.deployments.get(DEPLOYMENT).stable.version
+    log = read_predictions(location, deployment=DEPLOYMENT).to_pandas()
+    served = {(v, s): set(g["model_version"]) for (v, s), g in log.groupby(["variant", "shadow"])}
+    assert served == {
+        ("stable", False): {champion.version, challenger},  # champion, then after promotion
+        ("shadow", True): {challenger},
+        ("canary", False): {challenger},
+    }
+    assert bool(log["ok"].all())
+    primary, shadow = log[~log["shadow"]], log[log["shadow"]]
+    assert len(shadow) >= 100 and set(shadow["request_id"]) <= set(primary["request_id"])
+    assert "input.mean radius" in log.columns and "output.prediction" in log.columns
+    # Every answered prediction got its label back, and the labels are the rows' own: the
+    # models are ~97% accurate on held-out data, so misjoined labels could not score this well.
+    joined = join_feedback(
+        read_predictions(location, deployment=DEPLOYMENT), read_feedback(location)
+    ).to_pandas()
+    labelled = joined[~joined["shadow"]]
+    assert labelled["ground_truth"].notna().all()
+    assert (labelled["output.prediction"] == labelled["ground_truth"]).mean() > 0.9
+    agreement = shadow_agreement(log, primary="stable", shadow="shadow")
+    assert agreement.n_pairs == len(shadow) and agreement.agreement > 0.9
+
+
+def test_demo_prints_the_deployment_table_the_log_and_the_commands(
+    demo_home: tuple[Path, str],
+) -> None:
+    workdir, out = demo_home
+    flat = " ".join(out.split())
+    assert f"Deployment '{DEPLOYMENT}'" in flat and "shadowed, canaried and promoted" in flat
+    for stage in ("serving", "shadow", "canary 25%", "canary 50%", "promoted"):
+        assert stage in flat
+    assert "pass -> next step" in flat and "pass -> promoted" in flat
+    assert "analysis at 25%: pass" in flat and "prediction_psi" in flat
+    assert str(_log_location(workdir)) in flat.replace(" ", "") or "prediction-log" in flat
+    assert "mlflow" in flat and "oip" in flat
+    assert "read_predictions(" in flat and "read_parquet(" in flat
+    assert f"perennia serve --deployment {DEPLOYMENT}" in flat
+    assert f"perennia deploy show {DEPLOYMENT}" in flat

@@ -347,7 +347,9 @@ def test_binary_extension_sizes_are_checked(server, sk_model, header_length, siz
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 # Values the model itself can take (finite numbers, its three colours): what the fuzzing looks
@@ -384,7 +386,7 @@ DOCUMENT = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=JSON | DOCUMENT, header_length=st.none() | st.integers(-5, 400))
 def test_no_json_body_gets_a_5xx(server, body, header_length):
     headers = {"content-type": "application/json"}

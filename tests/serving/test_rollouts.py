@@ -54,9 +54,10 @@ def test_a_healthy_canary_is_promoted_and_the_alias_follows(tmp_path, serve_app,
     assert [(v.name, v.version, v.weight) for v in final.variants] == [
         ("stable", versions["healthy"], 100.0)
     ]
-    assert current_store().aliases.get_version_by_alias(MODEL, "champion").version == versions[
-        "healthy"
-    ]
+    assert (
+        current_store().aliases.get_version_by_alias(MODEL, "champion").version
+        == versions["healthy"]
+    )
     assert {status for status, *_ in answers} == {200}
     events = current_store().deployments.events("fraud-api")
     analysed = [e for e in events if e.action == "deploy_promote"]
@@ -67,12 +68,14 @@ def test_a_canary_that_raises_is_rolled_back_automatically(tmp_path, serve_app, 
     final, answers = _run_canary(tmp_path, serve_app, versions, "broken")
     assert final.state == "rolled_back"
     assert [(v.name, v.version) for v in final.variants] == [("stable", versions["good"])]
-    assert current_store().aliases.get_version_by_alias(MODEL, "champion").version == versions[
-        "good"
-    ]
+    assert (
+        current_store().aliases.get_version_by_alias(MODEL, "champion").version == versions["good"]
+    )
     failed = [a for a in answers if a[0] != 200]
     assert failed and all(a[0] == 500 and a[1] == "canary" for a in failed)
-    event = next(e for e in current_store().deployments.events("fraud-api") if "rollback" in e.action)
+    event = next(
+        e for e in current_store().deployments.events("fraud-api") if "rollback" in e.action
+    )
     checks = {c["name"]: c["verdict"] for c in event.after["detail"]["analysis"]["checks"]}
     assert "fail" in checks.values()
 
@@ -81,7 +84,9 @@ def test_a_canary_with_shifted_predictions_is_rolled_back(tmp_path, serve_app, v
     final, answers = _run_canary(tmp_path, serve_app, versions, "shifted")
     assert final.state == "rolled_back"
     assert {status for status, *_ in answers} == {200}  # it answered: only its answers were off
-    event = next(e for e in current_store().deployments.events("fraud-api") if "rollback" in e.action)
+    event = next(
+        e for e in current_store().deployments.events("fraud-api") if "rollback" in e.action
+    )
     failed = [
         c["name"] for c in event.after["detail"]["analysis"]["checks"] if c["verdict"] == "fail"
     ]

@@ -50,11 +50,17 @@ def bodies(frame) -> dict[str, tuple[str, bytes]]:
     columnar = {c: sample[c].tolist() for c in COLUMNS}
     return {
         "dataframe_split": ("application/json", json.dumps({"dataframe_split": split}).encode()),
-        "dataframe_records": ("application/json", json.dumps({"dataframe_records": records}).encode()),
+        "dataframe_records": (
+            "application/json",
+            json.dumps({"dataframe_records": records}).encode(),
+        ),
         "instances": ("application/json", json.dumps({"instances": records}).encode()),
         "inputs": ("application/json", json.dumps({"inputs": columnar}).encode()),
         "csv": ("text/csv", sample.to_csv(index=False).encode()),
-        "charset": ("application/json; charset=utf-8", json.dumps({"dataframe_split": split}).encode()),
+        "charset": (
+            "application/json; charset=utf-8",
+            json.dumps({"dataframe_split": split}).encode(),
+        ),
     }
 
 
@@ -98,7 +104,9 @@ def test_malformed_requests_get_mlflows_4xx_never_a_500(case, mlflow_app, ours):
     got = httpx.post(f"{ours}/invocations", content=body, headers={"content-type": content_type})
     assert 400 <= got.status_code < 500
     assert got.status_code == expected.status_code
-    assert got.headers["content-type"].split(";")[0] == expected.headers["content-type"].split(";")[0]
+    assert (
+        got.headers["content-type"].split(";")[0] == expected.headers["content-type"].split(";")[0]
+    )
     if expected.headers["content-type"].startswith("application/json"):
         assert got.json()["error_code"] == expected.json()["error_code"]
 
@@ -132,7 +140,9 @@ def test_mlflows_own_scoring_client_calls_perennia(ours, sk_model):
 
 def test_answers_name_their_request_variant_and_version(ours, sk_model):
     body = bodies(sk_model[1])["dataframe_split"][1]
-    got = httpx.post(f"{ours}/invocations", content=body, headers={"content-type": "application/json"})
+    got = httpx.post(
+        f"{ours}/invocations", content=body, headers={"content-type": "application/json"}
+    )
     assert len(got.headers["perennia-request-id"]) == 32
     assert got.headers["perennia-variant"] == "default"
 
@@ -140,5 +150,7 @@ def test_answers_name_their_request_variant_and_version(ours, sk_model):
 def test_a_body_over_the_limit_is_refused_with_413(sk_package, serve_app):
     app = serve_app(ServeConfig(model_uri=str(sk_package), max_body_bytes=4096))
     body = json.dumps({"inputs": [[0.0] * 4] * 1000}).encode()
-    got = httpx.post(f"{app.url}/invocations", content=body, headers={"content-type": "application/json"})
+    got = httpx.post(
+        f"{app.url}/invocations", content=body, headers={"content-type": "application/json"}
+    )
     assert got.status_code == 413

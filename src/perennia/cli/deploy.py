@@ -270,6 +270,10 @@ def history(
     console.print(table(f"History of {name}", headers, rows, no_wrap=3))
 
 
+# Commands whose code lives in modules of their own (they import more than this group needs).
+from perennia.cli.deploy_report import advance, report  # noqa: E402
 from perennia.cli.packaging import deploy_k8s  # noqa: E402
 
+app.command("report")(report)
+app.command("advance")(advance)
 app.command("k8s")(deploy_k8s)

@@ -199,8 +199,6 @@ def history(name: str = typer.Argument(...), limit: int = typer.Option(50, "--li
 
 # Governance commands (request, approve, reject, policy, card, role) register themselves on `app`.
 from perennia.cli import model_governance  # noqa: E402, F401
-
-
 from perennia.cli.packaging import build_docker  # noqa: E402
 
 app.command("build-docker")(build_docker)

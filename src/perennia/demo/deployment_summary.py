@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 PREDICTION = "output.prediction"
+# What followed an analysis, by the controller's action (`perennia.serving.rollout.Decision`).
+OUTCOMES = {
+    "canary_step": "next step",
+    "promote": "promoted",
+    "rollback": "rolled back",
+    "pause": "paused",
+}
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,12 @@ class DeploymentSummary:
     def notes(self) -> list[str]:
         """Return the lines to print under the table: analyses, the log, what to type next."""
         lines = [f"analysis at {s.weight:g}%: {describe_step(s)}" for s in self.steps]
+        if self.agreement is not None:
+            lines.append(
+                f"shadow: v{self.challenger_version} agreed with v{self.champion_version} on "
+                f"{self.agreement:.1%} of the requests it saw; its latency counts from the "
+                "request's arrival, as it predicts off the response path, after the answer"
+            )
         alias = f"@{self.alias} now points at v{self.stable_version}; " if self.alias else ""
         lines.append(
             f"deployment: {self.name} serves v{self.stable_version} ({self.state}); {alias}"
@@ -121,7 +134,7 @@ class DeploymentSummary:
             f"prediction log: {self.log_location} ({self.predictions} predictions, "
             f"{self.labels} labels; requests by protocol: {protocols})"
         )
-        lines.append(f"read it: {read_hint(self.log_location)}")
+        lines.extend(read_hints(self.log_location, self.name))
         lines.append(
             f"next: perennia serve --deployment {self.name}  |  perennia deploy show {self.name}"
             f"  |  perennia deploy history {self.name}"
@@ -142,18 +155,25 @@ def describe_step(step: Step) -> str:
         shown = "n/a" if value is None else f"{value:.3g}"
         bound = "" if limit is None else f" (limit {limit:g})"
         checks.append(f"{check['name']} {shown}{bound} {check['verdict']}")
-    return f"{analysis.get('verdict', '?')} -> {step.action}: " + "; ".join(checks)
+    followed = OUTCOMES.get(step.action, step.action)
+    return f"{analysis.get('verdict', '?')} -> {followed}: " + "; ".join(checks)
 
 
-def read_hint(location: str) -> str:
-    """Return a one-line command reading the prediction log with pandas."""
-    # pandas + pyarrow come with perennia[serving], so this works wherever the demo ran;
-    # DuckDB reads the same files with read_parquet('<log>/predictions/**/*.parquet').
-    return (
-        "python -c \"import pandas as pd; log = pd.read_parquet('"
-        f"{location}/predictions'); print(log.groupby(['variant', 'shadow'])"
-        "['latency_ms'].describe())\""
+def read_hints(location: str, deployment: str) -> list[str]:
+    """Return one-line commands reading the prediction log: pandas (through Perennia) and SQL."""
+    # Perennia's reader needs nothing beyond perennia[serving], so the first line works wherever
+    # the demo ran; it stacks parts of different schemas, as DuckDB's union_by_name does.
+    pandas = (
+        'python -c "from perennia.data.predlog import read_predictions; '
+        f"log = read_predictions('{location}', deployment='{deployment}').to_pandas(); "
+        "print(log.groupby(['variant', 'shadow'])['latency_ms'].describe())\""
     )
+    sql = (
+        "duckdb -c \"SELECT variant, shadow, count(*), median(latency_ms) FROM read_parquet('"
+        f"{location}/predictions/**/*.parquet', hive_partitioning=true, union_by_name=true) "
+        'GROUP BY ALL"'
+    )
+    return [f"read it: {pandas}", f"or SQL:  {sql}"]
 
 
 def stage_rows(frame: Any, stages: list[Stage], agreement: float | None) -> list[StageRow]:

@@ -32,9 +32,7 @@ class LiveServer:
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.app, lifespan="on", log_level="warning", access_log=False
-            )
+            uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False)
         )
         self._thread = threading.Thread(
             target=self._server.run,

@@ -21,7 +21,6 @@ from perennia.serving.served_model import Item, ModelFailure
 logger = logging.getLogger(__name__)
 
 
-
 class Unavailable(PerenniaError):
     """The server has nothing loaded yet (HTTP 503)."""
 
@@ -56,7 +55,9 @@ def status_of(error: BaseException) -> int:
     return 500
 
 
-def pick_model(state: Any, headers: Mapping[str, str], name: str | None, version: str | None) -> Any:
+def pick_model(
+    state: Any, headers: Mapping[str, str], name: str | None, version: str | None
+) -> Any:
     """Return the ServedModel for this request: routed, or the named version when asked."""
     endpoint = state.pool.endpoint
     if endpoint is None:
@@ -68,7 +69,9 @@ def pick_model(state: Any, headers: Mapping[str, str], name: str | None, version
     served = endpoint.by_version(version)
     if served is None:
         versions = sorted({m.version_label for m in endpoint.models.values()})
-        raise NotFound(f"version {version!r} of {endpoint.name!r} is not served; served: {versions}")
+        raise NotFound(
+            f"version {version!r} of {endpoint.name!r} is not served; served: {versions}"
+        )
     return served
 
 
@@ -95,7 +98,7 @@ async def predict(
         item = Item(parsed, request_id, started)
         outputs = await served.predict(item)
     except BaseException as error:
-        _count(state, served, protocol, status_of(error), started)
+        _count(state, served, protocol, status_of(error), started, error)
         if served is not None and isinstance(error, Exception):
             error.served = served  # type: ignore[attr-defined]  # for the error's headers
         raise
@@ -115,17 +118,30 @@ def _checked(served: Any, parsed: Any) -> Any:
     return check_columns(served.signature, parsed)
 
 
-def _count(state: Any, served: Any, protocol: str, status: int, started: float) -> None:
+def _count(
+    state: Any, served: Any, protocol: str, status: int, started: float, error: Any = None
+) -> None:
     if served is None:
         return
-    state.metrics.observe_request(
-        served.name,
-        served.version_label,
-        served.variant,
-        protocol,
-        status,
-        time.perf_counter() - started,
-    )
+    labels = (served.name, served.version_label, served.variant)
+    state.metrics.observe_request(*labels, protocol, status, time.perf_counter() - started)
+    if error is not None:
+        state.metrics.observe_error(*labels, error_kind(error, status))
+
+
+def error_kind(error: BaseException, status: int) -> str:
+    """Return the `kind` label of a failed request in the errors metric."""
+    from perennia.serving.batching import Overloaded
+
+    if isinstance(error, Overloaded):
+        return "overloaded"
+    if status in (401, 403):
+        return "unauthorized"
+    if status == 404:
+        return "not_found"
+    if status < 500:
+        return "invalid_input"
+    return "internal"
 
 
 def _shadow(state: Any, parsed: Any, request_id: str, started: float) -> None:

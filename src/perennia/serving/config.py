@@ -28,6 +28,7 @@ class ServeConfig:
     allow_pickle: bool = False
     trusted_types: tuple[str, ...] = ()
     log_location: str | None = None  # prediction log folder or s3:// prefix; None: no log
+    log_queue_rows: int = 1_000_000  # rows the log may hold unwritten; beyond, new ones drop
     auth: bool = False  # require a bearer token of a user of the store
     max_body_bytes: int = MAX_BODY_BYTES
     batching: BatchingConfig | None = None  # overrides the deployment's batching
@@ -43,6 +44,10 @@ class ServeConfig:
         if not 1024 <= self.max_body_bytes <= 2**31:
             raise InvalidInput(
                 f"max_body_bytes must be between 1 KiB and 2 GiB, got {self.max_body_bytes}"
+            )
+        if type(self.log_queue_rows) is not int or self.log_queue_rows <= 0:
+            raise InvalidInput(
+                f"log_queue_rows must be a positive number of rows, got {self.log_queue_rows!r}"
             )
         if self.poll_interval_s <= 0 or self.analysis_interval_s <= 0:
             raise InvalidInput("poll and analysis intervals must be positive seconds")

@@ -126,15 +126,23 @@ def _infer(state: Any) -> Any:
         try:
             state.authenticate(request.headers.get("authorization"))
             body = await read_body(state, request)
-            parsed = open_inference.parse_infer(body, request.headers)
+            read: list[Any] = []
+
+            def parse(signature: Any) -> Any:
+                # Parsed inside `predict`, so a malformed body is counted in the metrics as
+                # it is on /invocations.
+                read.append(open_inference.parse_infer(body, request.headers))
+                return read[0]
+
             answer = await predict(
                 state,
-                lambda signature: parsed,
+                parse,
                 request.headers,
                 protocol="oip",
                 name=params["name"],
                 version=params.get("version"),
             )
+            parsed = read[0]
             payload, extra = open_inference.encode_infer(
                 params["name"],
                 answer.served.version_label,

@@ -33,9 +33,13 @@ class ServingState:
         if config.log_location:
             from perennia.data.predlog import PredictionLogWriter
 
-            self.log = PredictionLogWriter(config.log_location)
+            self.log = PredictionLogWriter(
+                config.log_location, max_queued_rows=config.log_queue_rows
+            )
         options = LoadOptions(config.tracking_uri, config.allow_pickle, config.trusted_types)
-        self.pool = EndpointPool(options, log=self.log, metrics=self.metrics, batching=config.batching)
+        self.pool = EndpointPool(
+            options, log=self.log, metrics=self.metrics, batching=config.batching
+        )
         self.started = time.time()
         self._store: Any = None
         self._tokens: dict[str, tuple[float, Any]] = {}
@@ -125,7 +129,9 @@ class ServingState:
         else:
             users = getattr(self.store, "users", None)
             if users is None:
-                raise InvalidInput("sign-in needs a database store (--tracking-uri sqlite:// or postgresql://)")
+                raise InvalidInput(
+                    "sign-in needs a database store (--tracking-uri sqlite:// or postgresql://)"
+                )
             user = users.authenticate_token(secret)
             if len(self._tokens) > 10_000:
                 self._tokens.clear()

@@ -51,6 +51,7 @@ class BatchingBody(Strict):
     enabled: bool = True
     max_batch_size: int = 64
     max_wait_ms: float = 5.0
+    deadline_ms: float | None = None
 
 
 class DeploymentBody(Strict):

@@ -96,10 +96,26 @@ def read_deployment(conn: Connection, name: str) -> Deployment:
 
 
 def _require_versions(conn: Connection, deployment: Deployment) -> None:
-    """Raise NotFound unless the model and every variant's version exist."""
+    """Raise NotFound unless the model and every variant's version exist and are not archived.
+
+    The version rows are read FOR SHARE (PostgreSQL; SQLite serialises writers anyway), so a
+    version delete or archive running at the same moment, which locks the row to check that no
+    deployment serves it, waits for this transaction instead of missing it.
+    """
     read_model(conn, deployment.model_name)
-    for version in sorted({v.version for v in deployment.variants}):
+    mv = s.model_versions
+    for version in sorted({variant.version for variant in deployment.variants}):
         read_version(conn, deployment.model_name, version)
+        state = conn.execute(
+            select(mv.c.state)
+            .where(mv.c.name == deployment.model_name, mv.c.version == version)
+            .with_for_update(read=True)
+        ).scalar()
+        if state == "archived":
+            raise InvalidInput(
+                f"version {version} of {deployment.model_name!r} is archived; restore it "
+                "(perennia models versions) or deploy another version"
+            )
 
 
 def follow_alias(conn: Connection, deployment: Deployment, action: str, user: str | None) -> None:

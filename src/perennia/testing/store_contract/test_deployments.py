@@ -318,3 +318,19 @@ def test_deleting_keeps_the_history_and_a_new_deployment_starts_its_own(store) -
     again = store.deployments.create(_deployment(version=2, alias=None))
     assert again.revision == 1
     assert [e.action for e in store.deployments.events("fraud-api")] == ["deploy_create"]
+
+
+def test_an_archived_version_cannot_be_deployed(store) -> None:
+    _model(store)
+    store.versions.update_model_version(MODEL, 2, state="archived")
+    with pytest.raises(InvalidInput, match="archived"):
+        store.deployments.create(_deployment(version=2))
+    created = store.deployments.create(_deployment(version=1))
+    with pytest.raises(InvalidInput, match="archived"):
+        store.deployments.update(
+            _with_canary(created, 2, 10.0), expected_revision=created.revision, action="canary"
+        )
+    assert store.deployments.get("fraud-api").revision == created.revision
+    assert [(v.name, v.version) for v in store.deployments.get("fraud-api").variants] == [
+        ("stable", 1)
+    ]

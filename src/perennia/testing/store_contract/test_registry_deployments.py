@@ -162,9 +162,8 @@ def test_a_refusal_names_every_deployment_and_part_serving_the_version(store) ->
     )
     with pytest.raises(Conflict) as refused:
         store.versions.delete_model_version(MODEL, 1)
-    assert (
-        "deployment 'a-api' (variant 'stable'), 'b-api' (variant 'shadow', previous)"
-        in str(refused.value)
+    assert "deployment 'a-api' (variant 'stable'), 'b-api' (variant 'shadow', previous)" in str(
+        refused.value
     )
     assert "perennia deploy delete" in str(refused.value)
 
