@@ -59,7 +59,8 @@ def test_dockerfile_parses_and_runs_the_server_as_a_user_with_a_healthcheck(buil
     assert steps[0][1] == f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
     command = json.loads(dict(steps)["CMD"])
     assert command == [
-        "perennia", "serve", "/model", "--host", "0.0.0.0", "--port", "8080", "--workers", "2",
+        "perennia", "serve", "/model", "--host", "0.0.0.0", "--insecure", "--port", "8080",
+        "--workers", "2",
     ]  # fmt: skip
     users = [args for name, args in steps if name == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")

@@ -386,7 +386,7 @@ DOCUMENT = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(__import__("os").environ.get("FUZZ_N", "120")), deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=JSON | DOCUMENT, header_length=st.none() | st.integers(-5, 400))
 def test_no_json_body_gets_a_5xx(server, body, header_length):
     headers = {"content-type": "application/json"}

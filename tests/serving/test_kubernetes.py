@@ -53,6 +53,7 @@ def test_replicas_serve_the_deployment_with_probes_drain_and_the_store_secret() 
 
     assert container["command"] == ["perennia"]
     assert container["args"][:3] == ["serve", "--deployment", "fraud"]
+    assert "--auth" in container["args"]  # pods listen on every interface: callers sign in
     assert container["args"][container["args"].index("--port") + 1] == "9000"
     assert container["ports"] == [{"name": "http", "containerPort": 9000, "protocol": "TCP"}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}

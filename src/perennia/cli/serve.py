@@ -101,7 +101,7 @@ def _run(config, host: str, port: int, workers: int) -> None:
     # Workers are separate processes: they read the configuration from the environment, and
     # Prometheus counters from every worker meet in one folder.
     os.environ["PERENNIA_SERVE_CONFIG"] = config.to_json()
-    if False:
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="perennia-metrics-")
     # After a graceful shutdown uvicorn raises the SIGTERM it caught again, so the process
     # would end "killed by SIGTERM"; supervisors should see a clean stop as exit status 0.

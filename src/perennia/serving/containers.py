@@ -108,7 +108,11 @@ def serve_command(
     port: int, workers: int, allow_pickle: bool = False, trusted_types: list[str] | None = None
 ) -> list[str]:
     """Return the container's command: `perennia serve /model` on all interfaces."""
-    command = ["perennia", "serve", f"/{MODEL_DIR}", "--host", "0.0.0.0", "--port", str(port)]
+    # A container must listen on every interface; which of them reach the model is decided
+    # where its port is published. There is no store in the image, so no users to sign in:
+    # `--insecure` says so explicitly (put the image behind an authenticating proxy).
+    command = ["perennia", "serve", f"/{MODEL_DIR}", "--host", "0.0.0.0", "--insecure"]
+    command += ["--port", str(port)]
     command += ["--workers", str(workers)]
     if allow_pickle:
         command.append("--allow-pickle")

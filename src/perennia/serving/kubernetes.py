@@ -157,6 +157,9 @@ def _container(
             str(port),
             "--workers",
             str(workers),
+            # Pods listen on every interface; callers sign in with a token of the store's users
+            # (probes and /metrics stay open), so the Service never exposes an open model.
+            "--auth",
         ],
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}],

@@ -70,6 +70,12 @@ class ServedModel:
         self.batcher = self._batcher(self.batching)
 
     @property
+    def batchable(self) -> bool:
+        """Return False for a model whose package says its rows must not be predicted together
+        (`metadata={"batchable": False}` at save time: stateful or per-request models)."""
+        return (getattr(self.loaded.metadata, "metadata", None) or {}).get("batchable") is not False
+
+    @property
     def version_label(self) -> str:
         """Return the version as text ("" when the model is not a registered version)."""
         return "" if self.version is None else str(self.version)
@@ -85,7 +91,7 @@ class ServedModel:
             from perennia.serving.shadow_runner import ShadowRunner
 
             return ShadowRunner(self.run_copies, size_of=_rows, **hooks)
-        if not config.enabled or config.max_batch_size <= 1:
+        if not config.enabled or config.max_batch_size <= 1 or not self.batchable:
             batcher = DirectRunner(self.run, size_of=_rows, name=label, **hooks)
         else:
             if self.metrics is not None:
