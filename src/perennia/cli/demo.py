@@ -105,3 +105,13 @@ def demo(
     console.print(f"metadata:   [bold]{summary.tracking_uri}[/bold]")
     console.print(f"artifacts:  [bold]{summary.artifacts_uri}[/bold]")
     console.print(f"next:       perennia runs show {best.run_id[:8]}")
+    if summary.deployment is not None:
+        _print_deployment(summary.deployment)
+
+
+def _print_deployment(shown) -> None:
+    """Print the demo's deployment: one row per stage and variant, then what to read and type."""
+    console.print()
+    console.print(table(shown.title(), shown.COLUMNS, shown.table_rows(), no_wrap=4))
+    for line in shown.notes():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
