@@ -9,11 +9,12 @@ import json
 import httpx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from perennia.serving.config import ServeConfig
 from tests.serving.conftest import COLUMNS, ServingApp
+from tests.serving.strategies import INFER_REQUEST, JSON
 
 NAME = "pipeline"
 LIMIT = 64 * 1024  # the server's max_body_bytes
@@ -345,49 +346,11 @@ def test_binary_extension_sizes_are_checked(server, sk_model, header_length, siz
         assert word in reply.json()["error"]
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
-    ),
-    max_leaves=12,
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=JSON | INFER_REQUEST, header_length=st.none() | st.integers(-5, 400))
+@example(
+    body={"inputs": [{"name": "x0", "datatype": [], "shape": [1], "data": [1]}]}, header_length=None
 )
-# Values the model itself can take (finite numbers, its three colours): what the fuzzing looks
-# for is a request the server fails to refuse, not a value the fitted model does not know.
-ELEMENT = (
-    st.floats(allow_nan=False, allow_infinity=False, width=32)
-    | st.integers(-(2**70), 2**70)
-    | st.sampled_from(["red", "green", "blue"])
-    | st.booleans()
-    | st.none()
-)
-TENSOR = st.fixed_dictionaries(
-    {
-        "name": st.sampled_from([*COLUMNS, "", "extra"]) | JSON,
-        "datatype": st.sampled_from(["FP64", "FP32", "FP16", "INT64", "UINT8", "BOOL", "BYTES"])
-        | JSON,
-        "shape": st.lists(st.integers(-1, 4), max_size=3) | JSON,
-    },
-    optional={
-        "data": st.lists(ELEMENT | st.lists(ELEMENT, max_size=3), max_size=6) | JSON,
-        "parameters": st.fixed_dictionaries({}, optional={"binary_data_size": JSON}) | JSON,
-    },
-)
-DOCUMENT = st.fixed_dictionaries(
-    {"inputs": st.lists(TENSOR, max_size=5) | JSON},
-    optional={
-        "id": JSON,
-        "parameters": st.fixed_dictionaries(
-            {}, optional={"content_type": st.just("pd") | JSON, "binary_data_output": JSON}
-        )
-        | JSON,
-        "outputs": st.lists(st.fixed_dictionaries({"name": JSON}), max_size=2) | JSON,
-    },
-)
-
-
-@settings(max_examples=int(__import__("os").environ.get("FUZZ_N", "120")), deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=JSON | DOCUMENT, header_length=st.none() | st.integers(-5, 400))
 def test_no_json_body_gets_a_5xx(server, body, header_length):
     headers = {"content-type": "application/json"}
     if header_length is not None:

@@ -9,11 +9,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from perennia.serving.config import ServeConfig
 from tests.serving.conftest import COLUMNS, training_frame
+from tests.serving.strategies import JSON, SCORING_REQUEST
 
 NAME = "pipeline"
 
@@ -104,7 +106,11 @@ def test_feedback_by_prediction_id_is_joined_to_the_log(logged, sk_model):
     request_id = reply.headers["perennia-request-id"]
     ids = [f"{request_id}-{row}" for row in range(4)]
     labels = [1, 0, 1, 1]
-    feedback = {"feedback": [{"prediction_id": i, "ground_truth": y} for i, y in zip(ids, labels)]}
+    feedback = {
+        "feedback": [
+            {"prediction_id": i, "ground_truth": y} for i, y in zip(ids, labels, strict=True)
+        ]
+    }
     recorded = httpx.post(f"{app.url}/feedback", json=feedback)
     assert recorded.status_code == 200
     assert recorded.json() == {"recorded": 4}
@@ -113,7 +119,9 @@ def test_feedback_by_prediction_id_is_joined_to_the_log(logged, sk_model):
     assert app.state.log.flush(timeout=30)
 
     truth = read_feedback(location)
-    assert dict(zip(truth["prediction_id"].to_pylist(), truth["ground_truth"].to_pylist())) == {
+    assert dict(
+        zip(truth["prediction_id"].to_pylist(), truth["ground_truth"].to_pylist(), strict=True)
+    ) == {
         ids[0]: 0.0,
         ids[1]: 0.0,
         ids[2]: 1.0,
@@ -370,3 +378,40 @@ def test_requests_in_flight_at_shutdown_are_answered_and_logged(
     log = read_predictions(location)
     assert set(log["prediction_id"].to_pylist()) == expected_ids([(a[1], 3) for a in answers])
     assert log.num_rows == 18
+
+
+@pytest.fixture(scope="module")
+def shared(sk_package, tmp_path_factory):
+    """Return a live app with a prediction log, shared by a module's property tests."""
+    from tests.serving.conftest import ServingApp
+
+    location = str(tmp_path_factory.mktemp("fuzz") / "predlog")
+    app = ServingApp(ServeConfig(model_uri=str(sk_package), name=NAME, log_location=location))
+    yield app.start()
+    app.stop()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=JSON | SCORING_REQUEST)
+@example(body={"dataframe_split": {"columns": ["x0", []], "data": [{}]}})
+def test_no_json_body_on_invocations_gets_a_5xx(shared, body):
+    reply = httpx.post(
+        f"{shared.url}/invocations",
+        content=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert reply.status_code < 500, reply.text
+    if reply.status_code >= 400:
+        assert reply.json()["error_code"] in ("BAD_REQUEST", "INVALID_PARAMETER_VALUE")
+
+
+FEEDBACK_ITEM = st.fixed_dictionaries(
+    {"prediction_id": st.text(max_size=3) | JSON, "ground_truth": JSON}
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=JSON | FEEDBACK_ITEM | st.fixed_dictionaries({"feedback": st.lists(FEEDBACK_ITEM)}))
+def test_no_json_body_on_feedback_gets_a_5xx(shared, body):
+    reply = httpx.post(f"{shared.url}/feedback", content=json.dumps(body).encode())
+    assert reply.status_code in (200, 400), reply.text

@@ -149,9 +149,11 @@ class ServedModel:
         """Return what the caller sees: a 400 for input the model refused, else a 500."""
         if isinstance(error, InvalidInput):
             return error
-        # Input that passed the signature's checks is the model's to handle: when it raises,
-        # the model is at fault. Without a signature a ValueError is most likely the input's.
-        if self.signature is None and isinstance(error, INPUT_ERRORS):
+        # As `mlflow models serve` does: a model that raises a ValueError, TypeError, KeyError
+        # or IndexError on a row (an unknown category, a NaN it cannot take) is refusing that
+        # input, which is a 400 naming what it said. Anything else is the model's fault: 500.
+        # Either way the rows are logged as failed, which is what canary analysis counts.
+        if isinstance(error, INPUT_ERRORS):
             return InvalidInput(f"the model could not use this input: {error}")
         return ModelFailure(f"the model failed: {type(error).__name__}: {error}")
 

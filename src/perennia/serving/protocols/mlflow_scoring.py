@@ -201,6 +201,8 @@ def _rows(rows: list[Any], names: list[Any] | None, orient: str) -> ParsedReques
     if rows and type(rows[0]) is dict and names is not None and orient == "split":
         if not all(type(row) is dict for row in rows):
             raise _bad_frame(orient, "rows must all be objects, or all be lists")
+        if not all(isinstance(name, str) for name in names):
+            raise _bad_frame(orient, "column names of object rows must be text")
         picked = [{name: row.get(name) for name in names} for row in rows]
         return _dict_rows(picked) if names else table({}, n_rows=len(rows))
     if not _all_lists(rows):

@@ -110,7 +110,7 @@ def _read_input(spec: Any, position: int, raw: bytes, used: int) -> tuple[str, A
     if not isinstance(name, str) or not name:
         raise ProtocolError(f"inputs[{position}] needs a 'name' (a non-empty string)")
     datatype = spec.get("datatype")
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise ProtocolError(
             f"input {name!r} has datatype {datatype!r}; expected one of {', '.join(DATATYPES)}"
         )
