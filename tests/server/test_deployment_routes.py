@@ -146,15 +146,18 @@ def test_a_stale_revision_answers_409_and_names_must_agree(probe) -> None:
     assert ok(probe.owner.get(path))["description"] == "first"
 
 
-def test_a_deployment_whose_model_was_deleted_is_for_administrators_only(probe) -> None:
-    model = f"gone-{uuid.uuid4().hex[:8]}"
+def test_a_deployed_model_cannot_be_deleted_and_stays_guarded(probe) -> None:
+    model = f"kept-{uuid.uuid4().hex[:8]}"
     ok(probe.owner.post("/api/v1/registered-models", json={"name": model}))
     source = {"source": f"runs:/{probe.ids['run']}/model"}
     ok(probe.owner.post(f"/api/v1/registered-models/{model}/versions", json=source))
     created = ok(probe.owner.post(DEPLOYMENTS, json=_body(f"{model}-api", model, alias=None)))
-    ok(probe.owner.delete(f"/api/v1/registered-models/{model}"))
+    refused = probe.owner.delete(f"/api/v1/registered-models/{model}")
+    assert refused.status_code == 409 and f"{model}-api" in refused.json()["message"]
     path = f"{DEPLOYMENTS}/{created['name']}"
+    assert ok(probe.owner.get(path))["model_name"] == model
     assert probe.stranger.get(path).status_code == 403
     assert probe.stranger.get(f"{path}/events").status_code == 403
     assert created["name"] not in str(ok(probe.stranger.get(DEPLOYMENTS)))
-    assert ok(probe.root.get(path))["name"] == created["name"]
+    ok(probe.owner.delete(path))
+    ok(probe.owner.delete(f"/api/v1/registered-models/{model}"))  # nothing serves it now

@@ -254,20 +254,34 @@ def history(
             _share(v["name"], v["version"], v["weight"], v.get("shadow", False))
             for v in after.get("variants", [])
         )
-        detail = after.get("detail") or {}
         rows.append(
             (
                 fmt_time(e.time),
-                e.username or "",
                 e.action.removeprefix("deploy_"),
-                str(after.get("revision", "")),
-                after.get("state", ""),
+                e.username or "",
+                f"{after.get('state', '')} r{after.get('revision', '')}",
                 variants,
-                json.dumps(detail) if detail else "",
+                _detail(after.get("detail") or {}),
             )
         )
-    headers = ["time", "user", "action", "revision", "state", "variants", "detail"]
-    console.print(table(f"History of {name}", headers, rows, no_wrap=3))
+    headers = ["time", "action", "user", "state", "variants", "detail"]
+    console.print(table(f"History of {name}", headers, rows, no_wrap=2))
+
+
+def _detail(detail: dict) -> str:
+    """Return an event's detail in a few words: the reason, or the analysis verdict and why."""
+    parts = []
+    if detail.get("reason"):
+        parts.append(str(detail["reason"]))
+    analysis = detail.get("analysis")
+    if isinstance(analysis, dict):
+        failed = [c["name"] for c in analysis.get("checks", []) if c.get("verdict") != "pass"]
+        verdict = f"analysis {analysis.get('verdict', '?')}"
+        parts.append(f"{verdict} ({', '.join(failed)})" if failed else verdict)
+    rest = {k: v for k, v in detail.items() if k not in ("reason", "analysis")}
+    if rest:
+        parts.append(json.dumps(rest)[:120])
+    return "; ".join(parts)
 
 
 # Commands whose code lives in modules of their own (they import more than this group needs).
