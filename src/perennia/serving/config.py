@@ -36,6 +36,7 @@ class ServeConfig:
     controller: bool = True  # run canary analysis and step rollouts (deployment mode)
     analysis_interval_s: float = 30.0
     no_data_after_s: float = 600.0  # an analysis still without data after this pauses/fails
+    shadow_process: bool = True  # shadows predict in a child process, off the primary's GIL
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -23,9 +23,16 @@ class EndpointPool:
     """Holds the endpoint requests are routed through, and changes it safely."""
 
     def __init__(
-        self, options: LoadOptions, *, log: Any = None, metrics: Any = None, batching: Any = None
+        self,
+        options: LoadOptions,
+        *,
+        log: Any = None,
+        metrics: Any = None,
+        batching: Any = None,
+        shadow_processes: bool = False,
     ) -> None:
         self.options = options
+        self.shadow_processes = shadow_processes  # shadows predict in child processes
         self.log = log
         self.metrics = metrics
         self.batching = batching  # a BatchingConfig that overrides the deployment's, or None
@@ -78,13 +85,35 @@ class EndpointPool:
             loaded = await asyncio.to_thread(
                 load_version, deployment.model_name, variant.version, self.options
             )
+            spec = self._shadow_spec(deployment, variant) if variant.shadow else None
             models[variant.name] = self._served(
-                loaded, variant.name, deployment.name, variant.shadow, batching
+                loaded, variant.name, deployment.name, variant.shadow, batching, spec
             )
         return models
 
+    def _shadow_spec(self, deployment: Any, variant: Any) -> Any:
+        if not self.shadow_processes:
+            return None
+        from perennia.serving.shadow_process import ShadowSpec
+
+        location = None if self.log is None else self.log.location
+        return ShadowSpec(
+            deployment.model_name,
+            variant.version,
+            variant.name,
+            deployment.name,
+            self.options,
+            location,
+        )
+
     def _served(
-        self, loaded: LoadedVersion, variant: str, deployment: str, shadow: bool, batching: Any
+        self,
+        loaded: LoadedVersion,
+        variant: str,
+        deployment: str,
+        shadow: bool,
+        batching: Any,
+        shadow_spec: Any = None,
     ) -> ServedModel:
         return ServedModel(
             loaded.model,
@@ -96,6 +125,7 @@ class EndpointPool:
             batching=batching,
             log=self.log,
             metrics=self.metrics,
+            shadow_spec=shadow_spec,
         )
 
     async def _install(self, endpoint: Endpoint) -> None:

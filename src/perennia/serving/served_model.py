@@ -53,6 +53,7 @@ class ServedModel:
         batching: Any = None,
         log: Any = None,
         metrics: Any = None,
+        shadow_spec: Any = None,
     ) -> None:
         from perennia.entities import BatchingConfig
 
@@ -67,6 +68,7 @@ class ServedModel:
         self.signature = loaded.signature
         self.columns = _input_columns(self.signature)
         self.batching = batching or BatchingConfig()
+        self.shadow_spec = shadow_spec  # a ShadowSpec: this shadow predicts in its own process
         self.batcher = self._batcher(self.batching)
 
     @property
@@ -87,6 +89,10 @@ class ServedModel:
         hooks: dict[str, Any] = {}
         if self.metrics is not None:
             hooks["on_batch"] = self.metrics.batch_hook(self.name, self.version_label)
+        if self.shadow and self.shadow_spec is not None:
+            from perennia.serving.shadow_process import ShadowProcess
+
+            return ShadowProcess(self.shadow_spec)
         if self.shadow:
             from perennia.serving.shadow_runner import ShadowRunner
 

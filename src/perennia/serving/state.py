@@ -38,7 +38,11 @@ class ServingState:
             )
         options = LoadOptions(config.tracking_uri, config.allow_pickle, config.trusted_types)
         self.pool = EndpointPool(
-            options, log=self.log, metrics=self.metrics, batching=config.batching
+            options,
+            log=self.log,
+            metrics=self.metrics,
+            batching=config.batching,
+            shadow_processes=config.shadow_process,
         )
         self.started = time.time()
         self._store: Any = None
