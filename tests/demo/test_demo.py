@@ -257,6 +257,7 @@ def test_demo_canary_steps_carry_their_passing_analysis_in_the_events(
             "sample_size": "pass",
             "error_rate": "pass",
             "latency_p99_ratio": "pass",
+            "latency_p99": "pass",
             "prediction_psi": "pass",
             "accuracy": "pass",
         }
