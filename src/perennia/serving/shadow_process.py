@@ -181,6 +181,10 @@ def child_main(spec: ShadowSpec, queue: Any) -> None:
         batching=BatchingConfig(enabled=False),
         log=log,
     )
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as in the server (state._settle_heap): collections skip the loaded model
     parent = os.getppid()
     try:
         while True:
