@@ -1,4 +1,4 @@
-"""`perennia server` started as users start it: a real process, waited on until /health answers."""
+"""`perennia server` (and `perennia serve`) started as users start them: a real process, waited on until /health answers."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ def start_server(
     port: int | None = None,
     env: dict[str, str] | None = None,
     log: Path | None = None,
+    command: str = "server",
 ) -> tuple[subprocess.Popen, str]:
-    """Return (process, URL) of a `perennia server` answering /health; fail the test if it won't.
+    """Return (process, URL) of a `perennia server` (or `perennia serve`, with
+    `command="serve"`) answering /health; fail the test if it won't.
 
     Its stderr is a pipe (read it with `communicate()`), or both streams go to `log` for a
     server that writes a lot; the environment's tracking URI never leaks into it.
@@ -30,11 +32,11 @@ def start_server(
     port = port or free_port()
     environment = {k: v for k, v in os.environ.items() if k != "PERENNIA_TRACKING_URI"}
     environment.update(PERENNIA_HOME=str(home), **(env or {}))
-    command = [sys.executable, "-m", "perennia.cli.main", "server", "--port", str(port), *args]
+    argv = [sys.executable, "-m", "perennia.cli.main", command, "--port", str(port), *args]
     sink = log.open("w") if log is not None else None
     try:
         process = subprocess.Popen(
-            command,
+            argv,
             env=environment,
             stdout=sink or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if sink else subprocess.PIPE,

@@ -86,6 +86,13 @@ class PermissionDenied(PerenniaError):
     http_status = 403
 
 
+class Unauthenticated(PermissionDenied):
+    """The request carries no credentials, or ones that are not valid (HTTP 401)."""
+
+    error_code = "UNAUTHENTICATED"
+    http_status = 401
+
+
 class TooManyRequests(PerenniaError):
     """Too many attempts in a short time (failed sign-ins); wait and try again."""
 

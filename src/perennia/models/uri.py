@@ -35,21 +35,27 @@ class ModelInfo:
     registered_version: int | None = None
 
 
-def local_folder(uri: str | Path, dst_path: str | Path | None = None) -> tuple[Path, str | None]:
-    """Return (a local folder holding the package, the manifest digest it must have or None)."""
+def local_folder(
+    uri: str | Path, dst_path: str | Path | None = None, *, client: Any = None
+) -> tuple[Path, str | None]:
+    """Return (a local folder holding the package, the manifest digest it must have or None).
+
+    `client` (a tracking Client) is the store `models:/` and `runs:/` URIs are read from;
+    by default, the process's own.
+    """
     text = str(uri)
     expected = None
-    if text.startswith("models:/"):
+    if client is None and text.startswith(("models:/", "runs:/")):
         from perennia.tracking.client import Client
 
-        version = resolve_models_uri(Client().store, text)
+        client = Client()
+    if text.startswith("models:/"):
+        version = resolve_models_uri(client.store, text)
         text, expected = version.source, version.digest
     match = _RUNS.match(text)
     if match:
-        from perennia.tracking.client import Client
-
         target = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="perennia-model-"))
-        local = Client().download_artifacts(match["run"], match["path"], target)
+        local = client.download_artifacts(match["run"], match["path"], target)
         return Path(local), expected
     if text.startswith("runs:/"):
         raise InvalidInput(f"{text!r} is not runs:/<32-hex run id>/<artifact path>")

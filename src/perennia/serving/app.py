@@ -51,7 +51,14 @@ def create_app(config: ServeConfig) -> Any:
         Route("/metrics", _metrics(state), methods=["GET"]),
         Route("/feedback", _feedback(state), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if config.auth:
+        from starlette.middleware import Middleware
+
+        from perennia.serving.signin import SignInMiddleware
+
+        middleware.append(Middleware(SignInMiddleware, state=state))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.serving = state
     return app
 
@@ -88,11 +95,16 @@ def answer_headers(answer: Any) -> dict[str, str]:
 
 
 def error_headers(error: BaseException) -> dict[str, str]:
-    """Return the variant and version headers of a failed call, when a variant was picked."""
+    """Return the request id, variant and version headers of a failed call, when a variant
+    was picked (the rows a model refused are in the prediction log under that id)."""
     served = getattr(error, "served", None)
     if served is None:
         return {}
-    return {"perennia-variant": served.variant, "perennia-model-version": served.version_label}
+    return {
+        "perennia-request-id": error.request_id,  # type: ignore[attr-defined]
+        "perennia-variant": served.variant,
+        "perennia-model-version": served.version_label,
+    }
 
 
 def _metrics(state: ServingState) -> Any:
@@ -114,7 +126,6 @@ def _feedback(state: ServingState) -> Any:
 
     async def feedback(request: Any) -> Any:
         try:
-            state.authenticate(request.headers.get("authorization"))
             if state.log is None:
                 raise InvalidInput("this server keeps no prediction log (start it with --log)")
             items = _feedback_items(json.loads(await read_body(state, request) or b"null"))

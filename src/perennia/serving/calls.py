@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from perennia.errors import InvalidInput, NotFound, PerenniaError, PermissionDenied
-from perennia.serving.served_model import Item, ModelFailure
+from perennia.errors import InvalidInput, NotFound, PerenniaError
+from perennia.serving.served_model import Item
 
 logger = logging.getLogger(__name__)
 
@@ -35,40 +35,34 @@ class Answer:
     outputs: Any
     request_id: str
     served: Any  # the ServedModel that answered
+    parsed: Any  # the request as read and checked
 
 
 def status_of(error: BaseException) -> int:
-    """Return the HTTP status an error of a prediction call becomes."""
-    from perennia.serving.batching import Overloaded
-
-    status = getattr(error, "status", None)
-    if isinstance(status, int):
-        return status
-    if isinstance(error, Overloaded):
-        return 503
-    if isinstance(error, PermissionDenied):
-        return 401
-    if isinstance(error, PerenniaError):
-        return error.http_status
-    if isinstance(error, ModelFailure):
-        return 500
-    return 500
+    """Return the HTTP status an error of a prediction call becomes (500 unless it says)."""
+    return error.http_status if isinstance(error, PerenniaError) else 500
 
 
 def pick_model(
-    state: Any, headers: Mapping[str, str], name: str | None, version: str | None
+    state: Any,
+    headers: Mapping[str, str],
+    name: str | None,
+    version: str | None,
+    *,
+    routed: bool = True,
 ) -> Any:
-    """Return the ServedModel for this request: routed, or the named version when asked."""
+    """Return the ServedModel for this request: the named version when asked, else routed
+    (or, with `routed=False`, the first live variant: the stable one, for metadata)."""
     endpoint = state.pool.endpoint
     if endpoint is None:
         raise Unavailable("the model is still loading")
-    if name is not None and name not in (endpoint.name, *(m.name for m in endpoint.live)):
+    if name is not None and name not in endpoint.names:
         raise NotFound(f"model {name!r} is not served here; this server serves {endpoint.name!r}")
     if version is None:
-        return endpoint.pick(headers)
+        return endpoint.pick(headers) if routed else endpoint.live[0]
     served = endpoint.by_version(version)
     if served is None:
-        versions = sorted({m.version_label for m in endpoint.models.values()})
+        versions = sorted({m.version_label for m in endpoint.live})
         raise NotFound(
             f"version {version!r} of {endpoint.name!r} is not served; served: {versions}"
         )
@@ -91,20 +85,20 @@ async def predict(
     """
     started = time.perf_counter()
     served = None
+    request_id = uuid.uuid4().hex  # ours, unique; OIP's own "id" is echoed as given
     try:
         served = pick_model(state, headers, name, version)
         parsed = _checked(served, parse(served.signature))
-        request_id = uuid.uuid4().hex  # ours, unique; OIP's own "id" is echoed as given
-        item = Item(parsed, request_id, started)
-        outputs = await served.predict(item)
+        outputs = await served.predict(Item(parsed, request_id, started))
     except BaseException as error:
         _count(state, served, protocol, status_of(error), started, error)
         if served is not None and isinstance(error, Exception):
-            error.served = served  # type: ignore[attr-defined]  # for the error's headers
+            # For the error's headers: who refused it, and the id its logged rows carry.
+            error.served, error.request_id = served, request_id  # type: ignore[attr-defined]
         raise
     _count(state, served, protocol, 200, started)
     _shadow(state, parsed, request_id, started)
-    return Answer(outputs, request_id, served)
+    return Answer(outputs, request_id, served, parsed)
 
 
 def _checked(served: Any, parsed: Any) -> Any:

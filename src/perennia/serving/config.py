@@ -7,8 +7,7 @@ JSON in one environment variable (`PERENNIA_SERVE_CONFIG`), written by `perennia
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, replace
 
 from perennia.entities import BatchingConfig
 from perennia.errors import InvalidInput
@@ -37,7 +36,6 @@ class ServeConfig:
     analysis_interval_s: float = 30.0
     no_data_after_s: float = 600.0  # an analysis still without data after this pauses/fails
     shadow_process: bool = True  # shadows predict in a child process, off the primary's GIL
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.model_uri is None) == (self.deployment is None):

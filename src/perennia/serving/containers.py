@@ -49,14 +49,11 @@ def build_docker_context(
     were resolved on that Python. `perennia_wheel`: "auto" (build one from the running source
     checkout, else pin from the index), a path to a wheel to copy, or None (pin from the index).
     """
-    from perennia.models.package import verify
-
     out = Path(out_dir)
     _check_options(out, port, workers)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        digest = copy_package(model_uri, out / MODEL_DIR)
-        manifest = verify(out / MODEL_DIR, digest)
+        digest, manifest = copy_package(model_uri, out / MODEL_DIR)
         python = ".".join(manifest.python_version.split(".")[:2])
         image = base_image or f"python:{python}-slim"
         wheel = _perennia_wheel(perennia_wheel, out / WHEELS_DIR)
@@ -89,8 +86,8 @@ def _check_options(out: Path, port: int, workers: int) -> None:
         raise InvalidInput(f"workers must be a positive integer, got {workers!r}")
 
 
-def copy_package(model_uri: str | Path, target: Path) -> str:
-    """Copy the package at `model_uri` to `target`, verify the copy, and return its digest."""
+def copy_package(model_uri: str | Path, target: Path) -> tuple[str, Any]:
+    """Copy the package at `model_uri` to `target`, verify the copy; return (digest, manifest)."""
     from perennia.models.package import package_digest, verify
     from perennia.models.uri import local_folder
 
@@ -100,8 +97,7 @@ def copy_package(model_uri: str | Path, target: Path) -> str:
         digest = expected or package_digest(folder)
         shutil.copytree(folder, target)
     # The copy is what the image holds: check it against the digest read before copying.
-    verify(target, digest)
-    return digest
+    return digest, verify(target, digest)
 
 
 def serve_command(
@@ -164,18 +160,20 @@ def requirements(model_pins: list[str], python: str) -> list[str]:
     the model's pin wins (the model needs it) and that distribution's own dependencies are left
     to pip, since the installed metadata describes another version.
     """
+    from packaging.utils import canonicalize_name
+
     pinned: dict[str, str] = {}
     roots: list[tuple[str, frozenset[str]]] = [("perennia", frozenset({"serving"}))]
     for line in model_pins:
         name, _, version = line.partition("==")
         if not version:
             raise InvalidInput(f"the package's requirement {line!r} is not pinned as name==version")
-        pinned[_normal(name)] = f"{name}=={version}"
+        pinned[canonicalize_name(name)] = f"{name}=={version}"
         if _installed(name) == version:
             roots.append((name, frozenset()))
     for name, version in closure(roots, python).items():
         if name != "perennia":
-            pinned.setdefault(_normal(name), f"{name}=={version}")
+            pinned.setdefault(canonicalize_name(name), f"{name}=={version}")
     return [pinned[key] for key in sorted(pinned)]
 
 
@@ -188,6 +186,7 @@ def closure(roots: list[tuple[str, frozenset[str]]], python: str) -> dict[str, s
     from importlib.metadata import PackageNotFoundError, distribution
 
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     environment = {
         "python_version": python,
@@ -203,9 +202,10 @@ def closure(roots: list[tuple[str, frozenset[str]]], python: str) -> dict[str, s
     stack = [(name, extra) for name, extras in roots for extra in ("", *extras)]
     while stack:
         name, extra = stack.pop()
-        if (_normal(name), extra) in seen:
+        key = (canonicalize_name(name), extra)
+        if key in seen:
             continue
-        seen.add((_normal(name), extra))
+        seen.add(key)
         try:
             dist = distribution(name)
         except PackageNotFoundError:
@@ -282,13 +282,6 @@ def _installed(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
-
-
-def _normal(name: str) -> str:
-    """Return a distribution name normalized as PEP 503 compares them."""
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def describe(context: Path) -> dict[str, Any]:

@@ -77,12 +77,13 @@ def _metadata(state: Any) -> Any:
     async def metadata(request: Any) -> Any:
         params = request.path_params
         try:
-            state.authenticate(request.headers.get("authorization"))
-            served = pick_model(state, request.headers, params["name"], params.get("version"))
+            served = pick_model(
+                state, request.headers, params["name"], params.get("version"), routed=False
+            )
         except Exception as error:
             return _error(error)
         endpoint = state.pool.endpoint
-        versions = sorted({m.version_label for m in endpoint.models.values() if m.version_label})
+        versions = sorted({m.version_label for m in endpoint.live if m.version_label})
         body = open_inference.model_metadata(
             params["name"], versions, served.signature, _platform(served)
         )
@@ -97,15 +98,13 @@ def _platform(served: Any) -> str:
 
 
 def _model_ready(state: Any) -> Any:
-    from perennia.serving.calls import pick_model
+    from perennia.serving.calls import Unavailable, pick_model
 
     async def model_ready(request: Any) -> Any:
         params = request.path_params
         try:
             pick_model(state, request.headers, params["name"], params.get("version"))
         except Exception as error:
-            from perennia.serving.calls import Unavailable
-
             if isinstance(error, Unavailable):
                 return _json({"name": params["name"], "ready": False}, 503)
             return _error(error)
@@ -124,25 +123,18 @@ def _infer(state: Any) -> Any:
     async def infer(request: Any) -> Any:
         params = request.path_params
         try:
-            state.authenticate(request.headers.get("authorization"))
             body = await read_body(state, request)
-            read: list[Any] = []
-
-            def parse(signature: Any) -> Any:
-                # Parsed inside `predict`, so a malformed body is counted in the metrics as
-                # it is on /invocations.
-                read.append(open_inference.parse_infer(body, request.headers))
-                return read[0]
-
             answer = await predict(
                 state,
-                parse,
+                # Parsed inside `predict`, so a malformed body is counted in the metrics as
+                # it is on /invocations.
+                lambda signature: open_inference.parse_infer(body, request.headers),
                 request.headers,
                 protocol="oip",
                 name=params["name"],
                 version=params.get("version"),
             )
-            parsed = read[0]
+            parsed = answer.parsed
             payload, extra = open_inference.encode_infer(
                 params["name"],
                 answer.served.version_label,

@@ -21,8 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from perennia.errors import InvalidInput, NotFound
+from perennia.serving.containers import USER_ID
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# A Secret's name is a DNS subdomain (RFC 1123), its keys letters, digits, '-', '_' and '.'.
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 TRACKING_ENV = "PERENNIA_TRACKING_URI"
 
@@ -77,11 +81,9 @@ def manifests(
         if not _QUANTITY.match(str(value)):
             raise InvalidInput(f"{label} {value!r} is not a Kubernetes quantity (e.g. 500m, 1Gi)")
     name = resource_name(deployment_name)
-    labels = {
-        "app.kubernetes.io/name": "perennia",
-        "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": "inference",
-    }
+    # A Deployment's selector cannot change once applied: select on name and instance only.
+    selector = {"app.kubernetes.io/name": "perennia", "app.kubernetes.io/instance": name}
+    labels = {**selector, "app.kubernetes.io/component": "inference"}
     meta = {"name": name, "labels": labels, **({"namespace": namespace} if namespace else {})}
     resources = {
         "requests": {"cpu": str(cpu_request), "memory": str(memory_request)},
@@ -89,19 +91,19 @@ def manifests(
     }
     container = _container(deployment_name, image, port, workers, resources, drain_seconds)
     if store_uri_secret:
-        resource_name(store_uri_secret)  # a Secret's name follows the same rule
+        _check_secret(store_uri_secret, store_uri_key)
         container["env"].append(
             {
                 "name": TRACKING_ENV,
                 "valueFrom": {"secretKeyRef": {"name": store_uri_secret, "key": store_uri_key}},
             }
         )
-    deployment = _deployment(meta, labels, container, replicas, port, grace_seconds)
+    deployment = _deployment(meta, labels, selector, container, replicas, port, grace_seconds)
     return [
         deployment,
-        _service(meta, labels, port),
+        _service(meta, selector),
         _autoscaler(meta, name, min_replicas, max_replicas, target_cpu),
-        _budget(meta, labels, min_replicas),
+        _budget(meta, selector, min_replicas),
     ]
 
 
@@ -123,6 +125,18 @@ def _check(
         raise InvalidInput(f"replicas {replicas} must lie between min {low} and max {high}")
     if not (isinstance(cpu, int) and 1 <= cpu <= 100):
         raise InvalidInput(f"target_cpu must be a percentage from 1 to 100, got {cpu!r}")
+
+
+def _check_secret(name: str, key: str) -> None:
+    if len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
+        raise InvalidInput(
+            f"store_uri_secret {name!r} is not a Secret name; use lowercase letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit"
+        )
+    if len(key) > 253 or not _SECRET_KEY.fullmatch(key):
+        raise InvalidInput(
+            f"store_uri_key {key!r} is not a Secret key; use letters, digits, '-', '_' and '.'"
+        )
 
 
 def _check_timing(drain: int, grace: int) -> None:
@@ -179,11 +193,8 @@ def _container(
 
 
 def _deployment(
-    meta: dict, labels: dict, container: dict, replicas: int, port: int, grace: int
+    meta: dict, labels: dict, selector: dict, container: dict, replicas: int, port: int, grace: int
 ) -> dict[str, Any]:
-    selector = {
-        key: labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
-    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -208,8 +219,8 @@ def _deployment(
                     "terminationGracePeriodSeconds": grace,
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": 10001,
-                        "runAsGroup": 10001,
+                        "runAsUser": USER_ID,
+                        "runAsGroup": USER_ID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
@@ -219,10 +230,7 @@ def _deployment(
     }
 
 
-def _service(meta: dict, labels: dict, port: int) -> dict[str, Any]:
-    selector = {
-        key: labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
-    }
+def _service(meta: dict, selector: dict) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -259,10 +267,7 @@ def _autoscaler(meta: dict, name: str, low: int, high: int, cpu: int) -> dict[st
     }
 
 
-def _budget(meta: dict, labels: dict, low: int) -> dict[str, Any]:
-    selector = {
-        key: labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
-    }
+def _budget(meta: dict, selector: dict, low: int) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",

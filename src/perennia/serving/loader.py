@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perennia.errors import InvalidInput
-
-_RUNS = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
-
 
 @dataclass(frozen=True)
 class LoadOptions:
@@ -33,7 +29,6 @@ class LoadedVersion:
     model: Any  # LoadedModel
     name: str
     version: int | None
-    uri: str
 
 
 def client_for(options: LoadOptions) -> Any:
@@ -45,16 +40,17 @@ def client_for(options: LoadOptions) -> Any:
 
 def load_uri(uri: str, options: LoadOptions) -> LoadedVersion:
     """Return the model at a folder, `runs:/` or `models:/` URI, every file digest-checked."""
-    from perennia.models.uri import resolve_models_uri
+    from perennia.models.uri import local_folder, resolve_models_uri
 
     text = str(uri)
+    client = client_for(options)
     name, version, expected = _default_name(text), None, None
-    if text.startswith("models:/"):
-        registered = resolve_models_uri(client_for(options).store, text)
+    if text.startswith("models:/"):  # resolved here: the name and version are wanted too
+        registered = resolve_models_uri(client.store, text)
         name, version = registered.name, registered.version
         text, expected = registered.source, registered.digest
-    folder = _local_folder(text, options)
-    return LoadedVersion(_load_folder(folder, expected, options), name, version, str(uri))
+    folder, _ = local_folder(text, _download_to(text), client=client)
+    return LoadedVersion(_load_folder(folder, expected, options), name, version)
 
 
 def load_version(name: str, version: int, options: LoadOptions) -> LoadedVersion:
@@ -62,22 +58,12 @@ def load_version(name: str, version: int, options: LoadOptions) -> LoadedVersion
     return load_uri(f"models:/{name}/{int(version)}", options)
 
 
-def _local_folder(text: str, options: LoadOptions) -> Path:
+def _download_to(uri: str) -> Path | None:
     import tempfile
 
-    match = _RUNS.match(text)
-    if match:
-        target = Path(tempfile.mkdtemp(prefix="perennia-serve-"))
-        local = client_for(options).download_artifacts(match["run"], match["path"], target)
-        return Path(local)
-    if "://" in text:
-        raise InvalidInput(
-            f"model URI {text!r:.120} is not a folder, runs:/<run id>/<path> or models:/<name>/..."
-        )
-    folder = Path(text)
-    if not folder.is_dir():
-        raise InvalidInput(f"model folder {text!r:.120} does not exist")
-    return folder
+    if uri.startswith(("models:/", "runs:/")):
+        return Path(tempfile.mkdtemp(prefix="perennia-serve-"))
+    return None
 
 
 def _load_folder(folder: Path, expected: str | None, options: LoadOptions) -> Any:

@@ -37,7 +37,6 @@ class EndpointPool:
         self.metrics = metrics
         self.batching = batching  # a BatchingConfig that overrides the deployment's, or None
         self.endpoint: Endpoint | None = None
-        self.last_error: str | None = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task] = set()
 
@@ -71,9 +70,13 @@ class EndpointPool:
 
     async def _models_for(self, deployment: Any, current: Endpoint | None) -> dict[str, Any]:
         batching = self.batching or deployment.batching
+        served_now = {} if current is None else current.models
+        # A version already in memory under another variant (a canary being promoted to
+        # stable) is wrapped again, not downloaded and digest-checked a second time.
+        in_memory = {m.version: m for m in served_now.values() if m.loaded is not None}
         models: dict[str, Any] = {}
         for variant in deployment.variants:
-            old = None if current is None else current.models.get(variant.name)
+            old = served_now.get(variant.name)
             if (
                 old is not None
                 and old.version == variant.version
@@ -82,10 +85,16 @@ class EndpointPool:
             ):
                 models[variant.name] = old
                 continue
-            loaded = await asyncio.to_thread(
-                load_version, deployment.model_name, variant.version, self.options
-            )
             spec = self._shadow_spec(deployment, variant) if variant.shadow else None
+            known = in_memory.get(variant.version)
+            if spec is not None:  # the child process loads it; this one never predicts with it
+                loaded = LoadedVersion(None, deployment.model_name, variant.version)
+            elif known is not None:
+                loaded = LoadedVersion(known.loaded, known.name, known.version)
+            else:
+                loaded = await asyncio.to_thread(
+                    load_version, deployment.model_name, variant.version, self.options
+                )
             models[variant.name] = self._served(
                 loaded, variant.name, deployment.name, variant.shadow, batching, spec
             )
@@ -130,7 +139,6 @@ class EndpointPool:
 
     async def _install(self, endpoint: Endpoint) -> None:
         old, self.endpoint = self.endpoint, endpoint
-        self.last_error = None
         kept = {id(m) for m in endpoint.models.values()}
         retired = [] if old is None else [m for m in old.models.values() if id(m) not in kept]
         for model in retired:

@@ -48,6 +48,8 @@ class Endpoint:
 
             self._sticky = StickyRouter(dict(live), salt=name)
         self.shadows = [m for m in models.values() if m.shadow]
+        # The names a request may call this endpoint by: its own and its models'.
+        self.names = frozenset({name, *(models[v].name for v in self._names)})
 
     @property
     def live(self) -> list[Any]:
@@ -66,12 +68,8 @@ class Endpoint:
         return self.models[self._names[min(index, len(self._names) - 1)]]
 
     def by_version(self, version: str) -> Any | None:
-        """Return a live or shadow model serving `version` (text), or None."""
-        for model in self.models.values():
+        """Return the live model serving `version` (text), or None: shadows answer nobody."""
+        for model in self.live:
             if model.version_label == version:
                 return model
         return None
-
-    def ready(self) -> bool:
-        """Return True when every variant is loaded (an Endpoint exists only once they are)."""
-        return bool(self.models)

@@ -9,6 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def join_columns(parsed: list[Any], names: list[str] | None = None) -> dict[str, Any] | None:
+    """Return every request's columns joined (one array per column, `names` first when given),
+    or None when the requests do not all carry the same columns."""
+    import numpy as np
+
+    first = parsed[0].columns
+    if any(p.columns is None or p.columns.keys() != first.keys() for p in parsed):
+        return None
+    picked = [n for n in (names if names is not None else first) if n in first]
+    if len(parsed) == 1:
+        return {n: first[n] for n in picked}
+    return {n: np.concatenate([p.columns[n] for p in parsed]) for n in picked}
+
+
 def join_inputs(parsed: list[Any], columns: list[str] | None) -> Any:
     """Return one DataFrame (tables) or array (tensors) holding every request's rows in order."""
     import numpy as np
@@ -20,16 +34,9 @@ def join_inputs(parsed: list[Any], columns: list[str] | None) -> Any:
         return np.concatenate([p.tensor for p in parsed], axis=0)
     if any(p.columns is None for p in parsed):
         raise ValueError("a batch cannot mix tables and tensors")
-    names = columns if columns is not None else list(parsed[0].columns)
-    if len(parsed) == 1:
-        first = parsed[0].columns
-        return pd.DataFrame({n: first[n] for n in names if n in first}, copy=False)
-    if any(p.columns.keys() != parsed[0].columns.keys() for p in parsed[1:]):
-        frames = [pd.DataFrame(p.columns, copy=False) for p in parsed]
-        return pd.concat(frames, ignore_index=True)
-    joined = {
-        n: np.concatenate([p.columns[n] for p in parsed]) for n in names if n in parsed[0].columns
-    }
+    joined = join_columns(parsed, columns)
+    if joined is None:  # requests with different columns (no signature to order them)
+        return pd.concat([pd.DataFrame(p.columns, copy=False) for p in parsed], ignore_index=True)
     return pd.DataFrame(joined, copy=False)
 
 
@@ -52,14 +59,6 @@ def split_outputs(outputs: Any, sizes: list[int]) -> list[Any]:
             f"the model returned {_length(outputs)} rows for {int(bounds[-1])} input rows"
         )
     return [outputs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def row_count(outputs: Any) -> int:
-    """Return how many rows an output holds (1 for a scalar)."""
-    if isinstance(outputs, dict):
-        first = next(iter(outputs.values()), ())
-        return len(first)
-    return len(outputs) if hasattr(outputs, "__len__") else 1
 
 
 def _length(outputs: Any) -> str:

@@ -49,7 +49,6 @@ def _invocations(state: Any) -> Any:
 
     async def invocations(request: Any) -> Any:
         try:
-            state.authenticate(request.headers.get("authorization"))
             body = await read_body(state, request)
             content_type = request.headers.get("content-type")
 

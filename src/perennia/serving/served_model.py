@@ -65,7 +65,8 @@ class ServedModel:
         self.shadow = shadow
         self.log = log
         self.metrics = metrics
-        self.signature = loaded.signature
+        # A shadow that predicts in its own process is never loaded here (`loaded` is None).
+        self.signature = None if loaded is None else loaded.signature
         self.columns = _input_columns(self.signature)
         self.batching = batching or BatchingConfig()
         self.shadow_spec = shadow_spec  # a ShadowSpec: this shadow predicts in its own process
@@ -124,12 +125,12 @@ class ServedModel:
 
     def run_copies(self, items: list[Item]) -> list[Any]:
         """Return a shadow's outputs for copies of live requests (checked here, off the loop)."""
+        from perennia.serving.inputs import check_columns
+
         checked = []
         for item in items:
             try:
                 if self.signature is not None:
-                    from perennia.serving.inputs import check_columns
-
                     item.parsed = check_columns(self.signature, item.parsed)
                 checked.append(item)
             except InvalidInput:
@@ -138,16 +139,19 @@ class ServedModel:
 
     def run(self, items: list[Item]) -> list[Any]:
         """Return one output (or the exception that request raised) per item, in order."""
+        alone = len(items) == 1
         try:
-            return self._run(items)
+            # A batch that fails is not logged: its requests are retried one by one below,
+            # and each is logged once, with its own outcome.
+            return self._run(items, log_failure=alone)
         except Exception as error:  # noqa: BLE001 - sorted out per request below
-            if len(items) == 1:
+            if alone:
                 return [self._failure(error)]
             return [self._run_alone(item) for item in items]
 
     def _run_alone(self, item: Item) -> Any:
         try:
-            return self._run([item])[0]
+            return self._run([item], log_failure=True)[0]
         except Exception as error:  # noqa: BLE001 - this request's own failure
             return self._failure(error)
 
@@ -163,18 +167,19 @@ class ServedModel:
             return InvalidInput(f"the model could not use this input: {error}")
         return ModelFailure(f"the model failed: {type(error).__name__}: {error}")
 
-    def _run(self, items: list[Item]) -> list[Any]:
+    def _run(self, items: list[Item], *, log_failure: bool) -> list[Any]:
         from perennia.serving.rows import join_inputs, split_outputs
 
         inputs = join_inputs([item.parsed for item in items], self.columns)
         try:
             outputs = self.loaded.predict(inputs)
+            pieces = split_outputs(outputs, [item.parsed.n_rows for item in items])
         except Exception as error:
-            self._log(items, inputs, None, error)
+            if log_failure:
+                self._log(items, inputs, None, error)
             raise
-        sizes = [item.parsed.n_rows for item in items]
         self._log(items, inputs, outputs, None)
-        return split_outputs(outputs, sizes)
+        return pieces
 
     def _log(self, items: list[Item], inputs: Any, outputs: Any, error: Any) -> None:
         if self.log is None:

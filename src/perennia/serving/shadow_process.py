@@ -32,12 +32,14 @@ class ShadowSpec:
 
 
 class ShadowProcess:
-    """The parent's side: queue copies without waiting, ship them in batches to the child."""
+    """The parent's side: copies gathered by a ShadowRunner, shipped in one message each time."""
 
     def __init__(
         self, spec: ShadowSpec, *, interval_s: float = 0.25, max_queued: int = 50_000
     ) -> None:
         import multiprocessing
+
+        from perennia.serving.shadow_runner import ShadowRunner
 
         context = multiprocessing.get_context("spawn")  # forking a threaded server is unsafe
         self.queue = context.Queue(maxsize=16)
@@ -45,92 +47,61 @@ class ShadowProcess:
             target=child_main, args=(spec, self.queue), name=f"shadow-{spec.variant}", daemon=True
         )
         self.process.start()
-        self.interval_s = interval_s
-        self.max_queued = max_queued
-        self._pending: list[tuple[str, float, Any]] = []
-        self._task: asyncio.Task | None = None
-        self._closing = False
-        self.skipped = 0
-        self.batches = 0
+        self.runner = ShadowRunner(
+            self._ship, interval_s=interval_s, max_rows=1 << 30, max_queued=max_queued
+        )
+        self.dropped = 0  # copies the child was too far behind to take
 
     def put(self, item: Any) -> bool:
         """Queue a copy of one request; return False when it was skipped (backlog)."""
-        if self._closing or len(self._pending) >= self.max_queued:
-            self.skipped += 1
-            return False
-        received = time.time() - (time.perf_counter() - item.received)
-        self._pending.append((item.request_id, received, item.parsed))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-        return True
+        return self.runner.put(item)
 
-    async def submit(self, item: Any) -> Any:
-        """Queue a copy (the batchers' interface); nothing waits for a shadow's answer."""
-        self.put(item)
-
-    async def _loop(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(self.interval_s)
-            self._ship()
-
-    def _ship(self) -> None:
+    def _ship(self, items: list[Any]) -> None:
         import queue
 
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
         try:
-            self.queue.put_nowait(pack(pending))
-            self.batches += 1
-        except queue.Full:  # the child is behind: these copies are skipped, not waited for
-            self.skipped += len(pending)
+            self.queue.put_nowait(pack(items))
+        except queue.Full:  # the child is behind: these copies are dropped, not waited for
+            self.dropped += len(items)
 
     def stats(self) -> dict[str, Any]:
         """Return the backlog and counts (the shape the batchers' stats share)."""
-        return {
-            "enabled": True,
-            "queue_depth": len(self._pending),
-            "batches": self.batches,
-            "skipped": self.skipped,
-        }
+        stats = self.runner.stats()
+        stats["skipped"] += self.dropped
+        return stats
 
     async def close(self) -> None:
         """Send what is queued, let the child predict and log it, then stop the child."""
-        self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-        self._ship()
+        await self.runner.close()
         self.queue.put(None)
         await asyncio.to_thread(self.process.join, 60)
         if self.process.is_alive():
             self.process.terminate()
 
 
-def pack(pending: list[tuple[str, float, Any]]) -> dict[str, Any]:
+def pack(items: list[Any]) -> dict[str, Any]:
     """Return one message for many copies: ids, arrival times, row counts, joined columns."""
     import numpy as np
 
-    parsed = [p for _, _, p in pending]
+    from perennia.serving.rows import join_columns
+
+    # Arrival times travel as wall-clock time: perf_counter() means nothing in another process.
+    offset = time.time() - time.perf_counter()
+    parsed = [item.parsed for item in items]
     message: dict[str, Any] = {
-        "request_ids": [r for r, _, _ in pending],
-        "received": [t for _, t, _ in pending],
+        "request_ids": [item.request_id for item in items],
+        "received": [item.received + offset for item in items],
         "rows": [p.n_rows for p in parsed],
         "columns": None,
         "tensor": None,
     }
-    first = parsed[0]
-    if first.columns is not None and all(
-        p.columns is not None and p.columns.keys() == first.columns.keys() for p in parsed
-    ):
-        message["columns"] = {
-            name: np.concatenate([p.columns[name] for p in parsed]) for name in first.columns
-        }
-    elif all(p.tensor is not None for p in parsed):
+    message["columns"] = join_columns(parsed)
+    if message["columns"] is None and all(p.tensor is not None for p in parsed):
         try:
             message["tensor"] = np.concatenate([p.tensor for p in parsed], axis=0)
         except ValueError:
             message["parsed"] = parsed  # tensors of different shapes travel as they are
-    else:
+    elif message["columns"] is None:
         message["parsed"] = parsed
     return message
 

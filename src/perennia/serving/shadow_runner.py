@@ -19,7 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 class ShadowRunner:
-    """Collects shadow copies and predicts them together every `interval_s` seconds."""
+    """Collects shadow copies and hands them to `run` together every `interval_s` seconds.
+
+    `run` predicts them here (in a worker thread), or ships them to the shadow's own process
+    (`shadow_process.ShadowProcess`).
+    """
 
     def __init__(
         self,
@@ -53,10 +57,6 @@ class ShadowRunner:
             self._task = asyncio.get_running_loop().create_task(self._loop())
         return True
 
-    async def submit(self, item: Any) -> Any:
-        """Queue a copy (the batchers' interface); nothing waits for a shadow's answer."""
-        self.put(item)
-
     async def _loop(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.interval_s)
@@ -65,13 +65,13 @@ class ShadowRunner:
 
     async def _drain(self) -> None:
         while self._queue:
-            batch, rows = [], 0
-            while self._queue:
-                size = self.size_of(self._queue[0])
-                if batch and rows + size > self.max_rows:
+            taken, rows = 0, 0
+            for item in self._queue:
+                size = self.size_of(item)
+                if taken and rows + size > self.max_rows:
                     break
-                batch.append(self._queue.pop(0))
-                rows += size
+                taken, rows = taken + 1, rows + size
+            batch, self._queue = self._queue[:taken], self._queue[taken:]
             started = time.perf_counter()
             try:
                 await asyncio.to_thread(self.run, batch)

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from perennia.errors import InvalidInput, PermissionDenied
+from perennia.errors import InvalidInput, Unauthenticated
 from perennia.serving.config import ServeConfig
 from perennia.serving.loader import LoadOptions
 from perennia.serving.pool import EndpointPool
@@ -44,7 +44,6 @@ class ServingState:
             batching=config.batching,
             shadow_processes=config.shadow_process,
         )
-        self.started = time.time()
         self._store: Any = None
         self._tokens: dict[str, tuple[float, Any]] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -89,7 +88,6 @@ class ServingState:
                 deployment = await asyncio.to_thread(self.store.deployments.get, name)
                 await self.pool.apply(deployment)
             except Exception as error:  # the old endpoint keeps serving; try again next poll
-                self.pool.last_error = f"{type(error).__name__}: {error}"
                 logger.warning("deployment %s not applied: %s", name, error)
 
     async def _control(self) -> None:
@@ -121,12 +119,19 @@ class ServingState:
         if self._store is not None:
             self._store.close()
 
+    def token_cached(self, authorization: str | None) -> bool:
+        """Return True when this credential's verdict is cached (no store call needed)."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return True  # refused without asking anyone
+        cached = self._tokens.get(authorization[7:].strip())
+        return cached is not None and cached[0] > time.monotonic()
+
     def authenticate(self, authorization: str | None) -> None:
-        """Raise PermissionDenied unless sign-in is off or the bearer token is a live one."""
+        """Raise Unauthenticated (401) unless sign-in is off or the bearer token is live."""
         if not self.config.auth:
             return
         if not authorization or not authorization.lower().startswith("bearer "):
-            raise PermissionDenied("this server needs 'Authorization: Bearer <token>'")
+            raise Unauthenticated("this server needs 'Authorization: Bearer <token>'")
         secret = authorization[7:].strip()
         now = time.monotonic()
         cached = self._tokens.get(secret)
@@ -143,7 +148,7 @@ class ServingState:
                 self._tokens.clear()
             self._tokens[secret] = (now + _TOKEN_TTL_S, user)
         if user is None:
-            raise PermissionDenied("the bearer token is not a live Perennia token")
+            raise Unauthenticated("the bearer token is not a live Perennia token")
 
 
 def _settle_heap() -> None:

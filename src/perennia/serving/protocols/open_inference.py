@@ -154,12 +154,33 @@ def _from_json(data: Any, datatype: str, count: int, name: str) -> Any:
             raise ProtocolError(
                 f"input {name!r}: 'data' must be a flat or evenly nested list of numbers"
             ) from None
+        values = _whole_integers(values, data, datatype, name)
         values = _typed(values, datatype, name)
     if values.size != count:
         raise ProtocolError(
             f"input {name!r}: its shape holds {count} values but 'data' has {values.size}"
         )
     return values
+
+
+def _whole_integers(values: Any, data: Any, datatype: str, name: str) -> Any:
+    """Return integers beyond int64 exactly: numpy reads [0, 2**64 - 1] as float64, losing
+    digits, so JSON integers meant for an integer tensor are read as that type instead."""
+    import numpy as np
+
+    target = np.dtype(DATATYPES[datatype])
+    if values.dtype.kind != "f" or target.kind not in "iu":
+        return values
+    flat = _flatten(data if isinstance(data, list) else [data])
+    if not all(type(item) is int for item in flat):
+        return values  # real fractions (or booleans): _typed refuses them with its message
+    try:
+        return np.array(flat, dtype=target)
+    except OverflowError:
+        raise ProtocolError(
+            f"input {name!r} is {datatype}, which holds {np.iinfo(target).min}.."
+            f"{np.iinfo(target).max}; got a value outside it"
+        ) from None
 
 
 def _typed(values: Any, datatype: str, name: str) -> Any:

@@ -100,11 +100,6 @@ def describe(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, (int, float)) else "null")
 
 
-def has_orjson() -> bool:
-    """Return whether the fast JSON codec (orjson) is in use."""
-    return _orjson is not None
-
-
 def _plain(value: Any) -> Any:
     """Return a numpy scalar or array as the Python value json can write."""
     if hasattr(value, "tolist"):
