@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,8 @@ def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[
 def test_demo_model_artifact_loads_without_pickle(
     demo_home: tuple[Path, str], tmp_path: Path
 ) -> None:
-    skops_io = pytest.importorskip("skops.io")
+    import skops.io as skops_io  # the demo saves with skops: a missing skops is a failure
+
     workdir, _ = demo_home
     client = _client(workdir)
     experiment = client.get_experiment_by_name("perennia-demo")
@@ -300,18 +302,36 @@ def test_demo_prediction_log_holds_both_variants_the_shadow_and_the_labels(
     assert agreement.n_pairs == len(shadow) and agreement.agreement > 0.9
 
 
+STAGE_ROW = re.compile(
+    r"^\s*(serving|shadow|canary \d+%|promoted)\s+(stable|shadow|canary)\s+v\d+\s+(\S+)\s+(\d+)\s"
+)
+
+
 def test_demo_prints_the_deployment_table_the_log_and_the_commands(
     demo_home: tuple[Path, str],
 ) -> None:
     workdir, out = demo_home
     flat = " ".join(out.split())
     assert f"Deployment '{DEPLOYMENT}'" in flat and "shadowed, canaried and promoted" in flat
-    for stage in ("serving", "shadow", "canary 25%", "canary 50%", "promoted"):
-        assert stage in flat
+    # One table row per stage and variant, each with its traffic share and some requests.
+    rows = [match.groups() for match in map(STAGE_ROW.match, out.splitlines()) if match]
+    assert [row[:3] for row in rows] == [
+        ("serving", "stable", "100%"),
+        ("shadow", "stable", "100%"),
+        ("shadow", "shadow", "copy"),
+        ("canary 25%", "stable", "75%"),
+        ("canary 25%", "canary", "25%"),
+        ("canary 50%", "stable", "50%"),
+        ("canary 50%", "canary", "50%"),
+        ("promoted", "stable", "100%"),
+    ], out
+    assert all(int(row[3]) > 0 for row in rows)
     assert "pass -> next step" in flat and "pass -> promoted" in flat
     assert "analysis at 25%: pass" in flat and "prediction_psi" in flat
-    assert str(_log_location(workdir)) in flat.replace(" ", "") or "prediction-log" in flat
-    assert "mlflow" in flat and "oip" in flat
+    assert re.search(r"shadow: v\d+ agreed with v\d+ on [\d.]+% of the requests", flat)
+    assert str(_log_location(workdir)) in flat.replace(" ", "")
+    protocols = re.search(r"requests by protocol: (\d+) mlflow, (\d+) oip", flat)
+    assert protocols is not None and min(int(n) for n in protocols.groups()) > 0
     assert "read_predictions(" in flat and "read_parquet(" in flat
     assert f"perennia serve --deployment {DEPLOYMENT}" in flat
     assert f"perennia deploy show {DEPLOYMENT}" in flat

@@ -1,10 +1,12 @@
-"""Fixtures for the inference server: a scikit-learn package, and `perennia serve`'s app on a
-loopback port (uvicorn in a thread, lifespan on, so loading and shutdown run as in production)."""
+"""Fixtures for the inference server: a scikit-learn package, `perennia serve`'s app on a
+loopback port (uvicorn in a thread, lifespan on, so loading and shutdown run as in production),
+the same app with sign-in on, a registry of deployment versions, and request bodies."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,6 +15,7 @@ import pytest
 from tests.ports import free_port
 
 COLUMNS = ["x0", "x1", "x2", "color"]
+NAME = "pipeline"  # the endpoint name the apps below serve the package as
 
 
 def training_frame(n: int = 300, seed: int = 0, shift: float = 0.0):
@@ -43,6 +46,24 @@ def pipeline(seed: int = 0, shift: float = 0.0):
     return model.fit(frame, target), frame
 
 
+def mlflow_body(rows) -> dict:
+    """Return MLflow's dataframe_split request for the rows of a frame."""
+    return {"dataframe_split": {"columns": COLUMNS, "data": rows.values.tolist()}}
+
+
+def oip_inputs(rows) -> list[dict]:
+    """Return an OIP infer request's inputs: one tensor per column of the rows of a frame."""
+    return [
+        {
+            "name": c,
+            "datatype": "BYTES" if c == "color" else "FP64",
+            "shape": [len(rows)],
+            "data": rows[c].tolist(),
+        }
+        for c in COLUMNS
+    ]
+
+
 @pytest.fixture(scope="session")
 def sk_package(tmp_path_factory) -> Path:
     """Return the folder of a saved scikit-learn package with a signature."""
@@ -58,6 +79,20 @@ def sk_package(tmp_path_factory) -> Path:
 def sk_model():
     """Return the fitted pipeline the package holds and its training frame."""
     return pipeline()
+
+
+def wait_ready(url: str, running: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Return True once `url`/v2/health/ready answers 200; False if `running()` turns false or
+    `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running():
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    return False
 
 
 class ServingApp:
@@ -84,17 +119,9 @@ class ServingApp:
     def start(self) -> ServingApp:
         """Start serving; return once the model is loaded and the server ready."""
         self.thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if not self.thread.is_alive():
-                raise RuntimeError("the serving app stopped while starting")
-            try:
-                if httpx.get(f"{self.url}/v2/health/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("the serving app did not become ready")
+        if not wait_ready(self.url, self.thread.is_alive):
+            raise RuntimeError("the serving app stopped or did not become ready while starting")
+        return self
 
     def stop(self) -> None:
         """Stop (finishing queued requests, flushing the log) and wait."""
@@ -115,3 +142,28 @@ def serve_app():
     yield start
     for app in started:
         app.stop()
+
+
+@pytest.fixture
+def secured(sk_package, serve_app, sqlite_uri):
+    """Return (app, token) of a server requiring a bearer token of the store's users."""
+    from perennia.serving.config import ServeConfig
+    from perennia.store import open_store
+
+    store = open_store(sqlite_uri)
+    store.users.create_user("ana", "ana-password")
+    token = store.users.create_token("ana", "serving")[1]
+    store.close()
+    config = ServeConfig(model_uri=str(sk_package), name=NAME, auth=True, tracking_uri=sqlite_uri)
+    return serve_app(config), token
+
+
+@pytest.fixture
+def versions(tmp_path, monkeypatch):
+    """Return the registered versions of deployment_helpers.MODEL by kind (good, healthy,
+    broken, shifted), tracked in a store of this test's own."""
+    from tests.conftest import reset_tracking
+    from tests.serving.deployment_helpers import register_versions
+
+    yield register_versions(tmp_path, monkeypatch)
+    reset_tracking()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tests.conftest import reset_tracking
-from tests.serving.conftest import COLUMNS, pipeline, training_frame
+from tests.serving.conftest import COLUMNS, mlflow_body, pipeline, training_frame
 
 MODEL = "fraud"
 
@@ -67,7 +67,7 @@ def deployment_config(tmp_path, name: str, **overrides):
 def rows_body(n: int = 1, seed: int = 0) -> dict:
     """Return a dataframe_split request of `n` rows."""
     frame, _ = training_frame(n=max(n, 2), seed=seed)
-    return {"dataframe_split": {"columns": COLUMNS, "data": frame.iloc[:n].values.tolist()}}
+    return mlflow_body(frame.iloc[:n])
 
 
 @dataclass

@@ -13,6 +13,21 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+def json_documents(keys: list[str], *, max_size: int, max_leaves: int) -> st.SearchStrategy:
+    """Return a strategy of JSON values whose objects take their keys from `keys`: documents
+    near enough to a protocol's to get past its first checks."""
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(keys), inner, max_size=max_size)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
 # Values the fitted model itself can take (finite numbers, its three colours): the fuzzing looks
 # for requests the server fails to refuse, not for values the model was never trained on.
 ELEMENT = (

@@ -397,19 +397,22 @@ def test_waiting_pays_only_while_arrivals_are_dense_and_the_fixed_cost_dominates
     assert wait_seconds(queued=1, per_row_s=0.0, fixed_s=0.002, **dict(dense, next_gap_s=None)) == 0
 
 
+# Small gaps and per-row costs, the oldest wait a share of the window: drawn over their whole
+# ranges, no hold ever paid in 200 examples and the property checked nothing.
 @settings(max_examples=200, deadline=None)
 @given(
-    queued=st.integers(1, 100),
-    gap=st.floats(0.0, 0.01),
-    since=st.floats(0.0, 0.01),
-    oldest=st.floats(0.0, 0.01),
+    queued=st.integers(1, 10),
+    gap=st.floats(0.0, 0.001),
+    since=st.floats(0.0, 0.001),
+    spent=st.floats(0.0, 1.0),
     max_wait=st.floats(0.0, 0.01),
-    per_row=st.floats(0.0, 0.001),
+    per_row=st.floats(0.0, 0.0002),
     fixed=st.floats(0.0, 0.01),
 )
 def test_a_hold_never_outlasts_the_wait_window_nor_the_point_where_it_pays(
-    queued, gap, since, oldest, max_wait, per_row, fixed
+    queued, gap, since, spent, max_wait, per_row, fixed
 ):
+    oldest = spent * max_wait
     hold = wait_seconds(
         queued=queued,
         next_gap_s=gap,

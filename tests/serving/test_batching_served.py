@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from perennia.serving.config import ServeConfig
-from tests.serving.conftest import COLUMNS, pipeline, training_frame
+from tests.serving.conftest import mlflow_body, pipeline, training_frame
 
 
 def _batch_rows(url: str) -> list[float]:
@@ -25,9 +25,8 @@ def _batch_rows(url: str) -> list[float]:
 def _fire(url: str, frame, requests: int = 96) -> list[tuple[int, list]]:
     def one(i: int):
         rows = frame.iloc[i % 50 : i % 50 + 1 + i % 3]
-        body = {"dataframe_split": {"columns": COLUMNS, "data": rows.values.tolist()}}
         with httpx.Client() as client:
-            reply = client.post(f"{url}/invocations", json=body, timeout=30)
+            reply = client.post(f"{url}/invocations", json=mlflow_body(rows), timeout=30)
         return i, reply.status_code, reply.json()["predictions"]
 
     with ThreadPoolExecutor(32) as pool:

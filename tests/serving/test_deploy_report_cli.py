@@ -3,6 +3,8 @@ wrote, by hand, the way the servers' own controller judges it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from perennia.cli.main import main
@@ -13,19 +15,10 @@ from tests.serving.deployment_helpers import (
     MODEL,
     Traffic,
     deployment_config,
-    register_versions,
     wait_for,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def versions(tmp_path, monkeypatch):
-    from tests.conftest import reset_tracking
-
-    yield register_versions(tmp_path, monkeypatch)
-    reset_tracking()
 
 
 def _serve_some(tmp_path, serve_app, count: int = 150) -> None:
@@ -46,8 +39,10 @@ def test_report_and_advance_judge_a_canary_from_the_log(tmp_path, serve_app, ver
     _serve_some(tmp_path, serve_app)
     log = ["--log-location", str(tmp_path / "predlog")]
     assert main(["deploy", "report", "fraud-api", *log]) == 0
-    out = capsys.readouterr().out
-    assert "stable" in out and "canary" in out and "prediction_psi" in out and "fail" in out
+    out = " ".join(capsys.readouterr().out.split())
+    # Each variant's row (name, no shadow mark, a request count), then the step's failed check.
+    assert re.search(r"stable [\d,]+ ", out) and re.search(r"canary [\d,]+ ", out), out
+    assert "Canary step 1: fail" in out and "prediction_psi fail" in out, out
     assert main(["deploy", "advance", "fraud-api", *log]) == 0
     assert "rollback" in capsys.readouterr().out
     assert current_store().deployments.get("fraud-api").state == "rolled_back"
@@ -58,8 +53,13 @@ def test_report_shows_the_shadows_agreement(tmp_path, serve_app, versions, capsy
     sdk.start_shadow("fraud-api", versions["healthy"])
     _serve_some(tmp_path, serve_app)
     assert main(["deploy", "report", "fraud-api", "--log-location", str(tmp_path / "predlog")]) == 0
-    out = capsys.readouterr().out
-    assert "shadow vs stable" in out and "paired rows" in out
+    out = " ".join(capsys.readouterr().out.split())
+    # "paired rows" is printed even with no shadow row at all: the count must be above zero,
+    # and the retrained model must mostly agree with the champion.
+    agreement = re.search(r"vs stable: (\d+) paired rows, 0 failed in the shadow; (\d+) of", out)
+    assert agreement is not None, out
+    paired, equal = int(agreement[1]), int(agreement[2])
+    assert paired > 0 and equal > 0.8 * paired, out
 
 
 def test_advance_without_a_canary_in_progress_does_nothing(tmp_path, versions, capsys):

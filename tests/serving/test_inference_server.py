@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from perennia.serving.config import ServeConfig
-from tests.serving.conftest import COLUMNS, ServingApp
+from tests.serving.conftest import COLUMNS, ServingApp, oip_inputs
 from tests.serving.strategies import INFER_REQUEST, JSON
 
 NAME = "pipeline"
@@ -58,22 +58,6 @@ def tensor(name: str, values, binary: bool):
 def column_inputs(frame, binary: bool = False) -> list:
     """Return one tritonclient input per column of `frame`."""
     return [tensor(c, frame[c].to_numpy(), binary) for c in COLUMNS]
-
-
-def json_inputs(frame) -> list[dict]:
-    """Return one OIP JSON input per column of `frame`."""
-    inputs = []
-    for c in COLUMNS:
-        text = c == "color"
-        inputs.append(
-            {
-                "name": c,
-                "datatype": "BYTES" if text else "FP64",
-                "shape": [len(frame)],
-                "data": frame[c].tolist(),
-            }
-        )
-    return inputs
 
 
 def test_server_and_model_health_through_tritonclient(triton):
@@ -125,7 +109,7 @@ def test_one_tensor_per_column_predicts_what_sklearn_predicts(
 def test_a_binary_answer_carries_the_json_header_length(server, sk_model):
     model, frame = sk_model
     rows = frame.iloc[:5]
-    body = {"inputs": json_inputs(rows), "parameters": {"binary_data_output": True}}
+    body = {"inputs": oip_inputs(rows), "parameters": {"binary_data_output": True}}
     reply = httpx.post(f"{server.url}/v2/models/{NAME}/infer", json=body)
     assert reply.status_code == 200
     length = int(reply.headers["inference-header-content-length"])
@@ -139,7 +123,7 @@ def test_a_binary_answer_carries_the_json_header_length(server, sk_model):
 def test_a_table_with_content_type_pd_predicts_what_sklearn_predicts(server, sk_model):
     model, frame = sk_model
     rows = frame.iloc[:7]
-    inputs = json_inputs(rows)
+    inputs = oip_inputs(rows)
     inputs[0]["shape"] = [len(rows), 1]  # a column may also come as [n, 1]
     body = {"id": "t-1", "parameters": {"content_type": "pd"}, "inputs": inputs}
     reply = httpx.post(f"{server.url}/v2/models/{NAME}/infer", json=body)
@@ -162,7 +146,7 @@ def test_content_type_pd_through_tritonclient_parameters(triton, sk_model):
 def test_an_unknown_model_is_404_on_every_route(server, triton, sk_model):
     from tritonclient.utils import InferenceServerException
 
-    body = {"inputs": json_inputs(sk_model[1].iloc[:2])}
+    body = {"inputs": oip_inputs(sk_model[1].iloc[:2])}
     for reply in (
         httpx.post(f"{server.url}/v2/models/nope/infer", json=body),
         httpx.get(f"{server.url}/v2/models/nope"),
@@ -176,7 +160,7 @@ def test_an_unknown_model_is_404_on_every_route(server, triton, sk_model):
 
 
 def test_an_unregistered_model_has_no_version_to_ask_for(server, sk_model):
-    body = {"inputs": json_inputs(sk_model[1].iloc[:2])}
+    body = {"inputs": oip_inputs(sk_model[1].iloc[:2])}
     reply = httpx.post(f"{server.url}/v2/models/{NAME}/versions/1/infer", json=body)
     assert reply.status_code == 404
     assert "version '1'" in reply.json()["error"]
@@ -211,7 +195,7 @@ def test_the_versions_path_serves_the_registered_version(registered, sk_model):
     model, frame = sk_model
     rows = frame.iloc[:9]
     url = f"{app.url}/v2/models/fraud/versions/{version}"
-    reply = httpx.post(f"{url}/infer", json={"inputs": json_inputs(rows)})
+    reply = httpx.post(f"{url}/infer", json={"inputs": oip_inputs(rows)})
     assert reply.status_code == 200
     assert reply.json()["model_version"] == version
     assert reply.json()["outputs"][0]["data"] == model.predict(rows).tolist()
@@ -225,7 +209,7 @@ def test_the_versions_path_serves_the_registered_version(registered, sk_model):
     finally:
         client.close()
     unknown = httpx.post(
-        f"{app.url}/v2/models/fraud/versions/99/infer", json={"inputs": json_inputs(rows)}
+        f"{app.url}/v2/models/fraud/versions/99/infer", json={"inputs": oip_inputs(rows)}
     )
     assert unknown.status_code == 404
     assert "'99'" in unknown.json()["error"]

@@ -12,7 +12,7 @@ import pytest
 
 from perennia.serving import lambda_handler
 from perennia.serving.config import ServeConfig
-from tests.serving.conftest import COLUMNS, ServingApp
+from tests.serving.conftest import ServingApp, mlflow_body, oip_inputs
 
 NAME = "pipeline"
 
@@ -122,16 +122,8 @@ CASES = [
 def requests(frame) -> dict[str, tuple[str, str, bytes | None, dict]]:
     """Return (method, path, body, headers) of each request the tests replay, headers in mixed case."""
     rows = frame.iloc[:4]
-    split = {"dataframe_split": {"columns": COLUMNS, "data": rows.values.tolist()}}
-    inputs = [
-        {
-            "name": c,
-            "datatype": "BYTES" if c == "color" else "FP64",
-            "shape": [4],
-            "data": rows[c].tolist(),
-        }
-        for c in COLUMNS
-    ]
+    split = mlflow_body(rows)
+    inputs = oip_inputs(rows)
     json_type = {"Content-Type": "application/json"}
     return {
         "invocations": ("POST", "/invocations", json.dumps(split).encode(), json_type),

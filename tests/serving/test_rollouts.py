@@ -12,7 +12,6 @@ from tests.serving.deployment_helpers import (
     MODEL,
     Traffic,
     deployment_config,
-    register_versions,
     wait_for,
 )
 
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.slow
 
 # Generous latency bounds: the machine is shared, and latency is not what these tests judge.
 POLICY = CanaryPolicy(steps=(50.0, 100.0), min_requests=40, max_p99_latency_ratio=50.0)
-
-
-@pytest.fixture
-def versions(tmp_path, monkeypatch):
-    from tests.conftest import reset_tracking
-
-    yield register_versions(tmp_path, monkeypatch)
-    reset_tracking()
 
 
 def _state(name: str):

@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
+from perennia._version import __version__
 from perennia.serving.config import ServeConfig
 from tests.serving.conftest import COLUMNS
 
@@ -123,7 +124,8 @@ def test_health_ping_and_version_answer_like_mlflow(mlflow_app, ours):
     for path in ("/ping", "/health"):
         assert httpx.get(f"{ours}{path}").status_code == mlflow_app.get(path).status_code == 200
     version = httpx.get(f"{ours}/version")
-    assert version.status_code == 200 and version.text
+    assert version.status_code == 200
+    assert version.text == __version__
 
 
 def test_mlflows_own_scoring_client_calls_perennia(ours, sk_model):
@@ -145,6 +147,7 @@ def test_answers_name_their_request_variant_and_version(ours, sk_model):
     )
     assert len(got.headers["perennia-request-id"]) == 32
     assert got.headers["perennia-variant"] == "default"
+    assert got.headers["perennia-model-version"] == ""  # a package folder has no version
 
 
 def test_a_body_over_the_limit_is_refused_with_413(sk_package, serve_app):

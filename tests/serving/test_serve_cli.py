@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.ports import free_port
-from tests.serving.conftest import COLUMNS
+from tests.serving.conftest import mlflow_body, oip_inputs, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +48,8 @@ class Served:
             self.process = subprocess.Popen(
                 command, env=environment(home), stdout=sink, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if httpx.get(f"{self.url}/v2/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        if wait_ready(self.url, lambda: self.process.poll() is None, timeout=90):
+            return
         self.process.kill()
         self.process.wait(timeout=30)
         pytest.fail(f"perennia serve did not start: {self.output.read_text()[-2000:]}")
@@ -90,22 +83,13 @@ def serve(tmp_path):
 
 def mlflow_call(url: str, rows) -> httpx.Response:
     """Return the answer to `curl -H 'Content-Type: application/json' -d ... /invocations`."""
-    body = {"dataframe_split": {"columns": COLUMNS, "data": rows.values.tolist()}}
-    return httpx.post(f"{url}/invocations", json=body, timeout=30)
+    return httpx.post(f"{url}/invocations", json=mlflow_body(rows), timeout=30)
 
 
 def oip_call(url: str, name: str, rows) -> httpx.Response:
     """Return the answer to an OIP infer request with one tensor per column."""
-    inputs = [
-        {
-            "name": c,
-            "datatype": "BYTES" if c == "color" else "FP64",
-            "shape": [len(rows)],
-            "data": rows[c].tolist(),
-        }
-        for c in COLUMNS
-    ]
-    return httpx.post(f"{url}/v2/models/{name}/infer", json={"inputs": inputs}, timeout=30)
+    body = {"inputs": oip_inputs(rows)}
+    return httpx.post(f"{url}/v2/models/{name}/infer", json=body, timeout=30)
 
 
 def test_serve_answers_both_protocols_and_sigterm_flushes_the_log(

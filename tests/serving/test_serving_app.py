@@ -14,35 +14,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from perennia.serving.config import ServeConfig
-from tests.serving.conftest import COLUMNS, training_frame
+from tests.serving.conftest import NAME, mlflow_body, oip_inputs, training_frame
 from tests.serving.strategies import JSON, SCORING_REQUEST
-
-NAME = "pipeline"
-
-
-def mlflow_body(rows) -> dict:
-    """Return a dataframe_split request for the rows of a frame."""
-    return {"dataframe_split": {"columns": COLUMNS, "data": rows.values.tolist()}}
-
-
-def oip_body(rows) -> dict:
-    """Return an OIP infer request with one tensor per column."""
-    inputs = [
-        {
-            "name": c,
-            "datatype": "BYTES" if c == "color" else "FP64",
-            "shape": [len(rows)],
-            "data": rows[c].tolist(),
-        }
-        for c in COLUMNS
-    ]
-    return {"inputs": inputs}
 
 
 def send(client: httpx.Client, url: str, rows, oip: bool) -> httpx.Response:
     """Return the answer to `rows` sent over OIP or MLflow's /invocations."""
     if oip:
-        return client.post(f"{url}/v2/models/{NAME}/infer", json=oip_body(rows))
+        return client.post(f"{url}/v2/models/{NAME}/infer", json={"inputs": oip_inputs(rows)})
     return client.post(f"{url}/invocations", json=mlflow_body(rows))
 
 
@@ -214,25 +193,12 @@ def test_metrics_count_requests_by_variant_status_and_protocol(sk_package, serve
     assert value(loaded, "perennia_model_loaded", variant="default") == 1
 
 
-@pytest.fixture
-def secured(sk_package, serve_app, sqlite_uri):
-    """Return (app, token) of a server requiring a bearer token of the store's users."""
-    from perennia.store import open_store
-
-    store = open_store(sqlite_uri)
-    store.users.create_user("ana", "ana-password")
-    token = store.users.create_token("ana", "serving")[1]
-    store.close()
-    config = ServeConfig(model_uri=str(sk_package), name=NAME, auth=True, tracking_uri=sqlite_uri)
-    return serve_app(config), token
-
-
 def test_sign_in_needs_a_live_token_on_prediction_routes(secured, sk_model):
     app, token = secured
     rows = sk_model[1].iloc[:2]
     calls = [
         ("POST", "/invocations", mlflow_body(rows)),
-        ("POST", f"/v2/models/{NAME}/infer", oip_body(rows)),
+        ("POST", f"/v2/models/{NAME}/infer", {"inputs": oip_inputs(rows)}),
         ("GET", f"/v2/models/{NAME}", None),
     ]
     for method, path, body in calls:
