@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from perennia.cli.predict import predict
-from perennia.errors import InvalidInput, PermissionDenied
+from perennia.errors import InvalidInput, NotFound, PermissionDenied
 from tests.models.batch_helpers import FEATURES, fit_pipeline, make_rows, save_package
 
 runner = CliRunner()
@@ -26,6 +26,11 @@ def _app() -> typer.Typer:
         """Test root."""
 
     return app
+
+
+def _args(model: str, tmp_path: Path, source: str = "in.csv", target: str = "o.csv") -> list[str]:
+    """Return `predict MODEL -i <tmp>/SOURCE -o <tmp>/TARGET`."""
+    return ["predict", model, "-i", str(tmp_path / source), "-o", str(tmp_path / target)]
 
 
 def test_predict_scores_a_parquet_file_into_csv_with_probabilities(tmp_path: Path) -> None:
@@ -68,17 +73,7 @@ def test_predict_resolves_a_registered_version(tracking: str, tmp_path: Path) ->
     rows = make_rows(400, seed=13)
     rows.to_csv(tmp_path / "in.csv", index=False)
 
-    result = runner.invoke(
-        _app(),
-        [
-            "predict",
-            "models:/fraud/1",
-            "-i",
-            str(tmp_path / "in.csv"),
-            "-o",
-            str(tmp_path / "o.pq"),
-        ],
-    )
+    result = runner.invoke(_app(), _args("models:/fraud/1", tmp_path, target="o.pq"))
 
     assert result.exit_code == 0, result.output
     out = pd.read_parquet(tmp_path / "o.pq")
@@ -89,17 +84,7 @@ def test_predict_names_the_missing_column_and_writes_nothing(tmp_path: Path) -> 
     save_package(tmp_path / "pkg")
     make_rows(20).drop(columns="amount").to_csv(tmp_path / "in.csv", index=False)
 
-    result = runner.invoke(
-        _app(),
-        [
-            "predict",
-            str(tmp_path / "pkg"),
-            "-i",
-            str(tmp_path / "in.csv"),
-            "-o",
-            str(tmp_path / "o.csv"),
-        ],
-    )
+    result = runner.invoke(_app(), _args(str(tmp_path / "pkg"), tmp_path))
 
     assert isinstance(result.exception, InvalidInput)
     assert "column 'amount' the model needs is missing" in str(result.exception)
@@ -115,14 +100,7 @@ def test_predict_refuses_a_pickled_package_without_allow_pickle(tmp_path: Path) 
 
     perennia.models.save(Halver(), tmp_path / "pkg", flavor="python_function")
     make_rows(10).to_csv(tmp_path / "in.csv", index=False)
-    args = [
-        "predict",
-        str(tmp_path / "pkg"),
-        "-i",
-        str(tmp_path / "in.csv"),
-        "-o",
-        str(tmp_path / "o.csv"),
-    ]
+    args = _args(str(tmp_path / "pkg"), tmp_path)
 
     refused = runner.invoke(_app(), args)
     allowed = runner.invoke(_app(), [*args, "--allow-pickle", "--column", "amount"])
@@ -132,3 +110,13 @@ def test_predict_refuses_a_pickled_package_without_allow_pickle(tmp_path: Path) 
     np.testing.assert_allclose(
         pd.read_csv(tmp_path / "o.csv")["prediction"], make_rows(10)["amount"] / 2, rtol=1e-12
     )
+
+
+def test_a_missing_input_is_named_before_the_model_is_looked_up(
+    tracking: str, tmp_path: Path
+) -> None:
+    # No model "absent" is registered: looking it up first would fail on the model instead.
+    result = runner.invoke(_app(), _args("models:/absent/1", tmp_path, source="missing.csv"))
+
+    assert isinstance(result.exception, NotFound)
+    assert "input file" in str(result.exception) and "missing.csv" in str(result.exception)

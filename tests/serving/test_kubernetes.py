@@ -104,6 +104,11 @@ def test_deployment_names_become_valid_kubernetes_names() -> None:
         ({"cpu_request": "lots"}, "cpu_request 'lots' is not a Kubernetes quantity"),
         ({"image": "two words"}, "image must name a container image"),
         ({"drain_seconds": 30, "grace_seconds": 30}, "grace_seconds .* must exceed drain_seconds"),
+        (
+            {"store_uri_secret": "Perennia_Store"},
+            "store_uri_secret 'Perennia_Store' is not a Secret",
+        ),
+        ({"store_uri_secret": "store", "store_uri_key": "a/b"}, "store_uri_key 'a/b' is not a"),
     ],
 )
 def test_bad_options_are_refused_naming_the_option(options: dict, message: str) -> None:

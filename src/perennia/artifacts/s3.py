@@ -8,21 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from perennia.artifacts.digests import check_digest
 from perennia.errors import InvalidInput, NotFound, StoreUnavailable
 
+_MISSING = ("404", "NoSuchKey", "NotFound")  # what S3, MinIO and moto call an absent key
 
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Return (bucket, prefix) for `s3://bucket/prefix`."""
+
+def parse_s3_uri(uri: str, what: str = "artifact URI") -> tuple[str, str]:
+    """Return (bucket, prefix) for `s3://bucket/prefix`; `what` names the URI in errors."""
     parsed = urlparse(uri)
     if parsed.scheme != "s3" or not parsed.netloc:
-        raise InvalidInput(f"artifact URI {uri!r} is not of the form s3://bucket/prefix")
+        raise InvalidInput(f"{what} {uri!r} is not of the form s3://bucket/prefix")
     if parsed.query or parsed.fragment or ".." in parsed.path.split("/"):
-        raise InvalidInput(f"artifact URI {uri!r} must not contain '?', '#' or '..'")
+        raise InvalidInput(f"{what} {uri!r} must not contain '?', '#' or '..'")
     return parsed.netloc, parsed.path.strip("/")
+
+
+def s3_client(what: str) -> Any:
+    """Return a boto3 S3 client; StoreUnavailable naming `what` when boto3 is not installed."""
+    try:
+        import boto3
+    except ImportError:
+        raise StoreUnavailable(f"{what} needs boto3: pip install 'perennia[s3]'") from None
+    return boto3.client("s3")
+
+
+def error_code(error: Any) -> str | None:
+    """Return the S3 error code of a botocore ClientError ("NoSuchKey", "404", ...)."""
+    return error.response.get("Error", {}).get("Code")
 
 
 class S3BlobStore:
@@ -31,15 +47,7 @@ class S3BlobStore:
     def __init__(self, uri: str, client=None) -> None:
         self.uri = uri
         self.bucket, self.prefix = parse_s3_uri(uri)
-        if client is None:
-            try:
-                import boto3
-            except ImportError:
-                raise StoreUnavailable(
-                    "S3 artifacts need boto3: pip install 'perennia[s3]'"
-                ) from None
-            client = boto3.client("s3")
-        self.client = client
+        self.client = client if client is not None else s3_client("S3 artifact storage")
 
     def _key(self, digest: str) -> str:
         check_digest(digest)
@@ -53,7 +61,7 @@ class S3BlobStore:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(digest))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if error_code(error) in _MISSING:
                 return False
             raise StoreUnavailable(f"cannot reach {self.uri}: {error}") from None
         return True
@@ -85,7 +93,7 @@ class S3BlobStore:
         try:
             self.client.download_fileobj(self.bucket, self._key(digest), target)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if error_code(error) in _MISSING:
                 raise NotFound(f"blob {digest} is missing from {self.uri}") from None
             raise StoreUnavailable(f"cannot read {digest} from {self.uri}: {error}") from None
 

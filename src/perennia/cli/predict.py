@@ -53,12 +53,11 @@ def predict(
     )
 
     from perennia.cli.common import state
-    from perennia.models.batch import predict_file, resolve_model
+    from perennia.models.batch import predict_file
     from perennia.tracking.fluent import set_tracking_uri
 
     if state.tracking_uri:  # models:/ and runs:/ resolve against the store --tracking-uri names
         set_tracking_uri(state.tracking_uri)
-    model = resolve_model(model_uri, allow_pickle=allow_pickle, trusted_types=list(trust or []))
     with Progress(
         TextColumn("[bold]scoring[/]"),
         BarColumn(),
@@ -73,8 +72,9 @@ def predict(
         def advance(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
+        # The file checks (type, existence, output folder) run before the model downloads.
         summary = predict_file(
-            model,
+            model_uri,
             input_path,
             output_path,
             chunk_rows=chunk_rows,
@@ -83,6 +83,8 @@ def predict(
             proba=proba,
             output_format=output_format,
             progress=advance,
+            allow_pickle=allow_pickle,
+            trusted_types=list(trust or []),
         )
     rate = summary.rows / summary.seconds if summary.seconds > 0 else float("inf")
     console.print(

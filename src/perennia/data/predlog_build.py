@@ -93,7 +93,7 @@ def _group_table(batches: list[PredictionBatch]) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    counts = np.fromiter((len(b.prediction_ids) for b in batches), np.int64, len(batches))
+    counts = np.fromiter((b.rows for b in batches), np.int64, len(batches))
     n = int(counts.sum())
     owner = pa.array(np.repeat(np.arange(len(batches)), counts))
 

@@ -20,7 +20,7 @@ from perennia.data.predlog_format import (
     day_of,
     feedback_key,
 )
-from perennia.data.predlog_reader import date_folders, part_keys
+from perennia.data.predlog_reader import check_window, date_folders, part_keys
 from perennia.data.predlog_sinks import open_sink
 from perennia.errors import InvalidInput
 
@@ -171,8 +171,7 @@ def read_feedback(location: str, *, since_ms: int | None = None, client: Any = N
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    if since_ms is not None and (isinstance(since_ms, bool) or not isinstance(since_ms, int)):
-        raise InvalidInput(f"since_ms={since_ms!r} must be epoch milliseconds (an integer) or None")
+    check_window(since_ms, None)
     sink = open_sink(location, client)
     keys = part_keys(sink, date_folders(sink, FEEDBACK, since_ms, None), None)
     tables = []

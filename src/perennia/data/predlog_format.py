@@ -98,9 +98,14 @@ def part_name(first_time_ms: int) -> str:
     return f"part-{first_time_ms}-{uuid.uuid4().hex}.parquet"
 
 
+def is_part(name: str) -> bool:
+    """Return True for a finished part file's name (never a temp file)."""
+    return name.startswith("part-") and name.endswith(".parquet")
+
+
 def part_first_ms(name: str) -> int | None:
     """Return the first time recorded in a part file's name, or None if the name is not a part's."""
-    if not (name.startswith("part-") and name.endswith(".parquet")):
+    if not is_part(name):
         return None
     first, _, rest = name[5:].partition("-")
     try:

@@ -22,7 +22,8 @@ from perennia.data.predlog_sinks import Sink, open_sink
 from perennia.errors import InvalidInput
 
 
-def _check_window(since_ms: int | None, until_ms: int | None) -> None:
+def check_window(since_ms: int | None, until_ms: int | None) -> None:
+    """Raise InvalidInput unless each bound is epoch milliseconds (an int) or None."""
     for label, value in (("since_ms", since_ms), ("until_ms", until_ms)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise InvalidInput(f"{label}={value!r} must be epoch milliseconds (an integer) or None")
@@ -114,7 +115,7 @@ def _options(
     client: Any,
 ) -> tuple[Sink, list[str], list[str] | None, list[str]]:
     """Return the sink, the part keys to read, the requested columns and the filter columns."""
-    _check_window(since_ms, until_ms)
+    check_window(since_ms, until_ms)
     if columns is not None:
         if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
             raise InvalidInput(f"columns={columns!r} must be a list of column names")

@@ -13,8 +13,9 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
+from perennia.artifacts.s3 import error_code, parse_s3_uri, s3_client
+from perennia.data.predlog_format import FORMAT_KEY, FORMAT_VERSION, is_part
 from perennia.errors import InvalidInput, NotFound, StoreUnavailable
 
 
@@ -54,16 +55,9 @@ def open_sink(location: str, client: Any = None) -> Sink:
     return LocalSink(location)
 
 
-def is_part(name: str) -> bool:
-    """Return True for a finished part file's name (never a temp file)."""
-    return name.startswith("part-") and name.endswith(".parquet")
-
-
 def write_parquet(table: Any, target: Any) -> None:
     """Write `table` to a path or file object as Parquet with the format's marker."""
     import pyarrow.parquet as pq
-
-    from perennia.data.predlog_format import FORMAT_KEY, FORMAT_VERSION
 
     metadata = dict(table.schema.metadata or {})
     metadata[FORMAT_KEY] = FORMAT_VERSION
@@ -114,31 +108,13 @@ class LocalSink:
         return str(self.root / key)
 
 
-def parse_location(uri: str) -> tuple[str, str]:
-    """Return (bucket, prefix) of `s3://bucket/prefix`."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise InvalidInput(f"prediction log location {uri!r} is not of the form s3://bucket/prefix")
-    if parsed.query or parsed.fragment or ".." in parsed.path.split("/"):
-        raise InvalidInput(f"prediction log location {uri!r} must not contain '?', '#' or '..'")
-    return parsed.netloc, parsed.path.strip("/")
-
-
 class S3Sink:
     """Part files under a key prefix of an S3 bucket (boto3; endpoint from boto3's config)."""
 
     def __init__(self, location: str, client: Any = None) -> None:
         self.location = location
-        self.bucket, self.prefix = parse_location(location)
-        if client is None:
-            try:
-                import boto3
-            except ImportError:
-                raise StoreUnavailable(
-                    "an S3 prediction log needs boto3: pip install 'perennia[s3]'"
-                ) from None
-            client = boto3.client("s3")
-        self.client = client
+        self.bucket, self.prefix = parse_s3_uri(location, "prediction log location")
+        self.client = client if client is not None else s3_client("an S3 prediction log")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -167,8 +143,7 @@ class S3Sink:
                 for item in page.get("Contents", []):
                     objects.append(item["Key"][len(base) :])
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code == "NoSuchBucket":
+            if error_code(error) == "NoSuchBucket":
                 raise NotFound(
                     f"bucket {self.bucket!r} of {self.location} does not exist"
                 ) from None

@@ -175,7 +175,7 @@ class PredictionLogWriter:
         except Exception:  # noqa: BLE001 - the thread must survive anything a batch holds
             # Not a storage error: retrying cannot help, so these rows are dropped, and counted.
             logger.exception("prediction log %s: could not assemble a flush", self.location)
-            self._lose(sum(len(b.prediction_ids) for b in items))
+            self._lose(sum(b.rows for b in items))
             return False
         failed: list[tuple[str, Any]] = []
         for key, table in parts:
@@ -217,7 +217,7 @@ class PredictionLogWriter:
                     tables.append(build_table([batch]))
                 except Exception as error:  # noqa: BLE001
                     logger.error("prediction log %s: dropping a batch: %s", self.location, error)
-                    self._lose(len(batch.prediction_ids))
+                    self._lose(batch.rows)
             return concat_tables(tables) if tables else None
 
     def _parts(self, items: list[PredictionBatch]) -> list[tuple[str, Any]]:

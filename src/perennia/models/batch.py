@@ -192,7 +192,7 @@ def plan_columns(
     proba: bool,
 ) -> _Plan:
     """Return the plan after checking that every needed column is in `names`."""
-    required, features = _model_columns(model, columns)
+    required, features = model_columns(model, columns)
     missing = [name for name in required if name not in names]
     if missing:
         raise InvalidInput(
@@ -208,14 +208,12 @@ def plan_columns(
         raise InvalidInput(
             f"{source}: column {absent[0]!r} to keep is not in the input {names[:20]}"
         )
-    unwrap = getattr(model, "unwrap", None)
-    estimator = unwrap() if callable(unwrap) else model
-    if proba and not callable(getattr(estimator, "predict_proba", None)):
+    if proba and not callable(getattr(_estimator(model), "predict_proba", None)):
         raise InvalidInput("proba=True needs a classifier with predict_proba; this model has none")
     return _Plan(features, kept, proba, source)
 
 
-def _model_columns(model: Any, columns: list[str] | None) -> tuple[list[str], list[str] | None]:
+def model_columns(model: Any, columns: list[str] | None) -> tuple[list[str], list[str] | None]:
     """Return (the columns that must be present, the columns the model reads or None for all)."""
     if columns is not None:
         return list(columns), list(columns)
@@ -258,13 +256,17 @@ def predict_outputs(model: Any, frame: Any, plan: _Plan, where: str) -> dict[str
     return {f"{prefix}{label}": values[:, i] for i, label in enumerate(labels)}
 
 
+def _estimator(model: Any) -> Any:
+    """Return what a LoadedModel wraps (the estimator with `classes_`), or `model` itself."""
+    unwrap = getattr(model, "unwrap", None)
+    return unwrap() if callable(unwrap) else model
+
+
 def _output_labels(model: Any, width: int, proba: bool, columns: Any) -> list[str]:
     if columns is not None and len(columns) == width:
         return [str(name) for name in columns]
     if proba:
-        unwrap = getattr(model, "unwrap", None)
-        estimator = unwrap() if callable(unwrap) else model
-        classes = getattr(estimator, "classes_", None)
+        classes = getattr(_estimator(model), "classes_", None)
         if classes is not None and len(classes) == width:
             return [str(label) for label in classes]
     return [str(i) for i in range(width)]
@@ -420,8 +422,7 @@ class _Writer:
 
         names = ["prediction"]
         if plan.proba:
-            unwrap = getattr(model, "unwrap", None)
-            classes = getattr(unwrap() if callable(unwrap) else model, "classes_", None)
+            classes = getattr(_estimator(model), "classes_", None)
             names = [f"proba_{label}" for label in (classes if classes is not None else [0])]
         fields = [schema.field(name) for name in plan.keep]
         fields += [pa.field(name, pa.float64()) for name in names]

@@ -33,22 +33,24 @@ class RayPredictor:
         allow_pickle: bool = False,
         trusted_types: list[str] | None = None,
     ) -> None:
-        if packed is not None:
+        if packed is not None and digest:
             from perennia.models.archive import load_packed
 
             data = packed if isinstance(packed, bytes) else _get(packed)
             self.model = load_packed(
-                data, digest or "", allow_pickle=allow_pickle, trusted_types=trusted_types
+                data, digest, allow_pickle=allow_pickle, trusted_types=trusted_types
             )
-        else:
+        elif packed is None and model_uri is not None:
             from perennia.models.batch import resolve_model
 
-            if model_uri is None:
-                from perennia.errors import InvalidInput
-
-                raise InvalidInput("RayPredictor needs a model URI or a packed package")
             self.model = resolve_model(
                 str(model_uri), allow_pickle=allow_pickle, trusted_types=trusted_types
+            )
+        else:
+            from perennia.errors import InvalidInput
+
+            raise InvalidInput(
+                "RayPredictor needs a model URI, or a packed package with its manifest digest"
             )
         self.columns, self.keep, self.proba = columns, keep, proba
 

@@ -57,7 +57,7 @@ def spark_udf(
 
     kind = "array<double>" if proba else _result_type(result_type)
     payload = _payload(spark, model_uri, ship)
-    names = _feature_names(model_uri, payload, allow_pickle, trusted_types)
+    names = _feature_names(payload, allow_pickle, trusted_types)
     options = (allow_pickle, list(trusted_types or []), proba, kind)
     batches_udf = pandas_udf(_udf_function(payload, options), kind)
 
@@ -95,30 +95,23 @@ def _payload(spark: Any, model_uri: Any, ship: bool) -> tuple[str, Any, str | No
         return "packed", spark.sparkContext.broadcast(data), digest
     from perennia.models.uri import local_folder
 
-    text = str(model_uri)
-    if text.startswith(("models:/", "runs:/")):
-        # Resolved once on the driver; executors then read the same folder by path.
-        folder, digest = local_folder(text)
-        return "path", str(folder.resolve()), digest
-    return "path", text, None
+    # Resolved once on the driver (a models:/ or runs:/ URI becomes a folder); executors then
+    # read that folder by its absolute path, as their working folder may differ.
+    folder, digest = local_folder(str(model_uri))
+    return "path", str(folder.resolve()), digest
 
 
 def _feature_names(
-    model_uri: Any, payload: tuple[str, Any, str | None], allow_pickle: bool, trusted: Any
+    payload: tuple[str, Any, str | None], allow_pickle: bool, trusted: Any
 ) -> list[str] | None:
     """Return the model's input column names, read on the driver."""
-    model = _load(payload, allow_pickle, list(trusted or []))
-    signature = model.signature
-    if signature is not None and signature.input_kind == "dataframe":
-        return [spec.name for spec in signature.inputs]
-    try:
-        return [str(name) for name in model.feature_names_in_]
-    except AttributeError:
-        return None
+    from perennia.models.batch import model_columns
+
+    return model_columns(_load(payload, allow_pickle, list(trusted or [])), None)[1]
 
 
 def _load(payload: tuple[str, Any, str | None], allow_pickle: bool, trusted: list[str]) -> Any:
-    """Return the LoadedModel the payload names, loaded once per Python process."""
+    """Return the LoadedModel the payload names (a shipped one is unpacked once per process)."""
     how, value, digest = payload
     if how == "packed":
         from perennia.models.archive import load_packed
