@@ -80,12 +80,9 @@ def _variant_rows(window) -> list[tuple[str, ...]]:
 
 
 def _canary(window, deployment) -> None:
-    from dataclasses import replace
+    from perennia.serving.rollout import analyse_step
 
-    from perennia.serving.analysis import analyse_canary
-
-    policy = replace(deployment.policy, on_no_data="pause")
-    analysis = analyse_canary(window, policy, since_ms=deployment.step_started)
+    analysis = analyse_step(deployment, window)
     rows = [(c.name, c.verdict, c.detail) for c in analysis.checks]
     console.print(
         table(

@@ -47,6 +47,7 @@ def serve(
     max_body_mb: float = typer.Option(32.0, "--max-body-mb", min=0.001, max=2048.0),
 ) -> None:
     """Serve a model over MLflow's /invocations and the Open Inference Protocol (v2)."""
+    from perennia.data.predlog import default_location
     from perennia.serving.config import ServeConfig
 
     if not is_loopback(host) and not auth and not insecure:
@@ -61,19 +62,12 @@ def serve(
         tracking_uri=state.tracking_uri,
         allow_pickle=allow_pickle,
         trusted_types=tuple(trust),
-        log_location=(log_location or default_log_location(settings)) if log else None,
+        log_location=(log_location or default_location(settings)) if log else None,
         auth=auth,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         batching=_batching(batching, max_batch_size, max_wait_ms),
     )
     _run(config, host, port, workers)
-
-
-def default_log_location(settings: Settings) -> str:
-    """Return where predictions are logged when --log-location is not given."""
-    from perennia.data.predlog import default_location
-
-    return default_location(settings)
 
 
 def _batching(enabled: bool, max_batch_size: int | None, max_wait_ms: float | None):

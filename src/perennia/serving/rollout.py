@@ -40,6 +40,19 @@ def read_window(log_location: str, deployment: str, since_ms: int) -> Any:
     return join_feedback(predictions, feedback).to_pandas()
 
 
+def analyse_step(deployment: Any, window: Any) -> Any:
+    """Return the analysis of a canary's current step over its window of the log.
+
+    Too little data is inconclusive here whatever the policy says: the controller judges
+    "no data" against the step's age, not at its first look.
+    """
+    from perennia.entities import CanaryPolicy
+    from perennia.serving.analysis import analyse_canary
+
+    policy = replace(deployment.policy or CanaryPolicy(), on_no_data="pause")
+    return analyse_canary(window, policy, since_ms=deployment.step_started)
+
+
 def advance(
     store: Any,
     name: str,
@@ -50,18 +63,14 @@ def advance(
 ) -> Decision:
     """Analyse deployment `name`'s canary step and move it on; return what was done."""
     from perennia.entities import CanaryPolicy, RolloutState, Strategy
-    from perennia.serving.analysis import analyse_canary
 
     deployment = store.deployments.get(name)
     if deployment.strategy != Strategy.CANARY or deployment.state != RolloutState.PROGRESSING:
         return Decision("idle")
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    policy = deployment.policy or CanaryPolicy()
-    window = read_window(log_location, name, deployment.step_started)
-    # "No data" is judged here, against the step's age, not by the analysis at the first look.
-    waiting = replace(policy, on_no_data="pause")
-    analysis = analyse_canary(window, waiting, since_ms=deployment.step_started)
+    analysis = analyse_step(deployment, read_window(log_location, name, deployment.step_started))
     detail = analysis.to_dict()
+    policy = deployment.policy or CanaryPolicy()
     action, new = _next(deployment, analysis.verdict, policy, now, no_data_after_s)
     if new is None:
         return Decision(action, detail)
