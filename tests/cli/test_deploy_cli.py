@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from perennia.cli.main import main
 from perennia.registry import deployments as sdk
 from perennia.registry.session import current_store
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli.test_cli import run_cli
 
 
 @pytest.fixture
 def fraud(tracking: str) -> str:
-    """Return a registered model with versions 1 to 3 and a deployment `api` of version 1."""
+    """Return the name of a registered model with versions 1 to 3."""
     store = current_store()
     store.registry.create_registered_model("fraud")
     for _ in range(3):

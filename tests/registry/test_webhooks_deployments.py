@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -13,23 +12,11 @@ from perennia.errors import InvalidInput
 from perennia.registry.webhooks import dispatch_due, verify_signature
 from perennia.store import open_store
 from perennia.store.sql.webhooks import MAX_EVENTS
-from tests.registry.test_webhooks import Receiver
+from tests.registry import test_webhooks
 
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    found.thread.start()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
-
-
-@pytest.fixture
-def sql_store(sql_store_uri: str):
-    opened = open_store(sql_store_uri)
-    yield opened
-    opened.close()
+# test_webhooks's fixtures, registered here too: its HTTP receiver and a SQL store.
+receiver = test_webhooks.receiver
+sql_store = test_webhooks.sql_store
 
 
 def _roll_out(store, model: str = "fraud") -> None:
@@ -120,7 +107,7 @@ def test_archiving_is_an_action_a_webhook_can_subscribe_to(sql_store):
 @pytest.mark.parametrize(
     "event",
     ["deploy_", "deploy", "deploy*", "deploy_Promote", "deploy_set traffic", "deploy_" + "x" * 42]
-    + ["*", "deploy_**", "create_*", "Deploy_*"],
+    + ["*", "deploy_**", "create_*", "Deploy_*", "deploy_promote\n"],
 )
 def test_malformed_deploy_actions_are_refused_naming_what_is_accepted(sql_store, event):
     with pytest.raises(InvalidInput, match="deploy_<action>") as refused:

@@ -125,6 +125,8 @@ def test_each_person_sees_only_deployments_of_models_they_may_read(probe) -> Non
         ({"policy": {"on_no_data": "pass"}}, "on_no_data"),
         ({"step_started": -1}, "step_started"),
         ({"replicas": 3}, "replicas"),
+        ({"variants": [{"name": "stable", "version": 1, "weight": 100, "gpu": 1}]}, "gpu"),
+        ({"batching": {"max_batch": 8}}, "max_batch"),
     ],
 )
 def test_bad_bodies_answer_400_naming_the_field(probe, fields, field) -> None:
@@ -133,6 +135,25 @@ def test_bad_bodies_answer_400_naming_the_field(probe, fields, field) -> None:
     assert answer.status_code == 400, answer.text
     assert field in answer.json()["message"]
     assert probe.owner.get(f"{DEPLOYMENTS}/{name}").status_code == 404
+
+
+def test_bad_input_to_every_other_route_answers_400_naming_it(probe) -> None:
+    created = _owned(probe)
+    path = f"{DEPLOYMENTS}/{created['name']}"
+    long = "x" * 300
+    for answer, field in (
+        (probe.owner.put(path, json={**_update(created, 1), "replicas": 3}), "replicas"),
+        (probe.owner.put(path, json=_update(created, 1, policy={"min_requests": 0})), "min_req"),
+        (probe.owner.put(path, json={**_update(created, 1), "action": "Drop Table"}), "action"),
+        (probe.owner.put(path, json=_update(created, 0)), "expected_revision"),
+        (probe.owner.get(f"{path}/events", params={"limit": 0}), "limit"),
+        (probe.owner.get(DEPLOYMENTS, params={"model_name": long}), "name"),
+        (probe.owner.get(f"{DEPLOYMENTS}/{long}"), "name"),
+        (probe.owner.delete(f"{DEPLOYMENTS}/{long}"), "name"),
+    ):
+        assert answer.status_code == 400, (answer.request.method, answer.request.url, answer.text)
+        assert field in answer.json()["message"]
+    assert ok(probe.owner.get(path)) == created
 
 
 def test_a_stale_revision_answers_409_and_names_must_agree(probe) -> None:

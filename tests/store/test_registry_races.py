@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
+import time
 
+from sqlalchemy import insert, text
+
+from perennia.entities import Deployment, Variant
 from perennia.errors import Conflict
 from perennia.store import open_store
 
@@ -72,4 +77,49 @@ def test_concurrent_registrations_get_distinct_consecutive_versions(sql_store_ur
         worker.join(60)
     numbers = sorted(n for _ in workers for n in results.get(timeout=5))
     assert numbers == list(range(1, 16))
+    store.close()
+
+
+def test_a_model_delete_waits_for_a_deployment_being_created_and_is_refused(postgres_uri) -> None:
+    """On PostgreSQL a deployment create holds its model row FOR SHARE, so a model delete
+    running at the same moment waits, then sees the deployment and is refused."""
+    from perennia.store.sql import schema as s
+    from perennia.store.sql.deployments import _require_versions, _values
+    from perennia.store.sql.engine import write_transaction
+
+    store = open_store(postgres_uri)
+    store.registry.create_registered_model("fraud")
+    store.versions.create_model_version("fraud", "runs:/x/model")
+    deployment = Deployment(
+        "fraud-api", "fraud", "single", (Variant("stable", 1, 100.0),), 1, alias=None
+    )
+    outcome: list[object] = []
+
+    def delete() -> None:
+        try:
+            store.registry.delete_registered_model("fraud")
+            outcome.append("deleted")
+        except Conflict as error:
+            outcome.append(error)
+
+    with write_transaction(store.engine) as conn:
+        _require_versions(conn, deployment)  # what create() does before inserting
+        worker = threading.Thread(target=delete)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the delete waits on one of our locks
+            with store.engine.connect() as probe:
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                ).scalar()
+            if waiting:
+                break
+            time.sleep(0.05)
+        conn.execute(insert(s.deployments).values(**_values(deployment)))
+    worker.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    assert store.deployments.get("fraud-api").model_name == "fraud"
     store.close()

@@ -186,12 +186,9 @@ def next_canary_step(deployment: Deployment, now_ms: int) -> Deployment:
     if step >= len(policy.steps) or policy.steps[step] >= 100:
         return promoted(deployment, CANARY)
     weight = float(policy.steps[step])
-    base = incumbent(deployment)
-    shares = {base.name: 100.0 - weight, CANARY: weight}
-    variants = tuple(replace(v, weight=shares.get(v.name, v.weight)) for v in deployment.variants)
+    shares = {incumbent(deployment).name: 100.0 - weight, CANARY: weight}
     return replace(
-        deployment,
-        variants=variants,
+        with_weights(deployment, shares),
         state=RolloutState.PROGRESSING.value,
         step=step,
         step_started=now_ms,

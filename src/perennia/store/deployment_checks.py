@@ -30,10 +30,11 @@ MAX_STEPS = 100
 MAX_DETAIL_CHARS = 65_536
 WEIGHT_TOLERANCE = 1e-9
 ON_NO_DATA = ("pause", "fail")
-_VARIANT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+_VARIANT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 # An HTTP header name is a token (RFC 9110): these characters only.
-_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~\-]{1,128}$")
-_ACTION = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~\-]{1,128}")
+# A change's action word; a deployment's registry event is `deploy_<action>`.
+ACTION = re.compile(r"[a-z][a-z0-9_]{0,40}")
 _INT63 = 2**63 - 1
 
 
@@ -47,7 +48,7 @@ def check_deployment_name(name: Any) -> str:
 
 def check_action(action: Any) -> str:
     """Return a change's action ('promote', 'set_traffic', ...: lowercase words), or raise."""
-    if not isinstance(action, str) or not _ACTION.match(action):
+    if not isinstance(action, str) or not ACTION.fullmatch(action):
         raise InvalidInput(
             f"action must be 1-41 lowercase letters, digits and _ (e.g. 'promote'), "
             f"got {action!r:.60}"
@@ -89,7 +90,7 @@ def check_variant(variant: Any, where: str = "variant") -> Variant:
     """Return a valid variant (name, version, weight in [0, 100], shadow flag), or raise."""
     if not isinstance(variant, Variant):
         raise InvalidInput(f"{where} must be a Variant, got {type(variant).__name__}")
-    if not isinstance(variant.name, str) or not _VARIANT_NAME.match(variant.name):
+    if not isinstance(variant.name, str) or not _VARIANT_NAME.fullmatch(variant.name):
         raise InvalidInput(
             f"{where} name must be 1-64 letters, digits, _, . or - (e.g. 'canary'), "
             f"got {variant.name!r:.60}"
@@ -224,7 +225,7 @@ def check_deployment(deployment: Any) -> Deployment:
     policy = check_policy(d.policy)
     step = _integer(d.step, "step", 0, len(policy.steps) - 1 if policy else 0)
     header = d.sticky_header
-    if header is not None and (not isinstance(header, str) or not _HEADER.match(header)):
+    if header is not None and (not isinstance(header, str) or not _HEADER.fullmatch(header)):
         raise InvalidInput(f"sticky_header must be an HTTP header name, got {header!r:.60}")
     return replace(
         d,

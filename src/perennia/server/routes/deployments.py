@@ -13,12 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from perennia.entities import Role, to_dict
+from perennia.entities import Role
 from perennia.entities.deployment import Deployment
 from perennia.errors import InvalidInput, NotFound, PermissionDenied
 from perennia.server.access import Caller, caller_of
-from perennia.server.routes.common import acting_user, store_of
-from perennia.server.schemas import Strict
+from perennia.server.routes.common import acting_user, entity, store_of
+from perennia.server.routes.registry import Acting
 from perennia.store.base import ServerStore
 
 router = APIRouter(tags=["deployments"])
@@ -27,75 +27,22 @@ DEPLOYMENTS = "/api/v1/deployments"
 DEPLOYMENT = DEPLOYMENTS + "/{name}"
 EventLimit = Query(100, ge=1, le=100_000)
 
-
-class VariantBody(Strict):
-    name: str
-    version: int
-    weight: float = 0.0
-    shadow: bool = False
-
-
-class PolicyBody(Strict):
-    steps: list[float] = [5.0, 25.0, 50.0, 100.0]
-    min_requests: int = 100
-    max_error_rate: float = 0.01
-    max_p99_latency_ratio: float = 2.0
-    max_p99_latency_ms: float | None = None
-    max_prediction_psi: float = 0.2
-    min_metric: dict[str, float] = {}
-    max_metric_drop: float | None = None
-    on_no_data: str = "pause"
+# The body carries the entity itself, as `Deployment.to_dict` writes it: pydantic checks each
+# field's type (refusing unknown fields, nested ones included, under `Strict`), and the store
+# checks the values (`check_deployment`). The entity's required fields are required here too
+# (`revision` among them), but the store sets the revision, creator and times itself, so the
+# values sent for those are ignored.
 
 
-class BatchingBody(Strict):
-    enabled: bool = True
-    max_batch_size: int = 64
-    max_wait_ms: float = 5.0
-    deadline_ms: float | None = None
+class CreateDeployment(Acting):
+    deployment: Deployment
 
 
-class DeploymentBody(Strict):
-    """A deployment as `Deployment.to_dict` writes it; the store sets the revision, creator
-    and times itself, so the values sent for those are ignored."""
-
-    name: str
-    model_name: str
-    strategy: str = "single"
-    variants: list[VariantBody]
-    revision: int = 0
-    state: str = "stable"
-    alias: str | None = "champion"
-    policy: PolicyBody | None = None
-    batching: BatchingBody = BatchingBody()
-    sticky_header: str | None = None
-    step: int = 0
-    step_started: int = 0
-    previous: list[VariantBody] = []
-    description: str = ""
-    created_by: str | None = None
-    creation_time: int = 0
-    last_updated_time: int = 0
-
-    def entity(self) -> Deployment:
-        """Return the Deployment this body describes."""
-        return Deployment.from_dict(self.model_dump())
-
-
-class CreateDeployment(Strict):
-    deployment: DeploymentBody
-    username: str | None = None  # ignored while sign-in is on
-
-
-class UpdateDeployment(Strict):
-    deployment: DeploymentBody
+class UpdateDeployment(Acting):
+    deployment: Deployment
     expected_revision: int
     action: str
     detail: dict[str, Any] = {}
-    username: str | None = None  # ignored while sign-in is on
-
-
-def _answer(deployment: Deployment, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(deployment.to_dict(), status_code=status_code)
 
 
 @router.post(DEPLOYMENTS, status_code=201)
@@ -106,11 +53,11 @@ def create_deployment(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Create a deployment of a model the caller edits; returns it at revision 1 (409 if taken)."""
-    wanted = body.deployment.entity()
+    wanted = body.deployment
     caller.model(wanted.model_name, Role.EDITOR)
     created = store.deployments.create(wanted, acting_user(request, body.username))
     caller.created(created.name)
-    return _answer(created, status_code=201)
+    return entity(created, status_code=201)
 
 
 @router.get(DEPLOYMENTS)
@@ -128,7 +75,7 @@ def list_deployments(
     if caller.reader is not None:
         readable = {m for m in {d.model_name for d in found} if _readable(caller, store, m)}
         found = [d for d in found if d.model_name in readable]
-    return JSONResponse({"deployments": [d.to_dict() for d in found]})
+    return entity({"deployments": found})
 
 
 def _ask(caller: Caller, store: ServerStore, model_name: str, need: Role) -> None:
@@ -164,7 +111,7 @@ def get_deployment(
     """Return one deployment (viewers of its model)."""
     found = store.deployments.get(name)
     _ask(caller, store, found.model_name, Role.VIEWER)
-    return _answer(found)
+    return entity(found)
 
 
 @router.put(DEPLOYMENT)
@@ -176,7 +123,7 @@ def update_deployment(
     store: ServerStore = Depends(store_of),
 ) -> JSONResponse:
     """Replace the deployment if still at `expected_revision` (editors); 409 if it moved on."""
-    wanted = body.deployment.entity()
+    wanted = body.deployment
     if wanted.name != name:
         raise InvalidInput(f"the body names deployment {wanted.name!r}, the path {name!r}")
     _ask(caller, store, store.deployments.get(name).model_name, Role.EDITOR)
@@ -187,7 +134,7 @@ def update_deployment(
         detail=body.detail,
         username=acting_user(request, body.username),
     )
-    return _answer(updated)
+    return entity(updated)
 
 
 @router.delete(DEPLOYMENT)
@@ -219,4 +166,4 @@ def deployment_events(
     models = {e.model_name for e in events} or {store.deployments.get(name).model_name}
     for model in sorted(models):
         _ask(caller, store, model, Role.VIEWER)
-    return JSONResponse(to_dict(events))
+    return entity(events)

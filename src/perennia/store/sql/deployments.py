@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms
 from perennia.entities import RegistryEvent
-from perennia.entities.deployment import BatchingConfig, CanaryPolicy, Deployment, Variant
+from perennia.entities.deployment import Deployment
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from perennia.store.deployment_checks import (
     check_action,
@@ -36,54 +36,25 @@ MAX_EVENTS = 100_000
 _MAX_REVISION = 2**31 - 1
 
 
-def _dumps(variants: tuple[Variant, ...]) -> str:
-    return json.dumps([v.to_dict() for v in variants])
+# The nested parts, stored as JSON text (see schema_deployments); every other column holds the
+# entity's field of the same name.
+_JSON_COLUMNS = ("variants", "previous", "policy", "batching")
 
 
 def _values(d: Deployment) -> dict[str, Any]:
     """Return the row that stores `d` (JSON text for its nested parts)."""
-    return {
-        "name": d.name,
-        "model_name": d.model_name,
-        "revision": d.revision,
-        "strategy": d.strategy,
-        "state": d.state,
-        "alias": d.alias,
-        "variants": _dumps(d.variants),
-        "previous": _dumps(d.previous),
-        "policy": None if d.policy is None else json.dumps(d.policy.to_dict()),
-        "batching": json.dumps(d.batching.to_dict()),
-        "sticky_header": d.sticky_header,
-        "step": d.step,
-        "step_started": d.step_started,
-        "description": d.description,
-        "created_by": d.created_by,
-        "creation_time": d.creation_time,
-        "last_updated_time": d.last_updated_time,
-    }
+    row = d.to_dict()
+    for key in _JSON_COLUMNS:
+        row[key] = None if row[key] is None else json.dumps(row[key])
+    return row
 
 
 def deployment_of(row: Any) -> Deployment:
     """Return the Deployment a `deployments` row holds."""
-    return Deployment(
-        name=row.name,
-        model_name=row.model_name,
-        strategy=row.strategy,
-        variants=tuple(Variant.from_dict(v) for v in json.loads(row.variants)),
-        revision=row.revision,
-        state=row.state,
-        alias=row.alias,
-        policy=None if row.policy is None else CanaryPolicy.from_dict(json.loads(row.policy)),
-        batching=BatchingConfig.from_dict(json.loads(row.batching)),
-        sticky_header=row.sticky_header,
-        step=row.step,
-        step_started=row.step_started,
-        previous=tuple(Variant.from_dict(v) for v in json.loads(row.previous)),
-        description=row.description,
-        created_by=row.created_by,
-        creation_time=row.creation_time,
-        last_updated_time=row.last_updated_time,
-    )
+    data = dict(row._mapping)
+    for key in _JSON_COLUMNS:
+        data[key] = None if data[key] is None else json.loads(data[key])
+    return Deployment.from_dict(data)
 
 
 def read_deployment(conn: Connection, name: str) -> Deployment:
@@ -98,12 +69,16 @@ def read_deployment(conn: Connection, name: str) -> Deployment:
 def _require_versions(conn: Connection, deployment: Deployment) -> None:
     """Raise NotFound unless the model and every variant's version exist and are not archived.
 
-    The version rows are read FOR SHARE (PostgreSQL; SQLite serialises writers anyway), so a
-    version delete or archive running at the same moment, which locks the row to check that no
-    deployment serves it, waits for this transaction instead of missing it.
+    The model's row and the version rows are read FOR SHARE (PostgreSQL; SQLite serialises
+    writers anyway), so a model delete, or a version delete or archive, running at the same
+    moment, which locks the row to check that no deployment serves it, waits for this
+    transaction instead of missing it.
     """
     read_model(conn, deployment.model_name)
-    mv = s.model_versions
+    rm, mv = s.registered_models, s.model_versions
+    conn.execute(
+        select(rm.c.name).where(rm.c.name == deployment.model_name).with_for_update(read=True)
+    )
     for version in sorted({variant.version for variant in deployment.variants}):
         read_version(conn, deployment.model_name, version)
         state = conn.execute(
@@ -172,6 +147,49 @@ def _record(
     conn.execute(
         insert(s.deployment_events).values(event_id=event_id, name=deployment.name, action=action)
     )
+
+
+def _of_model(conn: Connection, model_name: str) -> list[Deployment]:
+    d = s.deployments
+    query = select(d).where(d.c.model_name == model_name).order_by(d.c.name)
+    return [deployment_of(row) for row in conn.execute(query)]
+
+
+def serving_deployments(
+    conn: Connection, name: str, version: int | None = None
+) -> dict[str, list[str]]:
+    """Return {deployment: parts serving `version`} of model `name`, by deployment name.
+
+    The parts are its variants (live, idle or shadow) on that version and "previous" when a
+    rollback would bring it back. With `version` None every deployment of the model is listed.
+    """
+    found: dict[str, list[str]] = {}
+    for deployment in _of_model(conn, name):
+        parts = [f"variant {v.name!r}" for v in deployment.variants if v.version == version]
+        if any(v.version == version for v in deployment.previous):
+            parts.append("previous")
+        if parts or version is None:
+            found[deployment.name] = parts
+    return found
+
+
+def rename_model(conn: Connection, name: str, new_name: str, user: str | None) -> None:
+    """Move model `name`'s deployments to `new_name`, each a new revision with its own event.
+
+    The revision goes up so a controller holding the old state loses its compare-and-set
+    (and re-reads) instead of writing the old model name back, and so replicas notice.
+    """
+    d = s.deployments
+    for before in _of_model(conn, name):
+        after = replace(
+            before,
+            model_name=new_name,
+            revision=before.revision + 1,
+            last_updated_time=max(now_ms(), before.last_updated_time),
+        )
+        conn.execute(update(d).where(d.c.name == after.name).values(**_values(after)))
+        detail = {"renamed_from": name}
+        _record(conn, user, "deploy_rename_model", after, before, after, detail)
 
 
 def _check_revision(value: Any) -> int:

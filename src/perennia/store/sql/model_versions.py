@@ -28,10 +28,11 @@ from perennia.store.registry_checks import (
 )
 from perennia.store.sql import schema as s
 from perennia.store.sql.aliases import guarded_aliases
+from perennia.store.sql.deployments import serving_deployments
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.readers import readable_models
-from perennia.store.sql.registered_models import check_page_size, listed, serving_deployments
+from perennia.store.sql.registered_models import check_page_size, listed
 from perennia.store.sql.registry_events import record_event
 from perennia.store.sql.registry_rows import read_model, read_version, version_state, versions_of
 from perennia.store.sql.upsert import upsert

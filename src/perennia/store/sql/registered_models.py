@@ -8,7 +8,6 @@ a change nor records one that did not happen.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -21,7 +20,7 @@ from perennia.store.limits import NAME_LENGTH
 from perennia.store.paging import decode_page_token, encode_page_token
 from perennia.store.registry_checks import check_model_name, check_tag, check_text
 from perennia.store.sql import schema as s
-from perennia.store.sql.deployments import deployment_of
+from perennia.store.sql.deployments import rename_model, serving_deployments
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.like import case_sensitive_like
 from perennia.store.sql.readers import readable_models
@@ -54,27 +53,6 @@ def check_page_size(max_results: Any) -> int:
     return max_results
 
 
-def serving_deployments(
-    conn: Connection, name: str, version: int | None = None
-) -> dict[str, list[str]]:
-    """Return {deployment: parts serving `version`} of model `name`, by deployment name.
-
-    The parts are its variants (live, idle or shadow) on that version and "previous" when a
-    rollback would bring it back. With `version` None every deployment of the model is listed.
-    """
-    d = s.deployments
-    rows = conn.execute(select(d).where(d.c.model_name == name).order_by(d.c.name)).all()
-    found: dict[str, list[str]] = {}
-    for row in rows:
-        deployment = deployment_of(row)
-        parts = [f"variant {v.name!r}" for v in deployment.variants if v.version == version]
-        if any(v.version == version for v in deployment.previous):
-            parts.append("previous")
-        if parts or version is None:
-            found[deployment.name] = parts
-    return found
-
-
 def listed(names: Sequence[str], template: str = "{!r}") -> str:
     """Return the first ten names formatted by `template`, joined by commas ("and 3 more")."""
     shown = ", ".join(template.format(n) for n in names[:_NAMES_SHOWN])
@@ -96,46 +74,6 @@ def _refuse_deployed_model(conn: Connection, name: str) -> None:
         raise Conflict(
             f"registered model {name!r} is still deployed by {listed(names)}; delete "
             f"the deployments first ({listed(names, 'perennia deploy delete {}')})"
-        )
-
-
-def _rename_deployments(conn: Connection, name: str, new_name: str, user: str | None) -> None:
-    """Move `name`'s deployments to `new_name`, each a new revision with its own event.
-
-    The revision goes up so a controller holding the old state loses its compare-and-set
-    (and re-reads) instead of writing the old model name back, and so replicas notice.
-    """
-    d = s.deployments
-    rows = conn.execute(select(d).where(d.c.model_name == name).order_by(d.c.name)).all()
-    for row in rows:
-        before = deployment_of(row)
-        after = replace(
-            before,
-            model_name=new_name,
-            revision=before.revision + 1,
-            last_updated_time=max(now_ms(), before.last_updated_time),
-        )
-        conn.execute(
-            update(d)
-            .where(d.c.name == after.name)
-            .values(
-                model_name=new_name,
-                revision=after.revision,
-                last_updated_time=after.last_updated_time,
-            )
-        )
-        action = "deploy_rename_model"
-        event_id = record_event(
-            conn,
-            user,
-            action,
-            new_name,
-            after.stable.version,
-            before.to_dict(),
-            {**after.to_dict(), "detail": {"renamed_from": name}},
-        )
-        conn.execute(
-            insert(s.deployment_events).values(event_id=event_id, name=after.name, action=action)
         )
 
 
@@ -258,7 +196,7 @@ class SqlRegisteredModelStore:
                 raise AlreadyExists(f"registered model {new_name!r} already exists") from None
             w = s.webhooks  # a webhook scoped to the model follows it to its new name
             conn.execute(update(w).where(w.c.model_name == name).values(model_name=new_name))
-            _rename_deployments(conn, name, new_name, username)
+            rename_model(conn, name, new_name, username)
             conn.execute(update(rm).where(rm.c.name == new_name).values(last_updated_time=now_ms()))
             model = read_model(conn, new_name)
             record_event(

@@ -7,7 +7,6 @@ exactly when its event does; `webhook_outbox.py` holds the claims senders make o
 from __future__ import annotations
 
 import json
-import re
 import secrets as secrets_module
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from sqlalchemy import Connection, Engine, delete, insert, or_, select
 from perennia.clock import now_ms
 from perennia.entities import Webhook, WebhookDelivery
 from perennia.errors import InvalidInput, NotFound
+from perennia.store.deployment_checks import ACTION
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 
@@ -54,10 +54,9 @@ ACTIONS = frozenset(
         "edit_card",
     }
 )
-# Deployments' events are `deploy_<action>` with any lowercase action word (deployment_checks
-# allows 41 characters), so they are subscribed to by name or all at once by this pattern.
+# Deployments' events are `deploy_<action>` with any action word deployment_checks allows, so
+# they are subscribed to by name or all at once by this pattern.
 DEPLOY_PATTERN = "deploy_*"
-_DEPLOY_ACTION = re.compile(r"^deploy_[a-z][a-z0-9_]{0,40}$")
 
 
 def check_url(url: object) -> str:
@@ -86,7 +85,9 @@ def check_url(url: object) -> str:
 def _known(event: object) -> bool:
     if not isinstance(event, str):
         return False
-    return event in ACTIONS or event == DEPLOY_PATTERN or bool(_DEPLOY_ACTION.match(event))
+    if event in ACTIONS or event == DEPLOY_PATTERN:
+        return True
+    return event.startswith("deploy_") and bool(ACTION.fullmatch(event.removeprefix("deploy_")))
 
 
 def check_events(events: object) -> list[str]:

@@ -181,6 +181,8 @@ def _bad_changes(d: Deployment) -> list[tuple[Deployment, type, str]]:
         (replace(d, state="winning"), InvalidInput, "state must be one of"),
         (replace(d, alias="latest"), InvalidInput, "reserved"),
         (replace(d, sticky_header="x user"), InvalidInput, "sticky_header"),
+        (replace(d, sticky_header="x-user\n"), InvalidInput, "sticky_header"),
+        (replace(d, variants=(Variant("stable\n", 1, 100.0),)), InvalidInput, "variant name"),
     ]
 
 
@@ -218,8 +220,9 @@ def test_unknown_models_deployments_and_model_changes_are_refused(store) -> None
         )
     with pytest.raises(InvalidInput, match="deployment name"):
         store.deployments.create(_deployment("team/fraud"))
-    with pytest.raises(InvalidInput, match="action"):
-        store.deployments.update(stored, expected_revision=1, action="Drop Table")
+    for action in ("Drop Table", "promote\n"):
+        with pytest.raises(InvalidInput, match="action"):
+            store.deployments.update(stored, expected_revision=1, action=action)
 
 
 def test_every_change_is_an_event_of_its_deployment_newest_first(store, recorded) -> None:
