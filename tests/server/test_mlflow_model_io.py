@@ -103,3 +103,21 @@ def test_dataset_summaries_name_each_dataset_and_context_of_an_experiment(client
     }
     empty = httpx.post(f"{url}/api/2.0/mlflow/experiments/search-datasets", json={})
     assert empty.status_code == 400
+
+
+@pytest.mark.parametrize("endpoint", ["log-metric", "log-batch"])
+def test_a_metric_naming_an_absent_model_is_refused_before_the_run_keeps_any(
+    client, endpoint
+) -> None:
+    mlflow_client, url, backing = client
+    run_id = mlflow_client.create_run(mlflow_client.create_experiment(endpoint)).info.run_id
+    point = {"key": "auc", "value": 0.5, "timestamp": 5, "step": 0}
+    absent = {**point, "key": "loss", "model_id": "m-" + "0" * 32}
+    body = (
+        {"run_id": run_id, **absent}
+        if endpoint == "log-metric"
+        else {"run_id": run_id, "metrics": [point, absent]}
+    )
+    answer = httpx.post(f"{url}/api/2.0/mlflow/runs/{endpoint}", json=body)
+    assert answer.status_code == 404, answer.text
+    assert backing.runs.get(run_id).data.metrics == {}

@@ -17,6 +17,9 @@ def api(live_server) -> httpx.Client:
         yield client
 
 
+SUMMARIES = "/api/v1/experiments/dataset-summaries"
+
+
 def _run(api: httpx.Client) -> str:
     eid = api.post("/api/v1/experiments", json={"name": "api"}).json()["experiment_id"]
     return api.post("/api/v1/runs", json={"experiment_id": eid}).json()["info"]["run_id"]
@@ -68,6 +71,29 @@ def test_health_and_openapi_document(api) -> None:
             "INVALID_PARAMETER_VALUE",
         ),
         ("GET", "/api/v1/nowhere", {}, 404, "ENDPOINT_NOT_FOUND"),
+        ("GET", SUMMARIES, {}, 400, "INVALID_PARAMETER_VALUE"),
+        ("GET", SUMMARIES, {"params": {"experiment_ids": "x"}}, 400, "INVALID_PARAMETER_VALUE"),
+        (
+            "GET",
+            SUMMARIES,
+            {"params": {"experiment_ids": "0", "max_results": 0}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "GET",
+            "/api/v1/experiments",
+            {"params": {"order_by": "-artifact_location"}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "GET",
+            "/api/v1/model-versions",
+            {"params": {"order_by": "source"}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
     ],
 )
 def test_bad_requests_get_a_json_error_never_a_crash(api, method, path, kwargs, status, code):

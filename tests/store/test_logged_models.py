@@ -146,7 +146,8 @@ def test_metrics_are_recorded_per_model_with_their_run_and_dataset(store, run) -
         model.model_id
     ]
     assert list(models.search([run.experiment_id], datasets=[("train", "other")])) == []
-    assert len(models.search([run.experiment_id])) == 2 and other.metrics == []
+    assert len(models.search([run.experiment_id])) == 2
+    assert models.get(other.model_id).metrics == []  # metrics stay with the model they name
     with pytest.raises(InvalidInput, match="metric key"):
         models.log_metrics(model.model_id, [LoggedModelMetric("", 1.0, 1)])
     with pytest.raises(InvalidInput):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import TYPE_CHECKING
 
 import typer
 
 from perennia.cli.output import console
 from perennia.config import Settings
 from perennia.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from perennia.store.base import ServerStore
 
 
 def is_loopback(host: str) -> bool:
@@ -20,6 +26,31 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _start_up(uri: str, settings: Settings, workers: int) -> tuple[ServerStore, FastAPI | None]:
+    """Return the opened store (schema created or migrated once, before any worker starts) and,
+    for one worker, the app serving it (None for several: each worker builds its own)."""
+    import gc
+
+    # Start-up allocates what lives as long as the server (modules, routes, tables): collecting
+    # meanwhile walks that heap again and again (a tenth of start-up), so the collector waits
+    # until the app is built and then leaves it frozen. No gc.collect() first: it would cost
+    # as much as it saves, for a few hundred start-up objects kept.
+    gc.disable()
+    try:
+        from perennia.store import open_store
+
+        store = open_store(uri)
+        if workers > 1:
+            return store, None
+        from perennia.server.app import create_app
+
+        app = create_app(store, settings)
+        gc.freeze()
+        return store, app
+    finally:
+        gc.enable()
 
 
 def server(
@@ -57,9 +88,7 @@ def server(
     uri = settings.resolved_tracking_uri()
     if uri.startswith(("http://", "https://")):
         raise InvalidInput(f"--backend-store-uri {uri!r} is a server; give a database URI")
-    from perennia.store import open_store
-
-    store = open_store(uri)  # creates or migrates the schema once, before any worker starts
+    store, app = _start_up(uri, settings, workers)
     import uvicorn
 
     console.print(
@@ -68,10 +97,8 @@ def server(
         f"authentication {'on' if settings.server_auth else 'off'}"
     )
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
-    if workers == 1:
-        from perennia.server.app import create_app
-
-        uvicorn.run(create_app(store, settings), **options)
+    if app is not None:
+        uvicorn.run(app, **options)
         return
     store.close()
     # Worker processes rebuild the app from the environment: the app holds no other state.

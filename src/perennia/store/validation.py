@@ -135,6 +135,13 @@ def validate_experiment_id(experiment_id: object) -> int:
     )
 
 
+def validate_experiment_ids(experiment_ids: object) -> list[int]:
+    """Return a non-empty list of experiment ids as ints (see `validate_experiment_id`)."""
+    if isinstance(experiment_ids, str | bytes) or not experiment_ids:
+        raise InvalidInput("experiment_ids must list at least one experiment id")
+    return [validate_experiment_id(e) for e in experiment_ids]
+
+
 # What experiments may be ordered by (ExperimentStore.search), as (field, descending) pairs.
 EXPERIMENT_ORDER_FIELDS = ("name", "experiment_id", "creation_time", "last_update_time")
 

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from perennia.entities import Metric, ModelLink, Role
+from perennia.entities import LoggedModelMetric, Metric, ModelLink, Role
 from perennia.errors import InvalidInput, NotFound
 from perennia.server.access import Caller, caller_of
 from perennia.server.mlflow_compat.arguments import (
@@ -68,18 +68,27 @@ def _dataset_of(item: dict[str, Any]) -> tuple[str, str | None]:
     return text(item, "dataset_name"), text(item, "dataset_digest", required=False)
 
 
-def record_model_metrics(
-    caller: Caller, store: ServerStore, run_id: str, entries: list[tuple[Metric, dict[str, Any]]]
-) -> None:
-    """Record on each named logged model the run's metric values that name it (`model_id`),
-    once the caller may edit that model."""
-    by_model: dict[str, list[Any]] = {}
-    for metric, body in entries:
+def model_metrics(
+    caller: Caller, run_id: str, metrics: list[Metric], bodies: list[dict[str, Any]]
+) -> dict[str, list[LoggedModelMetric]]:
+    """Return the run's metric values to record on each logged model they name (`model_id`).
+
+    Called before anything is written, so a model the caller may not edit (or that does not
+    exist) refuses the whole request instead of leaving the run's half of it stored.
+    """
+    by_model: dict[str, list[LoggedModelMetric]] = {}
+    for metric, body in zip(metrics, bodies, strict=True):
         model_id = text(body, "model_id", required=False)
         if model_id:
             by_model.setdefault(model_id, []).append(model_metric_from_json(body, metric, run_id))
-    for model_id, metrics in by_model.items():
+    for model_id in by_model:
         caller.logged_model(model_id, Role.EDITOR)
+    return by_model
+
+
+def record_model_metrics(store: ServerStore, by_model: dict[str, list[LoggedModelMetric]]) -> None:
+    """Record the metric values `model_metrics` gathered on their logged models."""
+    for model_id, metrics in by_model.items():
         store.logged_models.log_metrics(model_id, metrics)
 
 

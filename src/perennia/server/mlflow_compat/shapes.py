@@ -26,6 +26,7 @@ from perennia.entities import (
     to_dict,
 )
 from perennia.errors import InvalidInput
+from perennia.server.mlflow_compat.arguments import invalid, missing
 
 CONTEXT_TAG = "mlflow.data.context"
 
@@ -165,8 +166,6 @@ def metric_from_json(
 
     A batch entry must carry its timestamp (`default_timestamp` None), as MLflow requires.
     """
-    from perennia.server.mlflow_compat.arguments import invalid, missing
-
     key = body.get("key")
     if key is None:
         raise missing(f"{where}key")
@@ -215,8 +214,6 @@ def model_metric_json(model_id: str, metric: LoggedModelMetric) -> dict[str, Any
 
 
 def _int(value: Any, name: str) -> int:
-    from perennia.server.mlflow_compat.arguments import invalid
-
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise invalid(name, value)
     try:

@@ -26,7 +26,7 @@ from perennia.server.mlflow_compat.arguments import (
     text,
 )
 from perennia.server.mlflow_compat.experiment_search import search_experiments as find_experiments
-from perennia.server.mlflow_compat.logged_models import record_model_metrics
+from perennia.server.mlflow_compat.logged_models import model_metrics, record_model_metrics
 from perennia.server.mlflow_compat.lookups import is_run_id, run_of
 from perennia.server.mlflow_compat.shapes import (
     dataset_input_from_json,
@@ -317,8 +317,9 @@ def log_metric(
 ) -> JSONResponse:
     metric = metric_from_json(body, now_ms())
     run_id = run_of(caller, _run_id(body), Role.EDITOR)
+    by_model = model_metrics(caller, run_id, [metric], [body])
     store.metrics.log(run_id, MetricBatch.from_metrics([metric]))
-    record_model_metrics(caller, store, run_id, [(metric, body)])
+    record_model_metrics(store, by_model)
     return JSONResponse({})
 
 
@@ -381,6 +382,7 @@ def log_batch(
         )
     run_id = run_of(caller, _run_id(body), Role.EDITOR)
     parsed = [metric_from_json(m, None, f"metrics[{i}].") for i, m in enumerate(metrics)]
+    by_model = model_metrics(caller, run_id, parsed, metrics)
     batch = MetricBatch.from_metrics(parsed)
     store.log_batch(
         run_id,
@@ -388,7 +390,7 @@ def log_batch(
         [Param(k, v) for k, v in params.items()],
         [RunTag(k, v) for k, v in tags.items()],
     )
-    record_model_metrics(caller, store, run_id, list(zip(parsed, metrics, strict=True)))
+    record_model_metrics(store, by_model)
     return JSONResponse({})
 
 

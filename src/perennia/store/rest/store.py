@@ -48,6 +48,7 @@ from perennia.store.rest.registry import (
 from perennia.store.rest.webhooks import RestWebhookStore
 from perennia.store.validation import (
     EXPERIMENT_ORDER_FIELDS,
+    validate_experiment_ids,
     validate_key,
     validate_order,
     validate_run_id,
@@ -367,9 +368,8 @@ class RestInputStore:
         self, experiment_ids: Sequence[str], max_results: int = 1000
     ) -> list[DatasetSummary]:
         """Return the distinct (experiment, dataset, context) uses by the experiments' runs."""
-        if isinstance(experiment_ids, str) or not experiment_ids:
-            raise InvalidInput("experiment_ids must list at least one experiment id")
-        params = {"experiment_ids": [str(e) for e in experiment_ids], "max_results": max_results}
+        ids = [str(e) for e in validate_experiment_ids(experiment_ids)]
+        params = {"experiment_ids": ids, "max_results": max_results}
         found = self.http.request("GET", "/api/v1/experiments/dataset-summaries", params=params)
         return from_dict(list[DatasetSummary], found)
 

@@ -9,7 +9,6 @@ from sqlalchemy import Engine, select
 
 from perennia.clock import now_ms
 from perennia.entities import DatasetInput, DatasetSummary
-from perennia.errors import InvalidInput
 from perennia.store.checks import check_input
 from perennia.store.paging import check_max_results
 from perennia.store.sql import schema as s
@@ -17,7 +16,7 @@ from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.run_loader import load_inputs
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import insert_ignore
-from perennia.store.validation import validate_experiment_id
+from perennia.store.validation import validate_experiment_ids
 
 MAX_SUMMARIES = 1000  # MLflow's own cap on dataset summaries
 
@@ -79,9 +78,7 @@ class SqlInputStore:
     ) -> list[DatasetSummary]:
         """Return the distinct (experiment, dataset name, digest, context) uses by the
         experiments' runs, ordered by experiment, name, digest and context."""
-        if isinstance(experiment_ids, str) or not experiment_ids:
-            raise InvalidInput("experiment_ids must list at least one experiment id")
-        ids = sorted({validate_experiment_id(e) for e in experiment_ids})
+        ids = sorted(set(validate_experiment_ids(experiment_ids)))
         check_max_results(max_results, MAX_SUMMARIES)
         ri, runs = s.run_inputs, s.runs
         columns = (runs.c.experiment_id, ri.c.dataset_name, ri.c.dataset_digest, ri.c.context)

@@ -88,7 +88,7 @@ def with_metrics_on(datasets: Sequence[tuple[str, str | None]]) -> Any:
 
 
 def link_rows(conn: Connection, run_id: str, links: Sequence[ModelLink]) -> list[dict[str, Any]]:
-    """Return the `run_model_links` rows for `links`, once each names a live logged model."""
+    """Return the `run_model_links` rows for `links`, once each names an existing logged model."""
     rows = {}
     for link in links:
         if link.direction not in DIRECTIONS:

@@ -40,7 +40,11 @@ from perennia.store.sql.logged_model_io import (
 )
 from perennia.store.sql.runs import require_run
 from perennia.store.sql.upsert import insert_ignore, upsert
-from perennia.store.validation import validate_experiment_id, validate_name
+from perennia.store.validation import (
+    validate_experiment_id,
+    validate_experiment_ids,
+    validate_name,
+)
 
 MAX_SEARCH_RESULTS = 10_000
 _ID_LENGTH = 34  # "m-" and a uuid4 in hex, as MLflow spells model ids
@@ -156,9 +160,7 @@ class SqlLoggedModelStore:
         `name` and `source_run_id`, when given, keep only the models with that exact value;
         `datasets` ((name, digest or None) pairs) those with a metric on one of them.
         """
-        if isinstance(experiment_ids, str) or not experiment_ids:
-            raise InvalidInput("experiment_ids must list at least one experiment id")
-        ids = [validate_experiment_id(e) for e in experiment_ids]
+        ids = validate_experiment_ids(experiment_ids)
         check_max_results(max_results, MAX_SEARCH_RESULTS)
         offset = decode_page_token(page_token)
         lm = s.logged_models

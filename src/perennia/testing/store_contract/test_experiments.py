@@ -193,6 +193,7 @@ def test_search_pages_walk_every_experiment_exactly_once(store) -> None:
 
 
 def test_search_orders_by_the_fields_asked_then_by_id(store) -> None:
+    next_millisecond()  # after the Default experiment's creation time
     older = store.experiments.create("b-older")
     next_millisecond()
     newer = store.experiments.create("a-newer")

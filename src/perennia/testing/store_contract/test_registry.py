@@ -10,6 +10,7 @@ import pytest
 
 from perennia.entities import VersionState
 from perennia.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from perennia.testing.store_contract.helpers import next_millisecond
 
 RUN = "a" * 32
 DIGEST = "b" * 64
@@ -56,6 +57,7 @@ def test_version_search_orders_as_asked_and_filters_names_case_sensitively(store
         store.registry.create_registered_model(name)
     for name in ("alpha", "beta", "alpha", "Alpha-x"):
         store.versions.create_model_version(name, f"runs:/{RUN}/model")
+    next_millisecond()  # a tie with the last creation would put "Alpha-x" first (by name)
     store.versions.update_model_version("beta", 1, description="touched last")
 
     def found(**options):
