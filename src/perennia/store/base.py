@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.limits import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.protocols.access import AccessStore, UserStore
+from perennia.store.protocols.datasets import DatasetStore
 from perennia.store.protocols.deployments import DeploymentStore
 from perennia.store.protocols.experiments import ExperimentStore
 from perennia.store.protocols.governance import ApprovalStore, ModelCardStore, ModelRoleStore
@@ -41,6 +42,7 @@ __all__ = [
     "ApprovalStore",
     "ArtifactIndex",
     "AuditLog",
+    "DatasetStore",
     "DeploymentStore",
     "ExperimentStore",
     "IdempotencyStore",
@@ -93,6 +95,8 @@ class Store(Protocol):
     webhooks: WebhookStore
     # Serving.
     deployments: DeploymentStore
+    # Data.
+    datasets: DatasetStore
 
     def log_batch(
         self,
