@@ -199,8 +199,8 @@ def _log_dataset(X: Any, y: Any) -> None:
     import numpy as np
     import pandas as pd
 
-    from perennia.data.dataset import from_any, from_numpy
     from perennia.tracking import fluent
+    from perennia.tracking.dataset_descriptors import from_any, from_numpy
 
     if isinstance(X, pd.DataFrame) and y is not None:
         target = getattr(y, "name", None) or "target"
