@@ -18,6 +18,14 @@ class _State:
 state = _State()
 
 
+def use_tracking_uri() -> None:
+    """Point the SDK (registry, datasets, models:/ URIs) at `--tracking-uri` when it was given."""
+    if state.tracking_uri:
+        from perennia.tracking.fluent import set_tracking_uri
+
+        set_tracking_uri(state.tracking_uri)
+
+
 def client() -> Client:
     """Return a Client for `--tracking-uri` (default: the environment's or the embedded store)."""
     return Client(tracking_uri=state.tracking_uri)

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from perennia.cli.common import state
+from perennia.cli.common import use_tracking_uri
 from perennia.cli.output import console, fmt_time, key_values, table
 from perennia.errors import InvalidInput
 
@@ -27,10 +27,8 @@ _STATE_STYLES = {
 
 def _sdk():
     from perennia.registry import deployments
-    from perennia.tracking.fluent import set_tracking_uri
 
-    if state.tracking_uri:
-        set_tracking_uri(state.tracking_uri)
+    use_tracking_uri()
     return deployments
 
 

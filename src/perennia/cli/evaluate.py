@@ -52,12 +52,10 @@ def load_model(spec: str, trust: list[str] | None) -> Any:
     if spec.startswith("column:"):
         return spec.removeprefix("column:")
     if spec.startswith(("models:/", "runs:/")):
-        from perennia.cli.common import state
+        from perennia.cli.common import use_tracking_uri
         from perennia.models import load
-        from perennia.tracking.fluent import set_tracking_uri
 
-        if state.tracking_uri:  # the package loads from the store --tracking-uri names
-            set_tracking_uri(state.tracking_uri)
+        use_tracking_uri()
         return load(spec, trusted_types=list(trust or []))
     path = Path(spec)
     if not path.is_file():

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from perennia.cli.common import state
+from perennia.cli.common import use_tracking_uri
 from perennia.cli.output import console, fmt_time, key_values, table
 
 app = typer.Typer(
@@ -18,10 +18,8 @@ app.add_typer(alias_app, name="alias")
 
 def _registry():
     from perennia import registry
-    from perennia.tracking.fluent import set_tracking_uri
 
-    if state.tracking_uri:
-        set_tracking_uri(state.tracking_uri)
+    use_tracking_uri()
     return registry
 
 

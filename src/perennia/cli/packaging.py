@@ -35,12 +35,10 @@ def build_docker(
     ),
 ) -> None:
     """Write a Docker build context (Dockerfile, pinned requirements, the verified package)."""
-    from perennia.cli.common import state
+    from perennia.cli.common import use_tracking_uri
     from perennia.serving.containers import build_docker_context, describe
-    from perennia.tracking.fluent import set_tracking_uri
 
-    if state.tracking_uri:  # models:/ and runs:/ resolve against the store --tracking-uri names
-        set_tracking_uri(state.tracking_uri)
+    use_tracking_uri()
     with console.status("Writing the build context (building perennia's wheel)..."):
         context = build_docker_context(
             model_uri,

@@ -52,12 +52,10 @@ def predict(
         TimeElapsedColumn,
     )
 
-    from perennia.cli.common import state
+    from perennia.cli.common import use_tracking_uri
     from perennia.models.batch import predict_file
-    from perennia.tracking.fluent import set_tracking_uri
 
-    if state.tracking_uri:  # models:/ and runs:/ resolve against the store --tracking-uri names
-        set_tracking_uri(state.tracking_uri)
+    use_tracking_uri()
     with Progress(
         TextColumn("[bold]scoring[/]"),
         BarColumn(),

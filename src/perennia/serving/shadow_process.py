@@ -140,6 +140,12 @@ def child_main(spec: ShadowSpec, queue: Any) -> None:
     from perennia.serving.loader import load_version
     from perennia.serving.served_model import ServedModel
 
+    # Lowest claim on the CPU: when the cores are busy the scheduler serves the primary first
+    # and the shadow catches up in idle time (a backlog beyond the pipe is skipped and counted).
+    try:
+        os.nice(19)
+    except OSError:  # a platform or sandbox that refuses: the shadow runs at normal priority
+        logger.debug("could not lower the shadow process's priority")
     loaded = load_version(spec.model_name, spec.version, spec.options)
     log = PredictionLogWriter(spec.log_location) if spec.log_location else None
     served = ServedModel(
