@@ -14,6 +14,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from perennia.errors import InvalidInput
+
+
+def _flag(value: Any, name: str) -> bool:
+    """Return a JSON boolean as bool; a string such as "false" is refused, not read as True."""
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false, got {value!r}")
+    return value
+
 
 class Strategy(StrEnum):
     """How a deployment's variants change over time."""
@@ -46,12 +55,7 @@ class Variant:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the variant as plain JSON-ready values."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "weight": self.weight,
-            "shadow": self.shadow,
-        }
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Variant:
@@ -60,7 +64,7 @@ class Variant:
             str(data["name"]),
             int(data["version"]),
             float(data.get("weight", 0.0)),
-            bool(data.get("shadow", False)),
+            _flag(data.get("shadow", False), "shadow"),
         )
 
 
@@ -85,17 +89,7 @@ class CanaryPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the policy as plain JSON-ready values."""
-        return {
-            "steps": list(self.steps),
-            "min_requests": self.min_requests,
-            "max_error_rate": self.max_error_rate,
-            "max_p99_latency_ratio": self.max_p99_latency_ratio,
-            "max_p99_latency_ms": self.max_p99_latency_ms,
-            "max_prediction_psi": self.max_prediction_psi,
-            "min_metric": dict(self.min_metric),
-            "max_metric_drop": self.max_metric_drop,
-            "on_no_data": self.on_no_data,
-        }
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CanaryPolicy:
@@ -119,19 +113,14 @@ class BatchingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as plain JSON-ready values."""
-        return {
-            "enabled": self.enabled,
-            "max_batch_size": self.max_batch_size,
-            "max_wait_ms": self.max_wait_ms,
-            "deadline_ms": self.deadline_ms,
-        }
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BatchingConfig:
         """Return the settings `to_dict` wrote (missing keys take their defaults)."""
         deadline = data.get("deadline_ms")
         return cls(
-            bool(data.get("enabled", True)),
+            _flag(data.get("enabled", True), "batching.enabled"),
             int(data.get("max_batch_size", 64)),
             float(data.get("max_wait_ms", 5.0)),
             None if deadline is None else float(deadline),
@@ -188,25 +177,7 @@ class Deployment:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the deployment as plain JSON-ready values (the REST and event shape)."""
-        return {
-            "name": self.name,
-            "model_name": self.model_name,
-            "strategy": self.strategy,
-            "variants": [v.to_dict() for v in self.variants],
-            "revision": self.revision,
-            "state": self.state,
-            "alias": self.alias,
-            "policy": None if self.policy is None else self.policy.to_dict(),
-            "batching": self.batching.to_dict(),
-            "sticky_header": self.sticky_header,
-            "step": self.step,
-            "step_started": self.step_started,
-            "previous": [v.to_dict() for v in self.previous],
-            "description": self.description,
-            "created_by": self.created_by,
-            "creation_time": self.creation_time,
-            "last_updated_time": self.last_updated_time,
-        }
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Deployment:
@@ -231,3 +202,6 @@ class Deployment:
             creation_time=int(data.get("creation_time", 0)),
             last_updated_time=int(data.get("last_updated_time", 0)),
         )
+
+
+from perennia.entities import to_dict  # noqa: E402 - the generic shape, defined before this module loads
