@@ -248,3 +248,47 @@ def test_db_upgrade_command_refuses_a_non_database_uri() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error:") and "not a database URI" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+DATASET_TABLES = {
+    "dataset_names",
+    "dataset_versions",
+    "dataset_parents",
+    "dataset_tags",
+    "dataset_aliases",
+    "dataset_events",
+}
+
+
+def test_revision_0008_adds_the_dataset_tables_to_a_0007_database(empty_uri) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
+    from perennia.entities import DatasetVersion
+
+    SqlStore(empty_uri).close()
+    engine = create_engine(empty_uri)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007")
+    assert not DATASET_TABLES & set(inspect(engine).get_table_names())
+    engine.dispose()
+    store = SqlStore(empty_uri)  # upgrades 0007 -> head
+    try:
+        assert set(inspect(store.engine).get_table_names()) >= DATASET_TABLES
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
+            # Migrated, not created from the models: the two must agree table by table.
+            assert compare_metadata(context, schema.metadata) == []
+        draft = DatasetVersion("migrated", 0, "a" * 64, "file:///b", "table", parents=[])
+        assert store.datasets.create_version(draft).version == 1
+        assert store.datasets.create_version(draft).version == 2
+    finally:
+        store.close()
+    assert _versions(empty_uri) == [HEAD_REVISION]

@@ -99,10 +99,17 @@ def test_the_sql_store_is_a_server_store_and_the_rest_store_is_a_store(stores) -
     assert isinstance(stores["rest"], Store) and not isinstance(stores["rest"], ServerStore)
 
 
+# Parts allowed past the usual twelve methods, each with its count so it cannot grow unseen.
+# `datasets` was specified with thirteen; splitting its lineage reads (derived_from, readers)
+# into a part of their own would bring it back under the limit.
+LARGER_PARTS = {"datasets": 13}
+
+
 def test_every_part_is_a_small_protocol() -> None:
     for name, protocol in {**STORE_PARTS, **SERVER_PARTS}.items():
         assert getattr(protocol, "_is_protocol", False), f"{name}: {protocol!r} is no Protocol"
-        assert 1 <= len(protocol_methods(protocol)) <= 12, f"{name} has too many methods"
+        most = LARGER_PARTS.get(name, 12)
+        assert 1 <= len(protocol_methods(protocol)) <= most, f"{name} has too many methods"
 
 
 def test_a_parameter_added_to_one_backend_only_is_caught() -> None:

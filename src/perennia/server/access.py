@@ -156,6 +156,22 @@ class Caller:
         self.model(found.name, need)
         return found
 
+    # -- datasets --------------------------------------------------------------------------
+
+    def dataset(self, name: str, need: Role) -> str:
+        """Return the dataset's name once the caller may act on it with `need`.
+
+        Datasets have no per-name roles yet, so the rule is server-wide: reading (`VIEWER`)
+        needs only a signed-in user, whatever their role; writing (registering a version,
+        tagging, aliasing, setting a contract: `EDITOR`) needs the server's default role
+        (`PERENNIA_AUTH_DEFAULT_ROLE`) to be editor or above, as a write to an experiment or
+        model holding no role of the caller's does; administrators may do everything.
+        """
+        if not self.is_admin and need.rank > Role.VIEWER.rank:
+            self._require(self.default_role, need, "on datasets (the server's default role)")
+        self._decide(name if isinstance(name, str) else None)
+        return name
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _experiment_role(self, experiment_id: str) -> Role | None:

@@ -22,6 +22,7 @@ from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.mlflow_compat import ui_calls as mlflow_ui_calls
 from perennia.server.routes import (
     blobs,
+    datasets,
     deployments,
     experiments,
     governance,
@@ -44,6 +45,7 @@ ROUTERS = tuple(
         governance,
         webhooks,
         deployments,
+        datasets,
         mlflow_tracking,
         mlflow_artifacts,
         mlflow_registry,

@@ -162,3 +162,212 @@ def validate_order(order_by: object, fields: Sequence[str]) -> list[tuple[str, b
             f"{', '.join(fields)}; got {order_by!r:.80}"
         )
     return [(field, descending) for field, descending in order_by]
+
+
+# -- dataset versions (checked alike by the SQL store, the REST client and the SDK) -------------
+
+# A dataset name is stricter than a model name: it is written `name@version` and becomes a URL
+# path segment and a folder name, so letters, digits and `_ . -` only, starting with a letter
+# or digit (never '.' or '..').
+_DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}")
+_DATASET_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,255}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_DATASET_VERSION = 2**31 - 1  # INTEGER columns on PostgreSQL
+MAX_DATASET_PARENTS = 1_000
+MAX_DATASET_TAGS = 1_000
+# JSON bounds, in characters of compact JSON: a schema or contract covers every column of a wide
+# table; a source or derivation says where data came from, never the data itself.
+MAX_DATASET_SCHEMA_CHARS = 4_000_000
+MAX_DATASET_CONTRACT_CHARS = 4_000_000
+MAX_DATASET_JSON_CHARS = 65_536
+MAX_DATASET_TEXT = 65_536
+MAX_STORAGE_URI = 4_000
+
+
+def validate_dataset_name(name: object) -> str:
+    """Return `name` if it is a valid dataset name, else raise InvalidInput."""
+    if not isinstance(name, str) or not _DATASET_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"dataset name must be 1-{NAME_LENGTH} letters, digits, '_', '.' or '-' starting "
+            f"with a letter or digit (e.g. 'churn-train'), got {name!r:.80}"
+        )
+    return name
+
+
+def validate_dataset_version(version: object, what: str = "dataset version") -> int:
+    """Return a version number (1 to 2**31-1) from an int or ASCII digits, else raise."""
+    if isinstance(version, str) and version.isascii() and version.isdigit() and len(version) < 12:
+        version = int(version)
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 1 <= version <= MAX_DATASET_VERSION
+    ):
+        raise InvalidInput(
+            f"{what} must be an integer from 1 to {MAX_DATASET_VERSION}, got {version!r:.40}"
+        )
+    return version
+
+
+def validate_dataset_alias(alias: object) -> str:
+    """Return a valid dataset alias (not `latest`, not a number), else raise InvalidInput."""
+    if isinstance(alias, str) and (alias.isdigit() or alias.lower() == "latest"):
+        raise InvalidInput(
+            f"alias {alias!r:.40} is reserved: numbers name versions and 'latest' always means "
+            "the newest; pick a word such as 'production'"
+        )
+    if not isinstance(alias, str) or not _DATASET_ALIAS.fullmatch(alias):
+        raise InvalidInput(
+            f"alias {alias!r:.80} must start with a letter or _ and hold only letters, digits, _ "
+            "and - (up to 256), e.g. 'production'"
+        )
+    return alias
+
+
+def validate_dataset_ref(ref: object) -> int | str:
+    """Return `ref` as a version number, 'latest' or an alias, else raise InvalidInput."""
+    if isinstance(ref, str) and ref == "latest":
+        return ref
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return validate_dataset_version(ref)
+    if isinstance(ref, str) and _DATASET_ALIAS.fullmatch(ref):
+        return ref
+    raise InvalidInput(
+        f"dataset reference must be a version number, 'latest' or an alias, got {ref!r:.80}"
+    )
+
+
+def parse_dataset_parent(parent: object) -> tuple[str, int]:
+    """Return (name, version) of a parent written "name@version", else raise InvalidInput."""
+    if not isinstance(parent, str) or parent.count("@") != 1:
+        raise InvalidInput(f"parent must be written 'name@version', got {parent!r:.80}")
+    name, version = parent.split("@")
+    return validate_dataset_name(name), validate_dataset_version(version, f"parent {parent!r}")
+
+
+def validate_dataset_tag(key: object, value: object) -> tuple[str, str]:
+    """Return a valid dataset tag (key as for run tags, text value), else raise InvalidInput."""
+    key = validate_key(key, "tag key")
+    if not isinstance(value, str):
+        raise InvalidInput(f"tag {key!r} value must be text, got {type(value).__name__}")
+    return key, validate_tag_value(key, value)
+
+
+def validate_dataset_json(value: object, what: str, limit: int, kind: type) -> object:
+    """Return `value` if it is plain JSON of type `kind` within `limit` characters, else raise.
+
+    Plain means what reads back equal: text keys only, finite numbers, lists not tuples.
+    """
+    import json
+
+    if not isinstance(value, kind):
+        raise InvalidInput(f"{what} must be a JSON {kind.__name__}, got {type(value).__name__}")
+    try:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        same = json.loads(text) == value
+    except (TypeError, ValueError, RecursionError) as error:
+        raise InvalidInput(f"{what} must hold plain, finite JSON values: {error}"[:300]) from None
+    if not same:
+        raise InvalidInput(
+            f"{what} must hold plain JSON (text keys, lists and objects), so it reads back equal"
+        )
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text):,} characters of JSON; the limit is {limit:,}")
+    return value
+
+
+def validate_dataset_text(value: object, what: str, limit: int) -> str:
+    """Return `value` if it is text without NUL of at most `limit` characters, else raise."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value):,} characters; the limit is {limit:,}")
+    _reject_nul(what, value)
+    return value
+
+
+def _count(value: object, what: str, *, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise InvalidInput(f"{what} must be an integer from 0 to {INT64_MAX}, got {value!r:.40}")
+    return value
+
+
+def validate_dataset_draft(draft: object) -> object:
+    """Return the draft DatasetVersion with every stored field checked, else raise InvalidInput.
+
+    `version`, `aliases`, `created_at` and `created_by` are the store's to set and not checked.
+    """
+    from dataclasses import replace
+
+    from perennia.entities.datasets import DATASET_KINDS, DatasetVersion
+
+    if not isinstance(draft, DatasetVersion):
+        raise InvalidInput(f"expected a DatasetVersion draft, got {type(draft).__name__}")
+    d = draft
+    if not isinstance(d.digest, str) or not _SHA256.fullmatch(d.digest):
+        raise InvalidInput(f"digest must be 64 lowercase hex characters, got {d.digest!r:.80}")
+    if d.kind not in DATASET_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(DATASET_KINDS)}, got {d.kind!r:.40}")
+    storage_uri = validate_dataset_text(d.storage_uri, "storage_uri", MAX_STORAGE_URI)
+    if not storage_uri:
+        raise InvalidInput("storage_uri must name the blob store holding the snapshot")
+    return replace(
+        d,
+        name=validate_dataset_name(d.name),
+        storage_uri=storage_uri,
+        row_count=_count(d.row_count, "row_count", optional=True),
+        file_count=_count(d.file_count, "file_count"),
+        size_bytes=_count(d.size_bytes, "size_bytes"),
+        new_bytes=_count(d.new_bytes, "new_bytes"),
+        schema=_schema(d.schema),
+        source=validate_dataset_json(d.source, "source", MAX_DATASET_JSON_CHARS, dict),
+        derivation=validate_dataset_json(d.derivation, "derivation", MAX_DATASET_JSON_CHARS, dict),
+        parents=_parents(d.parents),
+        description=validate_dataset_text(d.description, "description", MAX_DATASET_TEXT),
+        tags=validate_dataset_tags(d.tags),
+        contract=None if d.contract is None else validate_dataset_contract(d.contract),
+    )
+
+
+def _schema(schema: object) -> list:
+    checked = validate_dataset_json(schema, "schema", MAX_DATASET_SCHEMA_CHARS, list)
+    if not all(isinstance(column, dict) for column in checked):
+        raise InvalidInput('schema must list one JSON object per column, {"name", "type"}')
+    return list(checked)
+
+
+def _parents(parents: object) -> list[str]:
+    if isinstance(parents, str | bytes | dict) or not isinstance(parents, list | tuple):
+        raise InvalidInput(f"parents must be a list of 'name@version', got {parents!r:.80}")
+    if len(parents) > MAX_DATASET_PARENTS:
+        raise InvalidInput(f"parents lists {len(parents)}; at most {MAX_DATASET_PARENTS}")
+    seen: set[tuple[str, int]] = set()
+    for parent in parents:
+        pair = parse_dataset_parent(parent)
+        if pair in seen:
+            raise InvalidInput(f"parents lists {pair[0]}@{pair[1]} twice")
+        seen.add(pair)
+    return [f"{name}@{version}" for name, version in map(parse_dataset_parent, parents)]
+
+
+def validate_dataset_tags(tags: object) -> dict[str, str]:
+    """Return a valid tag mapping (at most 1,000 tags), else raise InvalidInput."""
+    if not isinstance(tags, dict):
+        raise InvalidInput(f"tags must map keys to text values, got {type(tags).__name__}")
+    if len(tags) > MAX_DATASET_TAGS:
+        raise InvalidInput(f"tags holds {len(tags)}; at most {MAX_DATASET_TAGS}")
+    return dict(validate_dataset_tag(k, v) for k, v in tags.items())
+
+
+def validate_dataset_contract(contract: object) -> dict:
+    """Return a validation contract (a plain JSON object up to 4,000,000 characters), or raise."""
+    return validate_dataset_json(contract, "contract", MAX_DATASET_CONTRACT_CHARS, dict)
+
+
+def validate_event_limit(limit: object, most: int = 100_000) -> int:
+    """Return an event limit from 1 to `most`, else raise InvalidInput."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most:
+        raise InvalidInput(f"limit must be an integer from 1 to {most:,}, got {limit!r:.40}")
+    return limit

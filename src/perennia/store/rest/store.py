@@ -37,6 +37,7 @@ from perennia.store.limits import (
     MAX_SEARCH_RESULTS,
 )
 from perennia.store.paging import check_max_results
+from perennia.store.rest.datasets import RestDatasetStore
 from perennia.store.rest.deployments import RestDeploymentStore
 from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
 from perennia.store.rest.http import HttpSession
@@ -427,6 +428,7 @@ class RestStore:
         self.model_roles = RestModelRoles(self.http)
         self.webhooks = RestWebhookStore(self.http)
         self.deployments = RestDeploymentStore(self.http)
+        self.datasets = RestDatasetStore(self.http)
 
     def log_batch(
         self,

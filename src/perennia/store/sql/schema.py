@@ -440,7 +440,16 @@ blob_uploads = Table(
     Index("ix_blob_uploads_time", "upload_time"),
 )
 
-# Deployments (0007); MLflow 3's logged models, their params, tags and metrics, and runs' links.
+# Deployments (0007); dataset versions (0008); MLflow 3's logged models, their params, tags and
+# metrics, and runs' links.
+from perennia.store.sql.schema_datasets import (  # noqa: E402, F401
+    dataset_aliases,
+    dataset_events,
+    dataset_names,
+    dataset_parents,
+    dataset_tags,
+    dataset_versions,
+)
 from perennia.store.sql.schema_deployments import (  # noqa: E402, F401
     deployment_events,
     deployments,

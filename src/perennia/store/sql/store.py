@@ -12,6 +12,7 @@ from perennia.store.sql.aliases import SqlAliasStore
 from perennia.store.sql.approvals import SqlApprovalStore
 from perennia.store.sql.artifacts import SqlArtifactIndex
 from perennia.store.sql.audit import SqlAuditLog
+from perennia.store.sql.datasets import SqlDatasetStore
 from perennia.store.sql.deployments import SqlDeploymentStore
 from perennia.store.sql.engine import make_sql_engine, write_transaction
 from perennia.store.sql.experiments import SqlExperimentStore
@@ -56,6 +57,7 @@ class SqlStore:
         self.cards = SqlModelCardStore(self.engine)
         self.webhooks = SqlWebhookStore(self.engine)
         self.deployments = SqlDeploymentStore(self.engine)
+        self.datasets = SqlDatasetStore(self.engine)
         # The server's own parts.
         self.users = SqlUserStore(self.engine)
         self.access = SqlAccessStore(self.engine)

@@ -14,4 +14,5 @@ MODULES = (
     "test_model_cards",
     "test_deployments",
     "test_registry_deployments",
+    "test_datasets",
 )
