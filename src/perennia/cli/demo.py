@@ -83,6 +83,13 @@ def demo(
     if summary.comparison_path is not None:
         verdict = "[green]passed[/green]" if summary.comparison_passed else "[red]failed[/red]"
         console.print(f"comparison: [bold]{summary.comparison_path}[/bold] (gates {verdict})")
+    if summary.data is not None:
+        data = summary.data
+        verdict = "[green]passed[/green]" if data.validation_passed else "[red]failed[/red]"
+        console.print(
+            f"data:       [bold]{data.raw}[/bold] split into {data.train} and {data.test}; "
+            f"contract of {data.contract_expectations} expectations {verdict}"
+        )
     if summary.registered is not None:
         name, version, graph = summary.registered
         console.print(f"registered: [bold]{name}[/bold] version {version}")
@@ -94,7 +101,10 @@ def demo(
                 + (f" ({reviews})" if reviews else "")
             )
         run = graph["run"] or {}
-        sources = ", ".join(f"{d['name']} ({d['digest'][:12]})" for d in graph["datasets"])
+        sources = ", ".join(
+            d["version"]["ref"] if "version" in d else f"{d['name']} ({d['digest'][:12]})"
+            for d in graph["datasets"]
+        )
         aliases = " ".join(f"@{a}" for a in graph["aliases"]) or "(no alias yet)"
         console.print(
             f"lineage:    {sources} → run {str(run.get('run_id', ''))[:8]} → "

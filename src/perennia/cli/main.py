@@ -10,6 +10,8 @@ from perennia._version import __version__
 from perennia.cli import (
     access,
     artifacts,
+    data,
+    data_more,  # noqa: F401 - adds lineage, split, infer-contract and validate to `data`
     db,
     deploy,
     evaluate,
@@ -42,6 +44,7 @@ app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(models.app, name="models")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(data.app, name="data")
 app.command("gc")(gc)
 app.command("info")(info)
 app.command("demo")(demo)

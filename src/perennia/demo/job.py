@@ -88,6 +88,7 @@ class DemoSummary:
     card_path: Path | None = None
     primary_metric: str = PRIMARY_METRIC
     deployment: Any = None  # perennia.demo.deployment_summary.DeploymentSummary, when deployed
+    data: Any = None  # perennia.demo.data_versions.DemoData: the registered versions
 
 
 def _candidates(seed: int) -> dict[str, Any]:
@@ -199,8 +200,9 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
     started = time.perf_counter()
     with perennia.start_run(run_name=name, nested=True, tags={"model_family": name}) as run:
         perennia.log_params(_simple_params(model))
-        perennia.log_input(data["train_ds"], context="training")
-        perennia.log_input(data["test_ds"], context="evaluation")
+        # Recorded as reads of the registered versions: the lineage from data to model.
+        perennia.data.load(data["versions"].train, context="training")
+        perennia.data.load(data["versions"].test, context="evaluation")
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
         for fold, (fit_idx, val_idx) in enumerate(folds.split(X_train, y_train)):
             fold_model = clone(model).fit(X_train.iloc[fit_idx], y_train.iloc[fit_idx])
@@ -237,47 +239,21 @@ def _train_one(name: str, model: Any, data: dict[str, Any], seed: int) -> ModelR
 
 
 def _load_data(seed: int) -> dict[str, Any]:
-    import numpy as np
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.model_selection import train_test_split
+    """Register the data as versions (on the active run), then read the split back."""
+    from perennia.demo.data_versions import register_demo_data
 
-    frame = load_breast_cancer(as_frame=True).frame
-    features = [c for c in frame.columns if c != "target"]
-    frame["clinic"] = _synthetic_clinic(frame["target"].to_numpy(), np.random.default_rng(seed))
-    train, test = train_test_split(
-        frame, test_size=0.25, stratify=frame["target"], random_state=seed
-    )
+    versions = register_demo_data(seed)
+    train = perennia.data.load(versions.train, context=None)
+    test = perennia.data.load(versions.test, context=None)
+    features = [c for c in train.columns if c not in ("target", "clinic")]
     return {
+        "versions": versions,
         "X_train": train[features],
         "y_train": train["target"],
         "X_test": test[features],
         "y_test": test["target"],
         "test_frame": test,
-        "train_ds": perennia.data.from_pandas(
-            train,
-            name="breast_cancer_train",
-            targets="target",
-            source="sklearn.datasets.load_breast_cancer",
-        ),
-        "test_ds": perennia.data.from_pandas(
-            test,
-            name="breast_cancer_test",
-            targets="target",
-            source="sklearn.datasets.load_breast_cancer",
-        ),
     }
-
-
-def _synthetic_clinic(target: Any, rng: Any) -> Any:
-    """Return a synthetic sensitive attribute: clinic A, B or C, skewed by diagnosis."""
-    import numpy as np
-
-    # Benign cases (target 1) lean towards clinic A, malignant ones towards C, so the groups'
-    # selection rates differ the way a real referral pattern could make them differ.
-    benign = np.array(["A", "A", "A", "B", "B", "C"])
-    malignant = np.array(["A", "B", "B", "C", "C", "C"])
-    draw = rng.integers(0, 6, size=target.size)
-    return np.where(target == 1, benign[draw], malignant[draw])
 
 
 def _write_reports(results: list[ModelResult], data: dict[str, Any]) -> tuple[Path, Path, bool]:
@@ -388,10 +364,10 @@ def run_demo(
     unknown = [m for m in chosen if m not in candidates]
     if unknown:
         raise InvalidInput(f"unknown demo model(s) {unknown}; choose from {sorted(candidates)}")
-    data = _load_data(seed)
     experiment_id = perennia.set_experiment(experiment).experiment_id
     results = []
     with perennia.start_run(run_name="model-selection", tags={"job": "demo"}) as parent:
+        data = _load_data(seed)
         perennia.log_params(
             {"dataset": "breast_cancer", "seed": seed, "candidates": ",".join(chosen)}
         )
@@ -422,4 +398,5 @@ def run_demo(
         comparison_path=comparison,
         comparison_passed=passed,
         deployment=deployment,
+        data=data["versions"],
     )

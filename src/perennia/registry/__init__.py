@@ -235,4 +235,27 @@ def lineage(name: str, version: int | str) -> dict[str, Any]:
 
     found = get_model_version(name, version)
     run = Client().get_run(found.run_id) if found.run_id else None
-    return lineage_graph(found, run, _store().approvals.list_requests(name, limit=10_000))
+    graph = lineage_graph(found, run, _store().approvals.list_requests(name, limit=10_000))
+    if run is not None:
+        _add_data_versions(graph["datasets"], run)
+    return graph
+
+
+def _add_data_versions(entries: list[dict[str, Any]], run: Any) -> None:
+    """Extend each dataset entry read as a registered version with that version's own source
+    and the versions it derives from, so lineage reaches back past the run to the data."""
+    from perennia.data.lineage import ancestry
+    from perennia.data.session import resolve
+    from perennia.data.versions import SOURCE_TYPE
+
+    store = _store()
+    for entry, item in zip(entries, run.inputs.dataset_inputs, strict=True):
+        if item.dataset.source_type != SOURCE_TYPE:
+            continue
+        try:
+            version = resolve(item.dataset.source, store)
+        except NotFound:
+            entry["version"] = {"ref": item.dataset.source, "missing": True}
+            continue
+        entry["version"] = {"ref": version.ref, "source": version.source}
+        entry["ancestry"] = ancestry(version, store)

@@ -239,9 +239,14 @@ def _data(card: ModelCard) -> Section:
     if not card.datasets:
         body = '<p class="muted">The source run recorded no dataset inputs.</p>'
         return Section("data", "Training and evaluation data", body)
+    from perennia.data.versions import SOURCE_TYPE
+
     rows = [
         (
-            fmt.text(i.dataset.name),
+            # A registered version shows as name@version, the reference that loads it again.
+            f"<strong>{fmt.text(i.dataset.source)}</strong>"
+            if i.dataset.source_type == SOURCE_TYPE
+            else fmt.text(i.dataset.name),
             fmt.text(i.context or fmt.DASH),
             short_digest(i.dataset.digest),
             f'<td class="num">{fmt.count(i.dataset.row_count)}</td>',
