@@ -61,6 +61,30 @@ for _ in range(20):
 runtime.close()
 """
 
+_PAYMENTS = """
+import numpy as np, pandas as pd
+rng = np.random.default_rng(0)
+n = 2000
+train_df = pd.DataFrame({"id": np.arange(n), "age": rng.integers(18, 90, n),
+                         "amount": rng.gamma(2.0, 50.0, n), "country": rng.choice(["FR", "DE"], n),
+                         "label": rng.integers(0, 2, n)})
+newer = train_df.assign(id=train_df["id"] + n).head(20)
+pd.concat([train_df, newer], ignore_index=True).to_parquet("payments.parquet", index=False)
+"""
+
+_EVENTS_AND_FEATURES = """
+import perennia
+perennia.data.register("payments", train_df)
+perennia.data.register("payments", train_df.head(1500))
+events = pd.DataFrame({"customer_id": rng.integers(0, 50, 500),
+                       "event_timestamp": pd.Timestamp("2026-01-01")
+                       + pd.to_timedelta(rng.integers(0, 86_400, 500), unit="s")})
+features = pd.DataFrame({"customer_id": rng.integers(0, 50, 5000),
+                         "ts": pd.Timestamp("2026-01-01")
+                         + pd.to_timedelta(rng.integers(0, 86_400, 5000), unit="s"),
+                         "spend_7d": rng.gamma(2.0, 30.0, 5000)})
+"""
+
 PRELUDES = {
     "Tracking in your own code": _BREAST_CANCER
     + """
@@ -93,6 +117,8 @@ for _ in range(2):
                            registered_model_name="fraud")
 """,
     "The prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
+    "Data: versions and contracts": _PAYMENTS,
+    "Preparing data: splits and point-in-time joins": _PAYMENTS + _EVENTS_AND_FEATURES,
 }
 
 EPILOGUES = {
@@ -117,6 +143,22 @@ assert "Flag card fraud for review" in open(markdown_path).read()
     "Serving and deployments": """
 variants = deployments.get_deployment("fraud-api").variants
 assert [(v.name, v.version, v.weight) for v in variants] == [("stable", 1, 95.0), ("canary", 2, 5.0)]
+""",
+    "Data: versions and contracts": """
+assert (v1.version, v2.version, v2.row_count) == (1, 2, 2020) and frame.equals(train_df)
+assert (changes.rows_added, changes.rows_removed, changes.rows_changed) == (20, 0, 0)
+failed = {(r.name, r.column) for r in result.results if not r.success}
+assert ("expect_column_values_to_be_between", "id") in failed  # the 20 new ids are out of range
+assert set(result.failures["column"]) == {"id"} and open("validation.html").read()
+""",
+    "Preparing data: splits and point-in-time joins": """
+assert {v.ref for v in parts.values()} == {"payments-train@1", "payments-validation@1", "payments-test@1"}
+assert sum(v.row_count for v in parts.values()) == 1500 and len(training) == len(events)
+for _, event in training.head(50).iterrows():  # each event got the latest row at or before it
+    seen = features[(features.customer_id == event.customer_id)
+                    & (features.ts <= event.event_timestamp)].sort_values("ts", kind="stable")
+    expected = seen["spend_7d"].iloc[-1] if len(seen) else None
+    assert (pd.isna(event.spend_7d) and expected is None) or event.spend_7d == expected
 """,
     "The prediction log": """
 assert len(log) == 20 * 3 and set(log["variant"]) == {"stable"} and log["ok"].all()
