@@ -21,6 +21,10 @@ ORDER = (
     "bench_search",
     "bench_server",
     "bench_metrics",
+    "bench_data_validation",
+    "bench_data_join",
+    "bench_data_folders",
+    "bench_data_dedup",
     "bench_models",
     "bench_serving",
 )
