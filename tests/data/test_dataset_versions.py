@@ -117,3 +117,37 @@ def test_bad_sources_and_references_get_clear_errors(tracking, tmp_path) -> None
     with pytest.raises(NotFound):
         perennia.data.register("child", _frame(5), parents=["nothing@1"])
     assert perennia.data.list_datasets() == []
+
+
+def test_every_change_is_an_event_newest_first(tracking) -> None:
+    perennia.data.register("events", _frame(10))
+    perennia.data.set_tag("events@1", "k", "v")
+    perennia.data.set_alias("events@1", "golden")
+    actions = [e.action for e in perennia.data.history("events")]
+    assert actions == ["set_alias", "set_tag", "register"]
+
+
+def test_a_sql_query_and_an_s3_prefix_are_recorded_as_sources(
+    tracking, tmp_path, s3_bucket
+) -> None:
+    import sqlite3
+
+    import boto3
+
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER, total REAL)")
+        conn.executemany("INSERT INTO orders VALUES (?, ?)", [(i, i * 1.5) for i in range(30)])
+    query = "SELECT id, total FROM orders WHERE total > 10"
+    version = perennia.data.register("orders", f"sqlite:///{database}", query=query)
+    assert version.source["type"] == "sql" and version.source["query"] == query
+    assert version.source["queried_at"] > 0 and version.row_count == 23
+    assert perennia.data.load(version.ref)["id"].min() == 7
+
+    s3 = boto3.client("s3")
+    for i in range(3):
+        s3.put_object(Bucket=s3_bucket, Key=f"raw/docs/{i}.txt", Body=f"document {i}".encode())
+    docs = perennia.data.register("docs", f"s3://{s3_bucket}/raw/docs")
+    assert (docs.kind, docs.file_count, docs.source["type"]) == ("files", 3, "s3")
+    folder = Path(perennia.data.load(docs.ref, target=tmp_path / "docs"))
+    assert (folder / "2.txt").read_text() == "document 2"

@@ -12,7 +12,7 @@ from perennia.cli.output import console, fmt_time, key_values, table
 from perennia.errors import InvalidInput
 
 app = typer.Typer(
-    help="Dataset versions: register, list, versions, get, fetch, diff, tag, alias, lineage, "
+    help="Dataset versions: register, list, versions, get, fetch, diff, tag, alias, history, lineage, "
     "split, infer-contract, validate.",
     no_args_is_help=True,
 )
@@ -187,3 +187,20 @@ def alias(
     data = _sdk()
     data.set_alias(ref, alias_name)
     console.print(f"{ref.partition('@')[0]}@{alias_name} -> {data.get(ref).ref}")
+
+
+@app.command("history")
+def history(name: str = typer.Argument(..., help="Dataset name.")) -> None:
+    """List a dataset's changes, newest first: registrations, tags, aliases, contracts."""
+    rows = [
+        (
+            fmt_time(e.time),
+            e.action,
+            e.username or "",
+            "" if e.version is None else str(e.version),
+            json.dumps(e.detail)[:100],
+        )
+        for e in _sdk().history(name)
+    ]
+    headers = ["time", "action", "user", "version", "detail"]
+    console.print(table(f"History of {name}", headers, rows, no_wrap=1))

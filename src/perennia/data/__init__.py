@@ -21,6 +21,7 @@ from perennia.data.skew import SkewReport, skew_report
 from perennia.data.versions import (
     delete_alias,
     get,
+    history,
     iter_batches,
     list_datasets,
     load,
@@ -52,6 +53,7 @@ __all__ = [
     "from_polars",
     "get",
     "get_contract",
+    "history",
     "infer_contract",
     "iter_batches",
     "lineage",

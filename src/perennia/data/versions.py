@@ -17,7 +17,7 @@ from perennia.data import session
 from perennia.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from perennia.entities import DatasetVersion
+    from perennia.entities import DatasetEvent, DatasetVersion
     from perennia.store.base import Store
 
 # What a run's dataset input records for a version, so lineage can find the version again.
@@ -118,6 +118,11 @@ def versions(name: str) -> list[DatasetVersion]:
 def list_datasets() -> list[DatasetVersion]:
     """Return the latest version of every dataset, by name."""
     return session.current_store().datasets.list_datasets()
+
+
+def history(name: str, limit: int = 100) -> list[DatasetEvent]:
+    """Return the dataset's changes (registrations, tags, alias moves, contracts), newest first."""
+    return session.current_store().datasets.events(name, limit)
 
 
 def set_tag(ref: str, key: str, value: str) -> None:
