@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -88,16 +90,188 @@ def postgres_database(template: str) -> Iterator[str]:
         engine.dispose()
 
 
+# Every user schema object of a database, as text: a test that changed the schema (a table, a
+# column, an index, a trigger, a function...) leaves a database the pool must not hand out again.
+_SCHEMA_FINGERPRINT = """
+SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
+  SELECT 'c:' || table_schema || '.' || table_name || '.' || column_name || ':' || data_type
+         || ':' || is_nullable || ':' || coalesce(column_default, '') AS x
+    FROM information_schema.columns
+   WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'i:' || schemaname || '.' || indexname || ':' || indexdef FROM pg_indexes
+   WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'k:' || conrelid::regclass::text || ':' || conname || ':'
+         || pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 't:' || tgrelid::regclass::text || ':' || tgname FROM pg_trigger
+   WHERE NOT tgisinternal
+  UNION ALL SELECT 'f:' || p.oid::regprocedure::text
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'n:' || nspname FROM pg_namespace
+   WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
+  UNION ALL SELECT 's:' || schemaname || '.' || sequencename FROM pg_sequences
+  UNION ALL SELECT 'e:' || extname FROM pg_extension
+  UNION ALL SELECT 'v:' || schemaname || '.' || viewname || ':' || definition FROM pg_views
+   WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+) objects
+"""
+
+
+class _PostgresPool:
+    """Migrated databases copied from the template, handed to one test at a time and reused.
+
+    Copying the template (CREATE DATABASE ... TEMPLATE) and dropping the copy cost the shared
+    server about a second a test (several under load). Instead, once a test is over its database
+    is put back as a fresh copy would be: its sessions are cut off (as DROP ... WITH (FORCE) did),
+    every table is emptied (the suite connects as a superuser, so foreign keys are not checked
+    while it is), the template's own rows (the Default experiment, the schema stamp)
+    are written back and every sequence is set as in the template. A database whose schema a
+    test changed, or that cannot be reset, is dropped instead and never handed out again.
+    """
+
+    def __init__(self, template: str) -> None:
+        from sqlalchemy import text
+
+        self.template = template
+        self.free: list[str] = []
+        self.admin = _admin_engine()
+        with self._engine(template).connect() as conn:
+            self.fingerprint = conn.execute(text(_SCHEMA_FINGERPRINT)).scalar_one()
+            self.tables = [
+                row[0]
+                for row in conn.execute(
+                    text(
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) "
+                        "FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
+                        "'information_schema') ORDER BY 1"
+                    )
+                )
+            ]
+            self.rows = {}
+            for table in self.tables:
+                result = conn.execute(text(f"SELECT * FROM {table}"))
+                rows = [dict(row._mapping) for row in result]
+                if rows:
+                    self.rows[table] = rows
+            self.sequences = [
+                (row[0], row[1], row[2])
+                for row in conn.execute(
+                    text(
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+                        "coalesce(last_value, start_value), last_value IS NOT NULL "
+                        "FROM pg_sequences"
+                    )
+                )
+            ]
+
+    @staticmethod
+    def _engine(name: str):
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        return create_engine(_database_uri(name), poolclass=NullPool)
+
+    def take(self) -> str:
+        """Return the name of a database as fresh as a copy of the template."""
+        if self.free:
+            return self.free.pop()
+        from sqlalchemy import text
+
+        name = f"perennia_t_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return name
+
+    def give_back(self, name: str) -> None:
+        """Reset `name` to the template's state and keep it, or drop it if that fails."""
+        from sqlalchemy import text
+
+        try:
+            with self.admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+            engine = self._engine(name)
+            try:
+                with engine.begin() as conn:
+                    if conn.execute(text(_SCHEMA_FINGERPRINT)).scalar_one() != self.fingerprint:
+                        raise RuntimeError("the test changed the schema")
+                    # DELETE with foreign keys' triggers off: TRUNCATE costs a new file per
+                    # table and index (a quarter of a second for an almost empty database).
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                    conn.exec_driver_sql("; ".join(f"DELETE FROM {t}" for t in self.tables))
+                    for table, rows in self.rows.items():
+                        columns = list(rows[0])
+                        conn.execute(
+                            text(
+                                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                f"({', '.join(':' + c for c in columns)})"
+                            ),
+                            rows,
+                        )
+                    for sequence, value, called in self.sequences:
+                        conn.execute(
+                            text("SELECT setval(:s, :v, :c)"),
+                            {"s": sequence, "v": value, "c": called},
+                        )
+            finally:
+                engine.dispose()
+        except Exception:  # noqa: BLE001 - a database that cannot be reset is simply dropped
+            self.drop(name)
+            return
+        self.free.append(name)
+
+    def drop(self, name: str) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        while self.free:
+            self.drop(self.free.pop())
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_pool(postgres_template: str) -> Iterator[_PostgresPool]:
+    pool = _PostgresPool(postgres_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def postgres_uri(postgres_template: str) -> Iterator[str]:
+def postgres_uri(_postgres_pool: _PostgresPool) -> Iterator[str]:
     """Return the URI of a fresh, migrated PostgreSQL database for one test."""
-    with postgres_database(postgres_template) as uri:
-        yield uri
+    name = _postgres_pool.take()
+    try:
+        yield _database_uri(name)
+    finally:
+        _postgres_pool.give_back(name)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a migrated SQLite database file, made once per worker for sqlite_uri to copy."""
+    from perennia.store.sql.store import SqlStore
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "perennia.db"
+    SqlStore(f"sqlite:///{path}").close()
+    return path
 
 
 @pytest.fixture
-def sqlite_uri(tmp_path: Path) -> str:
+def sqlite_uri(tmp_path: Path, _sqlite_template: Path) -> str:
     """Return the URI of a fresh SQLite database file."""
+    # A copy of a migrated file: creating the schema costs each new store a tenth of a second.
+    # (tests/store/test_migrations.py opens empty databases of its own.)
+    shutil.copyfile(_sqlite_template, tmp_path / "perennia.db")
     return f"sqlite:///{tmp_path / 'perennia.db'}"
 
 
@@ -127,8 +301,25 @@ def _serving(sqlite_uri: str, tmp_path: Path, *, auth: bool) -> Iterator[tuple[s
     try:
         yield server.url, backing
     finally:
-        server.stop()
-        backing.close()
+        # uvicorn notices `should_exit` on its next tick (every 0.1 s) and then shuts down: the
+        # next test need not wait for that. The thread below joins the server, then closes the
+        # store behind it, in that order as before; the session waits for all of them at its end.
+        server.server.should_exit = True
+        stopping = threading.Thread(
+            target=lambda: (server.stop(), backing.close()), name="live-server-stop"
+        )
+        stopping.start()
+        _STOPPING.append(stopping)
+
+
+# Live servers still shutting down after their tests (see _serving).
+_STOPPING: list[threading.Thread] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Wait for the live servers still shutting down."""
+    for stopping in _STOPPING:
+        stopping.join(timeout=30)
 
 
 @pytest.fixture

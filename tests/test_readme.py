@@ -95,6 +95,8 @@ fig, axes = plt.subplots()
 axes.plot([0, 1], [0, 1])
 open("model.skops", "wb").write(b"model bytes")
 """,
+    "Data: versions and contracts": _PAYMENTS,
+    "Preparing data: splits and point-in-time joins": _PAYMENTS + _EVENTS_AND_FEATURES,
     "Evaluating models": _BREAST_CANCER
     + """
 candidate, champion = fit(1.0), fit(0.01)
@@ -117,8 +119,6 @@ for _ in range(2):
                            registered_model_name="fraud")
 """,
     "The prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
-    "Data: versions and contracts": _PAYMENTS,
-    "Preparing data: splits and point-in-time joins": _PAYMENTS + _EVENTS_AND_FEATURES,
 }
 
 EPILOGUES = {
@@ -126,6 +126,22 @@ EPILOGUES = {
 assert len(runs) == 1 and runs["metrics.val_loss"].iloc[0] < 0.1
 run = perennia.Client().get_run(runs["run_id"].iloc[0])
 assert run.data.params == {"n_estimators": "200", "max_depth": "8"}
+""",
+    "Data: versions and contracts": """
+assert (v1.version, v2.version, v2.row_count) == (1, 2, 2020) and frame.equals(train_df)
+assert (changes.rows_added, changes.rows_removed, changes.rows_changed) == (20, 0, 0)
+failed = {(r.name, r.column) for r in result.results if not r.success}
+assert ("expect_column_values_to_be_between", "id") in failed  # the 20 new ids are out of range
+assert set(result.failures["column"]) == {"id"} and open("validation.html").read()
+""",
+    "Preparing data: splits and point-in-time joins": """
+assert {v.ref for v in parts.values()} == {"payments-train@1", "payments-validation@1", "payments-test@1"}
+assert sum(v.row_count for v in parts.values()) == 1500 and len(training) == len(events)
+for _, event in training.head(50).iterrows():  # each event got the latest row at or before it
+    seen = features[(features.customer_id == event.customer_id)
+                    & (features.ts <= event.event_timestamp)].sort_values("ts", kind="stable")
+    expected = seen["spend_7d"].iloc[-1] if len(seen) else None
+    assert (pd.isna(event.spend_7d) and expected is None) or event.spend_7d == expected
 """,
     "Evaluating models": """
 assert 0.9 < result.metrics["roc_auc"] <= 1 and "roc_auc" in result.intervals
@@ -143,22 +159,6 @@ assert "Flag card fraud for review" in open(markdown_path).read()
     "Serving and deployments": """
 variants = deployments.get_deployment("fraud-api").variants
 assert [(v.name, v.version, v.weight) for v in variants] == [("stable", 1, 95.0), ("canary", 2, 5.0)]
-""",
-    "Data: versions and contracts": """
-assert (v1.version, v2.version, v2.row_count) == (1, 2, 2020) and frame.equals(train_df)
-assert (changes.rows_added, changes.rows_removed, changes.rows_changed) == (20, 0, 0)
-failed = {(r.name, r.column) for r in result.results if not r.success}
-assert ("expect_column_values_to_be_between", "id") in failed  # the 20 new ids are out of range
-assert set(result.failures["column"]) == {"id"} and open("validation.html").read()
-""",
-    "Preparing data: splits and point-in-time joins": """
-assert {v.ref for v in parts.values()} == {"payments-train@1", "payments-validation@1", "payments-test@1"}
-assert sum(v.row_count for v in parts.values()) == 1500 and len(training) == len(events)
-for _, event in training.head(50).iterrows():  # each event got the latest row at or before it
-    seen = features[(features.customer_id == event.customer_id)
-                    & (features.ts <= event.event_timestamp)].sort_values("ts", kind="stable")
-    expected = seen["spend_7d"].iloc[-1] if len(seen) else None
-    assert (pd.isna(event.spend_7d) and expected is None) or event.spend_7d == expected
 """,
     "The prediction log": """
 assert len(log) == 20 * 3 and set(log["variant"]) == {"stable"} and log["ok"].all()

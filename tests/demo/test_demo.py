@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 # The demo job runs once for this module (about a minute of CPU): `make test-quick` leaves it out.
-pytestmark = pytest.mark.slow
+# One worker runs the module (--dist loadgroup), so the demo job runs once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +81,8 @@ def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[
         assert [m.step for m in folds] == [0, 1, 2, 3, 4]
         contexts = {(i.dataset.name, i.context) for i in run.inputs.dataset_inputs}
         assert contexts == {
-            ("breast_cancer_train", "training"),
-            ("breast_cancer_test", "evaluation"),
+            ("breast-cancer-train", "training"),
+            ("breast-cancer-test", "evaluation"),
         }
         paths = {a.path for a in client.store.artifacts.list(run.info.run_id)}
         assert paths == {
@@ -99,6 +100,8 @@ def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[
     }
     assert len(curves["mlp"]) == 40 and len(curves["gradient_boosting"]) == 120
     assert parent.data.tags["best_model"] in {r.info.run_name for r in children}
+    # The raw version was validated against its inferred contract on the parent run.
+    assert parent.data.metrics["validation_success"] == 1.0
 
 
 def test_demo_model_artifact_loads_without_pickle(
@@ -190,11 +193,14 @@ def test_demo_has_champion_approved_and_writes_its_card_and_lineage(
     assert (
         "approval: request 1 for @champion" in flat and "APPLIED (demo-reviewer approved)" in flat
     )
-    assert "lineage:" in flat and "breast_cancer_train" in flat and "→ @champion" in flat
+    assert "lineage:" in flat and "breast-cancer-train@1" in flat and "→ @champion" in flat
+    assert "data: breast-cancer@1 split into breast-cancer-train@1" in flat
+    assert "passed" in flat.split("data:", 1)[1].split("registered:", 1)[0]
     card = workdir / ".perennia" / "cards" / "breast-cancer-classifier" / "v1.html"
     assert card.is_file() and str(card) in flat.replace(" ", "")
     assert card.with_suffix(".md").is_file()
     html = card.read_text()
+    assert "<strong>breast-cancer-train@1</strong>" in html  # the card names the data versions
     assert "Teaching and demonstration" in html and "demo-reviewer" in html
 
 

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # fairlearn's MetricFrame costs tens of milliseconds a call; fewer examples keep the file quick.
-FAIRLEARN_EXAMPLES = settings(EXAMPLES, max_examples=50)
+FAIRLEARN_EXAMPLES = settings(EXAMPLES, max_examples=30)
 ATOL = 1e-9
 # Multiples of 1/8 keep weighted sums exact; no zero so every group has weight.
 WEIGHTS = st.integers(1, 40).map(lambda k: k / 8)

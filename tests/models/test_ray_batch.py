@@ -14,6 +14,7 @@ from tests.models.batch_helpers import FEATURES, make_rows, save_package
 
 pytestmark = [
     pytest.mark.slow,  # a Ray node starts once per session (about 5 s)
+    pytest.mark.xdist_group("ray"),  # ... on one worker only
     # Ray Data's own deprecations, raised inside Ray on every run; the results are checked here.
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
     pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index"),

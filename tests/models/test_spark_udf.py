@@ -17,6 +17,7 @@ from tests.models.batch_helpers import FEATURES, make_rows, save_package
 
 pytestmark = [
     pytest.mark.slow,  # a JVM starts once per session (about 10 s)
+    pytest.mark.xdist_group("spark"),  # ... on one worker only
     # PySpark 4.0 warns about pandas 3 on every conversion; the results are checked here.
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),

@@ -85,13 +85,15 @@ def wait_ready(url: str, running: Callable[[], bool], timeout: float = 60.0) -> 
     """Return True once `url`/v2/health/ready answers 200; False if `running()` turns false or
     `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and running():
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.02)
+    # One client for every poll: a bare httpx.get builds a TLS context each time (about 50 ms).
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline and running():
+            try:
+                if client.get(f"{url}/v2/health/ready").status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
     return False
 
 
@@ -158,12 +160,39 @@ def secured(sk_package, serve_app, sqlite_uri):
     return serve_app(config), token
 
 
-@pytest.fixture
-def versions(tmp_path, monkeypatch):
-    """Return the registered versions of deployment_helpers.MODEL by kind (good, healthy,
-    broken, shifted), tracked in a store of this test's own."""
+@pytest.fixture(scope="session")
+def _registered_versions(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    """Return (folder, versions): register_versions' store and artifacts, made once per worker.
+
+    Saving the four packages takes seconds; `versions` gives each test a copy of the folder.
+    The store keeps no absolute path (the Default experiment has no artifact location, blobs
+    are found through PERENNIA_ARTIFACTS_URI), so a copy is the same registry."""
     from tests.conftest import reset_tracking
     from tests.serving.deployment_helpers import register_versions
 
-    yield register_versions(tmp_path, monkeypatch)
+    folder = tmp_path_factory.mktemp("registered-versions")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        try:
+            numbers = register_versions(folder, monkeypatch)
+        finally:
+            reset_tracking()
+    return folder, numbers
+
+
+@pytest.fixture
+def versions(tmp_path, monkeypatch, _registered_versions):
+    """Return the registered versions of deployment_helpers.MODEL by kind (good, healthy,
+    broken, shifted), tracked in a store of this test's own."""
+    import shutil
+
+    from tests.conftest import reset_tracking
+
+    template, numbers = _registered_versions
+    shutil.copytree(template, tmp_path, dirs_exist_ok=True)
+    # The environment register_versions sets, on this test's copy.
+    monkeypatch.setenv("PERENNIA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PERENNIA_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("PERENNIA_ARTIFACTS_URI", str(tmp_path / "artifacts"))
+    reset_tracking()
+    yield dict(numbers)
     reset_tracking()

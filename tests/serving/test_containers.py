@@ -26,6 +26,9 @@ INSTRUCTIONS = {
 }  # fmt: skip
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z0-9,_-]+\])?==[^=\s]+$")
 
+# One worker runs the module (--dist loadgroup): the context (a wheel build) is built once.
+pytestmark = pytest.mark.xdist_group("docker-context")
+
 
 def parse_dockerfile(text: str) -> list[tuple[str, str]]:
     """Return (INSTRUCTION, arguments) pairs, with continuation lines joined as Docker does."""

@@ -18,7 +18,8 @@ from tests.serving.deployment_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+# With test_rollouts.py on one worker, which registers the versions they copy once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registered-versions")]
 
 
 def _serve_some(tmp_path, serve_app, count: int = 150) -> None:

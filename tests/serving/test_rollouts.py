@@ -15,7 +15,8 @@ from tests.serving.deployment_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+# With test_deploy_report_cli.py on one worker, which registers the versions they copy once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registered-versions")]
 
 # Generous latency bounds: the machine is shared, and latency is not what these tests judge.
 POLICY = CanaryPolicy(steps=(50.0, 100.0), min_requests=40, max_p99_latency_ratio=50.0)

@@ -13,6 +13,9 @@ from perennia._version import __version__
 from perennia.serving.config import ServeConfig
 from tests.serving.conftest import COLUMNS
 
+# One worker runs the module (--dist loadgroup): MLflow's scoring app is built once, not twice.
+pytestmark = pytest.mark.xdist_group("mlflow-scoring")
+
 
 @pytest.fixture(scope="module")
 def mlflow_app(sk_model, tmp_path_factory):

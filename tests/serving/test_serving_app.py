@@ -357,11 +357,19 @@ def shared(sk_package, tmp_path_factory):
     app.stop()
 
 
+@pytest.fixture(scope="module")
+def http():
+    """Return one HTTP client for a property test's many requests: each bare `httpx.post`
+    builds a client and its TLS context first (about 50 ms), a cost that is not under test."""
+    with httpx.Client() as client:
+        yield client
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=JSON | SCORING_REQUEST)
 @example(body={"dataframe_split": {"columns": ["x0", []], "data": [{}]}})
-def test_no_json_body_on_invocations_gets_a_5xx(shared, body):
-    reply = httpx.post(
+def test_no_json_body_on_invocations_gets_a_5xx(shared, http, body):
+    reply = http.post(
         f"{shared.url}/invocations",
         content=json.dumps(body).encode(),
         headers={"content-type": "application/json"},
@@ -378,6 +386,6 @@ FEEDBACK_ITEM = st.fixed_dictionaries(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=JSON | FEEDBACK_ITEM | st.fixed_dictionaries({"feedback": st.lists(FEEDBACK_ITEM)}))
-def test_no_json_body_on_feedback_gets_a_5xx(shared, body):
-    reply = httpx.post(f"{shared.url}/feedback", content=json.dumps(body).encode())
+def test_no_json_body_on_feedback_gets_a_5xx(shared, http, body):
+    reply = http.post(f"{shared.url}/feedback", content=json.dumps(body).encode())
     assert reply.status_code in (200, 400), reply.text

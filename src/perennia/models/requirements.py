@@ -28,13 +28,31 @@ def model_modules(model: Any) -> set[str]:
     return seen - {"builtins", "__main__"}
 
 
+_owners_cache: dict[str, list[str]] | None = None
+
+
+def _owners(modules: Any) -> dict[str, list[str]]:
+    """Return importlib's module -> distributions map, scanned once per process.
+
+    Scanning every installed distribution costs most of a second; it is redone only when a
+    module the model needs is missing from the map (a package installed since the last scan).
+    """
+    global _owners_cache
+    from importlib.metadata import packages_distributions
+
+    if _owners_cache is None or any(m not in _owners_cache for m in modules):
+        _owners_cache = packages_distributions()
+    return _owners_cache
+
+
 def pinned_requirements(model: Any, extra: tuple[str, ...] = ()) -> list[str]:
     """Return sorted `name==version` lines for what loading the model imports."""
-    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+    from importlib.metadata import PackageNotFoundError, version
 
-    owners = packages_distributions()
+    modules = model_modules(model)
+    owners = _owners(modules)
     names: set[str] = set(BASE) | set(extra)
-    for module in model_modules(model):
+    for module in modules:
         names.update(owners.get(module, []))
     pinned = []
     for name in sorted(names, key=str.lower):
