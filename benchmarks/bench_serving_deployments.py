@@ -19,6 +19,7 @@ from server_processes import Server
 
 BIN = os.path.dirname(sys.executable)
 SECONDS = float(os.environ.get("BENCH_SERVING_SECONDS", "8"))
+SHADOW_ROUNDS = int(os.environ.get("BENCH_SHADOW_ROUNDS", "8"))
 SATURATION_SECONDS = float(os.environ.get("BENCH_SERVING_SATURATION_SECONDS", "60"))
 
 
@@ -89,40 +90,38 @@ def shadow_cost(env: dict[str, str], body: bytes, folder: Path) -> Result:
     from perennia.registry.deployments import rollback, start_shadow
 
     server = serve_deployment(env, folder / "log-shadow")
+
+    def measure() -> object:
+        return run_load(
+            "127.0.0.1", server.port, "/invocations", body, concurrency=8, seconds=SECONDS / 2
+        )
+
+    def shadowed_round() -> object:
+        start_shadow("bench-api", 2)
+        _wait_for_variants(server, 2)
+        # The shadow's child process imports and loads its model after the server has
+        # swapped: that one-off start-up is not what the shadow costs per request.
+        run_load("127.0.0.1", server.port, "/invocations", body, concurrency=8, seconds=3)
+        result = measure()
+        rollback("bench-api")
+        time.sleep(0.5)
+        return result
+
     try:
         run_load("127.0.0.1", server.port, "/invocations", body, concurrency=8, seconds=1)
         without, with_shadow = [], []
-        for _ in range(3):  # alternate, so drift in the machine's load hits both alike
-            without.append(
-                run_load(
-                    "127.0.0.1",
-                    server.port,
-                    "/invocations",
-                    body,
-                    concurrency=8,
-                    seconds=SECONDS / 2,
-                )
-            )
-            start_shadow("bench-api", 2)
-            _wait_for_variants(server, 2)
-            # The shadow's child process imports and loads its model after the server has
-            # swapped: that one-off start-up is not what the shadow costs per request.
-            run_load("127.0.0.1", server.port, "/invocations", body, concurrency=8, seconds=3)
-            with_shadow.append(
-                run_load(
-                    "127.0.0.1",
-                    server.port,
-                    "/invocations",
-                    body,
-                    concurrency=8,
-                    seconds=SECONDS / 2,
-                )
-            )
-            rollback("bench-api")
-            time.sleep(0.5)
+        # ABBA order over many rounds: on this shared machine two identical runs' p99 differ by
+        # up to 10%, so a 5% effect needs both arms spread evenly over the machine's drift.
+        for index in range(SHADOW_ROUNDS):
+            if index % 2 == 0:
+                without.append(measure())
+                with_shadow.append(shadowed_round())
+            else:
+                with_shadow.append(shadowed_round())
+                without.append(measure())
     finally:
         server.stop()
-    # p99 over every request of the three rounds of each kind: a tail from ~30,000 samples
+    # p99 over every request of the rounds of each kind: a tail from ~50,000 samples
     # moves far less with the machine's noise than the median of three small-sample p99s.
     base = _pooled_p99(without)
     shadowed = _pooled_p99(with_shadow)

@@ -48,7 +48,7 @@ class ShadowProcess:
         )
         self.process.start()
         self.runner = ShadowRunner(
-            self._ship, interval_s=interval_s, max_rows=1 << 30, max_queued=max_queued
+            self._ship, interval_s=interval_s, max_rows=1 << 30, max_queued=max_queued, inline=True
         )
         self.dropped = 0  # copies the child was too far behind to take
 
@@ -131,6 +131,27 @@ def unpack(message: dict[str, Any]) -> list[Any]:
     return items
 
 
+def _yield_the_cpu() -> None:
+    """Give this process the weakest claim on the CPU the platform offers.
+
+    SCHED_IDLE (Linux) runs the shadow only on a core nobody else wants, and a primary that
+    wakes up takes the core at once; nice 19 alone still lets the shadow finish its time slice
+    first, a few milliseconds the primary's p99 feels. One math thread, so the shadow never
+    fans out over the cores the primary's requests need.
+    """
+    import os
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"  # before numpy is imported by the model load
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or refused: fall back to the lowest nice
+        try:
+            os.nice(19)
+        except OSError:
+            logger.debug("could not lower the shadow process's priority")
+
+
 def child_main(spec: ShadowSpec, queue: Any) -> None:
     """Serve the shadow in this (child) process until the parent sends None or goes away."""
     import os
@@ -140,12 +161,7 @@ def child_main(spec: ShadowSpec, queue: Any) -> None:
     from perennia.serving.loader import load_version
     from perennia.serving.served_model import ServedModel
 
-    # Lowest claim on the CPU: when the cores are busy the scheduler serves the primary first
-    # and the shadow catches up in idle time (a backlog beyond the pipe is skipped and counted).
-    try:
-        os.nice(19)
-    except OSError:  # a platform or sandbox that refuses: the shadow runs at normal priority
-        logger.debug("could not lower the shadow process's priority")
+    _yield_the_cpu()
     loaded = load_version(spec.model_name, spec.version, spec.options)
     log = PredictionLogWriter(spec.log_location) if spec.log_location else None
     served = ServedModel(
