@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from perennia.models.signature import ColumnSpec, ModelSignature
+from perennia.serving.protocols import oip_metadata
 from perennia.serving.protocols import open_inference as oip
 from perennia.serving.protocols.request import ProtocolError
 from tests.serving.strategies import json_documents
@@ -441,7 +442,7 @@ def test_model_metadata_of_a_table_signature() -> None:
         [ColumnSpec(None, "float64", (-1,))],
         "dataframe",
     )
-    meta = oip.model_metadata("fraud", ["3"], signature, "perennia_sklearn")
+    meta = oip_metadata.model_metadata("fraud", ["3"], signature, "perennia_sklearn")
     assert meta == {
         "name": "fraud",
         "versions": ["3"],
@@ -459,10 +460,10 @@ def test_model_metadata_of_a_tensor_signature_and_of_none() -> None:
     signature = ModelSignature(
         [ColumnSpec(None, "float32", (-1, 28, 28))], [ColumnSpec(None, "int64", (-1, 10))], "array"
     )
-    meta = oip.model_metadata("digits", [], signature, "perennia_onnx")
+    meta = oip_metadata.model_metadata("digits", [], signature, "perennia_onnx")
     assert meta["inputs"] == [{"name": "input-0", "datatype": "FP32", "shape": [-1, 28, 28]}]
     assert meta["outputs"] == [{"name": "predict", "datatype": "INT64", "shape": [-1, 10]}]
-    bare = oip.model_metadata("x", ["1", "2"], None, "perennia_pyfunc")
+    bare = oip_metadata.model_metadata("x", ["1", "2"], None, "perennia_pyfunc")
     assert (bare["inputs"], bare["outputs"], bare["versions"]) == ([], [], ["1", "2"])
 
 
@@ -470,7 +471,7 @@ def test_metadata_names_match_what_the_server_answers_and_accepts() -> None:
     signature = ModelSignature(
         [ColumnSpec(None, "float64", (-1, 2))], [ColumnSpec(None, "int64", (-1,))], "array"
     )
-    meta = oip.model_metadata("m", ["1"], signature, "perennia_sklearn")
+    meta = oip_metadata.model_metadata("m", ["1"], signature, "perennia_sklearn")
     doc, _ = answer(np.array([1, 0]))
     assert [o["name"] for o in doc["outputs"]] == [o["name"] for o in meta["outputs"]]
     (spec,) = meta["inputs"]
@@ -479,7 +480,7 @@ def test_metadata_names_match_what_the_server_answers_and_accepts() -> None:
 
 
 def test_server_metadata_and_error_bodies() -> None:
-    assert oip.server_metadata("perennia", "0.4.0") == {
+    assert oip_metadata.server_metadata("perennia", "0.4.0") == {
         "name": "perennia",
         "version": "0.4.0",
         "extensions": ["binary_tensor_data"],

@@ -53,9 +53,9 @@ def _error(error: BaseException) -> Any:
 
 
 async def _server_metadata(request: Any) -> Any:
-    from perennia.serving.protocols import open_inference
+    from perennia.serving.protocols import oip_metadata
 
-    return _json(open_inference.server_metadata(SERVER_NAME, __version__))
+    return _json(oip_metadata.server_metadata(SERVER_NAME, __version__))
 
 
 async def _live(request: Any) -> Any:
@@ -72,7 +72,7 @@ def _ready(state: Any) -> Any:
 
 def _metadata(state: Any) -> Any:
     from perennia.serving.calls import pick_model
-    from perennia.serving.protocols import open_inference
+    from perennia.serving.protocols import oip_metadata
 
     async def metadata(request: Any) -> Any:
         params = request.path_params
@@ -84,7 +84,7 @@ def _metadata(state: Any) -> Any:
             return _error(error)
         endpoint = state.pool.endpoint
         versions = sorted({m.version_label for m in endpoint.live if m.version_label})
-        body = open_inference.model_metadata(
+        body = oip_metadata.model_metadata(
             params["name"], versions, served.signature, _platform(served)
         )
         return _json(body)
