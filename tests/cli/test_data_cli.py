@@ -99,3 +99,33 @@ def test_errors_are_one_line(tracking, tmp_path, capsys) -> None:
     assert code == 1 and err.strip().startswith("error:")
     code, _, err = run_cli(capsys, "data", "register", "x", "a", "--tag", "novalue")
     assert code == 1 and "--tag takes KEY=VALUE" in err
+
+
+def test_skew_compares_a_deployments_traffic_with_the_training_version(
+    tracking, tmp_path, capsys
+) -> None:
+    from tests.data.test_skew import serving, training, write_log
+
+    perennia.data.register("fraud-train", training())
+    assert run_cli(capsys, "data", "infer-contract", "fraud-train@1", "--label", "label")[0] == 0
+    steady, shifted = str(tmp_path / "steady"), str(tmp_path / "shifted")
+    write_log(steady, serving(2_000, 1, shift_amount=False))
+    write_log(shifted, serving(2_000, 1, shift_amount=True))
+    code, out, _ = run_cli(
+        capsys, "data", "skew", "fraud-train@1", "--deployment", "fraud", "--log", steady
+    )
+    assert code == 0 and "drifted" not in out and "amount" in out
+    html = tmp_path / "skew.html"
+    code, out, _ = run_cli(
+        capsys,
+        "data",
+        "skew",
+        "fraud-train@1",
+        "--deployment",
+        "fraud",
+        "--log",
+        shifted,
+        "--html",
+        str(html),
+    )
+    assert code == 1 and "drifted" in out and html.read_text().startswith("<!DOCTYPE html>")

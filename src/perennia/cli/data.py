@@ -13,7 +13,7 @@ from perennia.errors import InvalidInput
 
 app = typer.Typer(
     help="Dataset versions: register, list, versions, get, fetch, diff, tag, alias, history, lineage, "
-    "split, infer-contract, validate.",
+    "split, infer-contract, validate, skew.",
     no_args_is_help=True,
 )
 

@@ -99,3 +99,42 @@ def validate(
         console.print(f"report written to {html}")
     if not result.success:
         raise typer.Exit(1)
+
+
+@app.command("skew")
+def skew(
+    ref: str = typer.Argument(..., help="name@version the model was trained on."),
+    deployment: str = typer.Option(..., "--deployment", help="Deployment whose traffic to read."),
+    log: str | None = typer.Option(
+        None, "--log", help="Prediction-log location (default: <artifacts URI>/prediction-log)."
+    ),
+    html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
+) -> None:
+    """Compare what a deployment served with the training version; exit 1 when a feature drifted."""
+    from perennia.cli.common import client
+    from perennia.data.predlog import default_location
+
+    data = _sdk()
+    version = data.get(ref)
+    contract = data.Contract.from_dict(version.contract) if version.contract else None
+    location = log or default_location(client().settings)
+    report = data.skew_report(
+        location, data.load(version, context=None), contract, deployment=deployment
+    )
+    rows = [
+        (
+            f.feature,
+            f.metric,
+            "" if f.distance is None else f"{f.distance:.4f}",
+            f"{f.threshold:g}",
+            "[red]drifted[/red]" if f.drifted else "ok",
+        )
+        for f in report.features
+    ]
+    headers = ["feature", "measure", "distance", "threshold", "result"]
+    console.print(table(f"{deployment} against {version.ref}", headers, rows, no_wrap=1))
+    if html is not None:
+        html.write_text(report.to_html())
+        console.print(f"report written to {html}")
+    if report.drifted:
+        raise typer.Exit(1)
