@@ -1,0 +1,3 @@
+"""Monitoring: drift statistics now; profiles, monitors and alerts to come."""
+
+from __future__ import annotations
