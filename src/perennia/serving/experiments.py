@@ -319,24 +319,26 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     return h
 
 
-def _beta_regularized(a: float, b: float, x: float) -> float:
+def _beta_regularized(a: float, b: float, x: float, y: float) -> float:
+    # `y` is 1 - x, given by the caller exactly: near x = 1, 1.0 - x would keep only the
+    # digits x has left, and the p-value of a tiny t would be off by some 1e-9.
     if x <= 0.0:
         return 0.0
-    if x >= 1.0:
+    if y <= 0.0:
         return 1.0
     log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
     )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _beta_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, y) / b
 
 
 def _t_sf(t: float, df: float) -> float:
     """Return P(T > t) for Student's t with `df` degrees of freedom (t >= 0)."""
     if math.isinf(df):
         return 0.5 * math.erfc(t / math.sqrt(2))
-    return 0.5 * _beta_regularized(df / 2.0, 0.5, df / (df + t * t))
+    return 0.5 * _beta_regularized(df / 2.0, 0.5, df / (df + t * t), t * t / (df + t * t))
 
 
 def _t_isf(p: float, df: float) -> float:
