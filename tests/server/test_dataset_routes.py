@@ -205,10 +205,16 @@ def test_bad_input_to_every_other_route_answers_400_or_404_never_500(probe) -> N
         (probe.root.put(f"{base}/aliases/prod", json={"version": 3}), 404, "no version 3"),
         (probe.root.put(f"{base}/aliases/prod", json={"version": 1, "x": 1}), 400, "x"),
         (probe.root.delete(f"{base}/aliases/prod"), 404, "prod"),
+        (probe.root.delete(f"{base}/aliases/latest"), 400, "reserved"),
+        (probe.root.delete(f"{base}/aliases/{long}"), 400, "alias"),
         (probe.root.put(f"{base}/versions/1/contract", json={"contract": [1]}), 400, "contract"),
         (probe.root.put(f"{base}/versions/1/contract", json={}), 400, "contract"),
         (probe.root.get(f"{base}/versions/5/derived"), 404, "no version 5"),
+        (probe.root.get(f"{base}/versions/0/derived"), 400, "version"),
         (probe.root.get(f"{base}/versions/5/readers"), 404, "no version 5"),
+        (probe.root.get(f"{base}/versions/x/readers"), 400, "version"),
+        (probe.root.get(f"{base}/events", params={"limit": 0}), 400, "limit"),
+        (probe.root.get(f"{DATASETS}/a%40b/events"), 400, "name"),
         (probe.root.get(f"{DATASETS}/ghost/events"), 404, "ghost"),
     ]
     for answer, status, text in cases:

@@ -169,7 +169,7 @@ class Caller:
         """
         if not self.is_admin and need.rank > Role.VIEWER.rank:
             self._require(self.default_role, need, "on datasets (the server's default role)")
-        self._decide(name if isinstance(name, str) else None)
+        self._decide(name)
         return name
 
     # -- helpers ---------------------------------------------------------------------------

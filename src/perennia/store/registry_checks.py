@@ -55,7 +55,7 @@ def check_alias(alias: Any) -> str:
 
 def check_version(version: Any) -> int:
     """Return a version number (1 to 2**31-1) from an int or digits, or raise InvalidInput."""
-    if isinstance(version, str) and version.isdigit():
+    if isinstance(version, str) and version.isascii() and version.isdigit():  # not "²"
         version = int(version)
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
         raise InvalidInput(f"version must be a positive integer, got {version!r:.40}")

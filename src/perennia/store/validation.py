@@ -194,19 +194,18 @@ def validate_dataset_name(name: object) -> str:
     return name
 
 
+def _integer(value: object, what: str, low: int, high: int) -> int:
+    """Return `value` if it is an int (not a bool) from `low` to `high`, else raise InvalidInput."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{what} must be an integer from {low} to {high:,}, got {value!r:.40}")
+    return value
+
+
 def validate_dataset_version(version: object, what: str = "dataset version") -> int:
     """Return a version number (1 to 2**31-1) from an int or ASCII digits, else raise."""
     if isinstance(version, str) and version.isascii() and version.isdigit() and len(version) < 12:
         version = int(version)
-    if (
-        isinstance(version, bool)
-        or not isinstance(version, int)
-        or not 1 <= version <= MAX_DATASET_VERSION
-    ):
-        raise InvalidInput(
-            f"{what} must be an integer from 1 to {MAX_DATASET_VERSION}, got {version!r:.40}"
-        )
-    return version
+    return _integer(version, what, 1, MAX_DATASET_VERSION)
 
 
 def validate_dataset_alias(alias: object) -> str:
@@ -287,11 +286,7 @@ def validate_dataset_text(value: object, what: str, limit: int) -> str:
 
 
 def _count(value: object, what: str, *, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
-        raise InvalidInput(f"{what} must be an integer from 0 to {INT64_MAX}, got {value!r:.40}")
-    return value
+    return None if value is None and optional else _integer(value, what, 0, INT64_MAX)
 
 
 def validate_dataset_draft(draft: object) -> object:
@@ -343,13 +338,13 @@ def _parents(parents: object) -> list[str]:
         raise InvalidInput(f"parents must be a list of 'name@version', got {parents!r:.80}")
     if len(parents) > MAX_DATASET_PARENTS:
         raise InvalidInput(f"parents lists {len(parents)}; at most {MAX_DATASET_PARENTS}")
-    seen: set[tuple[str, int]] = set()
+    pairs: dict[tuple[str, int], None] = {}  # insertion-ordered: parents keep their order
     for parent in parents:
         pair = parse_dataset_parent(parent)
-        if pair in seen:
+        if pair in pairs:
             raise InvalidInput(f"parents lists {pair[0]}@{pair[1]} twice")
-        seen.add(pair)
-    return [f"{name}@{version}" for name, version in map(parse_dataset_parent, parents)]
+        pairs[pair] = None
+    return [f"{name}@{version}" for name, version in pairs]
 
 
 def validate_dataset_tags(tags: object) -> dict[str, str]:
@@ -368,6 +363,4 @@ def validate_dataset_contract(contract: object) -> dict:
 
 def validate_event_limit(limit: object, most: int = 100_000) -> int:
     """Return an event limit from 1 to `most`, else raise InvalidInput."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most:
-        raise InvalidInput(f"limit must be an integer from 1 to {most:,}, got {limit!r:.40}")
-    return limit
+    return _integer(limit, "limit", 1, most)

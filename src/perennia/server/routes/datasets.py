@@ -12,15 +12,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import DatasetVersion, Role
 from perennia.errors import InvalidInput, NotFound, PermissionDenied
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import acting_user, entity, json_object, store_of
-from perennia.server.routes.registry import Acting
+from perennia.server.routes.registry import Acting, EventLimit, SetTag, VersionNumber
 from perennia.store.base import ServerStore
+from perennia.store.limits import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 
 router = APIRouter(tags=["datasets"])
 
@@ -28,9 +29,9 @@ DATASETS = "/api/v1/datasets"
 DATASET = DATASETS + "/{name}"
 VERSIONS = DATASET + "/versions"
 VERSION = VERSIONS + "/{version}"
-VersionNumber = Path(ge=1, le=2**31 - 1)
-EventLimit = Query(100, ge=1, le=100_000)
-PageSize = Query(1000, ge=1, le=50_000)
+ALIAS = DATASET + "/aliases/{alias}"
+# Version numbers and event limits are the registry's; a page of datasets is a run search's.
+PageSize = Query(DEFAULT_SEARCH_MAX_RESULTS, ge=1, le=MAX_SEARCH_RESULTS)
 _FIELDS = frozenset(f.name for f in dataclasses.fields(DatasetVersion))
 
 
@@ -42,11 +43,6 @@ async def _known_fields(request: Request) -> None:
             f"unknown field {unknown[0]!r:.80} in the dataset version; its fields are "
             f"{', '.join(sorted(_FIELDS))}"
         )
-
-
-class DatasetTag(Acting):
-    key: str
-    value: str
 
 
 class DatasetAlias(Acting):
@@ -119,7 +115,7 @@ def resolve_dataset(
 @router.post(VERSION + "/tags")
 def set_dataset_tag(
     name: str,
-    body: DatasetTag,
+    body: SetTag,
     request: Request,
     version: int = VersionNumber,
     caller: Caller = Depends(caller_of),
@@ -148,7 +144,7 @@ def delete_dataset_tag(
     return JSONResponse({})
 
 
-@router.put(DATASET + "/aliases/{alias}")
+@router.put(ALIAS)
 def set_dataset_alias(
     name: str,
     alias: str,
@@ -163,7 +159,7 @@ def set_dataset_alias(
     return JSONResponse({})
 
 
-@router.delete(DATASET + "/aliases/{alias}")
+@router.delete(ALIAS)
 def delete_dataset_alias(
     name: str,
     alias: str,

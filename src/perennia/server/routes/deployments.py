@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from perennia.entities import Role
@@ -18,14 +18,13 @@ from perennia.entities.deployment import Deployment
 from perennia.errors import InvalidInput, NotFound, PermissionDenied
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import acting_user, entity, store_of
-from perennia.server.routes.registry import Acting
+from perennia.server.routes.registry import Acting, EventLimit
 from perennia.store.base import ServerStore
 
 router = APIRouter(tags=["deployments"])
 
 DEPLOYMENTS = "/api/v1/deployments"
 DEPLOYMENT = DEPLOYMENTS + "/{name}"
-EventLimit = Query(100, ge=1, le=100_000)
 
 # The body carries the entity itself, as `Deployment.to_dict` writes it: pydantic checks each
 # field's type (refusing unknown fields, nested ones included, under `Strict`), and the store

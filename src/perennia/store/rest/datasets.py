@@ -38,6 +38,10 @@ def _version_path(name: str, version: int, tail: str = "") -> str:
     return dataset_path(name, f"/versions/{validate_dataset_version(version)}{tail}")
 
 
+def _alias_path(name: str, alias: str) -> str:
+    return dataset_path(name, f"/aliases/{segment(validate_dataset_alias(alias))}")
+
+
 def _acting(username: str | None) -> dict[str, str]:
     return {} if username is None else {"username": username}
 
@@ -91,14 +95,12 @@ class RestDatasetStore:
 
     def set_alias(self, name: str, alias: str, version: int, username: str | None = None) -> None:
         """Point `name@alias` at `version` (moving it if it pointed elsewhere)."""
-        path = dataset_path(name, f"/aliases/{segment(validate_dataset_alias(alias))}")
         body = {"version": validate_dataset_version(version), "username": username}
-        self.http.request("PUT", path, json=body)
+        self.http.request("PUT", _alias_path(name, alias), json=body)
 
     def delete_alias(self, name: str, alias: str, username: str | None = None) -> None:
         """Remove the alias (NotFound if it is not set)."""
-        path = dataset_path(name, f"/aliases/{segment(validate_dataset_alias(alias))}")
-        self.http.request("DELETE", path, params=_acting(username))
+        self.http.request("DELETE", _alias_path(name, alias), params=_acting(username))
 
     def set_contract(
         self, name: str, version: int, contract: dict[str, Any], username: str | None = None

@@ -31,6 +31,7 @@ from perennia.store.sql.aliases import guarded_aliases, move_alias
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.registry_events import alias_history, event_of, model_events, record_event
 from perennia.store.sql.registry_rows import read_model, read_version
+from perennia.store.validation import validate_event_limit
 
 MAX_EVENTS = 100_000
 _MAX_REVISION = 2**31 - 1
@@ -303,10 +304,7 @@ class SqlDeploymentStore:
         starts its own.
         """
         name = check_deployment_name(name)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_EVENTS:
-            raise InvalidInput(
-                f"limit must be an integer from 1 to {MAX_EVENTS}, got {limit!r:.40}"
-            )
+        limit = validate_event_limit(limit, MAX_EVENTS)
         de, e = s.deployment_events, s.registry_events
         created = (
             select(func.max(de.c.event_id))
