@@ -23,19 +23,17 @@ from perennia._util import tables
 from perennia._util.report import format as fmt
 from perennia._util.report import page, svg
 from perennia._util.report.page import Section
-from perennia.data.contracts.columns import NUMERIC, Columns
+from perennia.data.contracts.columns import Columns
 from perennia.data.contracts.contract import Contract
 from perennia.data.contracts.drift import (
-    CATEGORICAL_TYPES,
     DEFAULT_METRIC,
     DEFAULT_THRESHOLDS,
     bucket_labels,
-    categorical_profile,
     current,
     distance,
-    numeric_profile,
+    fits,
+    profile_of,
     reference_shares,
-    value_counts,
 )
 from perennia.data.contracts.result import ValidationResult
 from perennia.data.contracts.validate import DRIFT, validate
@@ -160,20 +158,14 @@ def _drift_kwargs(contract: Contract | None) -> dict[str, dict[str, Any]]:
 
 
 def _feature(name: str, train: Columns, serve: Columns, kw: dict[str, Any]) -> FeatureSkew | None:
-    kind = train.logical_type(name)
-    if kind in NUMERIC:
-        values = train.values(name)
-        profile = numeric_profile(values[~train.nulls(name)])
-    elif kind in CATEGORICAL_TYPES:
-        profile = categorical_profile(value_counts(train, name))
-    else:
+    profile = profile_of(train, name)
+    if profile is None:
         return None  # dates, free objects: no comparator
     metric = kw.get("metric", DEFAULT_METRIC[profile["kind"]])
     threshold = kw.get("threshold", DEFAULT_THRESHOLDS[metric])
-    wanted = NUMERIC if profile["kind"] == "numeric" else CATEGORICAL_TYPES
     counted = 0
     shares: list[float] = []
-    if serve.logical_type(name) in wanted:
+    if fits(profile, serve.logical_type(name)):
         shares, counted = current(profile, serve, name)
     measured = (
         distance(metric, reference_shares(profile), shares)

@@ -10,17 +10,17 @@ the rest as "other", so a value never seen in the reference moves mass into "oth
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from perennia._util import distances
 from perennia.data.contracts.columns import NUMERIC, Columns
 from perennia.data.contracts.outcome import Outcome, failed, plain
+from perennia.data.contracts.spec import is_number
 from perennia.errors import InvalidInput
 
 BINS = 10
 TOP = 50
-PSI_FLOOR = 1e-4  # empty bins would make PSI infinite; this is the usual floor
 DEFAULT_THRESHOLDS = {"jensen_shannon": 0.1, "psi": 0.2, "linf": 0.1}
 DEFAULT_METRIC = {"numeric": "jensen_shannon", "categorical": "linf"}
 CATEGORICAL_TYPES = ("string", "category", "boolean")
@@ -33,12 +33,11 @@ def numeric_profile(values: Any, bins: int = BINS) -> dict[str, Any]:
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return {"kind": "numeric", "edges": [], "proportions": [1.0], "count": 0}
-    edges = np.unique(np.quantile(values, np.arange(1, bins) / bins))
-    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=edges.size + 1)
+    edges = distances.quantile_edges(values, bins)
     return {
         "kind": "numeric",
         "edges": [float(e) for e in edges],
-        "proportions": [float(c) for c in counts / values.size],
+        "proportions": [float(s) for s in distances.bucket_shares(edges, values)],
         "count": int(values.size),
     }
 
@@ -85,18 +84,20 @@ def profile_of(cols: Columns, column: str) -> dict[str, Any] | None:
     return None
 
 
+def fits(profile: Mapping[str, Any], logical_type: str) -> bool:
+    """Return whether a column of `logical_type` can be measured against `profile`."""
+    return logical_type in (NUMERIC if profile["kind"] == "numeric" else CATEGORICAL_TYPES)
+
+
 def current(profile: Mapping[str, Any], cols: Columns, column: str) -> tuple[list[float], int]:
     """Return the column's shares in the profile's buckets, and how many values were counted."""
-    import numpy as np
-
     if profile["kind"] == "numeric":
         values = cols.values(column)
         values = values[~cols.nulls(column)]
         if values.size == 0:
             return [0.0] * (len(profile["edges"]) + 1), 0
-        at = np.searchsorted(np.asarray(profile["edges"]), values, side="left")
-        counts = np.bincount(at, minlength=len(profile["edges"]) + 1)
-        return [float(c) for c in counts / values.size], int(values.size)
+        shares = distances.bucket_shares(profile["edges"], values)
+        return [float(s) for s in shares], int(values.size)
     counts = value_counts(cols, column)
     total = sum(counts.values())
     if not total:
@@ -112,21 +113,16 @@ def reference_shares(profile: Mapping[str, Any]) -> list[float]:
     return [*profile["proportions"], profile["other"]]
 
 
-def distance(metric: str, p: Sequence[float], q: Sequence[float]) -> float:
-    """Return the drift distance between two distributions over the same buckets."""
-    import numpy as np
+METRICS = {
+    "jensen_shannon": distances.jensen_shannon,
+    "psi": distances.psi,
+    "linf": distances.linf,
+}
 
-    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    if metric == "linf":
-        return float(np.max(np.abs(p - q))) if p.size else 0.0
-    if metric == "psi":
-        p, q = np.maximum(p, PSI_FLOOR), np.maximum(q, PSI_FLOOR)
-        return float(np.sum((q - p) * np.log(q / p)))
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log2(p / m), 0.0) + np.where(q > 0, q * np.log2(q / m), 0.0)
-    return float(math.sqrt(max(float(terms.sum()) / 2, 0.0)))
+
+def distance(metric: str, p: Sequence[float], q: Sequence[float]) -> float:
+    """Return the drift distance `metric` (a key of METRICS) between shares over the same buckets."""
+    return METRICS[metric](p, q)
 
 
 def bucket_labels(profile: Mapping[str, Any]) -> list[str]:
@@ -147,8 +143,7 @@ def drift(kw: Mapping[str, Any], cols: Columns, absent: Sequence[str]) -> Outcom
     """Return the outcome of expect_column_drift_to_be_below."""
     profile, metric, column = kw["reference"], kw["metric"], kw["column"]
     kind = cols.logical_type(column)
-    wanted = NUMERIC if profile["kind"] == "numeric" else CATEGORICAL_TYPES
-    if kind not in wanted:
+    if not fits(profile, kind):
         return failed(f"column type {kind} does not fit a {profile['kind']} profile", cols.rows)
     shares, counted = current(profile, cols, column)
     if not counted or not profile["count"]:
@@ -192,7 +187,7 @@ def check_profile(value: Mapping[str, Any], where: str) -> dict[str, Any]:
     numbers = ["proportions"] + (["edges"] if kind == "numeric" else [])
     for key in numbers:
         items = out[key]
-        if not isinstance(items, list | tuple) or not all(_finite(x) for x in items):
+        if not isinstance(items, list | tuple) or not all(is_number(x) for x in items):
             raise InvalidInput(f"{where}: {key} must be a list of finite numbers, got {items!r}")
         out[key] = list(items)
     if kind == "numeric":
@@ -205,11 +200,7 @@ def check_profile(value: Mapping[str, Any], where: str) -> dict[str, Any]:
             out["proportions"]
         ):
             raise InvalidInput(f"{where}: a categorical profile needs one proportion per value")
-        if not _finite(out["other"]):
+        if not is_number(out["other"]):
             raise InvalidInput(f"{where}: other={out['other']!r} must be a finite number")
         out["values"] = list(out["values"])
     return out
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -37,6 +37,12 @@ def _present(cols: Columns, column: str) -> tuple[Any, int]:
     return present, int(np.count_nonzero(present))
 
 
+def _judged_present(cols: Columns, column: str, unexpected: Any, mostly: float) -> Outcome:
+    """Return the outcome of a check whose `unexpected` mask is judged on the non-null rows."""
+    present, considered = _present(cols, column)
+    return judged(present & unexpected, considered, cols.rows, mostly, fetcher(cols, column))
+
+
 def not_null(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
     """Return the outcome of expect_column_values_to_not_be_null (nulls are the unexpected rows)."""
     return judged(cols.nulls(kw["column"]), cols.rows, cols.rows, mostly, None)
@@ -95,17 +101,13 @@ def _membership(cols: Columns, column: str, value_set: list[Any]) -> Any:
 def in_set(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
     """Return the outcome of expect_column_values_to_be_in_set."""
     column = kw["column"]
-    present, considered = _present(cols, column)
-    bad = present & ~_membership(cols, column, kw["value_set"])
-    return judged(bad, considered, cols.rows, mostly, fetcher(cols, column))
+    return _judged_present(cols, column, ~_membership(cols, column, kw["value_set"]), mostly)
 
 
 def not_in_set(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
     """Return the outcome of expect_column_values_to_not_be_in_set."""
     column = kw["column"]
-    present, considered = _present(cols, column)
-    bad = present & _membership(cols, column, kw["value_set"])
-    return judged(bad, considered, cols.rows, mostly, fetcher(cols, column))
+    return _judged_present(cols, column, _membership(cols, column, kw["value_set"]), mostly)
 
 
 def within(values: Any, kw: Mapping[str, Any]) -> Any:
@@ -128,9 +130,7 @@ def between(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
     kind = cols.logical_type(column)
     if kind not in NUMERIC:
         return failed(f"column type {kind} is not numeric", cols.rows)
-    present, considered = _present(cols, column)
-    bad = present & ~within(cols.values(column), kw)
-    return judged(bad, considered, cols.rows, mostly, fetcher(cols, column))
+    return _judged_present(cols, column, ~within(cols.values(column), kw), mostly)
 
 
 def codes_of(cols: Columns, column: str) -> Any:
@@ -250,17 +250,13 @@ def _regex_matches(cols: Columns, column: str, pattern: str) -> Any:
 def match_regex(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
     """Return the outcome of expect_column_values_to_match_regex (re.search semantics)."""
     column = kw["column"]
-    present, considered = _present(cols, column)
-    bad = present & ~_regex_matches(cols, column, kw["regex"])
-    return judged(bad, considered, cols.rows, mostly, fetcher(cols, column))
+    return _judged_present(cols, column, ~_regex_matches(cols, column, kw["regex"]), mostly)
 
 
 def not_match_regex(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
     """Return the outcome of expect_column_values_to_not_match_regex."""
     column = kw["column"]
-    present, considered = _present(cols, column)
-    bad = present & _regex_matches(cols, column, kw["regex"])
-    return judged(bad, considered, cols.rows, mostly, fetcher(cols, column))
+    return _judged_present(cols, column, _regex_matches(cols, column, kw["regex"]), mostly)
 
 
 def lengths_between(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:
@@ -272,13 +268,11 @@ def lengths_between(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outc
     kind = cols.logical_type(column)
     if kind not in TEXTUAL:
         return failed(f"column type {kind} is not text", cols.rows)
-    present, considered = _present(cols, column)
 
     def test(array: Any) -> Any:
         return within(np.asarray(pc.fill_null(pc.utf8_length(array), 0).to_numpy()), kw)
 
-    bad = present & ~cols.text_mask(column, test)
-    return judged(bad, considered, cols.rows, mostly, fetcher(cols, column))
+    return _judged_present(cols, column, ~cols.text_mask(column, test), mostly)
 
 
 def a_greater_than_b(kw: Mapping[str, Any], cols: Columns, mostly: float) -> Outcome:

@@ -127,12 +127,13 @@ SPECS: dict[str, Spec] = {
 }
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """Return whether `value` is a finite int or float (booleans are not numbers here)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | bool) or _is_number(value)
+    return value is None or isinstance(value, str | bool) or is_number(value)
 
 
 def _regex_ok(value: Any) -> bool:
@@ -154,12 +155,12 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         ),
         "a non-empty list of column names",
     ),
-    "number?": (lambda v: v is None or _is_number(v), "a finite number or null"),
+    "number?": (lambda v: v is None or is_number(v), "a finite number or null"),
     "count?": (
         lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
         "a non-negative integer or null",
     ),
-    "fraction?": (lambda v: v is None or (_is_number(v) and 0 <= v <= 1), "a number in [0, 1]"),
+    "fraction?": (lambda v: v is None or (is_number(v) and 0 <= v <= 1), "a number in [0, 1]"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "values": (
         lambda v: isinstance(v, list | tuple | set | frozenset) and all(_scalar(x) for x in v),
@@ -168,7 +169,7 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "regex": (_regex_ok, "a regular expression Python's re module compiles"),
     "type": (lambda v: v in TYPE_ALIASES, TYPE_NAMES),
     "name": (lambda v: isinstance(v, str) and bool(v), "the name of a registered check"),
-    "positive": (lambda v: _is_number(v) and v > 0, "a positive finite number"),
+    "positive": (lambda v: is_number(v) and v > 0, "a positive finite number"),
     "metric": (lambda v: v in DRIFT_METRICS, " or ".join(DRIFT_METRICS)),
     "profile": (lambda v: isinstance(v, Mapping), "a reference profile (a mapping)"),
 }
@@ -201,7 +202,7 @@ def check_kwargs(name: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         out[key] = _checked(name, key, param.kind, kwargs[key])
     if "mostly" in kwargs:
         mostly = kwargs["mostly"]
-        if not _is_number(mostly) or not 0 <= mostly <= 1:
+        if not is_number(mostly) or not 0 <= mostly <= 1:
             raise InvalidInput(f"{name}: mostly={mostly!r} must be a number in [0, 1]")
         out["mostly"] = mostly
     if spec.bounds:

@@ -1,7 +1,8 @@
 """The frame types preparation accepts (pandas, polars, Arrow) and the few operations it needs on each.
 
-Preparation works on pandas internally; these helpers convert at the boundary, check column
-names, and take rows from the caller's own frame type so a split of a polars frame stays polars.
+Preparation works on pandas internally; these helpers check the frame type at the boundary,
+convert, read names and row counts through `perennia._util.tables` (the one reader of user
+data), and take rows from the caller's own frame type so a split of a polars frame stays polars.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from perennia._util import tables
 from perennia.errors import InvalidInput
-
-KINDS = ("pandas", "polars", "arrow")
 
 
 def frame_kind(frame: Any, what: str = "frame") -> str:
@@ -32,19 +32,14 @@ def frame_kind(frame: Any, what: str = "frame") -> str:
 
 def to_pandas(frame: Any, what: str = "frame") -> Any:
     """Return `frame` as a pandas DataFrame (the same object when it already is one)."""
-    kind = frame_kind(frame, what)
-    if kind == "pandas":
-        return frame
-    return frame.to_pandas()
+    frame_kind(frame, what)
+    return tables.to_pandas(frame, what)
 
 
 def column_names(frame: Any) -> list[str]:
     """Return the column names of any supported frame."""
-    return (
-        [str(name) for name in frame.columns]
-        if frame_kind(frame) != "arrow"
-        else frame.column_names
-    )
+    frame_kind(frame)
+    return tables.column_names(frame)
 
 
 def require_columns(frame: Any, names: Iterable[str | None], what: str) -> None:
@@ -87,7 +82,8 @@ def column_series(frame: Any, name: str) -> Any:
 
 def row_count(frame: Any) -> int:
     """Return the number of rows of any supported frame."""
-    return int(frame.num_rows) if frame_kind(frame) == "arrow" else len(frame)
+    frame_kind(frame)
+    return tables.row_count(frame)
 
 
 def json_value(value: Any) -> Any:

@@ -1,6 +1,7 @@
 """Per-column distribution shift between a reference frame and a new one: three stated measures.
 
-A simple stated measure until the monitoring drift engine exists:
+Simple stated measures, computed by `perennia._util.distances` (the code a contract's drift
+expectation and monitoring's statistics use too; monitoring's PSI bins differently, see there):
 
 - numeric columns: the Population Stability Index over the reference's deciles, bins
   (-inf, q10], (q10, q20], ..., (q90, inf) (repeated quantiles merged), with each bin's share
@@ -18,13 +19,14 @@ compared as numbers (their instants). A side with no non-null values gives no me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from perennia._util import distances
+from perennia._util.distances import PSI_FLOOR  # noqa: F401 - the floor this module's PSI uses
 from perennia.data.prepare.frames import json_value
 
-PSI_FLOOR = 1e-4
-DECILES = tuple(i / 10 for i in range(1, 10))
+BINS = 10  # deciles
 
 
 @dataclass(frozen=True)
@@ -42,31 +44,17 @@ class ColumnShift:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the shift as a JSON-able dict."""
-        return {
-            "column": self.column,
-            "kind": self.kind,
-            "psi": self.psi,
-            "ks": self.ks,
-            "linf": self.linf,
-            "most_moved": self.most_moved,
-            "null_fraction_a": self.null_fraction_a,
-            "null_fraction_b": self.null_fraction_b,
-        }
+        return asdict(self)
 
 
 def psi(reference: Any, current: Any) -> float:
     """Return the Population Stability Index of `current` against `reference`'s deciles."""
     import numpy as np
 
-    reference, current = np.asarray(reference, float), np.asarray(current, float)
-    edges = np.unique(np.quantile(reference, DECILES))
-    bins = len(edges) + 1
-    # side="left": a value equal to an edge falls in the bin that edge closes, (low, edge].
-    expected = np.bincount(np.searchsorted(edges, reference, side="left"), minlength=bins)
-    actual = np.bincount(np.searchsorted(edges, current, side="left"), minlength=bins)
-    p = np.maximum(expected / len(reference), PSI_FLOOR)
-    q = np.maximum(actual / len(current), PSI_FLOOR)
-    return float(np.sum((q - p) * np.log(q / p)))
+    reference = np.asarray(reference, float)
+    edges = distances.quantile_edges(reference, BINS)
+    p = distances.bucket_shares(edges, reference)
+    return distances.psi(p, distances.bucket_shares(edges, current))
 
 
 def ks_statistic(reference: Any, current: Any) -> float:
@@ -74,10 +62,7 @@ def ks_statistic(reference: Any, current: Any) -> float:
     import numpy as np
 
     a, b = np.sort(np.asarray(reference, float)), np.sort(np.asarray(current, float))
-    points = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, points, side="right") / len(a)
-    cdf_b = np.searchsorted(b, points, side="right") / len(b)
-    return float(np.max(np.abs(cdf_a - cdf_b)))
+    return distances.ks_statistic(a, b)
 
 
 def linf_distance(reference: Any, current: Any) -> tuple[float, Any]:

@@ -6,6 +6,7 @@ empty, non-1-D or non-finite input with `InvalidInput`. numpy and scipy load on 
 
 from __future__ import annotations
 
+from perennia.monitoring.stats.binned import hellinger, jensen_shannon, psi
 from perennia.monitoring.stats.categorical import (
     CategoryChanges,
     chi_square,
@@ -14,15 +15,7 @@ from perennia.monitoring.stats.categorical import (
     two_proportions,
 )
 from perennia.monitoring.stats.fdr import benjamini_hochberg
-from perennia.monitoring.stats.numeric import (
-    cramer_von_mises,
-    energy,
-    hellinger,
-    jensen_shannon,
-    ks,
-    psi,
-    wasserstein,
-)
+from perennia.monitoring.stats.numeric import cramer_von_mises, energy, ks, wasserstein
 from perennia.monitoring.stats.result import TestResult
 
 __all__ = [

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from perennia._util import distances
 from perennia.errors import InvalidInput
 from perennia.monitoring.stats.result import TestResult, numeric_sample
 
 if TYPE_CHECKING:
     import numpy as np
-
-# Shares of empty bins are raised to this floor so PSI's log stays finite.
-PSI_FLOOR = 1e-4
 
 
 def psi(ref: Any, cur: Any, bins: int = 10) -> TestResult:
@@ -21,7 +19,9 @@ def psi(ref: Any, cur: Any, bins: int = 10) -> TestResult:
     Binning: edges at the reference's quantiles 0, 1/bins, ..., 1 (duplicates from ties merged),
     each bin [e_i, e_i+1) and the last closed at the reference's maximum; two more bins hold
     current values below the reference's minimum and above its maximum, so a shift out of the
-    reference's range counts. Shares below PSI_FLOOR (1e-4) are raised to it, not renormalised.
+    reference's range counts. Shares below `perennia._util.distances.PSI_FLOOR` (1e-4) are
+    raised to it, not renormalised. (A contract's drift check and `perennia.data.prepare`'s diff
+    use the same PSI over different bins: the reference's inner deciles, no out-of-range bins.)
     """
     import numpy as np
 
@@ -29,9 +29,9 @@ def psi(ref: Any, cur: Any, bins: int = 10) -> TestResult:
     a = numeric_sample(ref, "ref")
     b = numeric_sample(cur, "cur")
     edges = np.unique(np.quantile(a, np.linspace(0.0, 1.0, bins + 1)))
-    p = np.maximum(_quantile_bin_counts(a, edges) / a.size, PSI_FLOOR)
-    q = np.maximum(_quantile_bin_counts(b, edges) / b.size, PSI_FLOOR)
-    value = float(((q - p) * np.log(q / p)).sum())
+    p = _quantile_bin_counts(a, edges) / a.size
+    q = _quantile_bin_counts(b, edges) / b.size
+    value = distances.psi(p, q)
     return TestResult(statistic=value, p_value=None, effect=value, method="psi")
 
 
@@ -41,12 +41,7 @@ def jensen_shannon(ref: Any, cur: Any, bins: int = 20) -> TestResult:
     Shared bins: `bins` equal-width bins over the pooled range, as
     numpy.histogram_bin_edges(concatenate([ref, cur]), bins).
     """
-    import numpy as np
-
-    p, q = _shared_shares(ref, cur, bins)
-    mid = (p + q) / 2.0
-    divergence = (_kl_base2(p, mid) + _kl_base2(q, mid)) / 2.0
-    distance = float(np.sqrt(max(divergence, 0.0)))
+    distance = distances.jensen_shannon(*_shared_shares(ref, cur, bins))
     return TestResult(statistic=distance, p_value=None, effect=distance, method="jensen_shannon")
 
 
@@ -89,10 +84,3 @@ def _shared_shares(ref: Any, cur: Any, bins: Any) -> tuple[np.ndarray, np.ndarra
     p = np.histogram(a, bins=edges)[0] / a.size
     q = np.histogram(b, bins=edges)[0] / b.size
     return p, q
-
-
-def _kl_base2(p: np.ndarray, m: np.ndarray) -> float:
-    import numpy as np
-    from scipy.special import rel_entr
-
-    return float(rel_entr(p, m).sum() / np.log(2.0))

@@ -1,29 +1,20 @@
 """Two-sample statistics for numeric columns: KS, Wasserstein, Cramér-von Mises, energy, binned.
 
 Each function sorts each sample once and reads both empirical CDFs off the sorted arrays with
-`searchsorted`, so a column costs two sorts and a few linear passes. The binned distances (PSI,
-Jensen-Shannon, Hellinger) live in `binned` and are re-exported here.
+`searchsorted` (`perennia._util.distances`, shared with the data layer's KS), so a column
+costs two sorts and a few linear passes. The binned distances (PSI, Jensen-Shannon, Hellinger)
+live in `binned`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from perennia.monitoring.stats.binned import hellinger, jensen_shannon, psi
+from perennia._util.distances import ecdfs_at_pooled, ks_statistic
 from perennia.monitoring.stats.result import TestResult, numeric_sample
 
 if TYPE_CHECKING:
     import numpy as np
-
-__all__ = [
-    "cramer_von_mises",
-    "energy",
-    "hellinger",
-    "jensen_shannon",
-    "ks",
-    "psi",
-    "wasserstein",
-]
 
 
 def ks(ref: Any, cur: Any) -> TestResult:
@@ -31,8 +22,7 @@ def ks(ref: Any, cur: Any) -> TestResult:
     from scipy.stats import kstwo
 
     a, b = _sorted_pair(ref, cur)
-    cdf_a, cdf_b = _cdfs_at_pooled(a, b)
-    d = float(abs(cdf_a - cdf_b).max())
+    d = ks_statistic(a, b)
     # Smirnov's asymptotic form, as scipy's ks_2samp(method="asymp"): the two-sided
     # one-sample distribution at the effective size m*n/(m+n). scipy gets NaN when that rounds
     # to 0 (one value in each sample); we use 1, which gives p = 1 - D there.
@@ -96,7 +86,7 @@ def cramer_von_mises(ref: Any, cur: Any) -> TestResult:
     vt = (total + 1) * (4 * k * total - 3 * (nx**2 + ny**2) - 2 * k) / (45 * total**2 * 4 * k)
     tn = 1 / 6 + (t - et) / math.sqrt(45 * vt)
     p_value = 1.0 if tn < 0.003 else max(0.0, 1.0 - _cdf_cvm_inf(tn))
-    cdf_a, cdf_b = _cdfs_at_pooled(a, b)
+    cdf_a, cdf_b = ecdfs_at_pooled(a, b)
     effect = float(((cdf_a - cdf_b) ** 2).mean())
     return TestResult(statistic=float(t), p_value=p_value, effect=effect, method="cramer_von_mises")
 
@@ -126,15 +116,6 @@ def _sorted_pair(ref: Any, cur: Any, *, min_size: int = 1) -> tuple[np.ndarray, 
     a = np.sort(numeric_sample(ref, "ref", min_size=min_size))
     b = np.sort(numeric_sample(cur, "cur", min_size=min_size))
     return a, b
-
-
-def _cdfs_at_pooled(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return both right-continuous empirical CDFs at every pooled value (a's values, then b's)."""
-    import numpy as np
-
-    cdf_a = np.concatenate([np.searchsorted(a, a, "right"), np.searchsorted(a, b, "right")])
-    cdf_b = np.concatenate([np.searchsorted(b, a, "right"), np.searchsorted(b, b, "right")])
-    return cdf_a / a.size, cdf_b / b.size
 
 
 def _cdf_gaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
