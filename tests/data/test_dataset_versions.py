@@ -85,6 +85,22 @@ def test_a_tampered_snapshot_is_refused_on_load(tracking, tmp_path) -> None:
         perennia.data.load(version.ref)
 
 
+def test_iter_batches_streams_a_version_and_records_the_read(tracking, tmp_path) -> None:
+    frame = _frame(2_000)
+    version = perennia.data.register("stream", frame)
+    with perennia.start_run() as run:
+        batches = perennia.data.iter_batches(version.ref, columns=["id", "amount"])
+        read = pd.concat([b.to_pandas() for b in batches], ignore_index=True)
+    pd.testing.assert_frame_equal(read, frame[["id", "amount"]])
+    inputs = perennia.get_run(run.info.run_id).inputs.dataset_inputs
+    assert [(i.dataset.source, i.context) for i in inputs] == [("stream@1", "training")]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("a")
+    files = perennia.data.register("docs", tmp_path / "docs")
+    with pytest.raises(InvalidInput, match="folder of files"):
+        perennia.data.iter_batches(files.ref)  # refused on the call, not on the first batch
+
+
 def test_a_folder_of_files_round_trips_and_dedups_per_file(tracking, tmp_path) -> None:
     source = tmp_path / "images"
     for i in range(200):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from perennia.artifacts.s3 import S3BlobStore
 from perennia.data.snapshots import fetch_files, load_table, read_manifest, write_snapshot
@@ -42,9 +43,5 @@ def test_folder_round_trip_dedup_and_tamper_on_s3(s3_bucket: str, tmp_path: Path
 
     pack = next(f.blob for f in read_manifest(blobs, second.digest).files if f.path == "d0/f00.bin")
     boto3.client("s3").put_object(Bucket=s3_bucket, Key=blobs._key(pack), Body=b"forged")
-    try:
+    with pytest.raises(IntegrityError, match=pack):
         fetch_files(blobs, second.digest, tmp_path / "out3")
-    except IntegrityError as error:
-        assert pack in str(error)
-    else:
-        raise AssertionError("a forged pack was accepted")

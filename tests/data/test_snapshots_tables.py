@@ -148,6 +148,12 @@ def test_iter_batches_streams_every_row_in_order(blobs: LocalBlobStore) -> None:
     np.testing.assert_array_equal(ids, frame["id"].to_numpy())
 
 
+def test_iter_batches_checks_its_columns_on_the_call(blobs: LocalBlobStore) -> None:
+    snapshot = write_snapshot(blobs, mixed_frame(100))
+    with pytest.raises(InvalidInput, match="'nope' is not in snapshot"):
+        iter_batches(blobs, snapshot.digest, columns=["id", "nope"])  # not iterated
+
+
 def test_fetch_files_writes_a_table_as_parquet_parts(blobs: LocalBlobStore, tmp_path: Path) -> None:
     frame = mixed_frame(3000)
     snapshot = write_snapshot(blobs, frame, chunk_rows=SMALL_CHUNKS)

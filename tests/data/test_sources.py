@@ -239,6 +239,16 @@ def test_read_s3_prefix_refuses_keys_that_would_escape_the_target(
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "copy").exists()
 
 
+def test_read_s3_prefix_keeps_names_a_local_folder_may_hold(s3_bucket: str, tmp_path: Path) -> None:
+    # '%', '#' and '?' are refused in artifact paths (they travel in URLs), not in file names.
+    objects = {"data/50% off.csv": b"a", "data/notes #1.txt": b"b", "data/why?.md": b"c"}
+    put(s3_bucket, objects)
+    folder, source = read_s3_prefix(f"s3://{s3_bucket}/data", tmp_path / "copy")
+    written = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert written == {key.removeprefix("data/"): body for key, body in objects.items()}
+    assert source["objects"] == 3
+
+
 def test_read_s3_prefix_refuses_a_busy_target_and_an_empty_prefix(
     s3_bucket: str, tmp_path: Path
 ) -> None:

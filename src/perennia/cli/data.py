@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 import typer
 
@@ -18,7 +19,9 @@ app = typer.Typer(
 )
 
 
-def _sdk():
+def sdk() -> ModuleType:
+    """Return `perennia.data` (imported here, so `perennia --help` stays fast) pointed at
+    `--tracking-uri`; the commands in `data_more` use it too."""
     import perennia.data as data
 
     use_tracking_uri()
@@ -61,7 +64,7 @@ def register(
     """Snapshot SOURCE as the next version of NAME (only bytes the store lacks are written)."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-    data = _sdk()
+    data = sdk()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), console=console
     ) as bar:
@@ -87,7 +90,7 @@ def list_() -> None:
     """List datasets with their latest version."""
     rows = [
         (v.name, str(v.version), v.kind, _rows(v), _size(v.size_bytes), fmt_time(v.created_at))
-        for v in _sdk().list_datasets()
+        for v in sdk().list_datasets()
     ]
     console.print(table("Datasets", ["name", "latest", "kind", "rows", "size", "created"], rows, 1))
 
@@ -112,7 +115,7 @@ def versions(name: str = typer.Argument(..., help="Dataset name.")) -> None:
             v.digest[:12],
             fmt_time(v.created_at),
         )
-        for v in _sdk().versions(name)
+        for v in sdk().versions(name)
     ]
     headers = ["version", "aliases", "rows", "size", "new", "parents", "digest", "created"]
     console.print(table(f"Versions of {name}", headers, rows, no_wrap=1))
@@ -121,7 +124,7 @@ def versions(name: str = typer.Argument(..., help="Dataset name.")) -> None:
 @app.command("get")
 def get(ref: str = typer.Argument(..., help="name@version, name@alias or name.")) -> None:
     """Show one version: shape, source, parents, tags, aliases, contract."""
-    v = _sdk().get(ref)
+    v = sdk().get(ref)
     values = {
         "version": v.ref,
         "kind": v.kind,
@@ -148,7 +151,7 @@ def fetch(
     target: Path = typer.Argument(..., help="Folder to write the files (or Parquet parts) into."),
 ) -> None:
     """Write a version's files into TARGET, each checked against its digest."""
-    path = _sdk().load(ref, to="folder", target=target, context=None)
+    path = sdk().load(ref, to="folder", target=target, context=None)
     console.print(f"wrote {ref} into {path}")
 
 
@@ -159,7 +162,7 @@ def diff(
     key: str | None = typer.Option(None, "--key", help="Column(s) identifying a row, a,b."),
 ) -> None:
     """Show how B differs from A: schema, rows added and removed, per-column shift."""
-    result = _sdk().diff(a, b, key=key.split(",") if key and "," in key else key)
+    result = sdk().diff(a, b, key=key.split(",") if key and "," in key else key)
     if isinstance(result, dict):
         rows = [(what, path) for what, paths in result.items() for path in paths]
         console.print(table(f"{a} -> {b}", ["change", "file"], rows, no_wrap=1))
@@ -174,7 +177,7 @@ def tag(
     value: str = typer.Argument(...),
 ) -> None:
     """Set a tag on a version."""
-    _sdk().set_tag(ref, key, value)
+    sdk().set_tag(ref, key, value)
     console.print(f"tagged {ref} {key}={value}")
 
 
@@ -184,9 +187,10 @@ def alias(
     alias_name: str = typer.Argument(..., metavar="ALIAS", help="e.g. golden."),
 ) -> None:
     """Point name@ALIAS at a version (moving it if it pointed elsewhere)."""
-    data = _sdk()
-    data.set_alias(ref, alias_name)
-    console.print(f"{ref.partition('@')[0]}@{alias_name} -> {data.get(ref).ref}")
+    data = sdk()
+    version = data.get(ref)
+    data.set_alias(version, alias_name)
+    console.print(f"{version.name}@{alias_name} -> {version.ref}")
 
 
 @app.command("history")
@@ -200,7 +204,7 @@ def history(name: str = typer.Argument(..., help="Dataset name.")) -> None:
             "" if e.version is None else str(e.version),
             json.dumps(e.detail)[:100],
         )
-        for e in _sdk().history(name)
+        for e in sdk().history(name)
     ]
     headers = ["time", "action", "user", "version", "detail"]
     console.print(table(f"History of {name}", headers, rows, no_wrap=1))

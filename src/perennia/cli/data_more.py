@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from perennia.cli.data import _sdk, app
+from perennia.cli.data import app, sdk
 from perennia.cli.output import console, table
 
 
 @app.command("lineage")
 def lineage(ref: str = typer.Argument(..., help="name@version.")) -> None:
     """Show where a version came from and what was built from it."""
-    graph = _sdk().lineage(ref)
+    graph = sdk().lineage(ref)
     rows = [("parent", p["ref"], json.dumps(p.get("source", {}))) for p in graph["parents"]]
     rows += [
         ("derived", d["ref"], json.dumps(d.get("derivation", {}))[:80]) for d in graph["derived"]
@@ -38,7 +38,7 @@ def split(
     key: str | None = typer.Option(None, "--key", help="Row key checked not to leak."),
 ) -> None:
     """Split a version and register each part as <name>-train, -validation, -test."""
-    parts = _sdk().split(
+    parts = sdk().split(
         ref,
         by=by,
         fractions=[float(f) for f in fractions.split(",")],
@@ -59,9 +59,10 @@ def infer_contract(
     output: Path | None = typer.Option(None, "--output", help="Also write the contract JSON here."),
 ) -> None:
     """Infer a contract from a version and keep it with that version."""
-    data = _sdk()
-    contract = data.infer_contract(data.load(ref, context=None), label=label)
-    data.set_contract(ref, contract)
+    data = sdk()
+    version = data.get(ref)
+    contract = data.infer_contract(data.load(version, context=None), label=label)
+    data.set_contract(version, contract)
     if output is not None:
         output.write_text(contract.to_json())
     console.print(f"kept a contract of {len(contract.expectations)} expectations with {ref}")
@@ -77,7 +78,7 @@ def validate(
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
 ) -> None:
     """Validate a version against a contract; exit 1 when an expectation fails."""
-    data = _sdk()
+    data = sdk()
     contract = None
     if contract_file is not None:
         contract = data.Contract.from_json(contract_file.read_text())
@@ -114,7 +115,7 @@ def skew(
     from perennia.cli.common import client
     from perennia.data.predlog import default_location
 
-    data = _sdk()
+    data = sdk()
     version = data.get(ref)
     contract = data.Contract.from_dict(version.contract) if version.contract else None
     location = log or default_location(client().settings)

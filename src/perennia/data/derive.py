@@ -60,8 +60,9 @@ def split(
 
 def set_contract(ref: str | DatasetVersion, contract: Contract) -> None:
     """Keep `contract` with the version `ref` names (the contract it is validated against)."""
-    version = session.resolve(ref)
-    session.current_store().datasets.set_contract(
+    store = session.current_store()
+    version = session.resolve(ref, store)
+    store.datasets.set_contract(
         version.name, version.version, contract.to_dict(), session.acting_user()
     )
 

@@ -88,7 +88,8 @@ def diff(
     store = session.current_store()
     first, second = session.resolve(a, store), session.resolve(b, store)
     blobs_a = session.blob_store(first.storage_uri)
-    blobs_b = session.blob_store(second.storage_uri)
+    same = second.storage_uri == first.storage_uri
+    blobs_b = blobs_a if same else session.blob_store(second.storage_uri)
     if first.kind == "files" or second.kind == "files":
         return diff_manifests(
             read_manifest(blobs_a, first.digest), read_manifest(blobs_b, second.digest)

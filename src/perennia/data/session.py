@@ -15,12 +15,13 @@ if TYPE_CHECKING:
     from perennia.artifacts.base import BlobStore
     from perennia.entities import DatasetVersion
     from perennia.store.base import Store
+    from perennia.tracking.client import Client
 
 DATASETS_FOLDER = "datasets"
 
 
-def current_client():  # noqa: ANN201 - the Client type would import tracking at module level
-    """Return the `Client` of the current tracking URI."""
+def current_client() -> Client:
+    """Return the `Client` of the current tracking URI (a call that does several steps takes it once)."""
     from perennia.tracking.client import Client
 
     return Client()
@@ -31,9 +32,9 @@ def current_store() -> Store:
     return current_client().store
 
 
-def default_storage_uri() -> str:
-    """Return where new dataset versions' blobs go: `<artifacts URI>/datasets`."""
-    base = current_client().settings.resolved_artifacts_uri().rstrip("/")
+def default_storage_uri(client: Client | None = None) -> str:
+    """Return where new dataset versions' blobs go: `<artifacts URI>/datasets` (of `client`'s settings)."""
+    base = (client or current_client()).settings.resolved_artifacts_uri().rstrip("/")
     return f"{base}/{DATASETS_FOLDER}"
 
 

@@ -19,8 +19,8 @@ from typing import Any
 from perennia.artifacts.s3 import error_code, parse_s3_uri, s3_client
 from perennia.clock import now_ms
 from perennia.data.prepare.frames import frame_kind, json_value, row_count
+from perennia.data.snapshots.paths import check_relative_path
 from perennia.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from perennia.store.artifact_paths import validate_artifact_path
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
@@ -243,8 +243,10 @@ def _list_objects(
 
 
 def _safe_relative(relative: str, key: str) -> str:
+    # The snapshot's path rule, which the downloaded folder meets next: an S3 prefix accepts
+    # exactly the names a local folder would (see perennia.data.snapshots.paths).
     try:
-        return validate_artifact_path(relative)
+        return check_relative_path(relative)
     except InvalidInput as error:
         raise InvalidInput(f"S3 key {key!r} is not a safe file name here: {error}") from None
 

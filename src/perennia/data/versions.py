@@ -19,6 +19,7 @@ from perennia.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from perennia.entities import DatasetEvent, DatasetVersion
     from perennia.store.base import Store
+    from perennia.tracking.client import Client
 
 # What a run's dataset input records for a version, so lineage can find the version again.
 SOURCE_TYPE = "perennia_dataset"
@@ -63,8 +64,9 @@ def register(
     from perennia.data.snapshots import write_snapshot
     from perennia.entities import DatasetVersion
 
-    store = session.current_store()
-    storage = storage_uri or session.default_storage_uri()
+    client = session.current_client()
+    store = client.store
+    storage = storage_uri or session.default_storage_uri(client)
     blobs = session.blob_store(storage)
     previous = _previous_digest(store, name, storage)
     with tempfile.TemporaryDirectory(prefix="perennia-data-") as scratch:
@@ -125,20 +127,18 @@ def history(name: str, limit: int = 100) -> list[DatasetEvent]:
     return session.current_store().datasets.events(name, limit)
 
 
-def set_tag(ref: str, key: str, value: str) -> None:
+def set_tag(ref: str | DatasetVersion, key: str, value: str) -> None:
     """Tag the version `ref` names."""
-    version = session.resolve(ref)
-    session.current_store().datasets.set_tag(
-        version.name, version.version, key, value, session.acting_user()
-    )
+    store = session.current_store()
+    version = session.resolve(ref, store)
+    store.datasets.set_tag(version.name, version.version, key, value, session.acting_user())
 
 
-def set_alias(ref: str, alias: str) -> None:
+def set_alias(ref: str | DatasetVersion, alias: str) -> None:
     """Point `name@alias` at the version `ref` names (e.g. `set_alias("train@3", "golden")`)."""
-    version = session.resolve(ref)
-    session.current_store().datasets.set_alias(
-        version.name, alias, version.version, session.acting_user()
-    )
+    store = session.current_store()
+    version = session.resolve(ref, store)
+    store.datasets.set_alias(version.name, alias, version.version, session.acting_user())
 
 
 def delete_alias(name: str, alias: str) -> None:
@@ -146,7 +146,9 @@ def delete_alias(name: str, alias: str) -> None:
     session.current_store().datasets.delete_alias(name, alias, session.acting_user())
 
 
-def _record_read(version: DatasetVersion, context: str | None, run_id: str | None) -> None:
+def _record_read(
+    client: Client, version: DatasetVersion, context: str | None, run_id: str | None
+) -> None:
     """Log the version as an input of `run_id` (or of the active run, when there is one)."""
     from perennia.entities import Dataset, DatasetInput
 
@@ -161,7 +163,7 @@ def _record_read(version: DatasetVersion, context: str | None, run_id: str | Non
         schema=[dict(c) for c in version.schema],
         row_count=version.row_count if version.row_count is not None else version.file_count,
     )
-    session.current_client().log_inputs(run_id, [DatasetInput(dataset, context)])
+    client.log_inputs(run_id, [DatasetInput(dataset, context)])
 
 
 def load(
@@ -179,7 +181,8 @@ def load(
     under `target` (a new temporary folder when None) and its path returned. Inside an active
     run (or with `run_id`) the read is recorded on the run with `context`.
     """
-    version = session.resolve(ref)
+    client = session.current_client()
+    version = session.resolve(ref, client.store)
     blobs = session.blob_store(version.storage_uri)
     if version.kind == "files" or to == "folder":
         from perennia.data.snapshots import fetch_files
@@ -193,7 +196,7 @@ def load(
         from perennia.data.snapshots import load_table
 
         result = load_table(blobs, version.digest, to=to, columns=columns)
-    _record_read(version, context, run_id)
+    _record_read(client, version, context, run_id)
     return result
 
 
@@ -204,13 +207,17 @@ def iter_batches(
     context: str | None = "training",
     run_id: str | None = None,
 ) -> Iterator[Any]:
-    """Yield a table version's rows as Arrow record batches, one stored chunk at a time."""
+    """Return an iterator of a table version's rows as Arrow record batches, one stored chunk
+    in memory at a time. The reference, kind and columns are checked (and the read recorded)
+    on the call, not on the first batch."""
     from perennia.data.snapshots import iter_batches as snapshot_batches
 
-    version = session.resolve(ref)
+    client = session.current_client()
+    version = session.resolve(ref, client.store)
     if version.kind != "table":
         raise InvalidInput(f"{version.ref} is a folder of files; load it with to='folder'")
-    _record_read(version, context, run_id)
-    yield from snapshot_batches(
+    batches = snapshot_batches(
         session.blob_store(version.storage_uri), version.digest, columns=columns
     )
+    _record_read(client, version, context, run_id)
+    return batches

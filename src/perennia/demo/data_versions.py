@@ -54,10 +54,10 @@ def register_demo_data(seed: int) -> DemoData:
     )
     contract = perennia.data.infer_contract(perennia.data.load(raw, context=None), label="target")
     perennia.data.set_contract(raw, contract)
-    result = perennia.data.validate(raw.ref)
+    result = perennia.data.validate(raw.ref)  # by reference: `raw` predates its contract
     result.log()
     parts = perennia.data.split(
-        raw.ref,
+        raw,
         by="stratified",
         fractions=(0.75, 0.25),
         names=("train", "test"),

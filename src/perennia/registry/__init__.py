@@ -235,20 +235,20 @@ def lineage(name: str, version: int | str) -> dict[str, Any]:
 
     found = get_model_version(name, version)
     run = Client().get_run(found.run_id) if found.run_id else None
-    graph = lineage_graph(found, run, _store().approvals.list_requests(name, limit=10_000))
+    store = _store()
+    graph = lineage_graph(found, run, store.approvals.list_requests(name, limit=10_000))
     if run is not None:
-        _add_data_versions(graph["datasets"], run)
+        _add_data_versions(graph["datasets"], run, store)
     return graph
 
 
-def _add_data_versions(entries: list[dict[str, Any]], run: Any) -> None:
+def _add_data_versions(entries: list[dict[str, Any]], run: Any, store: Any) -> None:
     """Extend each dataset entry read as a registered version with that version's own source
     and the versions it derives from, so lineage reaches back past the run to the data."""
     from perennia.data.lineage import ancestry
     from perennia.data.session import resolve
     from perennia.data.versions import SOURCE_TYPE
 
-    store = _store()
     for entry, item in zip(entries, run.inputs.dataset_inputs, strict=True):
         if item.dataset.source_type != SOURCE_TYPE:
             continue

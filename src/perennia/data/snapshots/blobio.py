@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from perennia.artifacts.base import BlobStore
+from perennia.artifacts.digests import sha256_bytes
 from perennia.errors import IntegrityError
 
 
@@ -73,7 +74,7 @@ def upload(blobs: BlobStore, digest: str, path: Path) -> int:
 
 def upload_bytes(blobs: BlobStore, data: bytes, scratch: Path) -> tuple[str, int]:
     """Store `data` as a blob (through a file in `scratch`); return (digest, bytes uploaded)."""
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_bytes(data)
     if blobs.exists(digest):
         return digest, 0
     path = scratch / f"{digest}.{uuid.uuid4().hex}"  # two chunks may be equal

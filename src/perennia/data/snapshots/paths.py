@@ -4,11 +4,17 @@ A path is relative, uses "/" between segments and names nothing outside the snap
 no empty, "." or ".." segment, no leading "/", no backslash (a separator on Windows) and no NUL.
 A manifest is data from a blob store, so a hand-made one must not be able to make `fetch_files`
 write outside its target; checking on read as well as on write is what guarantees that.
+(`fetch_files` also resolves each target folder, so a symlink already in the target cannot
+redirect a write.)
+
+Not `store.artifact_paths`: an artifact path travels in URLs, so that rule also refuses `%`,
+`#`, `?` and more. A dataset folder's files keep whatever names they have ("50% off.csv"); the
+only thing that matters here is that no name leaves the snapshot's root.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections import Counter
 
 from perennia.errors import InvalidArtifactPath
 
@@ -39,8 +45,7 @@ def check_path_set(paths: list[str]) -> None:
     """Raise InvalidArtifactPath if a path repeats or is also a folder of another path."""
     seen = set(paths)
     if len(seen) != len(paths):
-        counted: set[str] = set()
-        twice = next(p for p in paths if p in counted or counted.add(p))  # type: ignore[func-returns-value]
+        twice = next(path for path, count in Counter(paths).items() if count > 1)
         raise InvalidArtifactPath(f"snapshot lists the path {twice!r:.100} twice")
     folders: set[str] = set()
     for parent in {p.rpartition("/")[0] for p in paths}:
@@ -52,16 +57,3 @@ def check_path_set(paths: list[str]) -> None:
         raise InvalidArtifactPath(
             f"snapshot path {clash[0]!r:.100} is both a file and a folder of other files"
         )
-
-
-def inside(root: Path, relative: str) -> Path:
-    """Return root/relative, raising InvalidArtifactPath unless its folder resolves inside root."""
-    target = root.joinpath(*check_relative_path(relative).split("/"))
-    # A folder of an existing target may be a symlink; resolving catches a path that lexically
-    # stays inside `root` but lands elsewhere on disk.
-    parent = target.parent.resolve()
-    if parent != root and root not in parent.parents:
-        raise InvalidArtifactPath(
-            f"snapshot path {relative!r:.100} resolves outside {root}; remove the symlink on its way"
-        )
-    return target

@@ -47,11 +47,17 @@ def load_table(
 def iter_batches(
     blobs: BlobStore, digest: str, *, columns: Sequence[str] | None = None
 ) -> Iterator[Any]:
-    """Yield a table snapshot's rows as Arrow record batches, one chunk in memory at a time."""
+    """Return an iterator of a table snapshot's rows as Arrow record batches, one chunk in
+    memory at a time; the manifest and `columns` are checked on the call, not on first use."""
+    manifest, _, selected = _open_table(blobs, digest, columns)
+    return _batches(blobs, manifest, selected)
+
+
+def _batches(blobs: BlobStore, manifest: Manifest, selected: list[str] | None) -> Iterator[Any]:
+    """Yield each chunk's record batches after checking the chunk's digest and row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    manifest, _, selected = _open_table(blobs, digest, columns)
     for chunk in manifest.chunks:
         data = read_blob(blobs, chunk.blob)
         file = pq.ParquetFile(pa.BufferReader(data))

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from perennia._util.tables import is_table
 from perennia.data.snapshots.tables import (
     TableStream,
     csv_stream,
     frame_stream,
-    is_frame,
     parquet_stream,
     require_pyarrow,
 )
@@ -30,7 +30,7 @@ def classify(source: Any, kind: str | None) -> tuple[str, TableStream | Path]:
         raise InvalidInput(
             f"kind {kind!r} is not accepted; use 'table', 'files' or None (decide from the source)"
         )
-    if is_frame(source):
+    if is_table(source):
         if kind == "files":
             raise InvalidInput(
                 "kind='files' needs a folder; a DataFrame can only be stored as a table"

@@ -42,15 +42,6 @@ def require_pyarrow() -> None:
         raise InvalidInput("table snapshots need pyarrow: pip install 'perennia[all]'") from None
 
 
-def is_frame(source: Any) -> bool:
-    """Return whether `source` is a pandas or polars DataFrame, or an Arrow Table or RecordBatch."""
-    found = library(source)
-    name = type(source).__name__
-    if found in ("pandas", "polars"):
-        return name == "DataFrame" or any(c.__name__ == "DataFrame" for c in type(source).__mro__)
-    return found == "pyarrow" and name in ("Table", "RecordBatch")
-
-
 def frame_stream(source: Any) -> TableStream:
     """Return the stream of an in-memory pandas, polars or Arrow table."""
     import pyarrow as pa
