@@ -29,3 +29,26 @@ def check_digest(digest: object) -> str:
     if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
         raise InvalidInput(f"{digest!r:.80} is not a sha256 hex digest")
     return digest
+
+
+class HashingWriter:
+    """A write-only stream that hashes and counts what passes through it on its way to `target`."""
+
+    def __init__(self, target) -> None:  # noqa: ANN001 - any object with write(bytes)
+        self.target = target
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        """Hash, count and forward `data`; return what the target wrote."""
+        self.hasher.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def seekable(self) -> bool:
+        """Return False, so a writer such as boto3's download writes in order, never seeking."""
+        return False
+
+    def hexdigest(self) -> str:
+        """Return the sha256 hex digest of everything written so far."""
+        return self.hasher.hexdigest()

@@ -8,27 +8,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-if TYPE_CHECKING:
-    from perennia.store.base import Store
+# The store and the acting user are the dataset SDK's too: one definition, in the lower layer.
+from perennia.data.session import acting_user, current_store  # noqa: F401
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def current_store() -> Store:
-    """Return the store of the current tracking URI (shared with the fluent API and Client)."""
-    from perennia.tracking.client import Client
-
-    return Client().store
-
-
-def acting_user(override: str | None = None) -> str | None:
-    """Return who acts: `override` when given, else the current user's login name."""
-    from perennia.tracking.source import current_user
-
-    return override or current_user()
 
 
 def sends_webhooks(function: Callable[P, R]) -> Callable[P, R]:

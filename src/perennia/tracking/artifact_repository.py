@@ -9,33 +9,18 @@ metadata store's manifest (`store.artifacts`), which is why it lives in tracking
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import time
 from pathlib import Path
 
 from perennia.artifacts.base import BlobStore
-from perennia.artifacts.digests import sha256_file
+from perennia.artifacts.digests import HashingWriter, sha256_file
 from perennia.artifacts.local import FILE_MODE
 from perennia.entities import ArtifactEntry, FileInfo
 from perennia.errors import IntegrityError, InvalidArtifactPath, InvalidInput, NotFound
 from perennia.store.artifact_paths import join_artifact_path, validate_artifact_path
 from perennia.store.base import ArtifactIndex
-
-
-class _HashingWriter:
-    """A file wrapper that hashes everything written through it."""
-
-    def __init__(self, handle) -> None:
-        self.handle = handle
-        self.hasher = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.hasher.update(data)
-        self.size += len(data)
-        return self.handle.write(data)
 
 
 class ArtifactRepository:
@@ -186,9 +171,9 @@ class ArtifactRepository:
         return destination / prefix if prefix else destination
 
     def _copy_verified(self, run_id: str, entry: ArtifactEntry, handle) -> None:
-        writer = _HashingWriter(handle)
+        writer = HashingWriter(handle)
         self.blobs.read_into(entry.digest, writer)
-        actual = writer.hasher.hexdigest()
+        actual = writer.hexdigest()
         if actual != entry.digest or writer.size != entry.size:
             raise IntegrityError(
                 f"artifact {entry.path!r} of run {run_id!r} is corrupted: expected sha256 {entry.digest} "

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import uuid
 from pathlib import Path
-from typing import BinaryIO
 
 from perennia.artifacts.base import BlobStore
-from perennia.artifacts.digests import sha256_bytes
+from perennia.artifacts.digests import HashingWriter, sha256_bytes
 from perennia.errors import IntegrityError
-
-
-class _HashingSink:
-    """A write-only stream that hashes what passes through it (and copies it to `target`)."""
-
-    def __init__(self, target: BinaryIO) -> None:
-        self.target = target
-        self.hash = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        """Hash and forward `data`; return its length."""
-        self.hash.update(data)
-        return self.target.write(data)
-
-    def seekable(self) -> bool:
-        """Return False, so boto3 writes parts in order instead of seeking."""
-        return False
 
 
 def _mismatch(blobs: BlobStore, digest: str, actual: str) -> IntegrityError:
@@ -42,9 +23,9 @@ def _mismatch(blobs: BlobStore, digest: str, actual: str) -> IntegrityError:
 def read_blob(blobs: BlobStore, digest: str) -> bytes:
     """Return a blob's bytes after checking they hash to `digest` (IntegrityError, NotFound)."""
     buffer = io.BytesIO()
-    sink = _HashingSink(buffer)
+    sink = HashingWriter(buffer)
     blobs.read_into(digest, sink)  # type: ignore[arg-type]
-    actual = sink.hash.hexdigest()
+    actual = sink.hexdigest()
     if actual != digest:
         raise _mismatch(blobs, digest, actual)
     return buffer.getvalue()
@@ -54,9 +35,9 @@ def read_blob_to_file(blobs: BlobStore, digest: str, path: Path) -> None:
     """Stream a blob into `path`, checking its digest; the file is removed if the check fails."""
     try:
         with open(path, "wb") as out:
-            sink = _HashingSink(out)
+            sink = HashingWriter(out)
             blobs.read_into(digest, sink)  # type: ignore[arg-type]
-        actual = sink.hash.hexdigest()
+        actual = sink.hexdigest()
         if actual != digest:
             raise _mismatch(blobs, digest, actual)
     except BaseException:
