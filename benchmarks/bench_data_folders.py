@@ -2,9 +2,9 @@
 
 Perennia: `write_snapshot` into a local folder blob store (hash once, pack small files, upload
 in parallel), then `fetch_files` into an empty folder. DVC, on the same files: `dvc add` plus
-`dvc push` to a local remote, then `dvc pull` from a clean cache. Each side runs once per
-repeat (the work is minutes long for DVC); set BENCH_FOLDER_FILES for a smaller folder. DVC is
-found as the `dvc` command (or $DVC); without it only Perennia's figures are printed.
+`dvc push` to a local remote, then `dvc pull` from a clean cache. Each side runs once (the
+work is minutes long for DVC); set BENCH_FOLDER_FILES for a smaller folder. DVC is found as
+$DVC or the `dvc` command; without it only Perennia's figures and the 60 s target are checked.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import os
 import random
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-from common import Result, emit, fresh_dir
+from common import Result, emit, fresh_dir, median_seconds
 
 FILES = int(os.environ.get("BENCH_FOLDER_FILES", "100000"))
 PER_FOLDER = 1000
@@ -35,13 +34,6 @@ def make_folder(root: Path, files: int = FILES) -> Path:
     return data
 
 
-def timed(fn) -> float:
-    """Return the seconds `fn()` takes."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def perennia_seconds(data: Path) -> tuple[float, float]:
     """Return (register, fetch) seconds for Perennia on the folder."""
     from perennia.artifacts.local import LocalBlobStore
@@ -49,9 +41,9 @@ def perennia_seconds(data: Path) -> tuple[float, float]:
 
     blobs = LocalBlobStore(fresh_dir("blobs"))
     snapshots = []
-    register = timed(lambda: snapshots.append(write_snapshot(blobs, data)))
+    register = median_seconds(lambda: snapshots.append(write_snapshot(blobs, data)), 1)
     target = fresh_dir("fetch") / "out"
-    fetch = timed(lambda: fetch_files(blobs, snapshots[0].digest, target))
+    fetch = median_seconds(lambda: fetch_files(blobs, snapshots[0].digest, target), 1)
     shutil.rmtree(blobs.root, ignore_errors=True)
     shutil.rmtree(target.parent, ignore_errors=True)
     return register, fetch
@@ -74,10 +66,10 @@ def dvc_seconds(dvc: str, data: Path) -> tuple[float, float]:
     run("init", "--no-scm")
     run("config", "core.analytics", "false")
     run("remote", "add", "-d", "local", str(remote))
-    register = timed(lambda: (run("add", "data"), run("push")))
+    register = median_seconds(lambda: (run("add", "data"), run("push")), 1)
     shutil.rmtree(repo / "data")
     shutil.rmtree(repo / ".dvc" / "cache", ignore_errors=True)
-    fetch = timed(lambda: run("pull"))
+    fetch = median_seconds(lambda: run("pull"), 1)
     shutil.rmtree(repo, ignore_errors=True)
     shutil.rmtree(remote, ignore_errors=True)
     return register, fetch
@@ -92,8 +84,10 @@ def main() -> list[Result]:
     theirs = dvc_seconds(dvc, data) if dvc else (float("nan"), float("nan"))
     shutil.rmtree(work, ignore_errors=True)
     note = f"{FILES:,} files of 200-2,000 bytes, one run each"
+    target = f"< {TARGET_SECONDS:.0f} s and >= 1x"
     if dvc is None:
         note += "; DVC not installed (pip install dvc), so no anchor"
+        target = f"< {TARGET_SECONDS:.0f} s (no anchor)"
     return [
         Result(
             f"folder register ({FILES:,} files)",
@@ -101,7 +95,7 @@ def main() -> list[Result]:
             theirs[0],
             "s",
             "dvc add + dvc push",
-            f"< {TARGET_SECONDS:.0f} s",
+            target,
             ours_register < TARGET_SECONDS and not ours_register > theirs[0],
             note,
         ),
@@ -111,7 +105,7 @@ def main() -> list[Result]:
             theirs[1],
             "s",
             "dvc pull, clean cache",
-            f"< {TARGET_SECONDS:.0f} s",
+            target,
             ours_fetch < TARGET_SECONDS and not ours_fetch > theirs[1],
             note,
         ),

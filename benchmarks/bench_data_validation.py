@@ -297,8 +297,8 @@ def main() -> list[Result]:
             pandera_t,
             "s",
             "pandera, lazy=True",
-            f"< {TARGET_S:g} s",
-            ours < TARGET_S,
+            f"< {TARGET_S:g} s and faster",
+            ours < TARGET_S and ours < pandera_t,
             f"{agree}; median of {REPEATS}",
         ),
         Result(
@@ -307,8 +307,8 @@ def main() -> list[Result]:
             gx_t,
             "s",
             f"Great Expectations {gx.version}",
-            f"< {TARGET_S:g} s",
-            ours < TARGET_S,
+            f"< {TARGET_S:g} s and faster",
+            ours < TARGET_S and ours < gx_t,
             f"batch.validate(suite), SUMMARY result format; GX median of {GX_REPEATS}, "
             f"Perennia of {REPEATS}",
         ),

@@ -115,6 +115,15 @@ SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
   UNION ALL SELECT 'e:' || extname FROM pg_extension
   UNION ALL SELECT 'v:' || schemaname || '.' || viewname || ':' || definition FROM pg_views
    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+  -- Grants, owners and row security live on the relations, not in their rows or columns.
+  UNION ALL SELECT 'a:' || c.oid::regclass::text || ':' || c.relowner::regrole::text || ':'
+         || coalesce(c.relacl::text, '') || ':' || c.relrowsecurity::text
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  UNION ALL SELECT 'p:' || polrelid::regclass::text || ':' || polname FROM pg_policy
+  -- ALTER DATABASE ... SET: settings every later session of this database would start with.
+  UNION ALL SELECT 'g:' || array_to_string(s.setconfig, ',') FROM pg_db_role_setting s
+    JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()
 ) objects
 """
 
@@ -208,9 +217,10 @@ class _PostgresPool:
                     conn.exec_driver_sql("; ".join(f"DELETE FROM {t}" for t in self.tables))
                     for table, rows in self.rows.items():
                         columns = list(rows[0])
+                        names = ", ".join(f'"{c}"' for c in columns)  # a column may be a keyword
                         conn.execute(
                             text(
-                                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                f"INSERT INTO {table} ({names}) VALUES "
                                 f"({', '.join(':' + c for c in columns)})"
                             ),
                             rows,

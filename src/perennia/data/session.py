@@ -45,11 +45,11 @@ def blob_store(uri: str) -> BlobStore:
     return open_blob_store(uri)
 
 
-def acting_user() -> str | None:
-    """Return the current user's login name, recorded with each change."""
+def acting_user(override: str | None = None) -> str | None:
+    """Return who acts: `override` when given, else the current user's login name."""
     from perennia.tracking.source import current_user
 
-    return current_user()
+    return override or current_user()
 
 
 def active_run_id() -> str | None:

@@ -14,15 +14,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from perennia.errors import InvalidInput
-
-
-def _flag(value: Any, name: str) -> bool:
-    """Return a JSON boolean as bool; a string such as "false" is refused, not read as True."""
-    if not isinstance(value, bool):
-        raise InvalidInput(f"{name} must be true or false, got {value!r}")
-    return value
-
 
 class Strategy(StrEnum):
     """How a deployment's variants change over time."""
@@ -64,7 +55,9 @@ class Variant:
             str(data["name"]),
             int(data["version"]),
             float(data.get("weight", 0.0)),
-            _flag(data.get("shadow", False), "shadow"),
+            # Booleans pass as given, never through bool() ("false" would read as True): the
+            # store's checks (store/deployment_checks.py) refuse a value that is not one.
+            data.get("shadow", False),
         )
 
 
@@ -120,7 +113,7 @@ class BatchingConfig:
         """Return the settings `to_dict` wrote (missing keys take their defaults)."""
         deadline = data.get("deadline_ms")
         return cls(
-            _flag(data.get("enabled", True), "batching.enabled"),
+            data.get("enabled", True),  # as given, like Variant.shadow: checked by the store
             int(data.get("max_batch_size", 64)),
             float(data.get("max_wait_ms", 5.0)),
             None if deadline is None else float(deadline),

@@ -29,19 +29,25 @@ def model_modules(model: Any) -> set[str]:
 
 
 _owners_cache: dict[str, list[str]] | None = None
+# Modules a scan found no distribution for (the standard library, the user's own code): were
+# they counted as "missing", every model using one would pay for a scan again.
+_unowned: set[str] = set()
 
 
-def _owners(modules: Any) -> dict[str, list[str]]:
+def _owners(modules: set[str]) -> dict[str, list[str]]:
     """Return importlib's module -> distributions map, scanned once per process.
 
     Scanning every installed distribution costs most of a second; it is redone only when a
-    module the model needs is missing from the map (a package installed since the last scan).
+    module the model needs is neither in the map nor known to belong to no distribution (a
+    package installed since the last scan).
     """
     global _owners_cache
     from importlib.metadata import packages_distributions
 
-    if _owners_cache is None or any(m not in _owners_cache for m in modules):
+    if _owners_cache is None or modules - _owners_cache.keys() - _unowned:
         _owners_cache = packages_distributions()
+        _unowned.update(modules)
+        _unowned.difference_update(_owners_cache)
     return _owners_cache
 
 

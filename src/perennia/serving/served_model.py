@@ -95,9 +95,15 @@ class ServedModel:
 
             return ShadowProcess(self.shadow_spec)
         if self.shadow:
+            import asyncio
+            import functools
+
             from perennia.serving.shadow_runner import ShadowRunner
 
-            return ShadowRunner(self.run_copies, size_of=_rows, **hooks)
+            # Predicted off the event loop, in a worker thread.
+            return ShadowRunner(
+                functools.partial(asyncio.to_thread, self.run_copies), size_of=_rows, **hooks
+            )
         if not config.enabled or config.max_batch_size <= 1 or not self.batchable:
             batcher = DirectRunner(self.run, size_of=_rows, name=label, **hooks)
         else:

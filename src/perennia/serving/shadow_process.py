@@ -47,8 +47,9 @@ class ShadowProcess:
             target=child_main, args=(spec, self.queue), name=f"shadow-{spec.variant}", daemon=True
         )
         self.process.start()
+        # One message per interval, whatever it holds (no row cap: the child batches as it likes).
         self.runner = ShadowRunner(
-            self._ship, interval_s=interval_s, max_rows=1 << 30, max_queued=max_queued, inline=True
+            self._ship, interval_s=interval_s, max_rows=1 << 30, max_queued=max_queued
         )
         self.dropped = 0  # copies the child was too far behind to take
 
@@ -56,7 +57,9 @@ class ShadowProcess:
         """Queue a copy of one request; return False when it was skipped (backlog)."""
         return self.runner.put(item)
 
-    def _ship(self, items: list[Any]) -> None:
+    async def _ship(self, items: list[Any]) -> None:
+        # On the event loop, not in a worker thread: the put never blocks, and taking the GIL
+        # back from a thread can hold the primary's next request for a switch interval (5 ms).
         import queue
 
         try:
@@ -174,10 +177,9 @@ def child_main(spec: ShadowSpec, queue: Any) -> None:
         batching=BatchingConfig(enabled=False),
         log=log,
     )
-    import gc
+    from perennia.serving.state import settle_heap
 
-    gc.collect()
-    gc.freeze()  # as in the server (state._settle_heap): collections skip the loaded model
+    settle_heap()  # as in the server: collections skip the loaded model
     parent = os.getppid()
     try:
         while True:

@@ -12,35 +12,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
 class ShadowRunner:
-    """Collects shadow copies and hands them to `run` together every `interval_s` seconds.
+    """Collects shadow copies and awaits `run` on them together every `interval_s` seconds.
 
-    `run` predicts them here (in a worker thread), or ships them to the shadow's own process
-    (`shadow_process.ShadowProcess`).
+    Where the work happens is `run`'s business: the in-process shadow predicts in a worker
+    thread (`asyncio.to_thread`), a process shadow only hands the batch to its child
+    (`shadow_process.ShadowProcess`) on the event loop.
     """
 
     def __init__(
         self,
-        run: Callable[[list[Any]], list[Any]],
+        run: Callable[[list[Any]], Awaitable[Any]],
         *,
         interval_s: float = 0.25,
         max_rows: int = 4096,
         max_queued: int = 50_000,
         size_of: Callable[[Any], int] = lambda item: 1,
         on_batch: Callable[[int, float], None] | None = None,
-        inline: bool = False,
     ) -> None:
         self.run = run
-        # `run` on the event loop itself: for a run that only hands the batch on (a process
-        # shadow's non-blocking put), a worker thread would cost more, since taking the GIL
-        # back from it can hold the primary's next request for a switch interval (5 ms).
-        self.inline = inline
         self.interval_s = interval_s
         self.max_rows = max_rows
         self.max_queued = max_queued
@@ -79,10 +75,7 @@ class ShadowRunner:
             batch, self._queue = self._queue[:taken], self._queue[taken:]
             started = time.perf_counter()
             try:
-                if self.inline:
-                    self.run(batch)
-                else:
-                    await asyncio.to_thread(self.run, batch)
+                await self.run(batch)
             except Exception:  # run logs a failed batch itself; a shadow never fails a caller
                 logger.exception("shadow batch failed")
             self.batches += 1

@@ -65,11 +65,11 @@ class ServingState:
         """Load what the server serves; in deployment mode also start watching the store."""
         if self.config.model_uri is not None:
             await self.pool.serve_uri(self.config.model_uri, name=self.config.name)
-            _settle_heap()
+            settle_heap()
             return
         deployment = await asyncio.to_thread(self.store.deployments.get, self.config.deployment)
         await self.pool.apply(deployment)
-        _settle_heap()
+        settle_heap()
         self.spawn(self._watch())
         if self.config.controller:
             self.spawn(self._control())
@@ -151,7 +151,7 @@ class ServingState:
             raise Unauthenticated("the bearer token is not a live Perennia token")
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Move everything loaded so far out of the garbage collector's sight.
 
     The modules and the model (pandas, scikit-learn, the estimator) are hundreds of thousands
