@@ -51,8 +51,16 @@ $(DVC_VENV)/bin/dvc:
 	$(PYTHON) -m venv $(DVC_VENV)
 	$(DVC_VENV)/bin/python -m pip install --quiet "dvc>=3.0"
 
-bench: $(STAMP)-bench $(DVC_VENV)/bin/dvc
-	DVC=$(abspath $(DVC_VENV))/bin/dvc $(BIN)/python benchmarks/run_all.py
+# Evidently, the drift benchmark's anchor, needs pandas < 3: it gets a venv of its own too.
+EVIDENTLY_VENV := .venv-evidently
+$(EVIDENTLY_VENV)/bin/evidently-ready:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet "evidently>=0.7,<0.8" "pandas<3"
+	touch $@
+
+bench: $(STAMP)-bench $(DVC_VENV)/bin/dvc $(EVIDENTLY_VENV)/bin/evidently-ready
+	DVC=$(abspath $(DVC_VENV))/bin/dvc EVIDENTLY_PYTHON=$(abspath $(EVIDENTLY_VENV))/bin/python \
+	  $(BIN)/python benchmarks/run_all.py
 
 # MLflow's own REST tests against `perennia server` (the harness lives outside the repository).
 MLFLOW_SUITE ?= ../shared/mlflow-suite
@@ -65,4 +73,4 @@ lint: $(STAMP)-dev
 	$(BIN)/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) .perennia .pytest_cache
+	rm -rf $(VENV) $(DVC_VENV) $(EVIDENTLY_VENV) .perennia .pytest_cache

@@ -23,7 +23,7 @@ class Result:
     name: str
     perennia: float
     anchor: float
-    unit: str  # "s" and "MiB" (lower is better) or "pts/s" (higher is better)
+    unit: str  # "s", "MiB" and "%" (lower is better) or "pts/s" (higher is better)
     anchor_name: str
     target: str
     passed: bool
@@ -32,8 +32,8 @@ class Result:
     @property
     def ratio(self) -> float:
         """Return how many times better Perennia is than the anchor (>1 means faster)."""
-        if self.unit in ("s", "MiB"):
-            return self.anchor / self.perennia
+        if self.unit in ("s", "MiB", "%"):
+            return self.anchor / self.perennia if self.perennia else float("inf")
         return self.perennia / self.anchor
 
 
@@ -94,6 +94,8 @@ def _value(value: float, unit: str) -> str:
         return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
     if unit == "MiB":
         return f"{value:,.0f} MiB"
+    if unit == "%":
+        return f"{value:.1f}%"
     return f"{value:,.0f} {unit}"
 
 

@@ -27,6 +27,7 @@ ORDER = (
     "bench_data_dedup",
     "bench_models",
     "bench_serving",
+    "bench_drift",
 )
 
 

@@ -20,6 +20,7 @@ from perennia.evaluate.metrics._validation import as_array, as_weights
 from perennia.evaluate.result import EvaluationResult
 
 BOOTSTRAP_METRICS = 1000
+EXPLAIN_ROWS = 10_000  # rows permutation importance scores on (each feature costs a predict)
 
 
 def evaluate(
@@ -44,6 +45,7 @@ def evaluate(
     cost_matrix: Any = None,
     reference_group: Any = None,
     robustness_checks: bool | Sequence[str] | None = None,
+    explain: bool = False,
     log: bool | None = None,
 ) -> EvaluationResult:
     """Return the evaluation of a model or predictions on `data` against `targets`.
@@ -53,8 +55,10 @@ def evaluate(
     `query_id` and each sensitive feature may be column names of `data` or arrays. `slices`
     is a column name (or list of them) to break metrics down by value, or a dict name -> bool
     mask. `bootstrap=n` adds n-resample confidence intervals. `robustness_checks=True` (or a
-    list of check names) runs `robustness()` and adds its table. `log=None` logs when a run is
-    active.
+    list of check names) runs `robustness()` and adds its table. `explain=True` adds the
+    model's global feature importance (`explain.global_importance`: native where the library
+    has it, else permutation importance on at most 10,000 of these rows). `log=None` logs
+    when a run is active.
     """
     io.check_task(task)
     _check_name(dataset_name)
@@ -100,6 +104,8 @@ def evaluate(
             pos_label,
             named,
         )
+    if explain:
+        result.explanations = _explanations(model_or_predictions, data, y_true, task, named, seed)
     if bootstrap:
         result.intervals = _intervals(
             task, y, values, weights, threshold, labels, query, k, bootstrap, confidence, seed
@@ -194,6 +200,28 @@ def _robustness(
         pos_label=pos_label,
     )
     return report.rows
+
+
+def _explanations(
+    model: Any, data: Any, y_true: np.ndarray, task: str, named: list[str], seed: int
+) -> dict[str, Any]:
+    """Return the model's global feature importance as the result stores it."""
+    if io.is_column_name(model) or not (callable(model) or hasattr(model, "predict")):
+        raise InvalidInput(
+            "explain=True needs the model itself, not precomputed predictions: importance "
+            "is measured by predicting again"
+        )
+    from perennia.evaluate.explain import global_importance
+
+    inputs = io.features(data, model, named)
+    if task == "ranking":  # no metric of one row at a time: only a native importance fits
+        return global_importance(model).to_dict()
+    metric = "r2" if task == "regression" else "accuracy"
+    sample = EXPLAIN_ROWS if y_true.size > EXPLAIN_ROWS else None
+    found = global_importance(
+        model, inputs, y_true, metric=metric, random_state=seed, sample=sample
+    )
+    return found.to_dict()
 
 
 def _binary_names(classes: np.ndarray | None, y_true: np.ndarray, pos_label: Any) -> list[str]:

@@ -31,6 +31,8 @@ class EvaluationResult:
     - `slices`: [{slice, value, count, metrics}] one per slice value.
     - `fairness`: the fairness report's dict (see metrics.fairness.FairnessReport.to_dict).
     - `robustness`: [{check, target, metric, baseline, value, change, status, detail}].
+    - `explanations`: global feature importance when asked for (`explain=True`): {method,
+      metric, baseline, feature_names, importances_mean, importances_std}.
     """
 
     task: str
@@ -47,6 +49,7 @@ class EvaluationResult:
     slices: list[dict[str, Any]] = field(default_factory=list)
     fairness: dict[str, Any] | None = None
     robustness: list[dict[str, Any]] = field(default_factory=list)
+    explanations: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data (NaN and infinities become None)."""

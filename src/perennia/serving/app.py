@@ -4,7 +4,8 @@ Routes:
   MLflow:  GET /ping, /health, /version; POST /invocations
   OIP v2:  GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready];
            POST /v2/models/{name}[/versions/{v}]/infer
-  Perennia: GET /metrics (Prometheus); POST /feedback (delayed labels by prediction id)
+  Perennia: GET /metrics (Prometheus); POST /feedback (delayed labels by prediction id);
+           POST /explain (per-row attributions, same bodies as /invocations)
 
 Every answer carries `Perennia-Request-Id` (its rows' prediction ids are `<request id>-<row>`),
 `Perennia-Variant` and `Perennia-Model-Version`.
@@ -29,7 +30,7 @@ def create_app(config: ServeConfig) -> Any:
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    from perennia.serving import inference_routes, scoring_routes
+    from perennia.serving import explain_routes, inference_routes, scoring_routes
 
     # The model predicts in a worker thread while the event loop parses and answers; with
     # Python's default 5 ms switch interval the loop waits that long for the GIL whenever a
@@ -48,6 +49,7 @@ def create_app(config: ServeConfig) -> Any:
     routes = [
         *scoring_routes.routes(state),
         *inference_routes.routes(state),
+        *explain_routes.routes(state),
         Route("/metrics", _metrics(state), methods=["GET"]),
         Route("/feedback", _feedback(state), methods=["POST"]),
     ]

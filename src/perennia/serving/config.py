@@ -36,6 +36,7 @@ class ServeConfig:
     analysis_interval_s: float = 30.0
     no_data_after_s: float = 600.0  # an analysis still without data after this pauses/fails
     shadow_process: bool = True  # shadows predict in a child process, off the primary's GIL
+    explain_max_rows: int = 1000  # rows one POST /explain may hold (explanations are costly)
 
     def __post_init__(self) -> None:
         if (self.model_uri is None) == (self.deployment is None):
@@ -47,6 +48,10 @@ class ServeConfig:
         if type(self.log_queue_rows) is not int or self.log_queue_rows <= 0:
             raise InvalidInput(
                 f"log_queue_rows must be a positive number of rows, got {self.log_queue_rows!r}"
+            )
+        if type(self.explain_max_rows) is not int or self.explain_max_rows <= 0:
+            raise InvalidInput(
+                f"explain_max_rows must be a positive number of rows, got {self.explain_max_rows!r}"
             )
         if self.poll_interval_s <= 0 or self.analysis_interval_s <= 0:
             raise InvalidInput("poll and analysis intervals must be positive seconds")

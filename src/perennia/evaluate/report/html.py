@@ -31,6 +31,7 @@ EVALUATION_SECTIONS: tuple[Builder, ...] = (
     sections.slices,
     fairness,
     sections.robustness,
+    sections.explanations,
 )
 
 COMPARISON_SECTIONS: tuple[Builder, ...] = (

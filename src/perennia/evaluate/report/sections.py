@@ -1,4 +1,5 @@
-"""Evaluation sections built from tables: header, headline cards, metrics, per-class, slices, robustness."""
+"""Evaluation sections built from tables: header, headline cards, metrics, per-class, slices,
+robustness, and the feature-importance chart of explanations."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from perennia._util.report import format as fmt
-from perennia._util.report import page
+from perennia._util.report import page, svg
 from perennia._util.report.page import Section
 from perennia.evaluate.report import metric_names
 
@@ -172,3 +173,53 @@ def _robustness_row(check: dict[str, Any]) -> tuple[str, ...]:
         fmt.badge(STATUS.get(status, "info"), status),
         f'<td class="detail">{fmt.text(check.get("detail")) if check.get("detail") else ""}</td>',
     )
+
+
+IMPORTANCE_NAMES = {
+    "permutation": "Permutation importance: how much {metric} drops when the feature's values "
+    "are shuffled (the mean over repeats; the table gives their spread).",
+    "gain": "Gain: the total loss reduction of the splits on each feature (the library's own).",
+    "split": "Split count: how many splits use each feature (the library's own).",
+    "impurity": "Impurity decrease: scikit-learn's feature_importances_ (biased toward features "
+    "with many distinct values).",
+    "abs_coef": "|coefficient|: a proxy that ranks features only when they share one scale.",
+}
+CHART_FEATURES = 20  # bars drawn; the table below lists every feature
+
+
+def explanations(result: dict[str, Any]) -> Section | None:
+    """Return the global feature importance chart and table, or None when not asked for."""
+    data = result.get("explanations") or {}
+    names = data.get("feature_names") or []
+    if not names:
+        return None
+    # Padded to the names, so a hand-edited result.json still renders.
+    means = (list(data.get("importances_mean") or []) + [None] * len(names))[: len(names)]
+    stds = (list(data.get("importances_std") or []) + [None] * len(names))[: len(names)]
+    ranked = sorted(
+        zip(names, means, stds, strict=True),
+        key=lambda item: -(item[1] if isinstance(item[1], int | float) else float("-inf")),
+    )
+    shown = ranked[:CHART_FEATURES]
+    method = str(data.get("method") or "")
+    chart = svg.bar_chart(
+        [str(name) for name, _, _ in shown],
+        [("importance", [value for _, value, _ in shown])],
+        title="Feature importance",
+        y_label=f"drop in {data['metric']}" if method == "permutation" else method,
+    )
+    # Native importances have no repeats, so no spread column.
+    spread = any(std is not None for _, _, std in ranked)
+    rows = [
+        (f"<code>{fmt.text(name)}</code>", fmt.num_cell(value))
+        + ((fmt.num_cell(std),) if spread else ())
+        for name, value, std in ranked
+    ]
+    headers = ("Feature", "Importance") + (("Std over repeats",) if spread else ())
+    table = fmt.table(headers, rows)
+    body = page.figure("Most important features", chart) + (
+        f"<details><summary>All {len(ranked)} features</summary>{table}</details>"
+    )
+    metric = metric_names.label(str(data.get("metric"))) if data.get("metric") else "the metric"
+    lead = IMPORTANCE_NAMES.get(method, fmt.text(method)).replace("{metric}", metric)
+    return Section("explanations", "Explanations", body, lead)

@@ -28,19 +28,29 @@ class CategoryChanges:
 
 def chi_square(ref: Any, cur: Any) -> TestResult:
     """Return Pearson's two-sample chi-square test of homogeneity; effect = Cramér's V."""
-    from scipy.stats import chi2
-
-    observed, expected = _table(ref, cur)
-    statistic = float(((observed - expected) ** 2 / expected).sum())
-    return _result(statistic, chi2, observed, expected, "chi_square")
+    return chi_square_table(_category_counts(ref, cur)[1])
 
 
 def g_test(ref: Any, cur: Any) -> TestResult:
     """Return the two-sample G-test (log-likelihood ratio); effect = Cramér's V from Pearson's chi-square."""
+    return g_test_table(_category_counts(ref, cur)[1])
+
+
+def chi_square_table(observed: np.ndarray) -> TestResult:
+    """Return `chi_square` from a 2 x k table of counts (row 0 ref, row 1 cur, no empty column)."""
+    from scipy.stats import chi2
+
+    expected = _expected(observed)
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    return _result(statistic, chi2, observed, expected, "chi_square")
+
+
+def g_test_table(observed: np.ndarray) -> TestResult:
+    """Return `g_test` from a 2 x k table of counts (row 0 ref, row 1 cur, no empty column)."""
     from scipy.special import xlogy
     from scipy.stats import chi2
 
-    observed, expected = _table(ref, cur)
+    expected = _expected(observed)
     statistic = float(2.0 * xlogy(observed, observed / expected).sum())
     return _result(statistic, chi2, observed, expected, "g_test")
 
@@ -51,10 +61,7 @@ def two_proportions(ref: Any, cur: Any) -> TestResult:
     The column must hold at most two distinct values across both samples; the share is that
     of the larger value in sort order (True, 1, or the later string).
     """
-    import math
-
     import numpy as np
-    from scipy.stats import norm
 
     values, counts = _category_counts(ref, cur)
     if values.size > 2:
@@ -63,8 +70,19 @@ def two_proportions(ref: Any, cur: Any) -> TestResult:
         )
     n_ref, n_cur = counts.sum(axis=1)
     hits = counts[:, -1] if values.size == 2 else np.zeros(2)
-    share_ref, share_cur = hits[0] / n_ref, hits[1] / n_cur
-    pooled = (hits[0] + hits[1]) / (n_ref + n_cur)
+    return two_proportions_counts(float(hits[0]), float(n_ref), float(hits[1]), float(n_cur))
+
+
+def two_proportions_counts(
+    hits_ref: float, n_ref: float, hits_cur: float, n_cur: float
+) -> TestResult:
+    """Return `two_proportions` from the counts of hits and of rows in each sample (both > 0 rows)."""
+    import math
+
+    from scipy.stats import norm
+
+    share_ref, share_cur = hits_ref / n_ref, hits_cur / n_cur
+    pooled = (hits_ref + hits_cur) / (n_ref + n_cur)
     effect = float(share_cur - share_ref)
     variance = pooled * (1.0 - pooled) * (1.0 / n_ref + 1.0 / n_cur)
     if variance == 0:
@@ -116,12 +134,10 @@ def _category_counts(ref: Any, cur: Any) -> tuple[np.ndarray, np.ndarray]:
     return values, counts
 
 
-def _table(ref: Any, cur: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return the observed 2 x k table and its expected counts under one pooled distribution."""
-    _, observed = _category_counts(ref, cur)
+def _expected(observed: np.ndarray) -> np.ndarray:
+    """Return the expected counts of a 2 x k table under one pooled distribution."""
     # Every category appears in at least one sample, so no expected count is zero.
-    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0) / observed.sum()
-    return observed, expected
+    return observed.sum(axis=1, keepdims=True) * observed.sum(axis=0) / observed.sum()
 
 
 def _result(

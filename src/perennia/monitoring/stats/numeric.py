@@ -16,20 +16,39 @@ from perennia.monitoring.stats.result import TestResult, numeric_sample
 if TYPE_CHECKING:
     import numpy as np
 
+LARGE_KS = 10_000
+
 
 def ks(ref: Any, cur: Any) -> TestResult:
     """Return the two-sided two-sample Kolmogorov-Smirnov test; effect = D, the largest CDF gap."""
-    from scipy.stats import kstwo
-
     a, b = _sorted_pair(ref, cur)
     d = ks_statistic(a, b)
+    p_value = ks_p_value(d, a.size, b.size)
+    return TestResult(statistic=d, p_value=p_value, effect=d, method="ks")
+
+
+def ks_p_value(d: float, m: int, n: int) -> float:
+    """Return the two-sided asymptotic p-value of a KS statistic `d` for sample sizes m and n.
+
+    Equal to scipy's ks_2samp(method="asymp") up to an effective size m*n/(m+n) of LARGE_KS;
+    above it, see the comment inside.
+    """
+    import math
+
+    from scipy.stats import kstwo
+
     # Smirnov's asymptotic form, as scipy's ks_2samp(method="asymp"): the two-sided
     # one-sample distribution at the effective size m*n/(m+n). scipy gets NaN when that rounds
     # to 0 (one value in each sample); we use 1, which gives p = 1 - D there.
-    m, n = sorted([float(a.size), float(b.size)], reverse=True)
-    effective = max(round(m * n / (m + n)), 1)
-    p_value = min(max(float(kstwo.sf(d, effective)), 0.0), 1.0)
-    return TestResult(statistic=d, p_value=p_value, effect=d, method="ks")
+    big, small = sorted([float(m), float(n)], reverse=True)
+    effective = max(round(big * small / (big + small)), 1)
+    scaled = effective * d * d
+    if effective > LARGE_KS and 2.2 <= scaled < 370.0:
+        # scipy sums Smirnov's exact series here, O(n) terms: 0.6 s at n = 500,000. The
+        # asymptotic form exp(-(6nd+1)^2 / 18n) differs from it, relatively, by under 5e-4
+        # for p-values above 1e-4 and under 1e-2 above 1e-18 (measured from n = 10,000 up).
+        return min(2.0 * math.exp(-((6.0 * effective * d + 1.0) ** 2) / (18.0 * effective)), 1.0)
+    return min(max(float(kstwo.sf(d, effective)), 0.0), 1.0)
 
 
 def wasserstein(ref: Any, cur: Any) -> TestResult:

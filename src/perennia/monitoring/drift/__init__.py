@@ -1,0 +1,9 @@
+"""Data drift: `drift(reference, current)` compares every column once and decides across them."""
+
+from __future__ import annotations
+
+from perennia.monitoring.drift.engine import drift
+from perennia.monitoring.drift.report import ColumnDrift, DriftReport
+from perennia.monitoring.drift.settings import DriftSettings
+
+__all__ = ["ColumnDrift", "DriftReport", "DriftSettings", "drift"]
