@@ -117,7 +117,9 @@ def test_reference_quantiles_equal_numpy_exactly(
     if grid is None:
         return  # a constant pooled sample has no grid; the engine handles it without one
     probs_array = np.array([0.0, 1.0, *probs])
-    np.testing.assert_array_equal(reference_quantiles(grid, probs_array), np.quantile(a, probs_array))
+    np.testing.assert_array_equal(
+        reference_quantiles(grid, probs_array), np.quantile(a, probs_array)
+    )
 
 
 @EXAMPLES

@@ -7,6 +7,8 @@ from perennia.testing.store_contract.test_deployments import *  # noqa: F403
 from perennia.testing.store_contract.test_experiments import *  # noqa: F403
 from perennia.testing.store_contract.test_metrics import *  # noqa: F403
 from perennia.testing.store_contract.test_model_cards import *  # noqa: F403
+from perennia.testing.store_contract.test_monitor_leases import *  # noqa: F403
+from perennia.testing.store_contract.test_monitors import *  # noqa: F403
 from perennia.testing.store_contract.test_params_tags import *  # noqa: F403
 from perennia.testing.store_contract.test_registry import *  # noqa: F403
 from perennia.testing.store_contract.test_registry_deployments import *  # noqa: F403

@@ -421,6 +421,7 @@ from perennia.entities.deployment import (  # noqa: E402, F401
     Strategy,
     Variant,
 )
+from perennia.entities.monitoring import Monitor, MonitorPoint, MonitorRun  # noqa: E402, F401
 from perennia.entities.registry import (  # noqa: E402, F401
     ApprovalPolicy,
     ApprovalRequest,

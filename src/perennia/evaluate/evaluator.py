@@ -211,11 +211,17 @@ def _explanations(
             "explain=True needs the model itself, not precomputed predictions: importance "
             "is measured by predicting again"
         )
-    from perennia.evaluate.explain import global_importance
+    from perennia.evaluate.explain import CannotExplain, global_importance, native_importance
 
+    if task == "ranking":  # rankings are scored per query, not per row: native importance only
+        try:
+            return native_importance(model).to_dict()
+        except CannotExplain:
+            raise InvalidInput(
+                "explain=True with task='ranking' needs a model with its own importance "
+                "(XGBoost, LightGBM, scikit-learn trees)"
+            ) from None
     inputs = io.features(data, model, named)
-    if task == "ranking":  # no metric of one row at a time: only a native importance fits
-        return global_importance(model).to_dict()
     metric = "r2" if task == "regression" else "accuracy"
     sample = EXPLAIN_ROWS if y_true.size > EXPLAIN_ROWS else None
     found = global_importance(

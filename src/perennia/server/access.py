@@ -167,12 +167,29 @@ class Caller:
         (`PERENNIA_AUTH_DEFAULT_ROLE`) to be editor or above, as a write to an experiment or
         model holding no role of the caller's does; administrators may do everything.
         """
-        if not self.is_admin and need.rank > Role.VIEWER.rank:
-            self._require(self.default_role, need, "on datasets (the server's default role)")
-        self._decide(name)
-        return name
+        return self._server_wide(name, need, "datasets")
+
+    # -- monitors --------------------------------------------------------------------------
+
+    def monitor(self, name: str, need: Role) -> str:
+        """Return the monitor's name once the caller may act on it with `need`.
+
+        Monitors have no per-name roles yet, so the rule is the datasets' server-wide one:
+        any signed-in user reads monitors, their runs and points; creating, changing, deleting
+        and recording windows (`EDITOR`) need the server's default role to be editor or above,
+        or an administrator. Claiming and releasing scheduled monitors is `admin()` only.
+        """
+        return self._server_wide(name, need, "monitors")
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _server_wide(self, name: str, need: Role, what: str) -> str:
+        """Return `name` once the caller may act with `need` on `what`, which has no per-name
+        roles: reading needs sign-in only, anything more the server's default role."""
+        if not self.is_admin and need.rank > Role.VIEWER.rank:
+            self._require(self.default_role, need, f"on {what} (the server's default role)")
+        self._decide(name)
+        return name
 
     def _experiment_role(self, experiment_id: str) -> Role | None:
         return self.store.access.role_of(experiment_id, self.user.user_id) or self.default_role

@@ -119,3 +119,48 @@ class ArtifactEntryBody(Strict):
 
 class RecordArtifacts(Strict):
     entries: list[ArtifactEntryBody]
+
+
+def exact_types(cls: type) -> Any:
+    """Return a pydantic validator that refuses, before any coercion, an entity field of the
+    wrong JSON type (pydantic would read `true` or `"5"` as the integer 1 or 5)."""
+    import dataclasses
+    import types
+    import typing
+
+    from pydantic import BeforeValidator
+
+    hints = typing.get_type_hints(cls)
+    accepted: dict[str, tuple[type, ...]] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        kinds = tuple(typing.get_origin(o) or o for o in options)
+        if all(k in (int, float, str, dict, list, type(None)) for k in kinds):
+            accepted[f.name] = kinds
+
+    def check(data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # pydantic says what it expected
+        for name, value in data.items():
+            kinds = accepted.get(name)
+            if kinds is None or (value is None and type(None) in kinds):
+                continue
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if isinstance(value, bool) or not (
+                (int in kinds and isinstance(value, int))
+                or (float in kinds and number)
+                or (str in kinds and isinstance(value, str))
+                or (dict in kinds and isinstance(value, dict))
+                or (list in kinds and isinstance(value, list))
+            ):
+                wanted = " or ".join(
+                    {int: "an integer", float: "a number", str: "text", dict: "an object"}.get(
+                        k, "null" if k is type(None) else "a list"
+                    )
+                    for k in kinds
+                )
+                raise ValueError(f"{name} must be {wanted}, got {type(value).__name__}")
+        return data
+
+    return BeforeValidator(check)

@@ -22,6 +22,7 @@ from perennia.store.protocols.deployments import DeploymentStore
 from perennia.store.protocols.experiments import ExperimentStore
 from perennia.store.protocols.governance import ApprovalStore, ModelCardStore, ModelRoleStore
 from perennia.store.protocols.logged_models import LoggedModelStore
+from perennia.store.protocols.monitors import MonitorStore
 from perennia.store.protocols.registry import AliasStore, ModelVersionStore, RegisteredModelStore
 from perennia.store.protocols.requests import AuditLog, IdempotencyStore
 from perennia.store.protocols.run_data import (
@@ -52,6 +53,7 @@ __all__ = [
     "ModelCardStore",
     "ModelRoleStore",
     "ModelVersionStore",
+    "MonitorStore",
     "ParamStore",
     "RegisteredModelStore",
     "RunStore",
@@ -97,6 +99,8 @@ class Store(Protocol):
     deployments: DeploymentStore
     # Data.
     datasets: DatasetStore
+    # Monitoring.
+    monitors: MonitorStore
 
     def log_batch(
         self,

@@ -84,3 +84,18 @@ def test_explain_needs_the_model_not_its_predictions(classifier, table, frame):
     predictions = classifier.predict_proba(frame)[:, 1]
     with pytest.raises(InvalidInput, match="explain=True needs the model itself"):
         evaluate(predictions, table, targets="label", explain=True, log=False)
+
+
+def test_a_ranking_model_without_its_own_importance_is_refused(frame, table):
+    model = KNeighborsRegressor().fit(frame, table["label"])
+    ranked = table.assign(query=[i // 10 for i in range(len(table))])
+    with pytest.raises(InvalidInput, match="task='ranking' needs a model with its own"):
+        evaluate(
+            model,
+            ranked,
+            targets="label",
+            task="ranking",
+            query_id="query",
+            explain=True,
+            log=False,
+        )

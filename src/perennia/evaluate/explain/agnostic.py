@@ -9,9 +9,9 @@ shap's maskers mix rows as numbers, so a table with text or category columns is 
 
 Occlusion is the fallback when shap is not installed. It is NOT SHAP: each feature's value is
 the change in output when that feature alone is replaced by a reference value (the
-background's mean for float columns, its most frequent value otherwise), so interactions
-are counted once per feature involved and the values need not add up to anything;
-`base_values` holds the output for the reference row itself.
+background's mean for numbers, rounded for integers; its most frequent value for text,
+categories and booleans), so interactions are counted once per feature involved and the
+values need not add up to anything; `base_values` holds the output for the reference row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 from perennia.evaluate.explain import model_access as access
 from perennia.evaluate.explain.result import Attributions
 
-# Up to this many features Kernel SHAP's default budget covers every coalition (2**11 = 2048).
+# Up to this many features Kernel SHAP evaluates every coalition (2**11 = 2048 per row and
+# background row); beyond, exact values cost too much and the permutation explainer samples.
 EXACT_FEATURES = 11
 
 
@@ -141,7 +142,8 @@ def occlusion(model: Any, data: Any, background: Any, names: list[str]) -> Attri
 
 
 def _reference_row(background: Any) -> list[Any]:
-    """Return one reference value per column: the mean of float columns, else the mode."""
+    """Return one reference value per column: the mean of numbers (rounded for integer
+    columns), the most frequent value of anything else (text, categories, booleans)."""
     import numpy as np
     import pandas as pd
 
@@ -151,6 +153,8 @@ def _reference_row(background: Any) -> list[Any]:
         column = frame.iloc[:, i]
         if pd.api.types.is_float_dtype(column.dtype):
             values.append(float(column.mean()))
+        elif pd.api.types.is_integer_dtype(column.dtype) and column.notna().any():
+            values.append(int(round(float(column.mean()))))  # stays an integer column
         else:
             modes = column.mode(dropna=True)
             values.append(modes.iloc[0] if len(modes) else None)

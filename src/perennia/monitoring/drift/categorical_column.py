@@ -104,8 +104,14 @@ def _aligned(
 
 
 def _key(value: Any) -> tuple[str, Any]:
-    # True == 1 in Python: key by type too, so a boolean and an integer stay two categories.
-    return (type(value).__name__, value)
+    # True == 1 in Python: key booleans apart, so a boolean and an integer stay two categories.
+    if isinstance(value, bool):
+        return ("bool", value)
+    # 1 and 1.0 are one category: a 0/1 flag with a null is read as floats (pandas, Arrow).
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    # Other labels by their text: a stored profile keeps dates and the like as their text.
+    return ("text", str(value))
 
 
 def _plain(value: Any) -> Any:

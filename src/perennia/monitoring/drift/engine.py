@@ -102,15 +102,10 @@ def _against_profile(
         if name not in cur.columns:
             return ColumnDrift(name, column.kind, False, "missing from the current data")
         cur_type = cur.kind_of(name)
-        numeric_profile = isinstance(column, NumericProfile)
-        ref_type = (
-            "numeric" if numeric_profile else ("boolean" if column.kind == "binary" else "other")
-        )
-        if not compatible(ref_type, cur_type) and not (
-            column.kind == "binary" and cur_type == "integer"
-        ):
+        ref_type = _profile_type(column)
+        if not compatible(ref_type, cur_type):
             return ColumnDrift(name, column.kind, False, mismatch_reason(ref_type, cur_type))
-        if numeric_profile:
+        if isinstance(column, NumericProfile):
             wanted = tuple(m for m in choice.for_column(name, "numeric") if m in PROFILE_METHODS)
             return numeric_vs_profile(
                 name, column, numeric_values(cur.series(name)), wanted, settings
@@ -121,6 +116,24 @@ def _against_profile(
         )
 
     return _report(_map(one, names), settings, reference.rows, cur.rows)
+
+
+def _profile_type(column: Any) -> str:
+    """Return the type (as `Frame.kind_of` names it) of the column a profile was built from."""
+    from perennia.monitoring.profiles.numeric import NumericProfile
+
+    if isinstance(column, NumericProfile):
+        return "numeric"
+    # A profile keeps no type; its labels tell booleans, 0/1 flags and numbers forced
+    # categorical (all of which current integers or floats may be compared with) from text.
+    labels = list(column.counts)
+    if labels and all(isinstance(label, bool) for label in labels):
+        return "boolean"
+    if labels and all(
+        isinstance(label, (int, float)) and not isinstance(label, bool) for label in labels
+    ):
+        return "integer"
+    return "boolean" if column.kind == "binary" else "other"
 
 
 def _map(function: Any, names: list[str]) -> list[ColumnDrift]:

@@ -9,7 +9,7 @@ from perennia.monitoring.drift.settings import DriftSettings
 from perennia.monitoring.stats import binned, numeric
 from perennia.monitoring.stats.anderson import anderson_darling
 from perennia.monitoring.stats.categorical import two_proportions_counts
-from perennia.monitoring.stats.grid import PairGrid, grid_statistics
+from perennia.monitoring.stats.grid import PairGrid, grid_statistics, ks_and_wasserstein
 from perennia.monitoring.stats.grid_bins import psi_counts
 from perennia.monitoring.stats.result import TestResult
 
@@ -41,11 +41,11 @@ def numeric_drift(
     if not base.computable:
         return base
     grid = PairGrid.build(a, b)
-    exact = grid_statistics(grid) if grid is not None else None
-    d = exact.ks if exact else 0.0
-    w = exact.wasserstein if exact else 0.0
+    # No grid: one value in all (both statistics 0) or a range too wide to grid (sorting then).
+    exact = grid_statistics(grid) if grid is not None else ks_and_wasserstein(a, b)
+    d, w = exact.ks, exact.wasserstein
     ks = TestResult(d, numeric.ks_p_value(d, a.size, b.size), d, "ks")
-    spread = float(a.std())
+    spread = _std(a)
     effect = w / spread if spread > 0 else (0.0 if w == 0 else float("inf"))
     scores = {"ks": ks, "wasserstein": TestResult(w, None, effect, "wasserstein")}
     if "psi" in methods:
@@ -65,6 +65,19 @@ def numeric_drift(
         range_violation=outside > settings.max_out_of_range_share,
         plot=_plot(grid, a, b),
     )
+
+
+def _std(values: np.ndarray) -> float:
+    """Return the population standard deviation, also for values near the float limit."""
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = float(values.std())
+    if not np.isfinite(spread):
+        # The sum of squares overflowed: scale the values down first.
+        peak = float(np.abs(values).max())
+        spread = float((values / peak).std()) * peak
+    return spread
 
 
 def _missing(name: str, kind: str, n_ref: int, ok_ref: int, n_cur: int, ok_cur: int) -> ColumnDrift:

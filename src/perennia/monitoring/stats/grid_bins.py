@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perennia.monitoring.stats.grid import PairGrid, Bucketed
+from perennia.monitoring.stats.grid import Bucketed, PairGrid
 
 if TYPE_CHECKING:
     import numpy as np

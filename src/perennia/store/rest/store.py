@@ -41,6 +41,7 @@ from perennia.store.rest.datasets import RestDatasetStore
 from perennia.store.rest.deployments import RestDeploymentStore
 from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
 from perennia.store.rest.http import HttpSession
+from perennia.store.rest.monitors import RestMonitorStore
 from perennia.store.rest.registry import (
     RestAliasStore,
     RestModelVersionStore,
@@ -429,6 +430,7 @@ class RestStore:
         self.webhooks = RestWebhookStore(self.http)
         self.deployments = RestDeploymentStore(self.http)
         self.datasets = RestDatasetStore(self.http)
+        self.monitors = RestMonitorStore(self.http)
 
     def log_batch(
         self,

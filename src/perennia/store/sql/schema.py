@@ -440,8 +440,8 @@ blob_uploads = Table(
     Index("ix_blob_uploads_time", "upload_time"),
 )
 
-# Deployments (0007); dataset versions (0008); MLflow 3's logged models, their params, tags and
-# metrics, and runs' links.
+# Deployments (0007); dataset versions (0008); monitors (0009); MLflow 3's logged models, their
+# params, tags and metrics, and runs' links.
 from perennia.store.sql.schema_datasets import (  # noqa: E402, F401
     dataset_aliases,
     dataset_events,
@@ -460,4 +460,9 @@ from perennia.store.sql.schema_models import (  # noqa: E402, F401
     logged_model_tags,
     logged_models,
     run_model_links,
+)
+from perennia.store.sql.schema_monitors import (  # noqa: E402, F401
+    monitor_points,
+    monitor_runs,
+    monitors,
 )

@@ -23,6 +23,7 @@ from perennia.store.sql.metrics import SqlMetricStore, write_metrics
 from perennia.store.sql.migrations import ensure_schema
 from perennia.store.sql.model_cards import SqlModelCardStore
 from perennia.store.sql.model_versions import SqlModelVersionStore
+from perennia.store.sql.monitors import SqlMonitorStore
 from perennia.store.sql.params import SqlParamStore, write_params
 from perennia.store.sql.registered_models import SqlRegisteredModelStore
 from perennia.store.sql.runs import SqlRunStore, require_run
@@ -58,6 +59,7 @@ class SqlStore:
         self.webhooks = SqlWebhookStore(self.engine)
         self.deployments = SqlDeploymentStore(self.engine)
         self.datasets = SqlDatasetStore(self.engine)
+        self.monitors = SqlMonitorStore(self.engine)
         # The server's own parts.
         self.users = SqlUserStore(self.engine)
         self.access = SqlAccessStore(self.engine)

@@ -15,4 +15,6 @@ MODULES = (
     "test_deployments",
     "test_registry_deployments",
     "test_datasets",
+    "test_monitors",
+    "test_monitor_leases",
 )

@@ -1,0 +1,129 @@
+"""Running a monitor: every complete window since the last one, read from the prediction log,
+evaluated, and recorded in the store as one summary and a point per value.
+
+Windows are aligned to multiples of the monitor's `window_ms` since the epoch (UTC), and only
+complete windows (ending at or before `until_ms`) are computed, so a window is never recorded
+half-seen. Labels arrive late: with a `task` in the config, the last `relabel_windows`
+(default 24) windows before the new ones are evaluated again, and their records replaced, so
+realised performance catches up as feedback lands. Recording a window twice replaces it, so a
+run interrupted half-way is simply run again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perennia.clock import now_ms
+from perennia.errors import InvalidInput
+from perennia.monitoring.monitors.reference import load_reference
+from perennia.monitoring.monitors.window import WindowValues, evaluate_window
+
+MAX_WINDOWS = 1_000
+RELABEL_WINDOWS = 24
+
+
+def run_monitor(
+    name: str,
+    *,
+    until_ms: int | None = None,
+    store: Any = None,
+    location: str | None = None,
+    max_windows: int = MAX_WINDOWS,
+) -> list[WindowValues]:
+    """Return the windows computed and recorded for monitor `name` (oldest first)."""
+    from perennia.data.session import current_store
+
+    store = store or current_store()
+    monitor = store.monitors.get_monitor(name)
+    location = location or _default_location()
+    until = now_ms() if until_ms is None else until_ms
+    if isinstance(until, bool) or not isinstance(until, int):
+        raise InvalidInput(f"until_ms must be epoch milliseconds (an integer), got {until!r}")
+    starts = _window_starts(monitor, location, until, max_windows)
+    if not starts:
+        return []
+    reference = load_reference(monitor.reference)
+    width = monitor.window_ms
+    table = _read(location, monitor.deployment, starts[0], starts[-1] + width)
+    feedback = _feedback(location) if monitor.config.get("task") else None
+    results = []
+    for start in starts:
+        window = _slice(table, start, start + width)
+        values = evaluate_window(
+            window, start, start + width, reference, feedback=feedback, config=monitor.config
+        )
+        _record(store, monitor, values)
+        results.append(values)
+    return results
+
+
+def _window_starts(monitor: Any, location: str, until: int, limit: int) -> list[int]:
+    width = monitor.window_ms
+    last_end = (until // width) * width
+    start = monitor.last_window_end_ms
+    if start is None:
+        first = _first_time(location, monitor.deployment, last_end)
+        if first is None:
+            return []
+        start = (first // width) * width
+    elif monitor.config.get("task"):
+        relabel = int(monitor.config.get("relabel_windows", RELABEL_WINDOWS))
+        start = max(start - relabel * width, 0)
+    return list(range(start, last_end, width))[-limit:] if last_end > start else []
+
+
+def _default_location() -> str:
+    from perennia.config import Settings
+    from perennia.data.predlog import default_location
+
+    return default_location(Settings.from_env())
+
+
+def _first_time(location: str, deployment: str | None, until: int) -> int | None:
+    import pyarrow.compute as pc
+
+    times = _read(location, deployment, None, until, columns=["time_ms"])
+    return None if times.num_rows == 0 else int(pc.min(times["time_ms"]).as_py())
+
+
+def _read(
+    location: str, deployment: str | None, since: int | None, until: int, columns: Any = None
+) -> Any:
+    from perennia.data.predlog import read_predictions
+
+    return read_predictions(
+        location, deployment=deployment, since_ms=since, until_ms=until, columns=columns
+    )
+
+
+def _feedback(location: str) -> Any:
+    from perennia.data.predlog import read_feedback
+
+    return read_feedback(location)
+
+
+def _slice(table: Any, start: int, end: int) -> Any:
+    import pyarrow.compute as pc
+
+    times = table["time_ms"]
+    return table.filter(pc.and_(pc.greater_equal(times, start), pc.less(times, end)))
+
+
+def _record(store: Any, monitor: Any, values: WindowValues) -> None:
+    from perennia.entities.monitoring import MonitorPoint, MonitorRun
+
+    computed = now_ms()
+    run = MonitorRun(
+        monitor=monitor.name,
+        window_start_ms=values.start_ms,
+        window_end_ms=values.end_ms,
+        computed_ms=computed,
+        status=values.status,
+        summary=values.summary,
+        error=None,
+    )
+    points = [
+        MonitorPoint(monitor.name, values.start_ms, values.end_ms, key, value, computed)
+        for key, value in sorted(values.values.items())
+    ]
+    store.monitors.record_window(monitor.name, run, points, values.end_ms)

@@ -1,0 +1,141 @@
+"""One monitoring window of the prediction log: quality, drift against the reference profile,
+realised performance once labels arrived; as named values a time series can hold.
+
+Value keys (what `AlertRule.value` and Grafana panels name):
+
+    rows                       predictions in the window (shadow answers excluded)
+    errors.share               share of failed predictions (`ok` false)
+    drift.drifted              1 when the window drifted (Benjamini-Hochberg + effect gates), else 0
+    drift.share_drifted        share of computable columns that drifted
+    feature.<column>.effect    the deciding effect size (Wasserstein/std or Cramér's V)
+    feature.<column>.p_value   the deciding test's BH-adjusted p-value
+    feature.<column>.<method>  every other statistic computed (psi, jensen_shannon, ...)
+    feature.<column>.null_share  share of missing values in the window
+    labels.coverage            share of the window's predictions with a label
+    realised.<metric>          each metric of `perennia.evaluate` for the monitor's task
+
+A value that cannot be computed (an empty window, a column missing from it, no labels yet) is
+None with its reason in the window's summary, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from perennia.data.predlog_format import INPUT_PREFIX
+
+DRIFT_KEYS = ("effect", "p_value")
+
+
+@dataclass(frozen=True)
+class WindowValues:
+    """A computed window: its named values, a JSON summary, and its status."""
+
+    start_ms: int
+    end_ms: int
+    status: str  # "ok" | "empty"
+    values: dict[str, float | None]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_window(
+    predictions: Any,
+    start_ms: int,
+    end_ms: int,
+    reference: Any,
+    *,
+    feedback: Any = None,
+    config: dict[str, Any] | None = None,
+) -> WindowValues:
+    """Return the values of one window of the prediction log (an Arrow table already read for
+    [start_ms, end_ms)) against `reference`, a DatasetProfile of model inputs by bare name."""
+    import pyarrow.compute as pc
+
+    from perennia.monitoring.drift.engine import drift
+    from perennia.monitoring.drift.settings import DriftSettings
+
+    config = config or {}
+    table = predictions
+    if "shadow" in table.column_names:
+        table = table.filter(pc.invert(pc.fill_null(table["shadow"], False)))
+    rows = table.num_rows
+    values: dict[str, float | None] = {"rows": float(rows)}
+    if rows == 0:
+        values.update({"errors.share": None, "drift.drifted": None, "drift.share_drifted": None})
+        return WindowValues(start_ms, end_ms, "empty", values, {"reason": "no predictions"})
+    failed = pc.sum(pc.invert(table["ok"])).as_py() if "ok" in table.column_names else 0
+    values["errors.share"] = float(failed or 0) / rows
+    frame = _inputs(table)
+    settings = DriftSettings(**config.get("settings", {}))
+    report = drift(reference, frame, columns=config.get("columns"), settings=settings)
+    values.update(_drift_values(report))
+    summary = {"drift": report.to_dict()}
+    task = config.get("task")
+    if task and feedback is not None:
+        performance_values, performance_summary = _realised(
+            table, feedback, task, config, start_ms, end_ms
+        )
+        values.update(performance_values)
+        summary["performance"] = performance_summary
+    return WindowValues(start_ms, end_ms, "ok", values, summary)
+
+
+def _inputs(table: Any) -> Any:
+    """Return the model inputs as a pandas frame, named as the model sees them."""
+    names = [n for n in table.column_names if n.startswith(INPUT_PREFIX)]
+    frame = table.select(names).to_pandas()
+    frame.columns = [n[len(INPUT_PREFIX) :] for n in names]
+    outputs = [n for n in table.column_names if n.startswith("output.")]
+    for name in outputs:
+        frame[name] = table[name].to_pandas()
+    return frame
+
+
+def _drift_values(report: Any) -> dict[str, float | None]:
+    values: dict[str, float | None] = {
+        "drift.drifted": None if report.drifted is None else float(report.drifted),
+        "drift.share_drifted": report.share_drifted,
+    }
+    for c in report.columns:
+        prefix = f"feature.{c.column}"
+        values[f"{prefix}.effect"] = _finite(c.effect) if c.computable else None
+        values[f"{prefix}.p_value"] = c.p_adjusted if c.computable else None
+        values[f"{prefix}.null_share"] = c.null_share_cur
+        for method, result in c.scores.items():
+            if method != (c.test.method if c.test else None):
+                values[f"{prefix}.{method}"] = _finite(result.effect)
+    return values
+
+
+def _realised(
+    table: Any, feedback: Any, task: str, config: dict[str, Any], start_ms: int, end_ms: int
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    from perennia.data.predlog_feedback import join_feedback
+    from perennia.monitoring.model_performance.estimate import performance
+
+    joined = join_feedback(table, feedback).to_pandas()
+    result = performance(
+        joined,
+        task=task,
+        window=end_ms - start_ms,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        prediction=config.get("prediction", "output.prediction"),
+        probabilities=config.get("probabilities"),
+        pos_label=config.get("pos_label", 1),
+    )
+    window = result.windows[0]
+    values: dict[str, float | None] = {"labels.coverage": window.label_coverage}
+    reasons = {}
+    for name, metric in window.realised.items():
+        values[f"realised.{name}"] = metric.value
+        if metric.reason:
+            reasons[name] = metric.reason
+    return values, {"labelled": window.n_labelled, "not_computable": reasons}
+
+
+def _finite(value: float | None) -> float | None:
+    import math
+
+    return value if value is not None and math.isfinite(value) else None
