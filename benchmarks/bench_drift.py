@@ -3,7 +3,7 @@
 Data: `../shared/bench/gen_drift_data.py` (20 normal numeric columns, 5 Zipf categorical ones,
 nine of them shifted in the current frame), the same frames for every tool.
 
-- Perennia: `perennia.monitoring.drift.drift(ref, cur)`, the full per-column report (KS,
+- Perennia: `perennia.monitoring.data_drift.drift(ref, cur)`, the full per-column report (KS,
   Wasserstein, PSI per numeric column; chi-square, Jensen-Shannon, PSI, new and vanished
   categories per categorical one; missing shares; Benjamini-Hochberg across columns).
 - scipy: the same statistics column by column with scipy and numpy's usual calls
@@ -117,7 +117,7 @@ def against_profile() -> list[Result]:
     from gen_drift_data import make_frames
 
     from drift_child import scipy_statistics
-    from perennia.monitoring.drift import drift
+    from perennia.monitoring.data_drift import drift
     from perennia.monitoring.profiles import DatasetProfile, profile
 
     ref, cur = make_frames(ROWS)
@@ -148,7 +148,7 @@ def against_profile() -> list[Result]:
 
 
 def _false_alarms(reference, make_frames) -> Result:
-    from perennia.monitoring.drift import drift
+    from perennia.monitoring.data_drift import drift
 
     flagged = naive = 0
     for seed in range(WINDOWS):

@@ -34,7 +34,7 @@ def _reset_peak() -> None:
 
 
 def _perennia(ref, cur):
-    from perennia.monitoring.drift import drift
+    from perennia.monitoring.data_drift import drift
 
     return lambda: drift(ref, cur)
 

@@ -90,6 +90,9 @@ class Settings:
     auth_default_role: str = "viewer"
     # The server sends registry webhooks from a background thread in each process.
     webhook_dispatch: bool = True
+    # The server runs scheduled monitors from a background thread in each process (a lease in
+    # the database gives each monitor to one process at a time).
+    monitor_scheduling: bool = True
     # A remote SDK keeps retrying a request this long (connection errors, 5xx) before it gives up:
     # long enough to ride out a database restart behind the server.
     http_retry_seconds: float = 120.0
@@ -130,6 +133,7 @@ class Settings:
             tracking_token=env.get("PERENNIA_TRACKING_TOKEN") or None,
             auth_default_role=env.get("PERENNIA_AUTH_DEFAULT_ROLE") or cls.auth_default_role,
             webhook_dispatch=_env_bool(env, "WEBHOOK_DISPATCH", cls.webhook_dispatch),
+            monitor_scheduling=_env_bool(env, "MONITOR_SCHEDULING", cls.monitor_scheduling),
             http_retry_seconds=_env_float(env, "HTTP_RETRY_SECONDS", cls.http_retry_seconds),
             writer_max_queued=_env_int(env, "WRITER_MAX_QUEUED", cls.writer_max_queued),
             idempotency_lease_seconds=_env_float(

@@ -105,7 +105,7 @@ def sklearn_metrics(y, score, weights, threshold, n_bins=10):
         "f2": skm.fbeta_score(y_int, pred, beta=2.0, sample_weight=w, zero_division=0.0),
         "balanced_accuracy": skm.balanced_accuracy_score(y_int, pred, sample_weight=w),
         "geometric_mean": math.sqrt(recall * specificity),
-        "matthews_corrcoef": skm.matthews_corrcoef(y_int, pred, sample_weight=w),
+        "matthews_corrcoef": _sklearn_matthews(y_int, pred, w),
         "roc_auc": skm.roc_auc_score(y_int, score, sample_weight=w),
         "pr_auc": skm.average_precision_score(y_int, score, sample_weight=w),
     }
@@ -120,6 +120,22 @@ def sklearn_metrics(y, score, weights, threshold, n_bins=10):
             "ece_quantile": ece_quantile,
         }
     return expected
+
+
+def _sklearn_matthews(y_int, pred, w) -> float:
+    value = skm.matthews_corrcoef(y_int, pred, sample_weight=w)
+    # When the weighted predictions (or labels) have no spread, scikit-learn 1.9 takes the square
+    # root of a variance product that rounds to about -1e-17 and answers NaN; the coefficient
+    # there is 0, the value scikit-learn itself gives for constant predictions without weights.
+    weights = np.ones(len(pred)) if w is None else np.asarray(w, dtype=np.float64)
+
+    def spread(x):
+        x = np.asarray(x, dtype=np.float64)
+        return np.average((x - np.average(x, weights=weights)) ** 2, weights=weights)
+
+    if math.isnan(value) and min(spread(pred), spread(y_int)) <= 1e-12:
+        return 0.0
+    return value
 
 
 @EXAMPLES

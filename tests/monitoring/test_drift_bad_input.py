@@ -12,7 +12,7 @@ import pytest
 import scipy.stats as sst
 
 from perennia.errors import InvalidInput, NotFound
-from perennia.monitoring.drift import DriftSettings, drift
+from perennia.monitoring.data_drift import DriftSettings, drift
 
 ALL_METHODS = [
     "ks",

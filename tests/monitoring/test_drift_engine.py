@@ -16,7 +16,7 @@ import scipy.stats as sst
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perennia.monitoring.drift import DriftReport, drift
+from perennia.monitoring.data_drift import DriftReport, drift
 from perennia.monitoring.stats.numeric import LARGE_KS, ks_p_value
 
 EXAMPLES = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

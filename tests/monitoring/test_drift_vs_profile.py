@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perennia.errors import InvalidInput
-from perennia.monitoring.drift import DriftReport, drift
+from perennia.monitoring.data_drift import DriftReport, drift
 from perennia.monitoring.profiles import DatasetProfile, NumericProfile, profile
 from perennia.monitoring.stats.grid import bucket
 from tests.monitoring.test_drift_engine import make_window

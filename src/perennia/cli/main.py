@@ -17,6 +17,7 @@ from perennia.cli import (
     evaluate,
     experiments,
     models,
+    monitor,
     runs,
     webhooks,
 )
@@ -45,6 +46,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(data.app, name="data")
+app.add_typer(monitor.app, name="monitor")
 app.command("gc")(gc)
 app.command("info")(info)
 app.command("demo")(demo)

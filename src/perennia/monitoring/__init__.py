@@ -18,18 +18,26 @@ import importlib
 from typing import Any
 
 _HOME = {
-    "drift": "perennia.monitoring.drift.engine",
-    "DriftReport": "perennia.monitoring.drift.report",
-    "ColumnDrift": "perennia.monitoring.drift.report",
-    "DriftSettings": "perennia.monitoring.drift.settings",
-    "multivariate_drift": "perennia.monitoring.drift.multivariate",
+    "drift": "perennia.monitoring.data_drift.engine",
+    "DriftReport": "perennia.monitoring.data_drift.report",
+    "ColumnDrift": "perennia.monitoring.data_drift.report",
+    "DriftSettings": "perennia.monitoring.data_drift.settings",
+    "multivariate_drift": "perennia.monitoring.data_drift.multivariate",
     "profile": "perennia.monitoring.profiles.build",
     "DatasetProfile": "perennia.monitoring.profiles.dataset",
     "performance": "perennia.monitoring.model_performance.estimate",
     "PerformanceResult": "perennia.monitoring.model_performance.result",
     "AlertRule": "perennia.monitoring.alerts.rules",
+    "create_monitor": "perennia.monitoring.monitors.sdk",
+    "get_monitor": "perennia.monitoring.monitors.sdk",
+    "list_monitors": "perennia.monitoring.monitors.sdk",
+    "delete_monitor": "perennia.monitoring.monitors.sdk",
+    "monitor_values": "perennia.monitoring.monitors.sdk",
+    "run_monitor": "perennia.monitoring.monitors.runner",
+    "log_reference_profile": "perennia.monitoring.monitors.reference",
+    "load_reference": "perennia.monitoring.monitors.reference",
 }
-_PACKAGES = ("stats", "data_drift", "profiles", "model_performance", "alerts")
+_PACKAGES = ("stats", "data_drift", "profiles", "model_performance", "alerts", "monitors")
 
 __all__ = sorted(_HOME)
 

@@ -65,7 +65,10 @@ class ScoreRanking:
             y, score, weights = y[keep], score[keep], weights[keep]
         # Peak memory matters at tens of millions of rows: each temporary is freed as soon as
         # the next one is built from it.
-        order = np.argsort(score)[::-1]
+        # Stable and descending, as scikit-learn sorts: tied rows keep their order, so weighted
+        # sums accumulate in the same order and round the same way (its dropping of collinear
+        # ROC points compares those sums exactly).
+        order = np.argsort(-score, kind="stable")
         sorted_score = score[order]
         # The last row of each run of equal scores closes that threshold's block.
         boundary = sorted_score[1:] != sorted_score[:-1]

@@ -37,8 +37,9 @@ def log_reference_profile(data: Any, artifact_file: str = DEFAULT_FILE, **option
     return f"runs:/{active_run().info.run_id}/{artifact_file}"
 
 
-def load_reference(uri: Any) -> DatasetProfile:
-    """Return the profile `uri` names (see the module docstring for the forms)."""
+def load_reference(uri: Any, client: Any = None) -> DatasetProfile:
+    """Return the profile `uri` names (see the module docstring for the forms); `client` (a
+    tracking Client) picks the store and artifacts, by default those of the environment."""
     if isinstance(uri, DatasetProfile):
         return uri
     if not isinstance(uri, (str, Path)):
@@ -48,9 +49,9 @@ def load_reference(uri: Any) -> DatasetProfile:
         run_id, _, path = text[len("runs:/") :].partition("/")
         if not run_id or not path:
             raise InvalidInput(f"reference {text!r} must look like runs:/<run_id>/<path>")
-        return _from_run(run_id, path)
+        return _from_run(run_id, path, client)
     if text.startswith("models:/"):
-        return _from_model(text)
+        return _from_model(text, client)
     if text.startswith("datasets:/"):
         from perennia.data.versions import load
         from perennia.monitoring.profiles.build import profile
@@ -64,17 +65,18 @@ def load_reference(uri: Any) -> DatasetProfile:
     return DatasetProfile.from_bytes(path.read_bytes())
 
 
-def _from_run(run_id: str, path: str) -> DatasetProfile:
+def _from_run(run_id: str, path: str, client: Any = None) -> DatasetProfile:
     from perennia.data.session import current_client
 
-    return DatasetProfile.from_bytes(current_client().read_artifact(run_id, path))
+    client = client or current_client()
+    return DatasetProfile.from_bytes(client.read_artifact(run_id, path))
 
 
-def _from_model(uri: str) -> DatasetProfile:
+def _from_model(uri: str, client: Any = None) -> DatasetProfile:
     from perennia.data.session import current_client
     from perennia.models.uri import resolve_models_uri
 
-    client = current_client()
+    client = client or current_client()
     version = resolve_models_uri(client.store, uri)
     if not version.run_id:
         raise NotFound(f"{uri} has no source run, so no reference profile; log one with the run")
@@ -84,4 +86,4 @@ def _from_model(uri: str) -> DatasetProfile:
             f"the run of {uri} logged no reference profile; call "
             "perennia.monitoring.log_reference_profile(train_df) inside it"
         )
-    return _from_run(version.run_id, path)
+    return _from_run(version.run_id, path, client)

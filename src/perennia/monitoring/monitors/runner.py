@@ -11,6 +11,7 @@ run interrupted half-way is simply run again.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from perennia.clock import now_ms
@@ -18,6 +19,7 @@ from perennia.errors import InvalidInput
 from perennia.monitoring.monitors.reference import load_reference
 from perennia.monitoring.monitors.window import WindowValues, evaluate_window
 
+log = logging.getLogger(__name__)
 MAX_WINDOWS = 1_000
 RELABEL_WINDOWS = 24
 
@@ -29,8 +31,13 @@ def run_monitor(
     store: Any = None,
     location: str | None = None,
     max_windows: int = MAX_WINDOWS,
+    client: Any = None,
 ) -> list[WindowValues]:
-    """Return the windows computed and recorded for monitor `name` (oldest first)."""
+    """Return the windows computed and recorded for monitor `name` (oldest first).
+
+    `store` and `location` (the prediction log) default to the environment's; `client` (a
+    tracking Client) is where a runs:/ or models:/ reference is read from.
+    """
     from perennia.data.session import current_store
 
     store = store or current_store()
@@ -42,16 +49,22 @@ def run_monitor(
     starts = _window_starts(monitor, location, until, max_windows)
     if not starts:
         return []
-    reference = load_reference(monitor.reference)
+    reference = load_reference(monitor.reference, client)
     width = monitor.window_ms
     table = _read(location, monitor.deployment, starts[0], starts[-1] + width)
     feedback = _feedback(location) if monitor.config.get("task") else None
     results = []
     for start in starts:
         window = _slice(table, start, start + width)
-        values = evaluate_window(
-            window, start, start + width, reference, feedback=feedback, config=monitor.config
-        )
+        try:
+            values = evaluate_window(
+                window, start, start + width, reference, feedback=feedback, config=monitor.config
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed window, then the next one
+            log.exception("monitor %s: window %s failed", name, start)
+            values = WindowValues(
+                start, start + width, "failed", {}, error=f"{type(exc).__name__}: {exc}"
+            )
         _record(store, monitor, values)
         results.append(values)
     return results
@@ -67,8 +80,13 @@ def _window_starts(monitor: Any, location: str, until: int, limit: int) -> list[
             return []
         start = (first // width) * width
     elif monitor.config.get("task"):
+        # Re-evaluate recent windows that held predictions: their labels may have come since.
         relabel = int(monitor.config.get("relabel_windows", RELABEL_WINDOWS))
-        start = max(start - relabel * width, 0)
+        first = _first_time(
+            location, monitor.deployment, start, since=max(start - relabel * width, 0)
+        )
+        if first is not None:
+            start = (first // width) * width
     return list(range(start, last_end, width))[-limit:] if last_end > start else []
 
 
@@ -79,10 +97,12 @@ def _default_location() -> str:
     return default_location(Settings.from_env())
 
 
-def _first_time(location: str, deployment: str | None, until: int) -> int | None:
+def _first_time(
+    location: str, deployment: str | None, until: int, since: int | None = None
+) -> int | None:
     import pyarrow.compute as pc
 
-    times = _read(location, deployment, None, until, columns=["time_ms"])
+    times = _read(location, deployment, since, until, columns=["time_ms"])
     return None if times.num_rows == 0 else int(pc.min(times["time_ms"]).as_py())
 
 
@@ -120,7 +140,7 @@ def _record(store: Any, monitor: Any, values: WindowValues) -> None:
         computed_ms=computed,
         status=values.status,
         summary=values.summary,
-        error=None,
+        error=values.error,
     )
     points = [
         MonitorPoint(monitor.name, values.start_ms, values.end_ms, key, value, computed)

@@ -24,9 +24,17 @@ LEASE_MS = 15 * 60 * 1000
 class MonitorScheduler:
     """A daemon thread running due monitors every `interval` seconds until stopped."""
 
-    def __init__(self, store: Any, location: str | None = None, interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: Any,
+        location: str | None = None,
+        interval: float = 10.0,
+        settings: Any = None,
+    ) -> None:
         self.store = store
         self.location = location
+        self.settings = settings  # where references are read; the environment's when None
+        self._client: Any = None
         self.interval = interval
         self.owner = f"scheduler-{uuid.uuid4().hex[:12]}"
         self._stop = threading.Event()
@@ -48,7 +56,9 @@ class MonitorScheduler:
         ran = []
         for monitor in self.store.monitors.claim_due_monitors(now_ms(), self.owner, LEASE_MS, 10):
             try:
-                run_monitor(monitor.name, store=self.store, location=self.location)
+                run_monitor(
+                    monitor.name, store=self.store, location=self.location, client=self.client()
+                )
                 ran.append(monitor.name)
             except Exception:  # noqa: BLE001 - one broken monitor must not stop the others
                 log.exception("monitor %s failed; it runs again at its next schedule", monitor.name)
@@ -56,6 +66,14 @@ class MonitorScheduler:
                 next_run = now_ms() + (monitor.schedule_ms or LEASE_MS)
                 self.store.monitors.release_monitor(monitor.name, self.owner, next_run)
         return ran
+
+    def client(self) -> Any:
+        """Return the tracking Client references are read with, made on first use."""
+        if self._client is None and self.settings is not None:
+            from perennia.tracking.client import Client
+
+            self._client = Client(settings=self.settings)
+        return self._client
 
     def _loop(self) -> None:
         while not self._stop.is_set():

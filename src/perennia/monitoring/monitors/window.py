@@ -34,9 +34,10 @@ class WindowValues:
 
     start_ms: int
     end_ms: int
-    status: str  # "ok" | "empty"
+    status: str  # "ok" | "empty" | "failed"
     values: dict[str, float | None]
     summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # why a failed window failed
 
 
 def evaluate_window(
@@ -52,8 +53,8 @@ def evaluate_window(
     [start_ms, end_ms)) against `reference`, a DatasetProfile of model inputs by bare name."""
     import pyarrow.compute as pc
 
-    from perennia.monitoring.drift.engine import drift
-    from perennia.monitoring.drift.settings import DriftSettings
+    from perennia.monitoring.data_drift.engine import drift
+    from perennia.monitoring.data_drift.settings import DriftSettings
 
     config = config or {}
     table = predictions

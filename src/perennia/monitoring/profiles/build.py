@@ -18,9 +18,9 @@ from typing import Any
 
 from perennia.clock import now_ms
 from perennia.errors import InvalidInput
-from perennia.monitoring.drift.categorical_column import category_counts
-from perennia.monitoring.drift.frames import Frame, numeric_values, open_frame
-from perennia.monitoring.drift.kinds import kind_from_type
+from perennia.monitoring.data_drift.categorical_column import category_counts
+from perennia.monitoring.data_drift.frames import Frame, numeric_values, open_frame
+from perennia.monitoring.data_drift.kinds import kind_from_type
 from perennia.monitoring.profiles.categorical import categorical_profile
 from perennia.monitoring.profiles.dataset import ColumnProfile, DatasetProfile
 from perennia.monitoring.profiles.numeric import DEFAULT_BINS, numeric_profile

@@ -103,22 +103,33 @@ def all_deliveries(
 
 
 def lifespan(store: ServerStore, settings: Settings) -> Callable[[Any], Any]:
-    """Return a FastAPI lifespan that runs the webhook dispatcher while the app serves."""
+    """Return a FastAPI lifespan running the background threads while the app serves: the
+    webhook dispatcher and the monitor scheduler (each when its setting is on)."""
 
     @asynccontextmanager
     async def run(_app: Any) -> AsyncIterator[None]:
         from perennia.registry.webhooks import WebhookDispatcher, can_dispatch
 
-        dispatcher = None
+        threads = []
         if settings.webhook_dispatch and can_dispatch(store):
-            dispatcher = WebhookDispatcher(store).start()
+            threads.append(WebhookDispatcher(store).start())
+        if settings.monitor_scheduling:
+            threads.append(_monitor_scheduler(store, settings).start())
         try:
             yield
         finally:
-            if dispatcher is not None:
-                from starlette.concurrency import run_in_threadpool
+            from starlette.concurrency import run_in_threadpool
 
-                # It may be mid-send; waiting for it must not stall the event loop.
-                await run_in_threadpool(dispatcher.stop)
+            for thread in threads:
+                # It may be mid-send or mid-window; waiting must not stall the event loop.
+                await run_in_threadpool(thread.stop)
 
     return run
+
+
+def _monitor_scheduler(store: ServerStore, settings: Settings) -> Any:
+    """Return the scheduler of this server's monitors, reading its own store and artifacts."""
+    from perennia.data.predlog import default_location
+    from perennia.monitoring.monitors.scheduler import MonitorScheduler
+
+    return MonitorScheduler(store, location=default_location(settings), settings=settings)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from perennia.monitoring.drift.settings import DriftSettings
+from perennia.monitoring.data_drift.settings import DriftSettings
 from perennia.monitoring.stats.result import TestResult
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class DriftReport:
 
     def to_html(self, title: str = "Drift report") -> str:
         """Return a self-contained HTML page: the drift table and each column's distributions."""
-        from perennia.monitoring.drift.html import render
+        from perennia.monitoring.data_drift.html import render
 
         return render(self, title)
 

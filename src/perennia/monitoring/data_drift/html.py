@@ -9,9 +9,9 @@ from perennia._util.report import page, svg
 from perennia._util.report.page import Section
 
 if TYPE_CHECKING:
-    from perennia.monitoring.drift.report import ColumnDrift, DriftReport
+    from perennia.monitoring.data_drift.report import ColumnDrift, DriftReport
 
-FOOTER = "Made by Perennia · perennia.monitoring.drift"
+FOOTER = "Made by Perennia · perennia.monitoring.drift()"
 MAX_FIGURES = 60
 
 

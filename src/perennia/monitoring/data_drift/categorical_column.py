@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from perennia._util import distances
-from perennia.monitoring.drift.numeric_column import _missing
-from perennia.monitoring.drift.report import ColumnDrift
+from perennia.monitoring.data_drift.numeric_column import _missing
+from perennia.monitoring.data_drift.report import ColumnDrift
 from perennia.monitoring.stats.categorical import (
     chi_square_table,
     g_test_table,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from perennia.monitoring.drift.engine import drift
-from perennia.monitoring.drift.report import ColumnDrift, DriftReport
-from perennia.monitoring.drift.settings import DriftSettings
+from perennia.monitoring.data_drift.engine import drift
+from perennia.monitoring.data_drift.report import ColumnDrift, DriftReport
+from perennia.monitoring.data_drift.settings import DriftSettings
 
 __all__ = ["ColumnDrift", "DriftReport", "DriftSettings", "drift"]

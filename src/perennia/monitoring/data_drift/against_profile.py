@@ -20,9 +20,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from perennia._util.distances import psi
-from perennia.monitoring.drift.numeric_column import PLOT_BINS, _missing
-from perennia.monitoring.drift.report import ColumnDrift
-from perennia.monitoring.drift.settings import DriftSettings
+from perennia.monitoring.data_drift.numeric_column import PLOT_BINS, _missing
+from perennia.monitoring.data_drift.report import ColumnDrift
+from perennia.monitoring.data_drift.settings import DriftSettings
 from perennia.monitoring.profiles.numeric import NumericProfile
 from perennia.monitoring.stats.grid import bucket
 from perennia.monitoring.stats.numeric import ks_p_value

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perennia.monitoring.drift.report import ColumnDrift
-from perennia.monitoring.drift.settings import DriftSettings
+from perennia.monitoring.data_drift.report import ColumnDrift
+from perennia.monitoring.data_drift.settings import DriftSettings
 from perennia.monitoring.stats import binned, numeric
 from perennia.monitoring.stats.anderson import anderson_darling
 from perennia.monitoring.stats.categorical import two_proportions_counts

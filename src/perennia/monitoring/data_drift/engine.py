@@ -7,12 +7,17 @@ from dataclasses import replace
 from typing import Any
 
 from perennia.errors import InvalidInput
-from perennia.monitoring.drift.categorical_column import categorical_drift, category_counts
-from perennia.monitoring.drift.frames import Frame, numeric_values, open_frame
-from perennia.monitoring.drift.kinds import compatible, is_flag, kind_from_type, mismatch_reason
-from perennia.monitoring.drift.numeric_column import numeric_drift
-from perennia.monitoring.drift.report import ColumnDrift, DriftReport
-from perennia.monitoring.drift.settings import DriftSettings, MethodChoice, parse_methods
+from perennia.monitoring.data_drift.categorical_column import categorical_drift, category_counts
+from perennia.monitoring.data_drift.frames import Frame, numeric_values, open_frame
+from perennia.monitoring.data_drift.kinds import (
+    compatible,
+    is_flag,
+    kind_from_type,
+    mismatch_reason,
+)
+from perennia.monitoring.data_drift.numeric_column import numeric_drift
+from perennia.monitoring.data_drift.report import ColumnDrift, DriftReport
+from perennia.monitoring.data_drift.settings import DriftSettings, MethodChoice, parse_methods
 from perennia.monitoring.stats.fdr import benjamini_hochberg
 
 WORKERS = 2
@@ -32,7 +37,7 @@ def drift(
     """Return the drift of `current` against `reference` (pandas, polars, Arrow or Parquet paths).
 
     `columns` defaults to every column of the reference. `methods` adds statistics to the ones
-    that decide (see `perennia.monitoring.drift.settings`): "auto", a list of names, or a dict by
+    that decide (see `perennia.monitoring.data_drift.settings`): "auto", a list of names, or a dict by
     "numeric", "categorical" or column name. `multivariate=True` adds a domain classifier's
     held-out AUC and the PCA reconstruction error (`multivariate_drift`).
     """
@@ -63,7 +68,7 @@ def drift(
 
     report = _report(_map(one, names), settings, ref.rows, cur.rows)
     if multivariate:
-        from perennia.monitoring.drift.multivariate import multivariate_drift
+        from perennia.monitoring.data_drift.multivariate import multivariate_drift
 
         report = replace(report, multivariate=multivariate_drift(reference, current, names))
     return report
@@ -86,7 +91,7 @@ def _against_profile(
     settings: DriftSettings,
 ) -> DriftReport:
     """Return the report of `cur` against a DatasetProfile."""
-    from perennia.monitoring.drift.against_profile import PROFILE_METHODS, numeric_vs_profile
+    from perennia.monitoring.data_drift.against_profile import PROFILE_METHODS, numeric_vs_profile
     from perennia.monitoring.profiles.numeric import NumericProfile
 
     names = list(reference.columns) if columns is None else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from perennia.monitoring.drift.frames import Frame, numeric_values, open_frame
+from perennia.monitoring.data_drift.frames import Frame, numeric_values, open_frame
 from perennia.monitoring.stats.grid import ks_and_wasserstein
 from perennia.monitoring.stats.numeric import ks_p_value
 
