@@ -119,6 +119,8 @@ for _ in range(2):
                            registered_model_name="fraud")
 """,
     "The prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
+    "Monitoring: drift, performance, alerts": _BREAST_CANCER,
+    "Monitors over the prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
 }
 
 EPILOGUES = {
@@ -162,6 +164,18 @@ assert [(v.name, v.version, v.weight) for v in variants] == [("stable", 1, 95.0)
 """,
     "The prediction log": """
 assert len(log) == 20 * 3 and set(log["variant"]) == {"stable"} and log["ok"].all()
+""",
+    "Monitoring: drift, performance, alerts": """
+assert report.drifted is not None and len(report.columns) == len(train_df.columns)
+assert open("drift.html").read().startswith("<!DOCTYPE html>")
+assert set(reference.columns) == set(train_df.columns)
+""",
+    "Monitors over the prediction log": """
+from perennia.data.session import current_store
+values = monitor_values("fraud-inputs")
+assert values["rows"].sum() == 60 and values["drift.drifted"].max() == 1.0
+events = current_store().alerts.list_alert_events(monitor="fraud-inputs")
+assert [e.status for e in events] == ["firing"]
 """,
 }
 

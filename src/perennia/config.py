@@ -54,6 +54,20 @@ def _env_bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not a boolean; use true or false")
 
 
+def secret_from_env(name: str) -> str:
+    """Return the secret held by environment variable `name` (InvalidInput when it is unset).
+
+    Alert channels name their secrets this way (`secret_env`, `password_env`) so that a monitor's
+    stored configuration, readable by every signed-in user, never holds the secret itself.
+    """
+    from perennia.errors import InvalidInput
+
+    value = os.environ.get(name) if isinstance(name, str) and name else None
+    if not value:
+        raise InvalidInput(f"environment variable {name!r} holding a channel secret is not set")
+    return value
+
+
 def nearest_home(start: Path) -> Path:
     """Return the nearest `.perennia` folder in `start` or above it, else `start/.perennia`.
 

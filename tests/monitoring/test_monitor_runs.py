@@ -45,7 +45,9 @@ def served(tracking, sk_package, serve_app, sk_model, tmp_path):  # noqa: F811
     frame["x0"] = frame["x0"] + 1.0
     ids = []
     for start in range(0, len(frame), 100):
-        reply = httpx.post(f"{app.url}/invocations", json=mlflow_body(frame.iloc[start : start + 100]))
+        reply = httpx.post(
+            f"{app.url}/invocations", json=mlflow_body(frame.iloc[start : start + 100])
+        )
         assert reply.status_code == 200
         ids += [f"{reply.headers['perennia-request-id']}-{i}" for i in range(100)]
     assert app.state.log.flush(timeout=30)

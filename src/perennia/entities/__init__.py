@@ -421,7 +421,13 @@ from perennia.entities.deployment import (  # noqa: E402, F401
     Strategy,
     Variant,
 )
-from perennia.entities.monitoring import Monitor, MonitorPoint, MonitorRun  # noqa: E402, F401
+from perennia.entities.monitoring import (  # noqa: E402, F401
+    AlertEventRecord,
+    AlertStateRecord,
+    Monitor,
+    MonitorPoint,
+    MonitorRun,
+)
 from perennia.entities.registry import (  # noqa: E402, F401
     ApprovalPolicy,
     ApprovalRequest,

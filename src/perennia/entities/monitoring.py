@@ -4,7 +4,9 @@ A monitor watches one deployment (or model) against a reference profile: every `
 served traffic it computes drift and performance values. Each window leaves a `MonitorRun` (its
 summary and status) and one `MonitorPoint` per value, so the values form a time series per key
 that the UI and Grafana chart. A monitor runs on demand, or every `schedule_ms` in the server,
-where one replica at a time holds it (`lease_owner` until `lease_until_ms`).
+where one replica at a time holds it (`lease_owner` until `lease_until_ms`). Its alert rules
+leave an `AlertStateRecord` per rule (where the rule's state machine stands) and an
+`AlertEventRecord` per firing or resolve (the audit trail of its alerts).
 """
 
 from __future__ import annotations
@@ -62,3 +64,36 @@ class MonitorRun:
     status: str  # one of MONITOR_RUN_STATUSES
     summary: dict[str, Any] = field(default_factory=dict)  # e.g. a drift report's to_dict()
     error: str | None = None  # why a failed window failed
+
+
+# What an alert event records: a rule's alert started firing, or stopped.
+ALERT_EVENT_STATUSES = ("firing", "resolved")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStateRecord:
+    """Where one alert rule of a monitor stands, kept so evaluation carries on after a restart."""
+
+    monitor: str
+    rule: str  # the alert rule's name
+    state: dict[str, Any] = field(default_factory=dict)  # the state machine's AlertState.to_dict()
+    updated_ms: int = 0  # set by the store when the state is written; a draft's value is ignored
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEventRecord:
+    """One firing or resolve of a monitor's alert rule, as stored in the alert audit trail.
+
+    An event is identified by (monitor, rule, fingerprint, status, time_ms): recording it
+    again (a re-run of the same window) returns the stored event instead of a second one.
+    """
+
+    monitor: str
+    rule: str
+    status: str  # one of ALERT_EVENT_STATUSES
+    fingerprint: str  # the alert's label fingerprint: 16 lowercase hex digits
+    time_ms: int  # when it fired or resolved
+    event: dict[str, Any] = field(default_factory=dict)  # the event's to_dict()
+    # Set by the store; the values a draft carries are ignored.
+    event_id: int = 0  # increasing in the order events were first recorded
+    recorded_ms: int = 0

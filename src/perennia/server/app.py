@@ -21,11 +21,13 @@ from perennia.server.mlflow_compat import traces as mlflow_traces
 from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.mlflow_compat import ui_calls as mlflow_ui_calls
 from perennia.server.routes import (
+    alerts,
     blobs,
     datasets,
     deployments,
     experiments,
     governance,
+    monitor_metrics,
     monitors,
     registry,
     run_data,
@@ -48,6 +50,8 @@ ROUTERS = tuple(
         deployments,
         datasets,
         monitors,
+        alerts,
+        monitor_metrics,
         mlflow_tracking,
         mlflow_artifacts,
         mlflow_registry,

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.limits import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.protocols.access import AccessStore, UserStore
+from perennia.store.protocols.alerts import AlertStore
 from perennia.store.protocols.datasets import DatasetStore
 from perennia.store.protocols.deployments import DeploymentStore
 from perennia.store.protocols.experiments import ExperimentStore
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_SEARCH_MAX_RESULTS",
     "MAX_SEARCH_RESULTS",
     "AccessStore",
+    "AlertStore",
     "AliasStore",
     "ApprovalStore",
     "ArtifactIndex",
@@ -70,7 +72,7 @@ __all__ = [
 class Store(Protocol):
     """A whole metadata store: one attribute per part, plus the one cross-entity write.
 
-    Adding a part (deployments, prediction logs, datasets, monitors, pipelines) follows one
+    Adding a part (deployments, prediction logs, datasets, monitors, alerts, pipelines) follows one
     rule: a small Protocol in `store/protocols/`, its SQL implementation in `store/sql/` (tables
     and an Alembic migration), its routes in the server and its client in `store/rest/`, an
     attribute here (or on `ServerStore` if it stays behind the server), and the shared store
@@ -101,6 +103,7 @@ class Store(Protocol):
     datasets: DatasetStore
     # Monitoring.
     monitors: MonitorStore
+    alerts: AlertStore
 
     def log_batch(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 
 from perennia.clock import now_ms
 from perennia.errors import InvalidInput
+from perennia.monitoring.monitors.alerting import apply_alerts
 from perennia.monitoring.monitors.reference import load_reference
 from perennia.monitoring.monitors.window import WindowValues, evaluate_window
 
@@ -67,6 +68,7 @@ def run_monitor(
             )
         _record(store, monitor, values)
         results.append(values)
+    apply_alerts(store, monitor, results)
     return results
 
 

@@ -33,17 +33,23 @@ def create_monitor(
     settings: Mapping[str, Any] | None = None,
     prediction: str | None = None,
     probabilities: str | None = None,
+    alerts: Iterable[Any] = (),
+    channels: Iterable[dict[str, Any]] = (),
     description: str = "",
 ) -> Any:
     """Return the stored Monitor watching `deployment`'s prediction log against `reference`.
 
     `reference` is a URI `load_reference` understands (checked now, so a typo fails here, not
     at the first run). `task` turns on realised performance from feedback; `settings` holds
-    `DriftSettings` fields (alpha, min_wasserstein, ...).
+    `DriftSettings` fields (alpha, min_wasserstein, ...). `alerts` are `AlertRule`s (or their
+    dicts) checked after every run; `channels` are where their events go (see
+    `perennia.monitoring.monitors.alerting`; secrets by environment variable name only).
     """
     from perennia.data.session import acting_user, current_store
     from perennia.entities.monitoring import Monitor
+    from perennia.monitoring.alerts.rules import AlertRule
     from perennia.monitoring.data_drift.settings import DriftSettings
+    from perennia.monitoring.monitors.alerting import check_channels
 
     if not isinstance(reference, str):
         raise InvalidInput(
@@ -64,6 +70,12 @@ def create_monitor(
     for key, value in (("prediction", prediction), ("probabilities", probabilities)):
         if value is not None:
             config[key] = value
+    rules = [r if isinstance(r, AlertRule) else AlertRule.from_dict(r) for r in alerts]
+    if rules:
+        config["alerts"] = [r.to_dict() for r in rules]
+    checked = check_channels(list(channels))
+    if checked:
+        config["channels"] = checked
     model_name, model_version = _model(model)
     draft = Monitor(
         name=name,

@@ -73,7 +73,7 @@ class MonitorStore(Protocol):
         ...
 
     def delete_monitor(self, name: str) -> None:
-        """Remove the monitor with all its runs and points (NotFound if there is none)."""
+        """Remove the monitor with its runs, points and alerts (NotFound if there is none)."""
         ...
 
     def record_window(

@@ -119,7 +119,7 @@ class RestMonitorStore:
         return from_dict(Monitor, self.http.request("PATCH", monitor_path(name), json=body))
 
     def delete_monitor(self, name: str) -> None:
-        """Remove the monitor with all its runs and points (NotFound if there is none)."""
+        """Remove the monitor with its runs, points and alerts (NotFound if there is none)."""
         self.http.request("DELETE", monitor_path(name))
 
     def record_window(

@@ -37,6 +37,7 @@ from perennia.store.limits import (
     MAX_SEARCH_RESULTS,
 )
 from perennia.store.paging import check_max_results
+from perennia.store.rest.alerts import RestAlertStore
 from perennia.store.rest.datasets import RestDatasetStore
 from perennia.store.rest.deployments import RestDeploymentStore
 from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
@@ -431,6 +432,7 @@ class RestStore:
         self.deployments = RestDeploymentStore(self.http)
         self.datasets = RestDatasetStore(self.http)
         self.monitors = RestMonitorStore(self.http)
+        self.alerts = RestAlertStore(self.http)
 
     def log_batch(
         self,

@@ -225,12 +225,13 @@ class SqlMonitorStore:
         return new
 
     def delete_monitor(self, name: str) -> None:
-        """Remove the monitor with all its runs and points (NotFound if there is none)."""
+        """Remove the monitor with its runs, points and alerts (NotFound if there is none)."""
         name = check_monitor_name(name)
         with write_transaction(self.engine) as conn:
             monitor_id = _read(conn, name, lock=True).monitor_id
             # The foreign keys cascade too; deleting here does not depend on SQLite's pragma.
-            for table in (s.monitor_points, s.monitor_runs, s.monitors):
+            children = (s.alert_events, s.alert_states, s.monitor_points, s.monitor_runs)
+            for table in (*children, s.monitors):
                 conn.execute(delete(table).where(table.c.monitor_id == monitor_id))
 
     def record_window(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.checks import check_batch, check_params, check_tags
 from perennia.store.sql.access import SqlAccessStore
+from perennia.store.sql.alerts import SqlAlertStore
 from perennia.store.sql.aliases import SqlAliasStore
 from perennia.store.sql.approvals import SqlApprovalStore
 from perennia.store.sql.artifacts import SqlArtifactIndex
@@ -60,6 +61,7 @@ class SqlStore:
         self.deployments = SqlDeploymentStore(self.engine)
         self.datasets = SqlDatasetStore(self.engine)
         self.monitors = SqlMonitorStore(self.engine)
+        self.alerts = SqlAlertStore(self.engine)
         # The server's own parts.
         self.users = SqlUserStore(self.engine)
         self.access = SqlAccessStore(self.engine)

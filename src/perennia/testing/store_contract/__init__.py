@@ -17,4 +17,5 @@ MODULES = (
     "test_datasets",
     "test_monitors",
     "test_monitor_leases",
+    "test_alerts",
 )

@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 _originals: dict[type, Any] = {}
 _options: dict[str, bool] = {}
+# Called as hook(estimator, X, y) inside the run after each tracked fit: layers above tracking
+# (perennia.sklearn's reference profile) add their own logging without tracking knowing them.
+fit_hooks: dict[str, Any] = {}
 _local = threading.local()
 
 
@@ -89,6 +92,8 @@ def _tracked_fit(original: Any, estimator: Any, args: tuple, kwargs: dict) -> An
             )
         if _options.get("log_datasets", True) and X is not None:
             _safely("training dataset", _log_dataset, X, y)
+        for what, hook in list(fit_hooks.items()):
+            _safely(what, hook, estimator, X, y)
     except BaseException:
         if started:
             fluent.end_run(RunStatus.FAILED.value)
