@@ -84,3 +84,34 @@ def test_create_list_show_run_delete(tracking, frames, tmp_path, capsys) -> None
 def test_a_bad_reference_is_one_clear_line(tracking, capsys) -> None:
     code, _, err = run_cli(capsys, "monitor", "create", "m", "--reference", "nowhere.json")
     assert code != 0 and "nowhere.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_prometheus_rules_and_a_grafana_dashboard_from_a_monitors_alerts(
+    tracking, frames, tmp_path, capsys
+) -> None:
+    import yaml
+
+    from perennia.monitoring import create_monitor
+
+    ref, _, _ = frames
+    with perennia.start_run():
+        uri = log_reference_profile(pd.read_parquet(ref))
+    rule = {
+        "name": "Drifted",
+        "monitor": "inputs",
+        "value": "drift.share_drifted",
+        "op": ">",
+        "threshold": 0.3,
+        "for_ms": 1_800_000,
+    }
+    create_monitor("inputs", reference=uri, deployment="shop", alerts=[rule])
+    rules, board = tmp_path / "rules.yaml", tmp_path / "board.json"
+    code, out, _ = run_cli(
+        capsys, "monitor", "prometheus", "inputs", "--rules", str(rules), "--dashboard", str(board)
+    )
+    assert code == 0 and "1 rule(s)" in out
+    (group,) = yaml.safe_load(rules.read_text())["groups"]
+    (alert,) = group["rules"]
+    assert alert["alert"] == "Drifted" and alert["for"] == "30m"
+    assert "perennia_monitor_value" in alert["expr"] and "> 0.3" in alert["expr"]
+    assert json.loads(board.read_text())["panels"]

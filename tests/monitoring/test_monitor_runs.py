@@ -75,7 +75,11 @@ def test_a_monitor_records_drift_then_realised_performance_when_labels_arrive(se
     assert get_monitor("inputs").last_window_end_ms == until
 
     # Labels arrive the next day; the same window is evaluated again, and replaced, not doubled.
-    body = {"feedback": [{"prediction_id": i, "ground_truth": int(y)} for i, y in zip(ids, truth)]}
+    body = {
+        "feedback": [
+            {"prediction_id": i, "ground_truth": int(y)} for i, y in zip(ids, truth, strict=True)
+        ]
+    }
     assert httpx.post(f"{app.url}/feedback", json=body).json() == {"recorded": 400}
     again = run_monitor("inputs", until_ms=until + DAY, location=location)
     assert [w.status for w in again] == ["ok", "empty"]

@@ -315,3 +315,21 @@ def test_bad_input_to_every_other_route_answers_400_or_404_never_500(probe) -> N
         assert text in answer.json()["message"], where
     assert ok(probe.root.get(f"{one}/runs"))["runs"] == []
     assert ok(probe.root.get(one))["last_window_end_ms"] is None
+
+
+def test_only_administrators_send_alerts_outside(tmp_path) -> None:
+    served = serve(f"sqlite:///{tmp_path / 'outbound.db'}", tmp_path, default_role="editor")
+    hook = {"type": "webhook", "url": "http://10.0.0.5/hook", "secret_env": "HOOK_SECRET"}
+    try:
+        body = {"monitor": _monitor("editor-hook", config={"channels": [hook]})}
+        refused = served.stranger.post(MONITORS, json=body)
+        assert refused.status_code == 403 and "administrator" in refused.json()["message"]
+        logged = {"monitor": _monitor("editor-log", config={"channels": [{"type": "log"}]})}
+        ok(served.stranger.post(MONITORS, json=logged))
+        patch = served.stranger.patch(
+            f"{MONITORS}/editor-log", json={"config": {"channels": [hook]}}
+        )
+        assert patch.status_code == 403
+        ok(served.root.post(MONITORS, json=body))  # root is an administrator
+    finally:
+        served.close()

@@ -182,6 +182,34 @@ def show(name: str = typer.Argument(...), last: int = typer.Option(10, "--last")
     console.print(table("latest windows", ["window start", *main], rows))
 
 
+@app.command("prometheus")
+def prometheus(
+    name: str = typer.Argument(...),
+    rules: Path = typer.Option(
+        ..., "--rules", help="Where to write the Prometheus alerting rules."
+    ),
+    dashboard: Path | None = typer.Option(
+        None, "--dashboard", help="Also a Grafana dashboard (JSON)."
+    ),
+) -> None:
+    """Write a monitor's alert rules as Prometheus rules over the server's /metrics gauges."""
+    import json
+
+    from perennia.monitoring.alerts import alert_rules_yaml, grafana_dashboard
+    from perennia.monitoring.monitors.alerting import monitor_rules
+
+    monitor = _monitoring().get_monitor(name)
+    model = monitor.model_name or monitor.deployment or monitor.name
+    found = monitor_rules(monitor.config)
+    rules.write_text(alert_rules_yaml(model, found), encoding="utf-8")
+    if dashboard is not None:
+        values = sorted({rule.value for rule in found} | {"drift.share_drifted", "rows"})
+        dashboard.write_text(
+            json.dumps(grafana_dashboard(model, values), indent=2), encoding="utf-8"
+        )
+    console.print(f"{len(found)} rule(s) for model {escape(model)} → {escape(str(rules))}")
+
+
 @app.command("delete")
 def delete(name: str = typer.Argument(...)) -> None:
     """Delete a monitor and everything it recorded."""

@@ -54,12 +54,19 @@ def run_monitor(
     width = monitor.window_ms
     table = _read(location, monitor.deployment, starts[0], starts[-1] + width)
     feedback = _feedback(location) if monitor.config.get("task") else None
+    baseline = _performance_reference(location, monitor, feedback)
     results = []
     for start in starts:
         window = _slice(table, start, start + width)
         try:
             values = evaluate_window(
-                window, start, start + width, reference, feedback=feedback, config=monitor.config
+                window,
+                start,
+                start + width,
+                reference,
+                feedback=feedback,
+                config=monitor.config,
+                performance_reference=baseline,
             )
         except Exception as exc:  # noqa: BLE001 - recorded as a failed window, then the next one
             log.exception("monitor %s: window %s failed", name, start)
@@ -122,6 +129,18 @@ def _feedback(location: str) -> Any:
     from perennia.data.predlog import read_feedback
 
     return read_feedback(location)
+
+
+def _performance_reference(location: str, monitor: Any, feedback: Any) -> Any:
+    """Return the labelled predictions of the monitor's `reference_window`, or None."""
+    span = monitor.config.get("reference_window")
+    if not span or feedback is None:
+        return None
+    from perennia.monitoring.monitors.window import labelled
+
+    table = _read(location, monitor.deployment, int(span[0]), int(span[1]))
+    frame = labelled(table, feedback)
+    return frame[frame["ground_truth"].notna()].reset_index(drop=True)
 
 
 def _slice(table: Any, start: int, end: int) -> Any:

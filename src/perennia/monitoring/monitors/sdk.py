@@ -33,6 +33,7 @@ def create_monitor(
     settings: Mapping[str, Any] | None = None,
     prediction: str | None = None,
     probabilities: str | None = None,
+    reference_window: tuple[int, int] | None = None,
     alerts: Iterable[Any] = (),
     channels: Iterable[dict[str, Any]] = (),
     description: str = "",
@@ -41,7 +42,9 @@ def create_monitor(
 
     `reference` is a URI `load_reference` understands (checked now, so a typo fails here, not
     at the first run). `task` turns on realised performance from feedback; `settings` holds
-    `DriftSettings` fields (alpha, min_wasserstein, ...). `alerts` are `AlertRule`s (or their
+    `DriftSettings` fields (alpha, min_wasserstein, ...). `reference_window` = (start_ms,
+    end_ms) of labelled traffic in the log that CBPE estimates and the performance bounds are
+    fitted on (binary classifiers need `probabilities`, the score column). `alerts` are `AlertRule`s (or their
     dicts) checked after every run; `channels` are where their events go (see
     `perennia.monitoring.monitors.alerting`; secrets by environment variable name only).
     """
@@ -67,6 +70,8 @@ def create_monitor(
     if settings:
         DriftSettings(**dict(settings))  # refuse bad thresholds now, with the field named
         config["settings"] = dict(settings)
+    if reference_window is not None:
+        config["reference_window"] = _span(reference_window)
     for key, value in (("prediction", prediction), ("probabilities", probabilities)):
         if value is not None:
             config[key] = value
@@ -161,3 +166,17 @@ def _model(model: str | None) -> tuple[str | None, int | None]:
 
     version = resolve_models_uri(current_store(), model)
     return version.name, version.version
+
+
+def _span(window: Any) -> list[int]:
+    """Return (start_ms, end_ms) as a checked list of two integers, start before end."""
+    try:
+        start, end = window
+    except (TypeError, ValueError):
+        raise InvalidInput("reference_window must be (start_ms, end_ms)") from None
+    for value in (start, end):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"reference_window bounds must be epoch milliseconds, got {value!r}")
+    if end <= start:
+        raise InvalidInput(f"reference_window ends ({end}) before it starts ({start})")
+    return [start, end]

@@ -13,6 +13,10 @@ Value keys (what `AlertRule.value` and Grafana panels name):
     feature.<column>.null_share  share of missing values in the window
     labels.coverage            share of the window's predictions with a label
     realised.<metric>          each metric of `perennia.evaluate` for the monitor's task
+    estimated.<metric>         CBPE's estimate before labels (binary classifiers with scores,
+                               given a labelled `reference_window` of the log)
+    <kind>.<metric>.alert      1 when the value left the bounds the reference window's own
+                               chunk-to-chunk spread sets (a prediction interval at 1% a window)
 
 A value that cannot be computed (an empty window, a column missing from it, no labels yet) is
 None with its reason in the window's summary, never 0.
@@ -48,9 +52,12 @@ def evaluate_window(
     *,
     feedback: Any = None,
     config: dict[str, Any] | None = None,
+    performance_reference: Any = None,
 ) -> WindowValues:
     """Return the values of one window of the prediction log (an Arrow table already read for
-    [start_ms, end_ms)) against `reference`, a DatasetProfile of model inputs by bare name."""
+    [start_ms, end_ms)) against `reference`, a DatasetProfile of model inputs by bare name.
+    `performance_reference` is a labelled table of earlier predictions (`reference_window`)
+    that CBPE and the performance bounds are fitted on."""
     import pyarrow.compute as pc
 
     from perennia.monitoring.data_drift.engine import drift
@@ -73,9 +80,9 @@ def evaluate_window(
     values.update(_drift_values(report))
     summary = {"drift": report.to_dict()}
     task = config.get("task")
-    if task and feedback is not None:
-        performance_values, performance_summary = _realised(
-            table, feedback, task, config, start_ms, end_ms
+    if task and (feedback is not None or performance_reference is not None):
+        performance_values, performance_summary = _performance(
+            table, feedback, task, config, (start_ms, end_ms), performance_reference
         )
         values.update(performance_values)
         summary["performance"] = performance_summary
@@ -109,19 +116,24 @@ def _drift_values(report: Any) -> dict[str, float | None]:
     return values
 
 
-def _realised(
-    table: Any, feedback: Any, task: str, config: dict[str, Any], start_ms: int, end_ms: int
+def _performance(
+    table: Any,
+    feedback: Any,
+    task: str,
+    config: dict[str, Any],
+    span: tuple[int, int],
+    reference: Any,
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
-    from perennia.data.predlog_feedback import join_feedback
+    """Return realised (and, with a reference, estimated) metrics of one window, with alerts."""
     from perennia.monitoring.model_performance.estimate import performance
 
-    joined = join_feedback(table, feedback).to_pandas()
     result = performance(
-        joined,
+        labelled(table, feedback),
         task=task,
-        window=end_ms - start_ms,
-        start_ms=start_ms,
-        end_ms=end_ms,
+        window=span[1] - span[0],
+        start_ms=span[0],
+        end_ms=span[1],
+        reference=reference,
         prediction=config.get("prediction", "output.prediction"),
         probabilities=config.get("probabilities"),
         pos_label=config.get("pos_label", 1),
@@ -129,11 +141,28 @@ def _realised(
     window = result.windows[0]
     values: dict[str, float | None] = {"labels.coverage": window.label_coverage}
     reasons = {}
-    for name, metric in window.realised.items():
-        values[f"realised.{name}"] = metric.value
-        if metric.reason:
-            reasons[name] = metric.reason
-    return values, {"labelled": window.n_labelled, "not_computable": reasons}
+    for kind in ("realised", "estimated"):
+        for name, metric in getattr(window, kind).items():
+            values[f"{kind}.{name}"] = metric.value
+            if metric.alert is not None:
+                values[f"{kind}.{name}.alert"] = float(metric.alert)
+            if metric.reason:
+                reasons[f"{kind}.{name}"] = metric.reason
+    summary = {"labelled": window.n_labelled, "not_computable": reasons, "notes": result.notes}
+    return values, summary
+
+
+def labelled(table: Any, feedback: Any) -> Any:
+    """Return the predictions with a `ground_truth` column: the latest label per id, else null."""
+    import pyarrow as pa
+
+    from perennia.data.predlog_feedback import join_feedback
+
+    if feedback is not None:
+        return join_feedback(table, feedback).to_pandas()
+    frame = table.to_pandas()
+    frame["ground_truth"] = pa.nulls(len(frame), pa.float64()).to_pandas()
+    return frame
 
 
 def _finite(value: float | None) -> float | None:

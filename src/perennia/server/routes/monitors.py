@@ -83,6 +83,7 @@ def create_monitor(
 ) -> JSONResponse:
     """Create a monitor; returns it as stored (409 if the name is taken)."""
     caller.monitor(body.monitor.name, Role.EDITOR)
+    _outbound_needs_admin(caller, body.monitor.config)
     created = store.monitors.create_monitor(body.monitor, acting_user(request, body.username))
     caller.created(created.name)
     return entity(created, status_code=201)
@@ -119,6 +120,7 @@ def update_monitor(
     """Change the fields the body names; returns the monitor as stored."""
     caller.monitor(name, Role.EDITOR)
     changes = {field: getattr(body, field) for field in body.model_fields_set}
+    _outbound_needs_admin(caller, changes.get("config"))
     return entity(store.monitors.update_monitor(name, **changes))
 
 
@@ -213,3 +215,15 @@ def release_monitor(
     caller.admin()
     released = store.monitors.release_monitor(name, body.owner, body.next_run_ms)
     return JSONResponse({"released": released})
+
+
+def _outbound_needs_admin(caller: Caller, config: Any) -> None:
+    """Refuse non-admins a config whose alert channels send outside (webhook, email).
+
+    The server sends a monitor's alerts itself, so a channel's address is a request the server
+    makes: as with registry webhooks, only administrators choose where (no SSRF by editors).
+    """
+    channels = config.get("channels", []) if isinstance(config, dict) else []
+    outbound = [c for c in channels if not (isinstance(c, dict) and c.get("type") == "log")]
+    if outbound:
+        caller.admin()
