@@ -85,6 +85,9 @@ def test_each_model_run_has_folds_curves_inputs_model_and_plot(demo_home: tuple[
             ("breast-cancer-test", "evaluation"),
         }
         paths = {a.path for a in client.store.artifacts.list(run.info.run_id)}
+        # The best model's run also keeps its training data's profile, for the monitor.
+        if run.info.run_id == parent.data.tags["best_run_id"]:
+            paths.remove("reference_profile.json")
         assert paths == {
             "model/model.skops",
             "model/perennia-model.json",
@@ -146,7 +149,8 @@ def test_demo_evaluates_each_model_with_fairness_and_writes_reports(
     flat = " ".join(out.split())
     reports = workdir / ".perennia" / "reports"
     written = sorted(p.name for p in reports.iterdir())
-    assert len(written) == 2 and any(n.startswith("compare-") for n in written)
+    assert len(written) == 3 and any(n.startswith("compare-") for n in written)
+    assert "drift.html" in written
     for name in written:
         assert str(reports / name) in flat.replace(" ", "") or name in flat
 
@@ -341,3 +345,27 @@ def test_demo_prints_the_deployment_table_the_log_and_the_commands(
     assert "read_predictions(" in flat and "read_parquet(" in flat
     assert f"perennia serve --deployment {DEPLOYMENT}" in flat
     assert f"perennia deploy show {DEPLOYMENT}" in flat
+
+
+def test_demo_monitors_the_deployment_against_the_training_profile(
+    demo_home: tuple[Path, str],
+) -> None:
+    from perennia.monitoring.monitors.reference import PROFILE_TAG
+
+    workdir, out = demo_home
+    flat = " ".join(out.split())
+    found = re.search(r"monitor: breast-cancer-inputs: ([\d,]+) served rows in (\d+) window", flat)
+    assert found is not None, flat
+    client = _client(workdir)
+    store = client.store
+    (monitor,) = store.monitors.list_monitors().items
+    assert monitor.deployment == DEPLOYMENT and monitor.last_window_end_ms is not None
+    points = store.monitors.list_points(monitor.name, keys=["rows"])
+    assert sum(p.value for p in points) == int(found.group(1).replace(",", ""))
+    experiment = client.get_experiment_by_name("perennia-demo")
+    parent = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name = 'model-selection'"
+    ).items[0]
+    assert PROFILE_TAG in client.get_run(parent.data.tags["best_run_id"]).data.tags
+    page = (workdir / ".perennia" / "reports" / "drift.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page

@@ -121,3 +121,34 @@ def test_monitor_creation_refuses_bad_input_and_keeps_what_is_stored(served):
     with pytest.raises(InvalidInput, match="min_wasserstein"):
         create_monitor("bad-settings", reference=reference, settings={"min_wasserstein": -1})
     assert [m.name for m in list_monitors()] == ["kept"]
+
+
+def test_a_monitor_with_explain_records_each_inputs_attribution(served, sk_model):  # noqa: F811
+    _, location, reference, frame, *_ = served
+    model, train = sk_model
+    with perennia.start_run():
+        perennia.log_model(
+            model, name="model", input_example=train.head(5), registered_model_name="scorer"
+        )
+    create_monitor(
+        "explained",
+        deployment=NAME,
+        reference=reference,
+        window="1d",
+        model="models:/scorer/1",
+        explain=True,
+    )
+    (window,) = run_monitor("explained", until_ms=_day_after(location), location=location)
+    attributed = {k: v for k, v in window.values.items() if k.startswith("attribution.")}
+    assert set(attributed) == {
+        "attribution.x0",
+        "attribution.x1",
+        "attribution.x2",
+        "attribution.color",
+    }
+    # x0 drives the target (and moved by one sd); x1 and x2 are noise to the model.
+    assert attributed["attribution.x0"] > 3 * max(
+        attributed["attribution.x1"], attributed["attribution.x2"]
+    )
+    with pytest.raises(InvalidInput, match="model="):
+        create_monitor("no-model", reference=reference, explain=True)

@@ -117,6 +117,8 @@ def demo(
     console.print(f"next:       perennia runs show {best.run_id[:8]}")
     if summary.deployment is not None:
         _print_deployment(summary.deployment)
+    if summary.monitoring is not None:
+        console.print(summary.monitoring.line(), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_deployment(shown) -> None:

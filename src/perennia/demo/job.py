@@ -17,7 +17,8 @@ promotion gates, beside it.
 Then the best model goes live (`perennia.demo.deployment`): it is deployed and served by the
 real inference server inside this process, the runner-up shadows it and is canaried through
 25% and 50% of the held-out traffic, judged from the prediction log between steps, and
-promoted.
+promoted. Last, a monitor watches the deployment's traffic against the training data's profile
+(`perennia.demo.monitoring`) and the drift report joins the others.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class DemoSummary:
     card_path: Path | None = None
     primary_metric: str = PRIMARY_METRIC
     deployment: Any = None  # perennia.demo.deployment_summary.DeploymentSummary, when deployed
+    monitoring: Any = None  # perennia.demo.monitoring.MonitoringSummary, when deployed
     data: Any = None  # perennia.demo.data_versions.DemoData: the registered versions
 
 
@@ -384,6 +386,19 @@ def run_demo(
         report, comparison, passed = _write_reports(results, data)
         *registered, card = _register_best(results[0])
     deployment = _deploy(results, registered[1], data, seed) if deploy else None
+    monitoring = None
+    if deployment is not None:
+        from perennia.demo.monitoring import watch
+
+        best = results[0].run_id
+        monitoring = watch(
+            deployment.name,
+            deployment.log_location,
+            best,
+            REGISTERED_MODEL,
+            deployment.stable_version,
+            data,
+        )
     client = perennia.Client()
     return DemoSummary(
         experiment_id=experiment_id,
@@ -398,5 +413,6 @@ def run_demo(
         comparison_path=comparison,
         comparison_passed=passed,
         deployment=deployment,
+        monitoring=monitoring,
         data=data["versions"],
     )

@@ -55,6 +55,8 @@ def run_monitor(
     table = _read(location, monitor.deployment, starts[0], starts[-1] + width)
     feedback = _feedback(location) if monitor.config.get("task") else None
     baseline = _performance_reference(location, monitor, feedback)
+    model = _model(monitor) if monitor.config.get("explain") else None
+    previous = _last_attributions(store, monitor, starts[0]) if model is not None else None
     results = []
     for start in starts:
         window = _slice(table, start, start + width)
@@ -67,7 +69,11 @@ def run_monitor(
                 feedback=feedback,
                 config=monitor.config,
                 performance_reference=baseline,
+                model=model,
+                previous_attributions=previous,
             )
+            if model is not None:
+                previous = _attribution_values(values.values) or previous
         except Exception as exc:  # noqa: BLE001 - recorded as a failed window, then the next one
             log.exception("monitor %s: window %s failed", name, start)
             values = WindowValues(
@@ -129,6 +135,28 @@ def _feedback(location: str) -> Any:
     from perennia.data.predlog import read_feedback
 
     return read_feedback(location)
+
+
+def _model(monitor: Any) -> Any:
+    """Return the monitor's model version, loaded and digest-checked, for attributions."""
+    from perennia.models import load
+
+    if not monitor.model_name or monitor.model_version is None:
+        raise InvalidInput(f"monitor {monitor.name!r} explains predictions only with a model=")
+    return load(f"models:/{monitor.model_name}/{monitor.model_version}")
+
+
+def _attribution_values(values: dict[str, float | None]) -> dict[str, float]:
+    prefix = "attribution."
+    return {
+        k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix) and v is not None
+    }
+
+
+def _last_attributions(store: Any, monitor: Any, before: int) -> dict[str, float] | None:
+    """Return the attributions of the window ending at `before`, if one was recorded."""
+    points = store.monitors.list_points(monitor.name, since_ms=before, until_ms=before)
+    return _attribution_values({p.key: p.value for p in points}) or None
 
 
 def _performance_reference(location: str, monitor: Any, feedback: Any) -> Any:

@@ -34,6 +34,7 @@ def create_monitor(
     prediction: str | None = None,
     probabilities: str | None = None,
     reference_window: tuple[int, int] | None = None,
+    explain: bool = False,
     alerts: Iterable[Any] = (),
     channels: Iterable[dict[str, Any]] = (),
     description: str = "",
@@ -44,7 +45,8 @@ def create_monitor(
     at the first run). `task` turns on realised performance from feedback; `settings` holds
     `DriftSettings` fields (alpha, min_wasserstein, ...). `reference_window` = (start_ms,
     end_ms) of labelled traffic in the log that CBPE estimates and the performance bounds are
-    fitted on (binary classifiers need `probabilities`, the score column). `alerts` are `AlertRule`s (or their
+    fitted on (binary classifiers need `probabilities`, the score column). `explain=True`
+    records each column's mean |attribution| per window (needs `model=`). `alerts` are `AlertRule`s (or their
     dicts) checked after every run; `channels` are where their events go (see
     `perennia.monitoring.monitors.alerting`; secrets by environment variable name only).
     """
@@ -70,6 +72,10 @@ def create_monitor(
     if settings:
         DriftSettings(**dict(settings))  # refuse bad thresholds now, with the field named
         config["settings"] = dict(settings)
+    if explain:
+        if model is None:
+            raise InvalidInput("explain=True needs model= (models:/name/version) to attribute with")
+        config["explain"] = True
     if reference_window is not None:
         config["reference_window"] = _span(reference_window)
     for key, value in (("prediction", prediction), ("probabilities", probabilities)):

@@ -15,6 +15,10 @@ Value keys (what `AlertRule.value` and Grafana panels name):
     realised.<metric>          each metric of `perennia.evaluate` for the monitor's task
     estimated.<metric>         CBPE's estimate before labels (binary classifiers with scores,
                                given a labelled `reference_window` of the log)
+    attribution.<column>       mean |attribution| of the column on up to 500 of the window's rows
+                               (config `explain`: the monitor's model version is loaded); the
+                               summary names the columns whose attribution moved most since
+                               the previous window
     <kind>.<metric>.alert      1 when the value left the bounds the reference window's own
                                chunk-to-chunk spread sets (a prediction interval at 1% a window)
 
@@ -30,6 +34,7 @@ from typing import Any
 from perennia.data.predlog_format import INPUT_PREFIX
 
 DRIFT_KEYS = ("effect", "p_value")
+EXPLAIN_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,14 @@ def evaluate_window(
     feedback: Any = None,
     config: dict[str, Any] | None = None,
     performance_reference: Any = None,
+    model: Any = None,
+    previous_attributions: dict[str, float] | None = None,
 ) -> WindowValues:
     """Return the values of one window of the prediction log (an Arrow table already read for
     [start_ms, end_ms)) against `reference`, a DatasetProfile of model inputs by bare name.
     `performance_reference` is a labelled table of earlier predictions (`reference_window`)
-    that CBPE and the performance bounds are fitted on."""
+    that CBPE and the performance bounds are fitted on. `model` (a loaded model) turns on
+    attributions, compared with `previous_attributions` (column -> mean |attribution|)."""
     import pyarrow.compute as pc
 
     from perennia.monitoring.data_drift.engine import drift
@@ -79,6 +87,11 @@ def evaluate_window(
     report = drift(reference, frame, columns=config.get("columns"), settings=settings)
     values.update(_drift_values(report))
     summary = {"drift": report.to_dict()}
+    if model is not None:
+        inputs = frame[[c for c in frame.columns if not c.startswith("output.")]]
+        attributed, movers = _attributions(model, inputs, previous_attributions or {})
+        values.update({f"attribution.{k}": v for k, v in attributed.items()})
+        summary["attribution_movers"] = movers
     task = config.get("task")
     if task and (feedback is not None or performance_reference is not None):
         performance_values, performance_summary = _performance(
@@ -150,6 +163,23 @@ def _performance(
                 reasons[f"{kind}.{name}"] = metric.reason
     summary = {"labelled": window.n_labelled, "not_computable": reasons, "notes": result.notes}
     return values, summary
+
+
+def _attributions(
+    model: Any, inputs: Any, previous: dict[str, float]
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Return column -> mean |attribution| on a sample of rows, and the top movers since `previous`."""
+    from perennia.evaluate.explain import attributions, mean_abs_attribution, top_movers
+
+    sample = (
+        inputs.sample(n=min(len(inputs), EXPLAIN_ROWS), random_state=0) if len(inputs) else inputs
+    )
+    background = inputs.head(50)
+    means = mean_abs_attribution(attributions(model, sample, background=background))
+    movers = top_movers(previous, means, k=3) if previous else []
+    return means, [
+        {"feature": m.feature, "previous": m.previous, "current": m.current} for m in movers
+    ]
 
 
 def labelled(table: Any, feedback: Any) -> Any:
