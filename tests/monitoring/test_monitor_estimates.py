@@ -40,7 +40,7 @@ def test_a_window_without_labels_gets_cbpe_estimates_near_the_truth():
     inputs = profile(pd.DataFrame({"x": reference_log["input.x"].to_numpy()}))
     config = {"task": "binary", "probabilities": "output.proba"}
     result = evaluate_window(
-        current_log, DAY, 2 * DAY, inputs, config=config, performance_reference=baseline
+        current_log, DAY, 2 * DAY, inputs, config=config, reference_log=baseline
     )
     values = result.values
     realised = float(np.mean(current_log["output.prediction"].to_numpy() == held_back))
@@ -50,3 +50,6 @@ def test_a_window_without_labels_gets_cbpe_estimates_near_the_truth():
     assert values["realised.accuracy"] is None
     assert values["estimated.accuracy.alert"] in (0.0, 1.0)
     assert values["drift.drifted"] == 1.0  # the input moved by 0.8 sd
+    # ... and so did the scores: the outputs drift against the reference window's.
+    assert values["outputs.drifted"] == 1.0
+    assert values["output.proba.effect"] > 0.3 and values["output.proba.p_value"] < 1e-6

@@ -52,6 +52,7 @@ def _train_and_register(name: str = "churn") -> SimpleNamespace:
             sensitive_features="region",
             log=True,
             dataset_name="holdout",
+            explain=True,
         )
     return SimpleNamespace(
         model=model,
@@ -100,6 +101,21 @@ def test_card_reports_the_package_datasets_and_metrics_sklearn_computes(register
         assert f'title="{dataset.digest}"' in html
     assert "| accounts-train | training |" in markdown and "| 250 |" in markdown
     assert card.lineage["run"]["run_id"] == registered.run_id
+
+
+def test_card_names_what_drives_the_model_from_the_evaluations_importance(registered) -> None:
+    card = build_card("churn", 1)
+    (evaluation,) = card.evaluations
+    importance = evaluation.result["explanations"]
+    ranked = sorted(
+        zip(importance["feature_names"], importance["importances_mean"], strict=True),
+        key=lambda item: -item[1],
+    )
+    markdown = render_markdown(card)
+    drivers = markdown[markdown.index("### What drives it") :]
+    assert drivers.index(f"`{ranked[0][0]}`") < drivers.index(f"`{ranked[-1][0]}`")
+    html = render_html(card)
+    assert "What drives it: holdout" in html and "Feature importance" in html
 
 
 def test_fairness_per_group_rates_are_shown_as_table_and_charts(registered) -> None:

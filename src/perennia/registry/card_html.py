@@ -367,6 +367,9 @@ def _evaluation(index: int, evaluation: Evaluation) -> list[Section]:
         out.append(
             Section(f"slices-{index}", f"Slices: {fmt.text(name)}", slices.body, slices.lead)
         )
+    drivers = sections.explanations(result)
+    if drivers is not None:
+        out.append(Section(f"drivers-{index}", f"What drives it: {fmt.text(name)}", drivers.body))
     return out
 
 

@@ -208,7 +208,22 @@ def _evaluation(evaluation: Evaluation) -> list[str]:
     rows += [(code(n), fmt.number(metrics.get(n))) for n in rest]
     if rows:
         out += [table(("Metric", "Value"), rows), ""]
-    return out + _fairness(result)
+    return out + _fairness(result) + _drivers(result)
+
+
+def _drivers(result: dict[str, Any]) -> list[str]:
+    """Return the ten most important features of an evaluation run with `explain=True`."""
+    data = result.get("explanations") or {}
+    names, means = data.get("feature_names") or [], data.get("importances_mean") or []
+    if not names or len(means) != len(names):
+        return []
+    ranked = sorted(zip(names, means, strict=True), key=lambda item: -(item[1] or 0.0))[:10]
+    return [
+        f"### What drives it ({text(data.get('method'))} importance)",
+        "",
+        table(("Feature", "Importance"), [(code(n), fmt.number(v)) for n, v in ranked]),
+        "",
+    ]
 
 
 def _fairness(result: dict[str, Any]) -> list[str]:

@@ -54,7 +54,7 @@ def run_monitor(
     width = monitor.window_ms
     table = _read(location, monitor.deployment, starts[0], starts[-1] + width)
     feedback = _feedback(location) if monitor.config.get("task") else None
-    baseline = _performance_reference(location, monitor, feedback)
+    baseline = _reference_log(location, monitor, feedback)
     model = _model(monitor) if monitor.config.get("explain") else None
     previous = _last_attributions(store, monitor, starts[0]) if model is not None else None
     results = []
@@ -68,7 +68,7 @@ def run_monitor(
                 reference,
                 feedback=feedback,
                 config=monitor.config,
-                performance_reference=baseline,
+                reference_log=baseline,
                 model=model,
                 previous_attributions=previous,
             )
@@ -159,16 +159,19 @@ def _last_attributions(store: Any, monitor: Any, before: int) -> dict[str, float
     return _attribution_values({p.key: p.value for p in points}) or None
 
 
-def _performance_reference(location: str, monitor: Any, feedback: Any) -> Any:
-    """Return the labelled predictions of the monitor's `reference_window`, or None."""
+def _reference_log(location: str, monitor: Any, feedback: Any) -> Any:
+    """Return the predictions of the monitor's `reference_window` with their labels, or None."""
     span = monitor.config.get("reference_window")
-    if not span or feedback is None:
+    if not span:
         return None
+    import pyarrow.compute as pc
+
     from perennia.monitoring.monitors.window import labelled
 
     table = _read(location, monitor.deployment, int(span[0]), int(span[1]))
-    frame = labelled(table, feedback)
-    return frame[frame["ground_truth"].notna()].reset_index(drop=True)
+    if "shadow" in table.column_names:
+        table = table.filter(pc.invert(pc.fill_null(table["shadow"], False)))
+    return labelled(table, feedback)
 
 
 def _slice(table: Any, start: int, end: int) -> Any:

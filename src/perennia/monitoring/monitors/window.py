@@ -19,6 +19,8 @@ Value keys (what `AlertRule.value` and Grafana panels name):
                                (config `explain`: the monitor's model version is loaded); the
                                summary names the columns whose attribution moved most since
                                the previous window
+    outputs.drifted            1 when the model's outputs drifted against the reference window's
+    output.<name>.effect|p_value  per output column (with a `reference_window`)
     <kind>.<metric>.alert      1 when the value left the bounds the reference window's own
                                chunk-to-chunk spread sets (a prediction interval at 1% a window)
 
@@ -57,14 +59,15 @@ def evaluate_window(
     *,
     feedback: Any = None,
     config: dict[str, Any] | None = None,
-    performance_reference: Any = None,
+    reference_log: Any = None,
     model: Any = None,
     previous_attributions: dict[str, float] | None = None,
 ) -> WindowValues:
     """Return the values of one window of the prediction log (an Arrow table already read for
     [start_ms, end_ms)) against `reference`, a DatasetProfile of model inputs by bare name.
-    `performance_reference` is a labelled table of earlier predictions (`reference_window`)
-    that CBPE and the performance bounds are fitted on. `model` (a loaded model) turns on
+    `reference_log` is a pandas frame of earlier predictions (the `reference_window`, with a
+    `ground_truth` column): outputs drift against it, and its labelled rows fit CBPE and the
+    performance bounds. `model` (a loaded model) turns on
     attributions, compared with `previous_attributions` (column -> mean |attribution|)."""
     import pyarrow.compute as pc
 
@@ -87,15 +90,18 @@ def evaluate_window(
     report = drift(reference, frame, columns=config.get("columns"), settings=settings)
     values.update(_drift_values(report))
     summary = {"drift": report.to_dict()}
+    if reference_log is not None:
+        values.update(_output_drift(reference_log, frame, settings))
     if model is not None:
         inputs = frame[[c for c in frame.columns if not c.startswith("output.")]]
         attributed, movers = _attributions(model, inputs, previous_attributions or {})
         values.update({f"attribution.{k}": v for k, v in attributed.items()})
         summary["attribution_movers"] = movers
     task = config.get("task")
-    if task and (feedback is not None or performance_reference is not None):
+    baseline = _labelled_rows(reference_log)
+    if task and (feedback is not None or baseline is not None):
         performance_values, performance_summary = _performance(
-            table, feedback, task, config, (start_ms, end_ms), performance_reference
+            table, feedback, task, config, (start_ms, end_ms), baseline
         )
         values.update(performance_values)
         summary["performance"] = performance_summary
@@ -163,6 +169,31 @@ def _performance(
                 reasons[f"{kind}.{name}"] = metric.reason
     summary = {"labelled": window.n_labelled, "not_computable": reasons, "notes": result.notes}
     return values, summary
+
+
+def _output_drift(reference_log: Any, frame: Any, settings: Any) -> dict[str, float | None]:
+    """Return the drift of the model's outputs against the reference window's outputs."""
+    from perennia.monitoring.data_drift.engine import drift
+
+    outputs = [c for c in frame.columns if c.startswith("output.") and c in reference_log.columns]
+    if not outputs or len(reference_log) == 0:
+        return {"outputs.drifted": None}
+    report = drift(reference_log[outputs], frame[outputs], settings=settings)
+    values: dict[str, float | None] = {
+        "outputs.drifted": None if report.drifted is None else float(report.drifted)
+    }
+    for c in report.columns:
+        values[f"{c.column}.effect"] = _finite(c.effect) if c.computable else None
+        values[f"{c.column}.p_value"] = c.p_adjusted if c.computable else None
+    return values
+
+
+def _labelled_rows(reference_log: Any) -> Any:
+    """Return the reference window's labelled rows, or None when it has none."""
+    if reference_log is None or "ground_truth" not in reference_log.columns:
+        return None
+    rows = reference_log[reference_log["ground_truth"].notna()].reset_index(drop=True)
+    return rows if len(rows) else None
 
 
 def _attributions(
