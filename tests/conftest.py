@@ -25,6 +25,9 @@ PG_ADMIN_URI = os.environ.get(
     "PERENNIA_TEST_POSTGRES_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Live servers in tests must not run scheduled monitors on their own: the store suite claims
+# and releases monitors itself, at times it chooses. The scheduler is tested directly.
+os.environ.setdefault("PERENNIA_MONITOR_SCHEDULING", "false")
 SQL_BACKENDS = ["sqlite", "postgres"]
 # "rest" is the REST store against a live server on loopback, itself over a fresh SQLite file.
 BACKENDS = [*SQL_BACKENDS, "rest"]
