@@ -53,3 +53,28 @@ def test_a_window_without_labels_gets_cbpe_estimates_near_the_truth():
     # ... and so did the scores: the outputs drift against the reference window's.
     assert values["outputs.drifted"] == 1.0
     assert values["output.proba.effect"] > 0.3 and values["output.proba.p_value"] < 1e-6
+
+
+def test_a_window_counts_schema_breaks_and_missing_values_against_the_reference():
+    rng = np.random.default_rng(4)
+    reference = profile(
+        pd.DataFrame({"x": rng.normal(size=2_000), "y": rng.normal(size=2_000), "z": ["a"] * 2_000})
+    )
+    n = 500
+    y = rng.normal(size=n)
+    y[:50] = np.nan
+    log = pa.table(
+        {
+            "prediction_id": [str(i) for i in range(n)],
+            "time_ms": np.arange(n, dtype="int64"),
+            "ok": np.r_[np.ones(n - 5, dtype=bool), np.zeros(5, dtype=bool)],
+            "input.y": y + 10.0,  # far outside the reference's range
+            "input.z": rng.normal(size=n),  # numbers where the reference had text
+        }
+    )
+    values = evaluate_window(log, 0, DAY, reference).values
+    assert values["quality.missing_columns"] == 1.0  # x
+    assert values["quality.type_mismatches"] == 1.0  # z
+    assert values["quality.max_null_share"] == pytest.approx(0.1)
+    assert values["quality.out_of_range_columns"] == 1.0  # y
+    assert values["errors.share"] == pytest.approx(0.01)

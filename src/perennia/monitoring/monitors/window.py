@@ -5,6 +5,12 @@ Value keys (what `AlertRule.value` and Grafana panels name):
 
     rows                       predictions in the window (shadow answers excluded)
     errors.share               share of failed predictions (`ok` false)
+    quality.missing_columns    reference columns absent from the window's inputs
+    quality.type_mismatches    columns whose type differs from the reference's (the training
+                               data's schema; requests breaking the signature itself are refused
+                               by the server with a 4xx, counted in its /metrics, not logged)
+    quality.max_null_share     the largest share of missing values in any input column
+    quality.out_of_range_columns  columns with over 1% of values outside the reference's range
     drift.drifted              1 when the window drifted (Benjamini-Hochberg + effect gates), else 0
     drift.share_drifted        share of computable columns that drifted
     feature.<column>.effect    the deciding effect size (Wasserstein/std or Cramér's V)
@@ -123,6 +129,7 @@ def _drift_values(report: Any) -> dict[str, float | None]:
     values: dict[str, float | None] = {
         "drift.drifted": None if report.drifted is None else float(report.drifted),
         "drift.share_drifted": report.share_drifted,
+        **_quality(report),
     }
     for c in report.columns:
         prefix = f"feature.{c.column}"
@@ -169,6 +176,18 @@ def _performance(
                 reasons[f"{kind}.{name}"] = metric.reason
     summary = {"labelled": window.n_labelled, "not_computable": reasons, "notes": result.notes}
     return values, summary
+
+
+def _quality(report: Any) -> dict[str, float | None]:
+    """Return the window's schema and data-quality counts against the reference."""
+    reasons = [c.reason or "" for c in report.columns if not c.computable]
+    nulls = [c.null_share_cur for c in report.columns if c.null_share_cur is not None]
+    return {
+        "quality.missing_columns": float(sum(r.startswith("missing from") for r in reasons)),
+        "quality.type_mismatches": float(sum(r.startswith("types differ") for r in reasons)),
+        "quality.max_null_share": max(nulls) if nulls else None,
+        "quality.out_of_range_columns": float(sum(c.range_violation for c in report.columns)),
+    }
 
 
 def _output_drift(reference_log: Any, frame: Any, settings: Any) -> dict[str, float | None]:
