@@ -54,15 +54,24 @@ def _env_bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise InvalidInput(f"{_ENV_PREFIX}{name}={raw!r} is not a boolean; use true or false")
 
 
+CHANNEL_SECRET_PREFIX = "PERENNIA_CHANNEL_"
+
+
 def secret_from_env(name: str) -> str:
     """Return the secret held by environment variable `name` (InvalidInput when it is unset).
 
     Alert channels name their secrets this way (`secret_env`, `password_env`) so that a monitor's
-    stored configuration, readable by every signed-in user, never holds the secret itself.
+    stored configuration, readable by every signed-in user, never holds the secret itself. Only
+    variables named PERENNIA_CHANNEL_* can be read, so a configuration cannot make the server
+    send one of its own credentials (a database URL, a cloud key) to an address it chooses.
     """
     from perennia.errors import InvalidInput
 
-    value = os.environ.get(name) if isinstance(name, str) and name else None
+    if not isinstance(name, str) or not name.startswith(CHANNEL_SECRET_PREFIX):
+        raise InvalidInput(
+            f"channel secrets come from variables named {CHANNEL_SECRET_PREFIX}*, got {name!r:.80}"
+        )
+    value = os.environ.get(name)
     if not value:
         raise InvalidInput(f"environment variable {name!r} holding a channel secret is not set")
     return value

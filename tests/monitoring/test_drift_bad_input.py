@@ -246,3 +246,20 @@ def test_values_too_far_apart_to_grid_are_still_compared_exactly() -> None:
         entry.scores["wasserstein"].statistic / ((a / 1e300).std() * 1e300), rel=1e-9
     )
     assert entry.drifted is True
+
+
+def test_a_column_that_went_entirely_missing_makes_the_data_drift():
+    import numpy as np
+    import pandas as pd
+
+    from perennia.monitoring import drift
+
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"x": rng.normal(size=2_000), "y": rng.normal(size=2_000)})
+    cur = pd.DataFrame({"x": np.full(2_000, np.nan), "y": rng.normal(size=2_000)})
+    report = drift(ref, cur)
+    x = report.column("x")
+    assert not x.computable and x.null_shift
+    assert report.drifted is True and report.share_drifted == 0.5
+    only = drift(ref[["x"]], cur[["x"]])
+    assert only.drifted is True and only.drifted_columns == ["x"]

@@ -48,7 +48,7 @@ def test_a_window_without_labels_gets_cbpe_estimates_near_the_truth():
     assert values["estimated.accuracy"] == pytest.approx(realised, abs=4 * np.sqrt(0.25 / 4_000))
     assert values["labels.coverage"] == 0.0
     assert values["realised.accuracy"] is None
-    assert values["estimated.accuracy.alert"] in (0.0, 1.0)
+    assert values["alert.estimated.accuracy"] in (0.0, 1.0)
     assert values["drift.drifted"] == 1.0  # the input moved by 0.8 sd
     # ... and so did the scores: the outputs drift against the reference window's.
     assert values["outputs.drifted"] == 1.0

@@ -20,6 +20,7 @@ from perennia.monitoring import (
     run_monitor,
 )
 from perennia.monitoring.monitors import MonitorScheduler
+from perennia.monitoring.monitors.runner import SETTLE_MS
 from perennia.serving.config import ServeConfig
 from tests.serving.conftest import (  # noqa: F401 (fixtures)
     NAME,
@@ -55,8 +56,9 @@ def served(tracking, sk_package, serve_app, sk_model, tmp_path):  # noqa: F811
 
 
 def _day_after(location: str) -> int:
+    """Return a time by which the day of the first prediction is over and settled."""
     first = min(read_predictions(location, deployment=NAME)["time_ms"].to_pylist())
-    return (first // DAY + 1) * DAY
+    return (first // DAY + 1) * DAY + SETTLE_MS
 
 
 def test_a_monitor_records_drift_then_realised_performance_when_labels_arrive(served, sk_model):  # noqa: F811
@@ -72,7 +74,7 @@ def test_a_monitor_records_drift_then_realised_performance_when_labels_arrive(se
     assert first.loc[0, "rows"] == 400
     assert first.loc[0, "drift.drifted"] == 1.0
     assert first.loc[0, "feature.x0.effect"] > 0.5
-    assert get_monitor("inputs").last_window_end_ms == until
+    assert get_monitor("inputs").last_window_end_ms == until - SETTLE_MS
 
     # Labels arrive the next day; the same window is evaluated again, and replaced, not doubled.
     body = {

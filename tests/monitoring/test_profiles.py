@@ -313,3 +313,20 @@ def test_categories_past_the_cap_are_pooled_and_marked_inexact() -> None:
     assert column.counts[OTHER] == 51
     assert column.count == len(labels) + 5
     assert column.frequent(1) == [("user-1", 6)]
+
+
+def test_a_profile_array_that_inflates_past_the_cap_is_refused():
+    import base64
+    import json
+    import zlib
+
+    import pandas as pd
+
+    from perennia.errors import InvalidInput
+    from perennia.monitoring.profiles import DatasetProfile, profile
+
+    body = json.loads(profile(pd.DataFrame({"x": [1.0, 2.0, 3.0]})).to_bytes())
+    bomb = base64.b64encode(zlib.compress(b"\0" * (65 * 2**20), 9)).decode()
+    body["columns"]["x"]["counts"]["data"] = bomb
+    with pytest.raises(InvalidInput, match="damaged"):
+        DatasetProfile.from_bytes(json.dumps(body).encode())

@@ -73,3 +73,20 @@ def test_autolog_keeps_the_training_datas_profile_with_the_run(tracking, train):
     found = load_reference(f"runs:/{with_profile.info.run_id}/{path}")
     assert found.rows == 500 and list(found.columns) == ["x", "y"]
     assert PROFILE_TAG not in without.data.tags
+
+
+def test_values_a_store_would_refuse_are_cleaned_before_a_window_is_recorded(tracking, train):
+    from perennia.data.session import current_store
+    from perennia.monitoring import create_monitor
+    from perennia.monitoring.monitors.runner import _record
+    from perennia.monitoring.monitors.window import WindowValues
+
+    with perennia.start_run():
+        uri = log_reference_profile(train)
+    monitor = create_monitor("clean", reference=uri)
+    long_key = "feature." + "c" * 300 + ".effect"
+    values = {"rows": 3.0, "nan": float("nan"), "f32": np.float32(2.5), long_key: 1.0}
+    recorded = _record(current_store(), monitor, WindowValues(0, 3_600_000, "ok", values))
+    assert recorded.summary["dropped_keys"] == [long_key[:80]]
+    points = {p.key: p.value for p in current_store().monitors.list_points("clean")}
+    assert points == {"rows": 3.0, "nan": None, "f32": 2.5}

@@ -60,3 +60,27 @@ def test_metrics_need_a_token_when_sign_in_is_on(rest_server):
     assert httpx.get(f"{url}/metrics").status_code == 401
     reply = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 200
+
+
+def test_keys_prometheus_cannot_name_are_left_out_and_flags_are_monitor_values(live_server):
+    url, store = live_server
+    store.monitors.create_monitor(Monitor("cells", "runs:/x/p.json", HOUR, deployment="lab"))
+    values = {
+        "feature.mean radius.effect": 0.2,
+        "alert.realised.f1": 1.0,
+        "estimated.f1.lower.bound": 0.5,  # not a shape the gauges know: left out
+        "rows": 40.0,
+    }
+    _record(store, "cells", 0, values)
+    reply = httpx.get(f"{url}/metrics")
+    assert reply.status_code == 200
+    samples = _samples(reply.text)
+    flag = ("perennia_monitor_value", (("monitor", "cells"), ("value", "alert.realised.f1")))
+    assert samples[flag] == 1.0
+    drift = (
+        "perennia_drift_score",
+        (("feature", "mean radius"), ("method", "effect"), ("model", "lab")),
+    )
+    assert samples[drift] == 0.2
+    assert not any("lower" in str(labels) for _, labels in samples)
+    assert samples[("perennia_monitor_value", (("monitor", "cells"), ("value", "rows")))] == 40.0

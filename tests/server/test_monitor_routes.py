@@ -319,7 +319,7 @@ def test_bad_input_to_every_other_route_answers_400_or_404_never_500(probe) -> N
 
 def test_only_administrators_send_alerts_outside(tmp_path) -> None:
     served = serve(f"sqlite:///{tmp_path / 'outbound.db'}", tmp_path, default_role="editor")
-    hook = {"type": "webhook", "url": "http://10.0.0.5/hook", "secret_env": "HOOK_SECRET"}
+    hook = {"type": "webhook", "url": "http://10.0.0.5/hook", "secret_env": "PERENNIA_CHANNEL_HOOK"}
     try:
         body = {"monitor": _monitor("editor-hook", config={"channels": [hook]})}
         refused = served.stranger.post(MONITORS, json=body)
@@ -333,3 +333,12 @@ def test_only_administrators_send_alerts_outside(tmp_path) -> None:
         ok(served.root.post(MONITORS, json=body))  # root is an administrator
     finally:
         served.close()
+
+
+def test_a_channel_with_a_plain_secret_is_refused_over_http(probe) -> None:
+    hook = {"type": "webhook", "url": "https://hooks.example.com/a", "secret": "s" * 32}
+    body = {"monitor": _monitor("plain-secret", config={"channels": [hook]})}
+    refused = probe.root.post(MONITORS, json=body)
+    assert refused.status_code == 400 and "secret_env" in refused.json()["message"]
+    odd = {"monitor": _monitor("odd-channels", config={"channels": "log"})}
+    assert probe.root.post(MONITORS, json=odd).status_code == 400

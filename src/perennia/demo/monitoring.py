@@ -85,8 +85,8 @@ def watch(
         alerts=[rule],
         channels=[{"type": "log"}],
     )
-    # The demo's traffic is minutes old: include the hour it falls in.
-    windows = run_monitor(MONITOR, until_ms=now_ms() + HOUR, location=log_location)
+    # The demo's traffic is minutes old: include the hour it falls in (and its settling time).
+    windows = run_monitor(MONITOR, until_ms=now_ms() + 2 * HOUR, location=log_location)
     log = read_predictions(log_location, deployment=deployment).to_pandas()
     served = log[~log["shadow"]]
     inputs = served[[c for c in served.columns if c.startswith("input.")]]

@@ -71,8 +71,8 @@ def test_an_alert_fires_and_resolves_once_and_respects_its_cooldown(reference, c
 def test_events_go_to_a_signed_webhook_whose_secret_is_read_from_the_environment(
     reference, receiver, monkeypatch
 ):
-    monkeypatch.setenv("INPUTS_HOOK_SECRET", SECRET)
-    hook = {"type": "webhook", "url": receiver.url(), "secret_env": "INPUTS_HOOK_SECRET"}
+    monkeypatch.setenv("PERENNIA_CHANNEL_INPUTS_HOOK", SECRET)
+    hook = {"type": "webhook", "url": receiver.url(), "secret_env": "PERENNIA_CHANNEL_INPUTS_HOOK"}
     monitor = create_monitor("inputs", reference=reference, alerts=[RULE], channels=[hook])
     assert SECRET not in json.dumps(current_store().monitors.get_monitor("inputs").config)
     apply_alerts(current_store(), monitor, windows(0.5))
@@ -92,3 +92,36 @@ def test_secrets_written_into_a_channel_are_refused(reference):
     with pytest.raises(InvalidInput):
         create_monitor("inputs", reference=reference, alerts=[{**RULE, "op": "~"}])
     assert perennia.monitoring.list_monitors() == []
+
+
+def test_a_second_run_from_the_same_state_stores_and_sends_nothing_twice(reference):
+    from perennia.entities.monitoring import AlertStateRecord
+    from perennia.monitoring.alerts.evaluator import evaluate
+    from perennia.monitoring.alerts.rules import AlertRule
+
+    monitor = create_monitor("inputs", reference=reference, alerts=[RULE])
+    heard = []
+    unsubscribe = BUS.subscribe(heard.append)
+    try:
+        first = apply_alerts(current_store(), monitor, windows(0.5, 0.0))
+        # Another run of the monitor started from the state before the first one stored its own.
+        fresh = evaluate(AlertRule.from_dict(RULE), None, None, 0).state
+        record = AlertStateRecord("inputs", RULE["name"], fresh.to_dict(), 0)
+        current_store().alerts.record_alert_step("inputs", [record], [])
+        second = apply_alerts(current_store(), monitor, windows(0.5, 0.0))
+    finally:
+        unsubscribe()
+    assert [e.status for e in first] == ["firing", "resolved"]
+    assert second == [] and heard == first
+    assert len(current_store().alerts.list_alert_events(monitor="inputs")) == 2
+
+
+def test_only_channel_variables_can_hold_a_channels_secret(reference, monkeypatch):
+    from perennia.config import secret_from_env
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://user:pw@db/prod")
+    with pytest.raises(InvalidInput, match="PERENNIA_CHANNEL_"):
+        secret_from_env("DATABASE_URL")
+    hook = {"type": "webhook", "url": "https://hooks.example.com/a", "secret_env": "AWS_SECRET"}
+    with pytest.raises(InvalidInput, match="PERENNIA_CHANNEL_"):
+        create_monitor("inputs", reference=reference, alerts=[RULE], channels=[hook])

@@ -78,8 +78,10 @@ def _report(
     entries: list[ColumnDrift], settings: DriftSettings, rows_ref: int, rows_cur: int
 ) -> DriftReport:
     entries = _decide(entries, settings)
-    computable = [e for e in entries if e.computable]
-    verdict = any(e.drifted or e.null_shift for e in computable) if computable else None
+    # A column that went entirely missing is not comparable, but its missing share is: it
+    # counts, so a broken upstream feature is drift, not "no drift".
+    judged = [e for e in entries if e.computable or e.null_test is not None]
+    verdict = any(e.drifted or e.null_shift for e in judged) if judged else None
     return DriftReport(tuple(entries), settings, rows_ref, rows_cur, verdict)
 
 

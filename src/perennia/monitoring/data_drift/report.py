@@ -86,11 +86,12 @@ class DriftReport:
 
     @property
     def share_drifted(self) -> float | None:
-        """Return the share of computable columns that drifted (None when none was computable)."""
-        computable = [c for c in self.columns if c.computable]
-        if not computable:
+        """Return the share of judged columns (comparable, or with a missing-share test) that
+        drifted or changed their missing share (None when none could be judged)."""
+        judged = [c for c in self.columns if c.computable or c.null_test is not None]
+        if not judged:
             return None
-        return sum(1 for c in computable if c.drifted or c.null_shift) / len(computable)
+        return sum(1 for c in judged if c.drifted or c.null_shift) / len(judged)
 
     def column(self, name: str) -> ColumnDrift:
         """Return the entry for column `name`; KeyError if the report has none."""

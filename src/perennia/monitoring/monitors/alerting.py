@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perennia.clock import now_ms
-from perennia.config import secret_from_env
+from perennia.config import CHANNEL_SECRET_PREFIX, secret_from_env
 from perennia.errors import InvalidInput
 from perennia.monitoring.alerts.bus import AlertBus
 from perennia.monitoring.alerts.channels.config import channel_from_config
@@ -47,6 +47,14 @@ def check_channels(channels: Any) -> list[dict[str, Any]]:
                 raise InvalidInput(
                     f"channel {plain!r} would be stored where every reader sees it; give "
                     f"{plain}_env, the name of an environment variable of the server, instead"
+                )
+        for key in SECRET_KEYS:
+            name = config.get(key)
+            if key in config and not (
+                isinstance(name, str) and name.startswith(CHANNEL_SECRET_PREFIX)
+            ):
+                raise InvalidInput(
+                    f"{key} must name a variable {CHANNEL_SECRET_PREFIX}..., got {name!r:.80}"
                 )
         # Built once with stand-in secrets, so a bad URL or address fails now.
         channel_from_config(_with_secrets(config, lambda _: "x" * 32))
@@ -106,9 +114,17 @@ def apply_alerts(store: Any, monitor: Any, windows: Sequence[WindowValues]) -> l
         )
         for event in events
     ]
-    store.alerts.record_alert_step(monitor.name, records, stored_events)
+    stored = store.alerts.record_alert_step(monitor.name, records, stored_events)
+    # The store keeps an event once: one already there (another run of this monitor got there
+    # first) comes back with its earlier time and is not sent again.
+    fresh = {(r.rule, r.fingerprint, r.status, r.time_ms) for r in stored if r.recorded_ms >= now}
+    events = [e for e, r in zip(events, stored_events, strict=True) if _key(r) in fresh]
     _send(monitor, events)
     return events
+
+
+def _key(record: Any) -> tuple[str, str, str, int]:
+    return (record.rule, record.fingerprint, record.status, record.time_ms)
 
 
 def _send(monitor: Any, events: list[AlertEvent]) -> None:

@@ -12,6 +12,7 @@ run interrupted half-way is simply run again.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from perennia.clock import now_ms
@@ -19,9 +20,13 @@ from perennia.errors import InvalidInput
 from perennia.monitoring.monitors.alerting import apply_alerts
 from perennia.monitoring.monitors.reference import load_reference
 from perennia.monitoring.monitors.window import WindowValues, evaluate_window
+from perennia.store.monitor_checks import KEY_LENGTH
 
 log = logging.getLogger(__name__)
 MAX_WINDOWS = 1_000
+# The prediction log lands in batches (the writer flushes every second by default, then
+# uploads); a window is computed only once this long has passed since its end.
+SETTLE_MS = 10_000
 RELABEL_WINDOWS = 24
 
 
@@ -58,36 +63,39 @@ def run_monitor(
     model = _model(monitor) if monitor.config.get("explain") else None
     previous = _last_attributions(store, monitor, starts[0]) if model is not None else None
     results = []
-    for start in starts:
-        window = _slice(table, start, start + width)
-        try:
-            values = evaluate_window(
-                window,
-                start,
-                start + width,
-                reference,
-                feedback=feedback,
-                config=monitor.config,
-                reference_log=baseline,
-                model=model,
-                previous_attributions=previous,
-            )
-            if model is not None:
-                previous = _attribution_values(values.values) or previous
-        except Exception as exc:  # noqa: BLE001 - recorded as a failed window, then the next one
-            log.exception("monitor %s: window %s failed", name, start)
-            values = WindowValues(
-                start, start + width, "failed", {}, error=f"{type(exc).__name__}: {exc}"
-            )
-        _record(store, monitor, values)
-        results.append(values)
-    apply_alerts(store, monitor, results)
+    try:
+        for start in starts:
+            window = _slice(table, start, start + width)
+            try:
+                values = evaluate_window(
+                    window,
+                    start,
+                    start + width,
+                    reference,
+                    feedback=feedback,
+                    config=monitor.config,
+                    reference_log=baseline,
+                    model=model,
+                    previous_attributions=previous,
+                )
+                if model is not None:
+                    previous = _attribution_values(values.values) or previous
+            except Exception as exc:  # noqa: BLE001 - recorded as a failed window, then the next one
+                log.exception("monitor %s: window %s failed", name, start)
+                values = WindowValues(
+                    start, start + width, "failed", {}, error=f"{type(exc).__name__}: {exc}"
+                )
+            results.append(_record(store, monitor, values))
+    finally:
+        # Windows recorded before a failure still get their alerts.
+        apply_alerts(store, monitor, results)
     return results
 
 
 def _window_starts(monitor: Any, location: str, until: int, limit: int) -> list[int]:
     width = monitor.window_ms
-    last_end = (until // width) * width
+    settle = int(monitor.config.get("settle_ms", SETTLE_MS))
+    last_end = ((until - settle) // width) * width
     start = monitor.last_window_end_ms
     if start is None:
         first = _first_time(location, monitor.deployment, last_end)
@@ -181,9 +189,14 @@ def _slice(table: Any, start: int, end: int) -> Any:
     return table.filter(pc.and_(pc.greater_equal(times, start), pc.less(times, end)))
 
 
-def _record(store: Any, monitor: Any, values: WindowValues) -> None:
+def _record(store: Any, monitor: Any, values: WindowValues) -> WindowValues:
+    """Return the window as recorded: values the store would refuse are dropped and named in
+    its summary, and a window the store still refuses is recorded as failed, without points."""
     from perennia.entities.monitoring import MonitorPoint, MonitorRun
 
+    clean, dropped = _storable(values.values)
+    if dropped:
+        values = replace(values, values=clean, summary={**values.summary, "dropped_keys": dropped})
     computed = now_ms()
     run = MonitorRun(
         monitor=monitor.name,
@@ -198,4 +211,28 @@ def _record(store: Any, monitor: Any, values: WindowValues) -> None:
         MonitorPoint(monitor.name, values.start_ms, values.end_ms, key, value, computed)
         for key, value in sorted(values.values.items())
     ]
-    store.monitors.record_window(monitor.name, run, points, values.end_ms)
+    try:
+        store.monitors.record_window(monitor.name, run, points, values.end_ms)
+    except InvalidInput as exc:
+        log.warning(
+            "monitor %s: window %s refused by the store: %s", monitor.name, values.start_ms, exc
+        )
+        values = WindowValues(values.start_ms, values.end_ms, "failed", {}, error=f"refused: {exc}")
+        failed = replace(run, status="failed", summary={}, error=values.error)
+        store.monitors.record_window(monitor.name, failed, [], values.end_ms)
+    return values
+
+
+def _storable(values: dict[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+    """Return the values as plain finite floats or None, and the keys no store would take."""
+    import math
+
+    clean: dict[str, float | None] = {}
+    dropped = []
+    for key, value in values.items():
+        if len(key) > KEY_LENGTH or any(ord(ch) < 32 for ch in key):
+            dropped.append(key[:80])
+            continue
+        number = None if value is None else float(value)
+        clean[key] = number if number is not None and math.isfinite(number) else None
+    return clean, dropped

@@ -27,7 +27,7 @@ Value keys (what `AlertRule.value` and Grafana panels name):
                                the previous window
     outputs.drifted            1 when the model's outputs drifted against the reference window's
     output.<name>.effect|p_value  per output column (with a `reference_window`)
-    <kind>.<metric>.alert      1 when the value left the bounds the reference window's own
+    alert.<kind>.<metric>      1 when the value left the bounds the reference window's own
                                chunk-to-chunk spread sets (a prediction interval at 1% a window)
 
 A value that cannot be computed (an empty window, a column missing from it, no labels yet) is
@@ -171,7 +171,7 @@ def _performance(
         for name, metric in getattr(window, kind).items():
             values[f"{kind}.{name}"] = metric.value
             if metric.alert is not None:
-                values[f"{kind}.{name}.alert"] = float(metric.alert)
+                values[f"alert.{kind}.{name}"] = float(metric.alert)
             if metric.reason:
                 reasons[f"{kind}.{name}"] = metric.reason
     summary = {"labelled": window.n_labelled, "not_computable": reasons, "notes": result.notes}

@@ -14,6 +14,7 @@ from perennia.monitoring.profiles.numeric import NumericProfile, merge_numeric
 
 FORMAT = "perennia.profile"
 VERSION = 1
+MAX_ARRAY_BYTES = 64 * 2**20
 ColumnProfile = NumericProfile | CategoricalProfile
 
 
@@ -103,7 +104,12 @@ def _array(value: dict[str, str]) -> Any:
     dtype = np.dtype(value["dtype"])
     if dtype.kind not in "iuf":
         raise ValueError(f"array type {value['dtype']} is not allowed")
-    return np.frombuffer(zlib.decompress(base64.b64decode(value["data"])), dtype=dtype).copy()
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(base64.b64decode(value["data"]), MAX_ARRAY_BYTES)
+    if inflater.unconsumed_tail:
+        # A profile array is a few hundred KiB; refuse a "zip bomb" before it fills memory.
+        raise ValueError(f"an array inflates past {MAX_ARRAY_BYTES} bytes")
+    return np.frombuffer(raw, dtype=dtype).copy()
 
 
 def _unpack(fields: dict[str, Any]) -> ColumnProfile:

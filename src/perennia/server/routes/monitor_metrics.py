@@ -10,16 +10,19 @@ Prometheus expects of a missing sample. With sign-in on, scrapers send a bearer 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from perennia.errors import InvalidInput
 from perennia.server.access import Caller, caller_of
 from perennia.server.routes.common import store_of
 from perennia.store.base import ServerStore
 
 router = APIRouter(tags=["monitors"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/metrics")
@@ -53,7 +56,13 @@ def latest_samples(store: ServerStore) -> list[Any]:
             points = store.monitors.list_points(monitor.name, since_ms=end)
             values = {p.key: p.value for p in points if p.window_end_ms == end}
             model = monitor.model_name or monitor.deployment or monitor.name
-            samples += gauge_samples(model, monitor.name, values)
+            for key, value in values.items():
+                try:
+                    samples += gauge_samples(model, monitor.name, {key: value})
+                except InvalidInput:
+                    # A key Prometheus' names cannot carry (a column name with spaces, say)
+                    # is left out; one odd key must not take the whole scrape down.
+                    log.debug("monitor %s: %s is not exported", monitor.name, key)
         token = page.next_page_token
         if not token:
             return samples

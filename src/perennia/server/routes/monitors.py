@@ -218,12 +218,24 @@ def release_monitor(
 
 
 def _outbound_needs_admin(caller: Caller, config: Any) -> None:
-    """Refuse non-admins a config whose alert channels send outside (webhook, email).
+    """Refuse non-admins a config whose alert channels send outside (webhook, email), and
+    anyone a channel holding its secret in plain text.
 
     The server sends a monitor's alerts itself, so a channel's address is a request the server
     makes: as with registry webhooks, only administrators choose where (no SSRF by editors).
+    Every signed-in user reads a monitor's config, so secrets are named by variable instead.
     """
-    channels = config.get("channels", []) if isinstance(config, dict) else []
-    outbound = [c for c in channels if not (isinstance(c, dict) and c.get("type") == "log")]
-    if outbound:
+    channels = config.get("channels") if isinstance(config, dict) else None
+    if channels is None:
+        return
+    if not isinstance(channels, list) or not all(isinstance(c, dict) for c in channels):
+        raise InvalidInput("config.channels must be a list of channel objects")
+    for channel in channels:
+        for plain in ("secret", "password"):
+            if plain in channel:
+                raise InvalidInput(
+                    f"config.channels: {plain!r} would be readable by every user; give "
+                    f"{plain}_env, the name of a PERENNIA_CHANNEL_* variable of the server"
+                )
+    if any(channel.get("type") != "log" for channel in channels):
         caller.admin()
