@@ -10,6 +10,7 @@ from perennia._version import __version__
 from perennia.cli import (
     access,
     artifacts,
+    ci,
     data,
     data_more,  # noqa: F401 - adds lineage, split, infer-contract and validate to `data`
     db,
@@ -18,7 +19,10 @@ from perennia.cli import (
     experiments,
     models,
     monitor,
+    pipeline,
+    retrain,
     runs,
+    schedule,
     webhooks,
 )
 from perennia.cli.common import state
@@ -47,6 +51,10 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(schedule.app, name="schedule")
+app.add_typer(retrain.app, name="retrain")
+app.add_typer(ci.app, name="ci")
 app.command("gc")(gc)
 app.command("info")(info)
 app.command("demo")(demo)

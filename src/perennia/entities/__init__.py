@@ -412,6 +412,12 @@ def decode_floats(values: list[Any]) -> list[Any]:
 
 
 # The registry's entities live in their own module; they are part of this one set.
+from perennia.entities.automation import (  # noqa: E402, F401
+    Retraining,
+    RetrainingEvent,
+    RetrainingPolicy,
+    Schedule,
+)
 from perennia.entities.datasets import DatasetEvent, DatasetVersion  # noqa: E402, F401
 from perennia.entities.deployment import (  # noqa: E402, F401
     BatchingConfig,

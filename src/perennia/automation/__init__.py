@@ -1,0 +1,4 @@
+"""Automation: pipelines of cached steps, cron schedules, Optuna tuning, the retraining loop.
+
+Heavy libraries (optuna, croniter, ray) load only inside the functions that use them.
+"""
