@@ -140,3 +140,69 @@ def run_load(
     return runner(
         _run(host, port, path, body, content_type, concurrency, seconds, keep_request_ids)
     )
+
+
+async def _open_loop(host, port, path, body, content_type, rate, seconds, connections):
+    payload = _request(host, port, path, body, content_type)
+    result = LoadResult(0, 0, 0.0)
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await asyncio.open_connection(host, port))
+
+    async def one(scheduled: float) -> None:
+        reader, writer = await pool.get()
+        try:
+            writer.write(payload)
+            status, _body, _headers = await _read_response(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            result.errors += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, port)
+        else:
+            # From the time the request was due, not sent: a stalled server must not hide its
+            # stall by slowing the generator down (coordinated omission).
+            result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if status == 200:
+                result.requests += 1
+            else:
+                result.errors += 1
+        pool.put_nowait((reader, writer))
+
+    started = time.perf_counter()
+    tasks = []
+    for index in range(int(rate * seconds)):
+        due = started + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    result.seconds = time.perf_counter() - started
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return result
+
+
+def run_rate(
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    *,
+    rate: float,
+    seconds: float,
+    connections: int = 32,
+    content_type: str = "application/json",
+) -> LoadResult:
+    """Return the result of posting `body` at a fixed `rate` per second for `seconds` (open loop).
+
+    Latencies count from when each request was due, so they include any wait for a connection.
+    """
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    return runner(_open_loop(host, port, path, body, content_type, rate, seconds, connections))

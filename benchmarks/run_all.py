@@ -18,6 +18,7 @@ ORDER = (
     "bench_import",
     "bench_ingest",
     "bench_runs",
+    "bench_tune",
     "bench_search",
     "bench_server",
     "bench_metrics",
@@ -28,6 +29,7 @@ ORDER = (
     "bench_models",
     "bench_serving",
     "bench_drift",
+    "bench_pipeline_hash",
 )
 
 

@@ -28,6 +28,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Live servers in tests must not run scheduled monitors on their own: the store suite claims
 # and releases monitors itself, at times it chooses. The scheduler is tested directly.
 os.environ.setdefault("PERENNIA_MONITOR_SCHEDULING", "false")
+os.environ.setdefault("PERENNIA_AUTOMATION_SCHEDULING", "false")
 SQL_BACKENDS = ["sqlite", "postgres"]
 # "rest" is the REST store against a live server on loopback, itself over a fresh SQLite file.
 BACKENDS = [*SQL_BACKENDS, "rest"]
@@ -454,3 +455,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = outcome.get_result()
     if IN_CI and report.skipped and "could not import" in str(report.longrepr):
         report.outcome = "failed"
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[object]:
+    """Start one local Ray node (one CPU) for the whole session; tests using it are marked
+    `xdist_group("ray")` so they share one worker, and `slow` (the node takes ~5 s to start)."""
+    import ray
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()

@@ -44,6 +44,7 @@ _ELSEWHERE = {
     "PerenniaError": "perennia.errors",
     "RunStatus": "perennia.entities",
     "ViewType": "perennia.entities",
+    "tune": "perennia.automation.tune",
 }
 _SUBMODULES = (
     "data",
@@ -57,8 +58,10 @@ _SUBMODULES = (
     "artifacts",
     "tracking",
 )
+# Modules users reach by a short name: `perennia.pipeline.step`, `from perennia import pipeline`.
+_ALIASES = {"pipeline": "perennia.automation.pipeline"}
 
-__all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, "__version__"]
+__all__ = [*_FLUENT, *_FLUENT_ARTIFACTS, *_ELSEWHERE, *_SUBMODULES, *_ALIASES, "__version__"]
 
 if TYPE_CHECKING:
     from perennia import data, evaluate, sklearn  # noqa: F401
@@ -79,6 +82,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_ELSEWHERE[name]), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f"perennia.{name}")
+    elif name in _ALIASES:
+        value = importlib.import_module(_ALIASES[name])
     else:
         raise AttributeError(f"module 'perennia' has no attribute {name!r}")
     globals()[name] = value

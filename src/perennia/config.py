@@ -116,6 +116,11 @@ class Settings:
     # The server runs scheduled monitors from a background thread in each process (a lease in
     # the database gives each monitor to one process at a time).
     monitor_scheduling: bool = True
+    # The server runs due cron schedules (and the retraining loop's checks) from a background
+    # thread in each process, every `automation_interval` seconds; a lease in the database
+    # gives each firing to one process.
+    automation_scheduling: bool = True
+    automation_interval: float = 5.0
     # A remote SDK keeps retrying a request this long (connection errors, 5xx) before it gives up:
     # long enough to ride out a database restart behind the server.
     http_retry_seconds: float = 120.0
@@ -157,6 +162,10 @@ class Settings:
             auth_default_role=env.get("PERENNIA_AUTH_DEFAULT_ROLE") or cls.auth_default_role,
             webhook_dispatch=_env_bool(env, "WEBHOOK_DISPATCH", cls.webhook_dispatch),
             monitor_scheduling=_env_bool(env, "MONITOR_SCHEDULING", cls.monitor_scheduling),
+            automation_scheduling=_env_bool(
+                env, "AUTOMATION_SCHEDULING", cls.automation_scheduling
+            ),
+            automation_interval=_env_float(env, "AUTOMATION_INTERVAL_S", cls.automation_interval),
             http_retry_seconds=_env_float(env, "HTTP_RETRY_SECONDS", cls.http_retry_seconds),
             writer_max_queued=_env_int(env, "WRITER_MAX_QUEUED", cls.writer_max_queued),
             idempotency_lease_seconds=_env_float(

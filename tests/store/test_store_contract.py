@@ -3,6 +3,7 @@ and the REST store against a live server with sign-in on: tests/conftest.py's `s
 is parametrized over the three, and every contract test below runs once per backend."""
 
 from perennia.testing.store_contract.test_alerts import *  # noqa: F403
+from perennia.testing.store_contract.test_automation import *  # noqa: F403
 from perennia.testing.store_contract.test_datasets import *  # noqa: F403
 from perennia.testing.store_contract.test_deployments import *  # noqa: F403
 from perennia.testing.store_contract.test_experiments import *  # noqa: F403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from perennia.cli.output import console, fmt_duration, table
+from perennia.cli.output import console, fmt_duration, fmt_time, table
 
 
 def demo(
@@ -14,8 +14,16 @@ def demo(
     models: list[str] | None = typer.Option(
         None, "--model", "-m", help="Train only these models (repeatable)."
     ),
+    loop: bool = typer.Option(
+        False,
+        "--loop",
+        help="Run the closed loop instead: drift, alert, retrain, compare, approve, canary, promote.",
+    ),
 ) -> None:
     """Train several scikit-learn models on a built-in data set, track every run, compare them."""
+    if loop:
+        _run_loop()
+        return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from perennia.demo.job import run_demo
@@ -126,4 +134,48 @@ def _print_deployment(shown) -> None:
     console.print()
     console.print(table(shown.title(), shown.COLUMNS, shown.table_rows(), no_wrap=4))
     for line in shown.notes():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_loop() -> None:
+    """Run `perennia demo --loop` and print where each of its records is."""
+    from perennia.demo.loop import run_loop
+
+    summary = run_loop(say=lambda text: console.print(f"- {text}", markup=False, highlight=False))
+    retraining = summary.retraining
+    console.print()
+    console.print(
+        table(
+            f"Retraining {retraining.id} of {summary.model}: {retraining.state}",
+            ["time", "state", "what happened"],
+            [(fmt_time(e.time_ms), e.state, e.message) for e in summary.events],
+            no_wrap=2,
+        )
+    )
+    deployment_rows = [
+        (fmt_time(e.time), e.action.removeprefix("deploy_"), str(e.version or ""))
+        for e in summary.deployment_events
+    ]
+    console.print(table("Deployment events", ["time", "action", "stable version"], deployment_rows))
+    lines = [
+        f"reason:     {retraining.reason}",
+        f"alert:      {summary.alert.rule} of monitor {summary.alert.monitor} "
+        f"(event {summary.alert.event_id}); perennia monitor show {summary.alert.monitor}",
+        f"pipeline:   run {retraining.pipeline_run_id}; perennia runs show {retraining.pipeline_run_id}",
+        f"versions:   champion v{retraining.champion_version} -> challenger "
+        f"v{retraining.challenger_version}; perennia models versions {summary.model}",
+    ]
+    if summary.approval is not None:
+        lines.append(
+            f"approval:   request {summary.approval.request_id} {summary.approval.status}; "
+            f"perennia models history {summary.model}"
+        )
+    lines += [
+        f"deployment: {retraining.deployment}; perennia deploy history {retraining.deployment}",
+        f"reference:  monitor {summary.alert.monitor} now compares with {summary.monitor_reference}",
+        f"retraining: perennia retrain show {retraining.id}",
+        f"metadata:   {summary.tracking_uri}",
+        f"log:        {summary.log_location}",
+    ]
+    for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -82,7 +82,7 @@ def _variant_rows(window) -> list[tuple[str, ...]]:
 def _canary(window, deployment) -> None:
     from perennia.serving.rollout import analyse_step
 
-    analysis = analyse_step(deployment, window)
+    analysis = analyse_step(deployment, window, _store())
     rows = [(c.name, c.verdict, c.detail) for c in analysis.checks]
     console.print(
         table(

@@ -135,7 +135,10 @@ def compare(
     data: Path = _DATA,
     target: str = _TARGET,
     gate: list[str] = typer.Option(
-        ..., "--gate", help='A gate such as "roc_auc >= baseline - 0.005" (repeatable).'
+        None,
+        "--gate",
+        help='A gate such as "roc_auc >= baseline - 0.005" (repeatable); default: the '
+        "success criteria of the registered model (models:/NAME...) compared.",
     ),
     task: str = _TASK,
     sensitive: list[str] = _SENSITIVE,
@@ -148,9 +151,14 @@ def compare(
     html: Path = _HTML,
     json_path: Path = _JSON,
 ) -> None:
-    """Compare a candidate with a baseline; exit status 1 when a gate fails."""
+    """Compare a candidate with a baseline; exit status 1 when a gate fails.
+
+    Without --gate the gates are the success criteria of the registered model named by the
+    candidate (or else the baseline) as models:/NAME/... or models:/NAME@ALIAS.
+    """
     from perennia.evaluate import compare as run_compare
 
+    gate = default_gates(gate, candidate, baseline)
     frame = read_table(data)
     result = run_compare(
         load_model(candidate, trust),
@@ -193,6 +201,25 @@ def compare(
         )
         raise typer.Exit(1)
     console.print(f"[bold green]all {len(result.outcomes)} gates passed[/bold green]")
+
+
+def default_gates(gates: list[str] | None, *uris: str) -> list[str]:
+    """Return `gates`, or the success criteria of the first registered model among `uris`."""
+    if gates:
+        return list(gates)
+    from perennia.cli.common import use_tracking_uri
+    from perennia.registry.success_criteria import model_name_of, resolve_gates
+
+    names = [name for name in map(model_name_of, uris) if name]
+    if not names:
+        raise InvalidInput(
+            "no --gate given and neither model is registered (models:/NAME...); pass "
+            '--gate "roc_auc >= baseline - 0.005" or compare registered models'
+        )
+    use_tracking_uri()
+    parsed, _ = resolve_gates(None, names[0])
+    console.print(f"gates: the success criteria of {names[0]}", highlight=False)
+    return [gate.text for gate in parsed]
 
 
 def _write(result: Any, html: Path | None, json_path: Path | None) -> None:

@@ -200,3 +200,4 @@ from perennia.cli import model_governance  # noqa: E402, F401
 from perennia.cli.packaging import build_docker  # noqa: E402
 
 app.command("build-docker")(build_docker)
+from perennia.cli import model_criteria  # noqa: E402, F401

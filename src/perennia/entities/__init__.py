@@ -447,6 +447,7 @@ from perennia.entities.registry import (  # noqa: E402, F401
     ModelVersion,
     RegisteredModel,
     RegistryEvent,
+    SuccessCriteria,
     VersionState,
     VersionStatus,
     Webhook,

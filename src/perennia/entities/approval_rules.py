@@ -189,6 +189,56 @@ def unmet(
     return needs
 
 
+def criteria_needs(criteria_json: str | None, run_metrics: Mapping[str, float | None]) -> list[str]:
+    """Return what the model's success criteria still need on the source run's metrics.
+
+    A policy without gates of its own (and the default policy of an unguarded alias) checks
+    the criteria's absolute gates (those not relative to a baseline, which one run cannot
+    judge) the way policy gates are checked. A gate's metric is the run's metric of that name,
+    or else the one evaluation metric logged as `<dataset>_<metric>` (what `evaluate(...,
+    log=True)` writes); a missing metric fails, and so does an ambiguous one. Criteria that do
+    not read as criteria fail closed, with a reason saying to set them again.
+    """
+    from perennia.entities.registry import SuccessCriteria
+
+    if criteria_json is None:
+        return []
+    try:
+        texts = SuccessCriteria.from_json(criteria_json).gates
+        absolute = [t for t in texts if "baseline" not in re.split(r"[<>=]+", t, maxsplit=1)[-1]]
+        gates = [parse_gate(text) for text in absolute]
+    except InvalidInput as error:
+        return [f"success criteria unreadable ({error}); set them again"]
+    needs = []
+    for gate in gates:
+        key, problem = criteria_metric(gate.metric, run_metrics)
+        value = None if key is None else run_metrics[key]
+        if problem is not None:
+            needs.append(f"success criterion {gate}: {problem}")
+        elif value is None or math.isnan(value):
+            needs.append(f"success criterion {gate}: the source run's {key} is undefined")
+        elif not _OPS[gate.op](value, gate.threshold):
+            needs.append(f"success criterion {gate} fails: {key} is {value:.6g}")
+    return needs
+
+
+def criteria_metric(
+    metric: str, run_metrics: Mapping[str, float | None]
+) -> tuple[str | None, str | None]:
+    """Return (the run's metric key for a criteria gate's `metric`, None) or (None, why none).
+
+    The key is `metric` itself, or else the one `<dataset>_<metric>` an evaluation logged.
+    """
+    if metric in run_metrics:
+        return metric, None
+    found = sorted(key for key in run_metrics if key.endswith(f"_{metric}"))
+    if len(found) == 1:
+        return found[0], None
+    if not found:
+        return None, f"the source run has no metric {metric!r} (nor <dataset>_{metric})"
+    return None, f"the source run has several: {', '.join(found)}; name one in the criteria"
+
+
 def check_cancel(
     request_id: int, requested_by: str | None, who: str | None, is_admin: bool
 ) -> None:

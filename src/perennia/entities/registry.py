@@ -218,3 +218,57 @@ class LoggedModel:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[LoggedModelMetric] = field(default_factory=list)
+
+
+# The registered-model tag that holds a model's success criteria, as SuccessCriteria.to_json().
+SUCCESS_CRITERIA_TAG = "perennia.success_criteria"
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessCriteria:
+    """What a registered model is for and how success is judged: a goal and its gates.
+
+    `gates` are texts in the comparison grammar (`perennia.evaluate.gates`), e.g.
+    "recall_at_fpr_1pct >= 0.6" or "roc_auc >= baseline - 0.005". They are the default gates of
+    comparisons, approvals (the absolute ones) and canary analysis.
+    """
+
+    goal: str
+    gates: tuple[str, ...]
+    updated_time: int = 0
+    updated_by: str | None = None
+
+    def to_json(self) -> str:
+        """Return the canonical JSON text stored in the model's criteria tag."""
+        import json
+
+        data = {
+            "goal": self.goal,
+            "gates": list(self.gates),
+            "updated_time": self.updated_time,
+            "updated_by": self.updated_by,
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> SuccessCriteria:
+        """Return the criteria a tag's JSON text holds; InvalidInput when it is not that shape."""
+        import json
+
+        from perennia.errors import InvalidInput
+
+        try:
+            data = json.loads(text)
+            goal, gates = data["goal"], data["gates"]
+            updated_time, updated_by = int(data.get("updated_time") or 0), data.get("updated_by")
+        except (TypeError, ValueError, KeyError):
+            data = goal = gates = None
+        if not isinstance(goal, str) or not isinstance(gates, list):
+            raise InvalidInput(
+                f"the {SUCCESS_CRITERIA_TAG} tag is not success criteria JSON; set them again "
+                "with perennia models criteria set"
+            )
+        if not all(isinstance(gate, str) for gate in gates):
+            raise InvalidInput(f"the {SUCCESS_CRITERIA_TAG} tag holds a gate that is not text")
+        by = updated_by if isinstance(updated_by, str) else None
+        return cls(goal, tuple(gates), updated_time, by)

@@ -45,6 +45,7 @@ def binary_section(
         curve_points=DISPLAY_POINTS,
     )
     result.metrics.update(report.metrics)
+    result.metrics.update(report.operating_points)
     result.threshold = threshold
     result.curves.update({name: _lists(curve) for name, curve in report.curves.items()})
     if report.calibration_quantile is not None:
@@ -203,6 +204,7 @@ def _binary_headline(
     ranking = ScoreRanking.from_arrays(y, score, weights)
     both = ranking.positives > 0 and ranking.negatives > 0
     out["roc_auc"] = ranking.roc_auc() if both else float("nan")
+    out["recall_at_fpr_1pct"] = ranking.recall_at_fpr(0.01) if both else float("nan")
     out["pr_auc"] = ranking.average_precision() if ranking.positives > 0 else float("nan")
     if score.min() >= 0 and score.max() <= 1:
         out["log_loss"] = binary_log_loss(y, score, weights)

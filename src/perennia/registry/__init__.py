@@ -29,11 +29,19 @@ from perennia.registry.governance import (
 from perennia.registry.session import acting_user as _user
 from perennia.registry.session import current_store as _store
 from perennia.registry.session import sends_webhooks
+from perennia.registry.success_criteria import (
+    clear_success_criteria,
+    compare_with_champion,
+    get_success_criteria,
+    set_success_criteria,
+)
 
 __all__ = [
     "approve",
     "archive_model_version",
     "cancel_request",
+    "clear_success_criteria",
+    "compare_with_champion",
     "create_registered_model",
     "delete_alias",
     "deprecate_model_version",
@@ -45,6 +53,7 @@ __all__ = [
     "get_model_version",
     "get_model_version_by_alias",
     "get_registered_model",
+    "get_success_criteria",
     "history",
     "lineage",
     "list_approval_requests",
@@ -59,6 +68,7 @@ __all__ = [
     "set_alias",
     "set_approval_policy",
     "set_model_role",
+    "set_success_criteria",
     "write_card",
 ]
 _MODELS_URI = re.compile(

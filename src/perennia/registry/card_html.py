@@ -19,6 +19,7 @@ from perennia._util.report import svg
 from perennia._util.report.curves import calibration_chart, roc_chart
 from perennia._util.report.page import Section, figure
 from perennia.evaluate.report import metric_names
+from perennia.registry.card_criteria import criteria_sections
 from perennia.registry.card_lineage import lineage_svg
 from perennia.registry.cards import change_summary, when
 
@@ -139,7 +140,7 @@ def _details(card: ModelCard) -> Section:
         ("State", _badge(STATE_KIND, version.state)),
         ("Aliases", _pills([f"@{a}" for a in version.aliases])),
         ("Version tags", _pills([f"{k}={v}" for k, v in version.tags.items()], "pill tag")),
-        ("Model tags", _pills([f"{k}={v}" for k, v in model.tags.items()], "pill tag")),
+        ("Model tags", _pills([f"{k}={v}" for k, v in card.model_tags.items()], "pill tag")),
     ]
     body = _kv(pairs) + _package(card)
     return Section("details", "Model details", body)
@@ -475,7 +476,7 @@ def page(title: str, top: str, parts: Sequence[Section], generated: int) -> str:
 
 def render(card: ModelCard) -> str:
     """Return the model card as one self-contained HTML document."""
-    parts = [_details(card), _card_text(card), _data(card)]
+    parts = [_details(card), _card_text(card), *criteria_sections(card), _data(card)]
     metrics = _run_metrics(card)
     if metrics is not None:
         parts.append(metrics)

@@ -26,7 +26,9 @@ from perennia.entities import (
     RegisteredModel,
     RegistryEvent,
     Run,
+    SuccessCriteria,
 )
+from perennia.entities.registry import SUCCESS_CRITERIA_TAG
 from perennia.errors import NotFound, PerenniaError
 
 if TYPE_CHECKING:
@@ -117,6 +119,7 @@ class ModelCard:
     events: list[RegistryEvent] = field(default_factory=list)
     generated_time: int = 0
     notes: list[str] = field(default_factory=list)
+    criteria: SuccessCriteria | None = None
 
     @property
     def name(self) -> str:
@@ -127,6 +130,19 @@ class ModelCard:
     def metrics(self) -> dict[str, float]:
         """Return the source run's latest metric values (empty without a run)."""
         return dict(self.run.data.metrics) if self.run is not None else {}
+
+    @property
+    def model_tags(self) -> dict[str, str]:
+        """Return the model's tags without the reserved success-criteria tag (shown apart)."""
+        return {k: v for k, v in self.model.tags.items() if k != SUCCESS_CRITERIA_TAG}
+
+    def criteria_rows(self) -> list[tuple[str, str, str]]:
+        """Return (gate, status, detail) for each success criterion on this version's run."""
+        from perennia.registry.success_criteria import gate_status
+
+        if self.criteria is None:
+            return []
+        return [(gate, *gate_status(gate, self.metrics)) for gate in self.criteria.gates]
 
     @property
     def sections(self) -> list[CardSection]:
@@ -166,6 +182,7 @@ def build_card(
     )
     card = ModelCard(model=model, version=found, generated_time=now_ms())
     card.owners = _owners(store, model)
+    card.criteria = _criteria(model, card.notes)
     card.card = store.cards.get(name)
     if found.run_id:
         _gather_run(card, client, found.run_id)
@@ -268,6 +285,17 @@ def _versions(versions: ModelVersionStore, name: str) -> list[ModelVersion]:
         token = page.next_page_token
         if token is None:
             return sorted(out, key=lambda v: v.version, reverse=True)
+
+
+def _criteria(model: RegisteredModel, notes: list[str]) -> SuccessCriteria | None:
+    text = model.tags.get(SUCCESS_CRITERIA_TAG)
+    if text is None:
+        return None
+    try:
+        return SuccessCriteria.from_json(text)
+    except PerenniaError as error:
+        notes.append(f"The success criteria could not be read: {error}")
+        return None
 
 
 def _gather_run(card: ModelCard, client: Client, run_id: str) -> None:

@@ -22,6 +22,7 @@ from perennia.server.mlflow_compat import tracking as mlflow_tracking
 from perennia.server.mlflow_compat import ui_calls as mlflow_ui_calls
 from perennia.server.routes import (
     alerts,
+    automation,
     blobs,
     datasets,
     deployments,
@@ -52,6 +53,7 @@ ROUTERS = tuple(
         monitors,
         alerts,
         monitor_metrics,
+        automation,
         mlflow_tracking,
         mlflow_artifacts,
         mlflow_registry,
@@ -82,7 +84,8 @@ def create_app(store: ServerStore | None = None, settings: Settings | None = Non
         version=__version__,
         description="Tracking, evaluation and the model registry over HTTP: the native API and "
         "MLflow's REST API.",
-        lifespan=webhooks.lifespan(store, settings),  # sends registry webhooks while serving
+        # Sends registry webhooks, runs scheduled monitors and automation while serving.
+        lifespan=automation.lifespan(store, settings, webhooks.lifespan(store, settings)),
         # The interactive pages load their scripts from a CDN; the product must work offline.
         docs_url=None,
         redoc_url=None,

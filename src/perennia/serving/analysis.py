@@ -25,8 +25,7 @@ Inconclusive means "keep the current step and analyse again with more data".
   in the metric's own units. Fewer than `min_requests` labelled predictions on a side make the
   check inconclusive. The values are point estimates; the sample floor is the guard.
 
-`psi(expected, actual)`: `expected` is the baseline (stable), whose quantiles are the bins; the
-formula is symmetric in a and e, so only the binning makes psi(x, y) differ from psi(y, x).
+`psi(expected, actual)`: `expected` (the stable) gives the bins; only they make it asymmetric.
 """
 
 from __future__ import annotations
@@ -88,6 +87,7 @@ class Analysis:
     verdict: str  # "pass" | "fail" | "inconclusive"
     checks: tuple[Check, ...]
     counts: dict[str, int]
+    notes: tuple[str, ...] = ()  # e.g. which success criteria became bounds, which could not
 
     @property
     def no_data(self) -> bool:
@@ -105,6 +105,7 @@ class Analysis:
             "no_data": self.no_data,
             "checks": [c.to_dict() for c in self.checks],
             "counts": dict(self.counts),
+            "notes": list(self.notes),
         }
 
 

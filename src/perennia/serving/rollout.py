@@ -40,17 +40,72 @@ def read_window(log_location: str, deployment: str, since_ms: int) -> Any:
     return join_feedback(predictions, feedback).to_pandas()
 
 
-def analyse_step(deployment: Any, window: Any) -> Any:
+def analyse_step(deployment: Any, window: Any, store: Any = None) -> Any:
     """Return the analysis of a canary's current step over its window of the log.
 
     Too little data is inconclusive here whatever the policy says: the controller judges
-    "no data" against the step's age, not at its first look.
+    "no data" against the step's age, not at its first look. Given the `store`, a policy
+    without `min_metric` takes its bounds from the model's success criteria
+    (`criteria_bounds`), and the analysis notes which criteria it used and which it could not.
     """
     from perennia.entities import CanaryPolicy
     from perennia.serving.analysis import analyse_canary
 
     policy = replace(deployment.policy or CanaryPolicy(), on_no_data="pause")
-    return analyse_canary(window, policy, since_ms=deployment.step_started)
+    notes: list[str] = []
+    if not policy.min_metric and store is not None:
+        gates = _criteria_gates(store, deployment.model_name)
+        bounds, notes = criteria_bounds(gates)
+        policy = replace(policy, min_metric=bounds)
+    analysis = analyse_canary(window, policy, since_ms=deployment.step_started)
+    return replace(analysis, notes=tuple(notes))
+
+
+def criteria_bounds(gates: Any) -> tuple[dict[str, float], list[str]]:
+    """Return the `min_metric` bounds a canary analysis can take from success-criteria gates,
+    and a note for each gate saying how it was used or why it was not.
+
+    Only absolute gates on metrics the live analysis computes from labels qualify: a floor on
+    accuracy (>= or >, judged as >=) and a ceiling on rmse (<= or <, judged as <=); of several
+    on one metric the strictest wins. Gates relative to a baseline, other metrics, and bounds
+    the wrong way round are left to offline comparison, with the reason noted.
+    """
+    from perennia.evaluate.gates import parse_gates
+    from perennia.serving.analysis import LIVE_METRICS
+
+    bounds: dict[str, float] = {}
+    notes = []
+    for gate in parse_gates(list(gates)):
+        why = _unusable(gate, LIVE_METRICS)
+        if why:
+            notes.append(f"success criterion '{gate.text}' not checked live: {why}")
+            continue
+        higher = LIVE_METRICS[gate.metric]
+        value = gate.threshold()
+        old = bounds.get(gate.metric)
+        bounds[gate.metric] = value if old is None else (max if higher else min)(old, value)
+        kind = "floor" if higher else "ceiling"
+        notes.append(f"success criterion '{gate.text}' is the canary's {gate.metric} {kind}")
+    return bounds, notes
+
+
+def _unusable(gate: Any, live: dict[str, bool]) -> str | None:
+    if gate.needs_baseline:
+        return "it is relative to a baseline (bound the canary against stable with max_metric_drop)"
+    if gate.metric not in live:
+        return f"the live analysis computes only {', '.join(live)} from labels"
+    wanted = (">=", ">") if live[gate.metric] else ("<=", "<")
+    if gate.op not in wanted:
+        return f"a live {gate.metric} bound must use {' or '.join(wanted)}"
+    return None
+
+
+def _criteria_gates(store: Any, model_name: str) -> tuple[str, ...]:
+    """Return the gate texts of the model's success criteria (none when it has none)."""
+    from perennia.entities.registry import SUCCESS_CRITERIA_TAG, SuccessCriteria
+
+    text = store.registry.get_registered_model(model_name).tags.get(SUCCESS_CRITERIA_TAG)
+    return () if text is None else SuccessCriteria.from_json(text).gates
 
 
 def advance(
@@ -68,7 +123,8 @@ def advance(
     if deployment.strategy != Strategy.CANARY or deployment.state != RolloutState.PROGRESSING:
         return Decision("idle")
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    analysis = analyse_step(deployment, read_window(log_location, name, deployment.step_started))
+    window = read_window(log_location, name, deployment.step_started)
+    analysis = analyse_step(deployment, window, store)
     detail = analysis.to_dict()
     policy = deployment.policy or CanaryPolicy()
     action, new = _next(deployment, analysis.verdict, policy, now, no_data_after_s)

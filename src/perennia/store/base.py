@@ -18,6 +18,7 @@ from perennia.entities import MetricBatch, Param, RunTag
 from perennia.store.limits import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
 from perennia.store.protocols.access import AccessStore, UserStore
 from perennia.store.protocols.alerts import AlertStore
+from perennia.store.protocols.automation import RetrainingStore, ScheduleStore
 from perennia.store.protocols.datasets import DatasetStore
 from perennia.store.protocols.deployments import DeploymentStore
 from perennia.store.protocols.experiments import ExperimentStore
@@ -58,7 +59,9 @@ __all__ = [
     "MonitorStore",
     "ParamStore",
     "RegisteredModelStore",
+    "RetrainingStore",
     "RunStore",
+    "ScheduleStore",
     "ServerStore",
     "Store",
     "TagStore",
@@ -104,6 +107,9 @@ class Store(Protocol):
     # Monitoring.
     monitors: MonitorStore
     alerts: AlertStore
+    # Automation: schedules, retraining policies and retrainings.
+    schedules: ScheduleStore
+    retraining: RetrainingStore
 
     def log_batch(
         self,

@@ -106,6 +106,15 @@ class ScoreRanking:
         tpr = tps / self.positives if self.positives > 0 else np.full(tps.shape, np.nan)
         return fpr, tpr, thresholds
 
+    def recall_at_fpr(self, max_fpr: float) -> float:
+        """Return the highest recall (TPR) among thresholds whose FPR is at most `max_fpr`."""
+        self.need_both_classes("recall at a false-positive rate")
+        # fps only grows as the threshold falls, so the allowed thresholds are a prefix and the
+        # last of them has the highest recall; "predict nothing" (recall 0) is always allowed.
+        fpr = self.fps / self.negatives
+        allowed = int(np.searchsorted(fpr, max_fpr, side="right"))
+        return float(self.tps[allowed - 1] / self.positives) if allowed else 0.0
+
     def roc_auc(self) -> float:
         """Return the area under the ROC curve (trapezoids between distinct thresholds)."""
         self.need_both_classes("roc_auc")

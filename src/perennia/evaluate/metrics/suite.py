@@ -33,6 +33,9 @@ class BinaryReport:
     thresholds: dict[str, ThresholdChoice] = field(default_factory=dict)
     calibration: CalibrationBins | None = None  # equal-width bins (what ece and mce use)
     calibration_quantile: CalibrationBins | None = None  # equal-mass bins (ece_quantile)
+    # Metrics at a fixed operating point (recall_at_fpr_1pct), kept out of `metrics`, which
+    # mirrors scikit-learn's functions one for one.
+    operating_points: dict[str, float] = field(default_factory=dict)
 
 
 def binary_classification_report(
@@ -83,6 +86,7 @@ def _ranking_metrics(
     metrics, curves = report.metrics, report.curves
     if ranking.positives > 0 and ranking.negatives > 0:
         metrics["roc_auc"] = ranking.roc_auc()
+        report.operating_points["recall_at_fpr_1pct"] = ranking.recall_at_fpr(0.01)
         curves["roc"] = sampled_curve(ranking, curve_points, "roc")
         for method in ("youden", "fbeta") + (("cost",) if cost_matrix is not None else ()):
             choice = choose_threshold(ranking, method, beta=1.0, cost_matrix=cost_matrix)

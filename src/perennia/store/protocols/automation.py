@@ -1,4 +1,5 @@
-"""The automation part: cron schedules, retraining policies, retrainings and their events.
+"""The automation parts: cron schedules (`store.schedules`), and retraining policies, the
+retrainings they start and their events (`store.retraining`).
 
 Schedules and policies are claimed with leases, the way monitors are: of the server replicas
 (or `perennia scheduler` processes) racing for a due schedule or a policy to check, exactly one
@@ -20,10 +21,9 @@ LEASE_MS = 15 * 60 * 1000
 DEFAULT_RETRAININGS = 100
 
 
-class AutomationStore(Protocol):
-    """Schedules, retraining policies and retrainings (`store.automation`)."""
+class ScheduleStore(Protocol):
+    """Cron schedules and their leases (`store.schedules`)."""
 
-    # Schedules.
     def create_schedule(self, schedule: Schedule, username: str | None = None) -> Schedule:
         """Store a new schedule and return it as stored (AlreadyExists when the name is taken).
 
@@ -82,7 +82,10 @@ class AutomationStore(Protocol):
         hold the lease any more."""
         ...
 
-    # Retraining policies.
+
+class RetrainingStore(Protocol):
+    """Retraining policies with their leases, retrainings and their events (`store.retraining`)."""
+
     def set_retraining_policy(
         self, policy: RetrainingPolicy, username: str | None = None
     ) -> RetrainingPolicy:
@@ -125,7 +128,6 @@ class AutomationStore(Protocol):
         the cursor; False when `owner` does not hold the lease any more."""
         ...
 
-    # Retrainings.
     def start_retraining(
         self, model_name: str, trigger: dict[str, Any], now_ms: int, *, force: bool = False
     ) -> Retraining | None:

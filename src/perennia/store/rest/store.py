@@ -38,6 +38,7 @@ from perennia.store.limits import (
 )
 from perennia.store.paging import check_max_results
 from perennia.store.rest.alerts import RestAlertStore
+from perennia.store.rest.automation import RestRetrainingStore, RestScheduleStore
 from perennia.store.rest.datasets import RestDatasetStore
 from perennia.store.rest.deployments import RestDeploymentStore
 from perennia.store.rest.governance import RestApprovalStore, RestModelCardStore, RestModelRoles
@@ -433,6 +434,8 @@ class RestStore:
         self.datasets = RestDatasetStore(self.http)
         self.monitors = RestMonitorStore(self.http)
         self.alerts = RestAlertStore(self.http)
+        self.schedules = RestScheduleStore(self.http)
+        self.retraining = RestRetrainingStore(self.http)
 
     def log_batch(
         self,

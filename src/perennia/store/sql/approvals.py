@@ -32,10 +32,12 @@ from perennia.entities.approval_rules import (
     check_cancel,
     check_decision,
     check_reviewer,
+    criteria_needs,
     effective_policy,
     make_policy,
     unmet,
 )
+from perennia.entities.registry import SUCCESS_CRITERIA_TAG
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.registry_checks import (
     ANY,
@@ -353,7 +355,10 @@ class SqlApprovalStore:
         standings = {who: _standing(conn, row.name, who) for who in approvers}
         target = _version_or_none(conn, row.name, row.version)
         metrics = None if target is None else _metrics(conn, target.run_id, policy.gates)
-        return unmet(policy, standings, metrics, row.version)
+        needs = unmet(policy, standings, metrics, row.version)
+        if target is not None and not policy.gates:
+            needs += criteria_needs(_criteria(conn, row.name), _run_metrics(conn, target.run_id))
+        return needs
 
     def _decide(self, conn: Connection, row: Any, status: str, username: str | None) -> None:
         r = s.approval_requests
@@ -430,6 +435,22 @@ def _metrics(
     rows = conn.execute(
         select(m.c.key, m.c.value).where(m.c.run_uuid == run_id, m.c.key.in_(keys))
     ).all()
+    return {k: None if v is None or math.isnan(v) else float(v) for k, v in rows}
+
+
+def _criteria(conn: Connection, name: str) -> str | None:
+    """Return the model's success criteria JSON (its reserved tag), or None."""
+    t = s.registered_model_tags
+    where = (t.c.name == name) & (t.c.key == SUCCESS_CRITERIA_TAG)
+    return conn.execute(select(t.c.value).where(where)).scalar()
+
+
+def _run_metrics(conn: Connection, run_id: str | None) -> dict[str, float | None]:
+    """Return every latest metric of the run (None when NaN); empty without a run."""
+    if run_id is None:
+        return {}
+    m = s.latest_metrics
+    rows = conn.execute(select(m.c.key, m.c.value).where(m.c.run_uuid == run_id)).all()
     return {k: None if v is None or math.isnan(v) else float(v) for k, v in rows}
 
 

@@ -440,11 +440,17 @@ blob_uploads = Table(
     Index("ix_blob_uploads_time", "upload_time"),
 )
 
-# Deployments (0007); dataset versions (0008); monitors (0009); monitors' alerts (0010); MLflow
-# 3's logged models, their params, tags and metrics, and runs' links.
+# Deployments (0007); dataset versions (0008); monitors (0009); monitors' alerts (0010); schedules
+# and retraining (0011); MLflow 3's logged models, their params, tags and metrics, and runs' links.
 from perennia.store.sql.schema_alerts import (  # noqa: E402, F401
     alert_events,
     alert_states,
+)
+from perennia.store.sql.schema_automation import (  # noqa: E402, F401
+    retraining_events,
+    retraining_policies,
+    retrainings,
+    schedules,
 )
 from perennia.store.sql.schema_datasets import (  # noqa: E402, F401
     dataset_aliases,

@@ -27,7 +27,9 @@ from perennia.store.sql.model_versions import SqlModelVersionStore
 from perennia.store.sql.monitors import SqlMonitorStore
 from perennia.store.sql.params import SqlParamStore, write_params
 from perennia.store.sql.registered_models import SqlRegisteredModelStore
+from perennia.store.sql.retraining import SqlRetrainingStore
 from perennia.store.sql.runs import SqlRunStore, require_run
+from perennia.store.sql.schedules import SqlScheduleStore
 from perennia.store.sql.tags import SqlTagStore, write_tags
 from perennia.store.sql.users import SqlUserStore
 from perennia.store.sql.webhook_outbox import SqlWebhookOutbox
@@ -62,6 +64,8 @@ class SqlStore:
         self.datasets = SqlDatasetStore(self.engine)
         self.monitors = SqlMonitorStore(self.engine)
         self.alerts = SqlAlertStore(self.engine)
+        self.schedules = SqlScheduleStore(self.engine)
+        self.retraining = SqlRetrainingStore(self.engine)
         # The server's own parts.
         self.users = SqlUserStore(self.engine)
         self.access = SqlAccessStore(self.engine)

@@ -18,4 +18,5 @@ MODULES = (
     "test_monitors",
     "test_monitor_leases",
     "test_alerts",
+    "test_automation",
 )

@@ -1,0 +1,94 @@
+"""The whole loop end to end on real components: the inference server on loopback answering a
+drifted stream, a monitor over its prediction log raising a drift alert, the policy's check
+starting a retraining, the comparison, the approval, the canary analysed from the log, and the
+promotion (or the rollback) with the champion, the deployment and the monitor where they must be."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.automation import retraining_helpers as h
+from tests.conftest import reset_tracking
+
+CANARY = {
+    "steps": [50, 100],
+    "min_requests": 30,
+    "max_p99_latency_ratio": 1000.0,
+    "max_p99_latency_ms": 1000.0,
+    "max_prediction_psi": 0.5,
+}
+
+
+@pytest.fixture
+def served(sqlite_uri, tmp_path, monkeypatch):
+    h.use_store(sqlite_uri, tmp_path, monkeypatch)
+    version = h.champion()
+    serving = h.Served(tmp_path, version)
+    h.drift_monitor(version)
+    yield serving
+    serving.close()
+    reset_tracking()
+
+
+def _check_policies(minutes: int = 0) -> list[str]:
+    """Run the server's periodic check as it would run `minutes` from now."""
+    from perennia.automation.retraining import check_due_policies
+    from perennia.clock import now_ms
+    from perennia.data.session import current_store
+
+    return check_due_policies(current_store(), "replica-1", now_ms=now_ms() + minutes * 61_000)
+
+
+def test_drift_alert_retrains_approves_canaries_and_promotes(served) -> None:
+    from perennia.automation.retraining import list_retrainings, retraining_events
+    from perennia.monitoring import get_monitor
+    from perennia.registry import approve, get_model_version_by_alias, set_approval_policy
+    from perennia.registry.deployments import get_deployment
+
+    set_approval_policy(h.MODEL, "champion", required_approvals=1, reviewer_role="any")
+    h.policy(
+        triggers=[{"kind": "alert", "monitor": h.MONITOR, "rule": "InputsDrifted"}],
+        deployment=h.DEPLOYMENT,
+        canary=CANARY,
+        auto_approve=False,
+    )
+    assert _check_policies() == [h.MODEL]
+    assert list_retrainings(h.MODEL) == []  # no alert yet
+    served.send(200)
+    alert = served.alert()
+    assert _check_policies() == []  # the policy was checked a moment ago: not due yet
+    assert _check_policies(minutes=1) == [h.MODEL]
+    (waiting,) = list_retrainings(h.MODEL)
+    assert waiting.trigger["kind"] == "alert" and waiting.trigger["event_id"] == alert.event_id
+    assert waiting.state == "awaiting_approval", waiting.reason
+    assert get_model_version_by_alias(h.MODEL, "champion").version == 1
+    approve(waiting.approval_request_id, reviewer="carol")
+    done = served.drive_canary(waiting.id)
+    assert done.state == "promoted", done.reason
+    assert get_model_version_by_alias(h.MODEL, "champion").version == 2
+    deployment = get_deployment(h.DEPLOYMENT)
+    assert (deployment.state, deployment.stable.version) == ("promoted", 2)
+    assert get_monitor(h.MONITOR).reference == f"models:/{h.MODEL}/2"
+    states = [e.state for e in retraining_events(done.id)]
+    assert states.index("awaiting_approval") < states.index("canary") < states.index("promoted")
+
+
+def test_a_canary_that_fails_its_analysis_rolls_back_and_keeps_the_champion(served) -> None:
+    from perennia.automation.retraining import advance, trigger
+    from perennia.monitoring import get_monitor
+    from perennia.registry import get_model_version_by_alias
+    from perennia.registry.deployments import get_deployment
+
+    # No real model answers within a microsecond at p99: the latency check fails.
+    h.policy(deployment=h.DEPLOYMENT, canary={**CANARY, "max_p99_latency_ms": 0.001})
+    started = trigger(h.MODEL)
+    while started.state in ("triggered", "evaluating"):
+        started = advance(started.id)
+    assert started.state == "canary" and started.deployment == h.DEPLOYMENT
+    done = served.drive_canary(started.id)
+    assert done.state == "rolled_back"
+    assert done.reason.startswith("canary rolled back: ") and "latency" in done.reason
+    assert get_model_version_by_alias(h.MODEL, "champion").version == 1
+    deployment = get_deployment(h.DEPLOYMENT)
+    assert (deployment.state, deployment.stable.version) == ("rolled_back", 1)
+    assert get_monitor(h.MONITOR).reference == f"models:/{h.MODEL}/1"
