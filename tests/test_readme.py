@@ -85,6 +85,27 @@ features = pd.DataFrame({"customer_id": rng.integers(0, 50, 5000),
                          "spend_7d": rng.gamma(2.0, 30.0, 5000)})
 """
 
+# The retraining policy names a training pipeline in a file, as a project keeps one.
+_TRAINING_PIPELINE = """
+open("pipelines.py", "w").write('''
+from perennia.automation.pipeline import Pipeline, step
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+@step
+def model(C: float = 1.0):
+    data = load_breast_cancer(as_frame=True)
+    return LogisticRegression(C=C, max_iter=5000).fit(data.frame.iloc[:, :8], data.target)
+
+training = Pipeline("training", [model])
+''')
+import perennia
+with perennia.start_run():
+    perennia.log_model(fit(0.01), name="model", registered_model_name="breast-cancer")
+perennia.registry.set_alias("breast-cancer", "champion", 1)
+labelled = test_df[list(features.columns) + ["label"]]
+"""
+
 PRELUDES = {
     "Tracking in your own code": _BREAST_CANCER
     + """
@@ -121,6 +142,12 @@ for _ in range(2):
     "The prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
     "Monitoring: drift, performance, alerts": _BREAST_CANCER,
     "Monitors over the prediction log": _BREAST_CANCER + _SERVED_TRAFFIC,
+    "Pipelines": _BREAST_CANCER
+    + """
+frame = features.assign(label=data.target)
+""",
+    "Tuning": _BREAST_CANCER,
+    "Success criteria and the retraining loop": _BREAST_CANCER + _TRAINING_PIPELINE,
 }
 
 EPILOGUES = {
@@ -176,6 +203,30 @@ values = monitor_values("fraud-inputs")
 assert values["rows"].sum() == 60 and values["drift.drifted"].max() == 1.0
 events = current_store().alerts.list_alert_events(monitor="fraud-inputs")
 assert [e.status for e in events] == ["firing"]
+""",
+    "Pipelines": """
+assert run.status == again.status == changed.status == "FINISHED"
+assert all(s.cached_from for s in again.steps.values())
+assert {n for n, s in changed.steps.items() if s.cached_from is None} == {"model", "scores"}
+loaded = perennia.models.load(run.model_uri("model"))
+test = run.outputs["test"]
+assert (loaded.predict(test.drop(columns="label")) == run.outputs["model"].predict(test.drop(columns="label"))).all()
+assert abs(run.outputs["scores"]["accuracy"] - (loaded.predict(test.drop(columns="label")) == test.label).mean()) < 1e-12
+""",
+    "Tuning": """
+assert len(result.trials) == 20 and result.best_value == max(t.value for t in result.study.trials)
+best = perennia.models.load(result.model_uri)
+assert best.predict(X).shape == (len(X),)
+assert perennia.get_run(result.parent_run_id).data.params["C"] == str(result.best_params["C"])
+""",
+    "Success criteria and the retraining loop": """
+from perennia.entities.automation import RETRAINING_TERMINAL_STATES
+assert done.state in RETRAINING_TERMINAL_STATES and done.reason
+states = [e.state for e in retraining.retraining_events(attempt.id)]
+assert states[0] == "triggered" and states[-1] == done.state
+assert registry.get_success_criteria("breast-cancer").gates[0] == "recall_at_fpr_1pct >= 0.5"
+champion = registry.get_model_version_by_alias("breast-cancer", "champion").version
+assert champion == (2 if done.state == "promoted" else 1)
 """,
 }
 

@@ -36,6 +36,19 @@ def check_entrypoint(text: Any, field: str = "pipeline") -> str:
     return text
 
 
+def normalise_entrypoint(text: Any, field: str = "pipeline") -> str:
+    """Return the entrypoint to store: its .py path made absolute, so every process finds it.
+
+    A schedule or policy is checked where it is created but run by a server replica or
+    `perennia scheduler`, whose working folder may differ: a relative path would name another
+    file there, or none.
+    """
+    where, _, attribute = check_entrypoint(text, field).rpartition(":")
+    if not where.endswith(".py"):
+        return text
+    return f"{Path(where).expanduser().resolve()}:{attribute}"
+
+
 def load_entrypoint(text: str, field: str = "pipeline") -> Any:
     """Return the object an entrypoint names, or raise InvalidInput saying what is missing."""
     where, _, attribute = check_entrypoint(text, field).rpartition(":")

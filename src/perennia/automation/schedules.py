@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from perennia.automation.entrypoints import check_entrypoint, load_entrypoint
+from perennia.automation.entrypoints import load_entrypoint, normalise_entrypoint
 from perennia.clock import now_ms
 from perennia.errors import InvalidInput
 
@@ -79,7 +79,7 @@ def next_fire_ms(cron: str, after_ms: int) -> int:
 
 def _check_target(target: Any) -> str:
     """Return the entrypoint once it resolves to a Pipeline or a callable, else raise."""
-    text = check_entrypoint(target, "target")
+    text = normalise_entrypoint(target, "target")
     found = load_entrypoint(text, "target")
     if not callable(found) and not callable(getattr(found, "run", None)):
         raise InvalidInput(

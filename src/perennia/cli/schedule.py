@@ -154,7 +154,8 @@ def scheduler(
         current_store(), interval=every, jobs=[check_due_policies]
     ).start()
     console.print(
-        f"scheduler {running.owner}: due schedules and retraining policies every {every:g} s "
+        f"scheduler {running.owner} firing due schedules and checking retraining policies every "
+        f"{every:g} s "
         "(Ctrl-C stops)"
     )
     try:
