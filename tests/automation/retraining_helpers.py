@@ -18,6 +18,7 @@ HELPERS = "tests.automation.retraining_helpers"
 GOOD = f"{HELPERS}:train"
 WEAK = f"{HELPERS}:train_weak"
 BROKEN = f"{HELPERS}:train_broken"
+COUNTED = f"{HELPERS}:train_counted"
 GATES = ["roc_auc >= baseline - 0.02"]
 
 
@@ -72,6 +73,23 @@ def train_weak(data: str, C: float = 1.0) -> str:
     from sklearn.dummy import DummyClassifier
 
     return _fit_and_log(data, DummyClassifier(strategy="prior"), "train-weak")
+
+
+def train_counted(data: str, C: float = 1.0, log: str = "") -> str:
+    """Append one line to the file `log`, then train as `train` does: a test counts the lines."""
+    from pathlib import Path
+
+    with Path(log).open("a") as handle:
+        handle.write("trained\n")
+    return train(data, C=C)
+
+
+def trainings(log: Any) -> int:
+    """Return how many times `train_counted` ran with this `log` file."""
+    from pathlib import Path
+
+    path = Path(log)
+    return len(path.read_text().splitlines()) if path.exists() else 0
 
 
 def train_broken(data: str = "", C: float = 1.0) -> str:

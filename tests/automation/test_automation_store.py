@@ -62,3 +62,25 @@ def test_stores_racing_to_claim_a_firing_on_postgres_claim_it_once(postgres_uri)
     every = sorted(name for names in claims for name in names)
     assert every == [f"s{i:02d}" for i in range(20)]
     setup.close()
+
+
+def test_stores_racing_to_move_one_retraining_on_postgres_move_it_once(postgres_uri) -> None:
+    from perennia.errors import Conflict
+
+    setup = open_store(postgres_uri)
+    setup.retraining.set_retraining_policy(RetrainingPolicy("a", "pkg.m:p", cooldown_ms=0))
+    started = setup.retraining.start_retraining("a", {"kind": "alert"}, 1_000)
+
+    def claim(store, i: int) -> str:
+        try:
+            store.retraining.update_retraining(
+                started.id, "training", f"replica {i} trains", expected_state="triggered"
+            )
+        except Conflict:
+            return "conflict"
+        return "moved"
+
+    assert sorted(_race(postgres_uri, 8, claim)) == ["conflict"] * 7 + ["moved"]
+    events = setup.retraining.list_retraining_events(started.id)
+    assert [e.state for e in events] == ["triggered", "training"]
+    setup.close()

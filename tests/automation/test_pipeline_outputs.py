@@ -3,6 +3,9 @@ and content hashes follow content: equal data, equal hash; any change, a new has
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -14,9 +17,11 @@ from sklearn.linear_model import LogisticRegression
 
 import perennia.models
 from perennia.automation.pipeline import Pipeline, get_run, step
-from perennia.automation.pipeline.hashing import array_hash, arrow_hash, code_hash, frame_hash
-from perennia.automation.pipeline.outputs import value_hash
+from perennia.automation.pipeline.hashing import array_hash, arrow_hash, frame_hash
+from perennia.automation.pipeline.keys import code_hash
+from perennia.automation.pipeline.outputs import OutputMeta, value_hash
 from perennia.entities import DatasetVersion
+from perennia.errors import InvalidInput
 from perennia.tracking.client import Client
 
 
@@ -149,3 +154,54 @@ def test_code_hash_follows_the_source_and_local_helpers() -> None:
     assert code_hash(same) != code_hash(uses)
     assert code_hash(same) != code_hash(same_again)  # a different name is different source
     assert code_hash(uses) == code_hash(uses)
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"file": "../../../etc/passwd"}, "must be a plain file name"),
+        ({"file": "/etc/passwd"}, "must be a plain file name"),
+        ({"file": "..\\secrets.json"}, "must be a plain file name"),
+        ({"file": "a\0b.json"}, "must be a plain file name"),
+        ({"file": ".."}, "must be a plain file name"),
+        ({"file": ""}, "must be a plain file name"),
+        ({"kind": "pickle"}, "kind must be one of"),
+        ({"library": "cloudpickle"}, "library must be one of"),
+        ({"safe": "yes"}, "safe must be true or false"),
+        ({"extra": 1}, "unknown fields"),
+    ],
+)
+def test_output_records_from_tags_are_checked(change: dict, complaint: str) -> None:
+    record = {"name": "X", "kind": "json", "hash": "h", "file": "X.json", **change}
+    with pytest.raises(InvalidInput, match=f"tag 'perennia.output.X'.*{complaint}"):
+        OutputMeta.from_json(json.dumps(record), "perennia.output.X")
+    with pytest.raises(InvalidInput, match="not JSON"):
+        OutputMeta.from_json("{nope", "perennia.output.X")
+    good = OutputMeta("X", "table", "h", "X.parquet", library="pandas")
+    assert OutputMeta.from_json(good.to_json(), "t") == good
+
+
+def test_a_tampered_output_tag_is_refused_and_never_served_from_the_cache(
+    tracking: str, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text('"read from outside the outputs folder"')
+
+    @step
+    def info(k: int) -> dict:
+        return {"k": k}
+
+    pipe = Pipeline("tampered", [info])
+    first = pipe.run({"k": 1})
+    step_run = first.steps["info"].run_id
+    client = Client()
+    tag = "perennia.output.info"
+    record = json.loads(client.get_run(step_run).data.tags[tag])
+    client.set_tag(step_run, tag, json.dumps({**record, "file": f"../../{outside.name}"}))
+
+    with pytest.raises(InvalidInput, match=f"tag '{tag}'.*plain file name"):
+        get_run(first.run_id)
+    again = pipe.run({"k": 1})  # the tampered run cannot serve: the step runs again
+    assert again.status == "FINISHED", again.error
+    assert again.steps["info"].cached_from is None
+    assert get_run(again.run_id).outputs["info"] == {"k": 1}

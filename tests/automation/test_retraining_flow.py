@@ -206,3 +206,13 @@ def test_a_failed_pipeline_run_leaves_the_champion_with_the_run_and_its_error(en
     assert done.reason.startswith(f"the pipeline failed: run {done.pipeline_run_id} FAILED")
     assert "target" in done.reason
     assert _champion() == 1
+
+
+def test_a_disabled_policy_starts_nothing_unless_forced(env) -> None:
+    from perennia.automation.retraining import list_retrainings, trigger
+
+    h.champion()
+    h.policy(pipeline=h.BROKEN, cooldown=0, enabled=False)
+    assert trigger(h.MODEL) is None
+    assert list_retrainings(h.MODEL) == []
+    assert trigger(h.MODEL, force=True) is not None

@@ -30,6 +30,18 @@ def served(sqlite_uri, tmp_path, monkeypatch):
     reset_tracking()
 
 
+def _answering_version(served: h.Served, revision: int) -> str:
+    """Return the model version the inference server answers with once it runs `revision`."""
+    import httpx
+
+    served.server.wait_applied(revision)
+    rows = h.frames()[1].drop(columns=[h.TARGET]).head(3)
+    split = {"columns": [str(c) for c in rows.columns], "data": rows.to_numpy().tolist()}
+    reply = httpx.post(f"{served.server.url}/invocations", json={"dataframe_split": split})
+    assert reply.status_code == 200, reply.text
+    return reply.headers["perennia-model-version"]
+
+
 def _check_policies(minutes: int = 0) -> list[str]:
     """Run the server's periodic check as it would run `minutes` from now."""
     from perennia.automation.retraining import check_due_policies
@@ -92,3 +104,29 @@ def test_a_canary_that_fails_its_analysis_rolls_back_and_keeps_the_champion(serv
     deployment = get_deployment(h.DEPLOYMENT)
     assert (deployment.state, deployment.stable.version) == ("rolled_back", 1)
     assert get_monitor(h.MONITOR).reference == f"models:/{h.MODEL}/1"
+
+
+def test_a_reviewer_approved_canary_that_rolls_back_puts_the_guarded_champion_back(served) -> None:
+    from perennia.automation.retraining import retraining_events, run_until_settled, trigger
+    from perennia.registry import approve, get_model_version_by_alias, set_approval_policy
+    from perennia.registry.deployments import get_deployment
+
+    set_approval_policy(h.MODEL, "champion", required_approvals=1, reviewer_role="any")
+    h.policy(
+        deployment=h.DEPLOYMENT,
+        canary={**CANARY, "max_p99_latency_ms": 0.001},  # the latency check fails
+        auto_approve=False,
+    )
+    waiting = run_until_settled(trigger(h.MODEL).id, timeout_s=120, poll_s=0.05)
+    assert waiting.state == "awaiting_approval", waiting.reason
+    approve(waiting.approval_request_id, reviewer="carol")
+    done = served.drive_canary(waiting.id)  # the approval moves @champion, then the canary
+    assert done.state == "rolled_back", done.reason
+    assert "latency" in done.reason and "could not" not in done.reason
+    assert get_model_version_by_alias(h.MODEL, "champion").version == 1
+    deployment = get_deployment(h.DEPLOYMENT)
+    assert (deployment.state, deployment.stable.version) == ("rolled_back", 1)
+    assert _answering_version(served, deployment.revision) == "1"
+    events = retraining_events(done.id)
+    assert events[-1].message.endswith("; @champion moved back to version 1")
+    assert events[-1].detail["alias_undo"]["moved_back"] is True

@@ -135,3 +135,20 @@ def _later(minutes: int = 1) -> int:
     from perennia.clock import now_ms
 
     return now_ms() + minutes * 61_000
+
+
+def test_a_relative_pipeline_file_is_stored_as_an_absolute_path(env, tmp_path, monkeypatch) -> None:
+    from perennia.automation.retraining import get_policy
+    from perennia.automation.retraining.policy import check_target
+
+    h.champion()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "training.py").write_text(
+        f"from {h.HELPERS} import train as training\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    stored = h.policy(pipeline="project/training.py:training")
+    expected = f"{(tmp_path / 'project' / 'training.py').resolve()}:training"
+    assert stored.pipeline == expected and get_policy(h.MODEL).pipeline == expected
+    monkeypatch.chdir(tmp_path / "project")  # the server runs from a folder of its own
+    assert callable(check_target(stored.pipeline))

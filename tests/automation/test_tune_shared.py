@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import optuna
@@ -88,6 +89,73 @@ def test_storage_equal_to_the_tracking_database_goes_to_its_own_schema(
         from tests.conftest import reset_tracking
 
         reset_tracking()
+
+
+def _respelt(uri: str, host: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(uri).set(host=host).render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize(
+    ("tracking_host", "storage_host"), [("127.0.0.1", "localhost"), ("localhost", "127.0.0.1")]
+)
+def test_another_spelling_of_the_tracking_database_still_gets_its_own_schema(
+    postgres_uri: str, tmp_path: Path, tracking_host: str, storage_host: str
+) -> None:
+    perennia.set_tracking_uri(_respelt(postgres_uri, tracking_host))
+    perennia.set_artifacts_uri(tmp_path / "artifacts")
+    try:
+        public_before = _tables(postgres_uri, "public")
+        storage = _respelt(postgres_uri, storage_host)
+        result = tune(quadratic, n_trials=2, seed=0, storage=storage, study_name="respelt")
+        assert _tables(postgres_uri, "public") == public_before
+        assert {"studies", "trials", "alembic_version"} <= _tables(postgres_uri, "optuna")
+        assert len(result.study.trials) == 2
+    finally:
+        from tests.conftest import reset_tracking
+
+        reset_tracking()
+
+
+def test_a_perennia_database_other_than_the_tracking_one_gets_its_own_schema(
+    postgres_uri: str, tmp_path: Path
+) -> None:
+    from perennia.automation.tuning.storage import resolve_storage
+
+    public_before = _tables(postgres_uri, "public")
+    # Tracking goes elsewhere (a SQLite file): the tables found decide, not the URL.
+    tracking = f"sqlite:///{tmp_path / 'tracking.db'}"
+    storage = resolve_storage(postgres_uri, tracking, n_jobs=1)
+    optuna.create_study(study_name="elsewhere", storage=storage)
+    storage.engine.dispose()
+    assert _tables(postgres_uri, "public") == public_before
+    assert "studies" in _tables(postgres_uri, "optuna")
+
+
+def test_a_database_without_perennia_tables_keeps_optunas_default_schema(
+    postgres_template: str,  # skips (or fails in CI) when PostgreSQL is not reachable
+) -> None:
+    from sqlalchemy import text
+
+    from perennia.automation.tuning.storage import resolve_storage
+    from tests.conftest import _admin_engine, _database_uri
+
+    name = f"perennia_blank_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        uri = _database_uri(name)
+        storage = resolve_storage(uri, "sqlite:///elsewhere.db", n_jobs=1)
+        optuna.create_study(study_name="plain", storage=storage)
+        storage.engine.dispose()
+        assert {"studies", "alembic_version"} <= _tables(uri, "public")
+        assert _tables(uri, "optuna") == set()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.mark.slow

@@ -108,8 +108,33 @@ def test_a_candidate_as_good_as_the_champion_passes(capsys, prepared, tmp_path) 
     assert summary.startswith("## ✅ perennia ci check passed: fraud")
     assert "| `roc_auc >= baseline - 0.01` |" in summary and "✅ pass" in summary
     assert "checks passed against contract" in summary
-    assert (tmp_path / "card.md").read_text().startswith("# Model card: fraud v1")
     assert "passed" in out
+
+
+def test_an_unregistered_candidate_gets_no_card_and_says_why(capsys, prepared, tmp_path) -> None:
+    code, out, report, summary = _check(capsys, prepared, tmp_path, prepared.uris["good"])
+    assert code == 0
+    # Not the champion's (or the latest version's) card: that would describe another model.
+    assert not (tmp_path / "card.md").exists()
+    assert report["card"]["path"] is None
+    assert "not a registered version of fraud" in report["card"]["reason"]
+    assert "model card: not written" in out and "model card: not written" in summary
+    assert f"perennia models register {prepared.uris['good']} fraud" in summary
+
+
+def test_a_registered_candidate_gets_its_own_versions_card(capsys, prepared, tmp_path) -> None:
+    registry.register_model(prepared.uris["good"], "fraud")  # version 2
+    for candidate in (prepared.uris["good"], "models:/fraud/2"):
+        code, out, report, summary = _check(capsys, prepared, tmp_path, candidate)
+        assert code == 0, out
+        assert (tmp_path / "card.md").read_text().startswith("# Model card: fraud v2")
+        assert report["card"] == {"path": str(tmp_path / "card.md"), "version": 2, "reason": None}
+        assert "model card:" in summary and "(v2)" in summary
+    (tmp_path / "card.md").unlink()
+    registry.register_model(prepared.uris["good"], "other")  # another model's version 1
+    code, _out, report, _summary = _check(capsys, prepared, tmp_path, "models:/other/1")
+    assert code == 0 and report["card"]["path"] is None
+    assert not (tmp_path / "card.md").exists()
 
 
 def test_a_worse_candidate_fails_with_exit_1_and_the_gate_named(capsys, prepared, tmp_path) -> None:

@@ -18,19 +18,27 @@ def test_no_code_path_deserializes_pickles_or_builds_shell_commands() -> None:
     forbidden = re.compile(
         r"\b(pickle\.loads?|cloudpickle|joblib\.load|dill\.|os\.system|shell\s*=\s*True|eval\(|exec\()"
     )
-    # The one exception is the python_function model flavor, which the package loader reaches
-    # only with allow_pickle=True (tests/models) and which nothing in the server imports.
-    gated = Path("models/flavors/pyfunc.py")
+    gated = {
+        # The python_function model flavor, which the package loader reaches only with
+        # allow_pickle=True (tests/models) and which nothing in the server imports.
+        Path("models/flavors/pyfunc.py"),
+        # The pipelines' transport: pickles only pass from a pipeline's process to the child it
+        # started, through a folder only that user can read (deleted after), or through Ray's
+        # object store when the user chose executor="ray"; never bytes from a store, a server or
+        # an artifact (its docstring states the boundary). Nothing in the server imports it.
+        Path("automation/pipeline/transport.py"),
+    }
     offenders = [
         f"{path.relative_to(SRC)}:{number}"
         for path in SRC.rglob("*.py")
-        if path.relative_to(SRC) != gated
+        if path.relative_to(SRC) not in gated
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if forbidden.search(line) and not line.lstrip().startswith("#")
     ]
     assert offenders == []
     server_code = "\n".join(p.read_text() for p in (SRC / "server").rglob("*.py"))
     assert "perennia.models" not in server_code
+    assert "pipeline.transport" not in server_code
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """The automation scheduler: fires due cron schedules, once each across every replica.
 
 Each `perennia server` process (and `perennia scheduler`) runs an `AutomationScheduler` thread.
-Every `interval` seconds it claims the due schedules (a lease in the store, so of the replicas
-racing for one firing exactly one gets it; a replica that dies mid-run loses the lease when it
-lapses and another takes the firing over), runs each target, and releases it with the outcome
-and the next firing: the first cron time after both the firing that was due and now. So a
+Every `interval` seconds it claims the due schedules one at a time (a lease in the store, so of
+the replicas racing for one firing exactly one gets it; a replica that dies mid-run loses the
+lease when it lapses and another takes the firing over), runs the target right after its claim
+(so a lease covers one firing, never a queue of them), and releases it with the outcome and the
+next firing: the first time of the schedule's current cron after both the firing that was due
+and now (a cron changed while the target ran holds). So a
 firing missed while no scheduler ran (or while a long run held the lease) runs once, late, and
 not once per missed period. It also runs extra periodic jobs, each `job(store, owner)`, such as
 the retraining loop's policy checks.
@@ -98,6 +100,30 @@ def fire(schedule: Schedule, fire_ms: int) -> Firing:
     return _outcome(schedule.name, fire_ms, result)
 
 
+def _reread(schedules: Any, schedule: Schedule) -> Schedule:
+    """Return `schedule` as stored now (the one given when it cannot be read)."""
+    try:
+        return schedules.get_schedule(schedule.name)
+    except Exception:  # noqa: BLE001 - deleted or unreachable: the release says which
+        return schedule
+
+
+def _following(schedule: Schedule, after: int) -> tuple[int | None, str | None]:
+    """Return the schedule's first firing after `after` (None when disabled), and why there
+    is none when its cron cannot fire (None when it can)."""
+    if not schedule.enabled:
+        return None, None
+    try:
+        return next_fire_ms(schedule.cron, after), None
+    except Exception as error:  # noqa: BLE001 - e.g. a cron an older version let through
+        reason = f"{type(error).__name__}: {error}"[:500]
+        return None, (
+            f"cron {schedule.cron!r:.80} cannot fire ({reason}); the schedule is disabled: give "
+            f"it a cron croniter reads with update_schedule({schedule.name!r}, cron=..., "
+            "enabled=True)"
+        )
+
+
 class AutomationScheduler:
     """A daemon thread firing due schedules (and running `jobs`) every `interval` seconds."""
 
@@ -142,33 +168,64 @@ class AutomationScheduler:
     def run_due(self, now: int | None = None) -> list[Firing]:
         """Return the firings of the due schedules this scheduler claimed and ran, once.
 
-        `now` (epoch ms) is when the claim and the next firing are reckoned from; the clock's
-        time when None.
+        One schedule is claimed at a time and fired right after its claim, so each lease covers
+        one firing, not a queue of them. The pass ends when none is due, when the scheduler is
+        stopping, or when a schedule fired in this pass is due again (it waits for the next).
+        `now` (epoch ms) is when claims and next firings are reckoned from; the clock when None.
         """
-        at = now_ms() if now is None else now
-        claimed = self.store.schedules.claim_due_schedules(at, self.owner, self.lease_ms, 10)
-        firings = []
-        for schedule in claimed:
+        firings: list[Firing] = []
+        fired: set[str] = set()
+        while not self._stop.is_set():
+            at = now_ms() if now is None else now
+            claimed = self.store.schedules.claim_due_schedules(at, self.owner, self.lease_ms, 1)
+            if not claimed:
+                break
+            (schedule,) = claimed
+            if schedule.name in fired:  # a fast cron due again: hand it back for the next pass
+                self.store.schedules.release_schedule(
+                    schedule.name, self.owner, schedule.next_run_ms
+                )
+                break
+            fired.add(schedule.name)
             due = schedule.next_run_ms if schedule.next_run_ms is not None else at
             firing = fire(schedule, due)
-            after = max(due, now_ms() if now is None else now)
-            try:
-                following = next_fire_ms(schedule.cron, after)
-            except Exception:  # noqa: BLE001 - a cron that stopped firing is simply not due
-                following = None
-            released = self.store.schedules.release_schedule(
-                schedule.name,
-                self.owner,
-                following,
-                ran_ms=due,
-                status=firing.status,
-                error=firing.error,
-                run_id=firing.run_id,
-            )
-            if not released:
-                log.warning("schedule %s: the lease lapsed while it ran", schedule.name)
+            self._release(schedule, firing, max(due, now_ms() if now is None else now))
             firings.append(firing)
         return firings
+
+    def _release(self, claimed: Schedule, firing: Firing, after: int) -> None:
+        """End the lease on `claimed` with `firing`'s outcome and the first firing after `after`.
+
+        The next firing follows the schedule as it is now (its cron may have changed while the
+        target ran), and a cron croniter no longer reads disables the schedule, saying why.
+        """
+        schedules, name = self.store.schedules, claimed.name
+        current = _reread(schedules, claimed)
+        following, broken = _following(current, after)
+        error = firing.error
+        if broken is not None:
+            error = broken if error is None else f"{error[: MAX_ERROR - len(broken) - 2]}; {broken}"
+        released = schedules.release_schedule(
+            name,
+            self.owner,
+            following,
+            ran_ms=firing.fire_ms,
+            status=firing.status,
+            error=error,
+            run_id=firing.run_id,
+        )
+        if not released:
+            log.warning("schedule %s: the lease lapsed while it ran", name)
+            return
+        if broken is not None:
+            log.error("schedule %s: %s", name, broken)
+            schedules.update_schedule(name, enabled=False, next_run_ms=None)
+            return
+        # A change committed between the re-read and the release: follow it too.
+        latest = _reread(schedules, current)
+        changed = (latest.cron, latest.enabled) != (current.cron, current.enabled)
+        if changed and latest.next_run_ms == following:
+            schedules.update_schedule(name, next_run_ms=_following(latest, after)[0])
 
     def run_jobs(self) -> None:
         """Run each extra job once, `job(store, owner)`; a failing job is logged, not raised."""

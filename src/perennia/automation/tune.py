@@ -129,65 +129,110 @@ def tune(
     that fail one trial without stopping the study. Every argument is checked before anything
     runs or is stored.
     """
+    plan = _plan(
+        objective,
+        space,
+        n_trials,
+        timeout,
+        direction,
+        directions,
+        metric,
+        n_jobs,
+        sampler,
+        pruner,
+        seed,
+        callbacks,
+        study_name,
+        catch,
+        run_name,
+    )
+    if not isinstance(log_best_model, bool) or not isinstance(load_if_exists, bool):
+        raise InvalidInput("log_best_model and load_if_exists must be True or False")
+    opened = _open(plan, storage, load_if_exists, experiment, keep_models=log_best_model)
+    return _optimize(plan, *opened, log_model=log_best_model)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """`tune`'s arguments once checked: what the study optimises, how, and for how long."""
+
+    objective: Callable[..., Any]
+    distributions: dict[str, Any]
+    n_trials: int | None
+    timeout: float | None
+    directions: list[str]
+    metrics: list[str]
+    n_jobs: int
+    sampler: Any
+    pruner: Any
+    callbacks: list[Callable[[Any, Any], None]]
+    study_name: str | None
+    catch: tuple[type[Exception], ...]
+    run_name: str | None
+
+
+def _plan(
+    objective: Any,
+    space: Any,
+    n_trials: Any,
+    timeout: Any,
+    direction: Any,
+    directions: Any,
+    metric: Any,
+    n_jobs: Any,
+    sampler: Any,
+    pruner: Any,
+    seed: Any,
+    callbacks: Any,
+    study_name: Any,
+    catch: Any,
+    run_name: Any,
+) -> _Plan:
+    """Return `tune`'s study arguments checked, in its order; InvalidInput names the bad one."""
     distributions = check_space(space)
     objective = check_objective(objective, space is not None)
     n_trials, timeout = check_budget(n_trials, timeout)
     dirs = check_directions(direction, directions)
-    metrics = metric_names(metric, len(dirs))
-    n_jobs = check_n_jobs(n_jobs)
-    sampler = make_sampler(sampler, seed)
-    pruner = check_pruner(pruner)
-    user_callbacks = check_callbacks(callbacks)
-    study_name = check_study_name(study_name)
-    catch = _check_catch(catch)
-    if run_name is not None:
-        run_name = validate_name(run_name, "run_name")
-    if not isinstance(log_best_model, bool) or not isinstance(load_if_exists, bool):
-        raise InvalidInput("log_best_model and load_if_exists must be True or False")
-
-    context, study, parent, recorder = _open(
-        storage=storage,
-        study_name=study_name,
+    return _Plan(
+        objective=objective,
+        distributions=distributions,
+        n_trials=n_trials,
+        timeout=timeout,
         directions=dirs,
-        sampler=sampler,
-        pruner=pruner,
-        load_if_exists=load_if_exists,
-        n_jobs=n_jobs,
-        experiment=experiment,
-        run_name=run_name,
-        metrics=metrics,
-        keep_models=log_best_model,
+        metrics=metric_names(metric, len(dirs)),
+        n_jobs=check_n_jobs(n_jobs),
+        sampler=make_sampler(sampler, seed),
+        pruner=check_pruner(pruner),
+        callbacks=list(check_callbacks(callbacks)),
+        study_name=check_study_name(study_name),
+        catch=_check_catch(catch),
+        run_name=None if run_name is None else validate_name(run_name, "run_name"),
     )
+
+
+def _optimize(
+    plan: _Plan, context: Any, study: Any, parent: Any, recorder: TrialRecorder, *, log_model: bool
+) -> TuneResult:
+    """Return the result of running the study's trials; the parent ends FAILED if they fail."""
     with _registered(study, recorder):
         try:
             study.optimize(
-                _tracked(objective, distributions, recorder),
-                n_trials=n_trials,
-                timeout=timeout,
-                n_jobs=n_jobs,
-                catch=catch,
-                callbacks=[lambda _study, frozen: recorder.finish(frozen), *user_callbacks],
+                _tracked(plan.objective, plan.distributions, recorder),
+                n_trials=plan.n_trials,
+                timeout=plan.timeout,
+                n_jobs=plan.n_jobs,
+                catch=plan.catch,
+                callbacks=[lambda _study, frozen: recorder.finish(frozen), *plan.callbacks],
             )
             # Inside the try: if recording the best fails, the parent still ends (FAILED).
-            return _close(context, study, parent, recorder, metrics[0], log_best_model)
+            return _close(context, study, parent, recorder, plan.metrics[0], log_model)
         except BaseException as error:
             _close_failed(context, study, parent.info.run_id, recorder, error)
             raise
 
 
 def _open(
-    *,
-    storage: Any,
-    study_name: str | None,
-    directions: list[str],
-    sampler: Any,
-    pruner: Any,
-    load_if_exists: bool,
-    n_jobs: int,
-    experiment: str | None,
-    run_name: str | None,
-    metrics: list[str],
-    keep_models: bool,
+    plan: _Plan, storage: Any, load_if_exists: bool, experiment: str | None, *, keep_models: bool
 ) -> tuple[Any, Any, Any, TrialRecorder]:
     """Return (tracking context, study, parent run, trial recorder), the study joined or created."""
     from perennia.tracking import fluent
@@ -196,19 +241,21 @@ def _open(
     context = client.context
     outer = fluent.active_run()
     experiment_id = _experiment_id(client, experiment, outer)
-    rdb = resolve_storage(storage, context.tracking_uri, n_jobs)
-    study, created = open_study(rdb, study_name, directions, sampler, pruner, load_if_exists)
+    rdb = resolve_storage(storage, context.tracking_uri, plan.n_jobs)
+    study, created = open_study(
+        rdb, plan.study_name, plan.directions, plan.sampler, plan.pruner, load_if_exists
+    )
     parent = open_parent(
         context,
         study,
         created,
         experiment_id=experiment_id,
         parent_of=outer.run_id if outer is not None else None,
-        run_name=run_name,
+        run_name=plan.run_name,
         tags={
             TAG_STUDY: study.study_name,
-            "perennia.tune.directions": ",".join(directions),
-            "perennia.tune.sampler": type(sampler).__name__,
+            "perennia.tune.directions": ",".join(plan.directions),
+            "perennia.tune.sampler": type(plan.sampler).__name__,
             "perennia.tune.pruner": type(study.pruner).__name__,
             "perennia.tune.storage": "memory" if rdb is None else type(rdb).__name__,
         },
@@ -218,8 +265,8 @@ def _open(
         experiment_id=parent.info.experiment_id,
         parent_run_id=parent.info.run_id,
         study_name=study.study_name,
-        metrics=metrics,
-        directions=directions,
+        metrics=plan.metrics,
+        directions=plan.directions,
         keep_models=keep_models,
     )
     return context, study, parent, recorder
@@ -233,6 +280,7 @@ def _tracked(
     from optuna import TrialPruned
 
     def run_trial(trial: Any) -> Any:
+        """Return the objective's value for `trial`, run with the trial's run active."""
         run = recorder.start(trial)
         with active_run(run):
             try:

@@ -62,13 +62,14 @@ def check(
         report = run_check(
             model, candidate, data, target, contract, champion_alias, gate, trust, options
         )
-        report["records"].update(_write_card(model, candidate, card))
+        report["card"] = _write_card(model, candidate, card)
     except PerenniaError as error:
         console.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(BAD_INPUT) from None
     from perennia.cli.ci_summary import headline, render
 
     _print(report)
+    _print_card(report["card"])
     for path in (summary, json_path):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,23 +222,53 @@ def _outcome(data: dict[str, Any], passed: bool) -> dict[str, Any]:
     return data | {"status": "pass" if passed else "fail"}
 
 
-def _write_card(model: str, candidate: str, path: Path | None) -> dict[str, str]:
-    """Write the model card of the candidate's version (else the latest) as Markdown."""
+def _write_card(model: str, candidate: str, path: Path | None) -> dict[str, Any] | None:
+    """Return where the candidate's model card went (None without `path`), or why it has none.
+
+    A card describes one registered version; a candidate that is not a registered version of
+    `model` gets no card rather than another version's (which would describe a different model).
+    """
     if path is None:
-        return {}
-    from perennia.registry import resolve, search_model_versions
+        return None
     from perennia.registry.cards import build_card, render_markdown
 
-    version = None
-    if candidate.startswith("models:/"):
-        version = resolve(candidate).version
-    else:
-        found = [v for v in search_model_versions(model) if v.source == candidate]
-        version = found[0].version if found else None
+    version = _candidate_version(model, candidate)
+    if version is None:
+        how = (
+            f"`perennia models register {candidate} {model}`"
+            if candidate.startswith("runs:/")
+            else f"log it and register it as a version of {model}"
+        )
+        reason = (
+            f"the candidate is not a registered version of {model} (a card describes one); "
+            f"to get its card, {how}"
+        )
+        return {"path": None, "version": None, "reason": reason}
     card = build_card(model, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_markdown(card), encoding="utf-8")
-    return {"model card": f"{path} (v{card.version.version})"}
+    return {"path": str(path), "version": card.version.version, "reason": None}
+
+
+def _candidate_version(model: str, candidate: str) -> int | None:
+    """Return the version of `model` the candidate is, or None when it is none of them."""
+    from perennia.registry import resolve, search_model_versions
+
+    if candidate.startswith("models:/"):
+        found = resolve(candidate)
+        return found.version if found.name == model else None
+    wanted = candidate.rstrip("/")
+    same = [v for v in search_model_versions(model) if v.source.rstrip("/") == wanted]
+    return same[0].version if same else None
+
+
+def _print_card(card: dict[str, Any] | None) -> None:
+    if card is None:
+        return
+    if card["path"] is None:
+        console.print(f"model card: not written: {card['reason']}", highlight=False)
+    else:
+        console.print(f"model card: {card['path']} (v{card['version']})", highlight=False)
 
 
 def _print(report: dict[str, Any]) -> None:

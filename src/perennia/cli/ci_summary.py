@@ -1,7 +1,8 @@
 """The Markdown summary `perennia ci check` writes for a pull-request comment.
 
 A header with pass or fail, the table of gates (candidate, champion, threshold, verdict), the
-reasons of the failed gates, the data validation outcome, and where each record is.
+reasons of the failed gates, the data validation outcome, and where each record is (the model
+card's, or why the candidate has none).
 """
 
 from __future__ import annotations
@@ -94,4 +95,9 @@ def _records(report: dict[str, Any]) -> list[str]:
     lines = ["### Records", ""]
     for label, value in report["records"].items():
         lines.append(f"- {label}: {_code(value)}")
+    card = report.get("card")
+    if card is not None and card["path"] is None:
+        lines.append(f"- model card: not written: {card['reason']}")
+    elif card is not None:
+        lines.append(f"- model card: {_code(card['path'])} (v{card['version']})")
     return lines

@@ -143,7 +143,7 @@ def trigger(
     model: str = typer.Argument(...),
     reason: str = typer.Option("manual", "--reason", help="Why, recorded with the retraining."),
     force: bool = typer.Option(
-        False, "--force", help="Skip the cooldown (not the in-flight guard)."
+        False, "--force", help="Skip the cooldown and a disabled policy (not the in-flight guard)."
     ),
     wait: bool = typer.Option(False, "--wait", help="Advance it until it ends or awaits approval."),
 ) -> None:
@@ -152,8 +152,8 @@ def trigger(
     started = retraining.trigger(model, reason=reason, force=force)
     if started is None:
         console.print(
-            f"no retraining started: one of {escape(model)} is in flight, or the cooldown holds "
-            "(--force skips the cooldown)",
+            f"no retraining started: one of {escape(model)} is in flight, the cooldown holds or "
+            "the policy is disabled (--force skips the cooldown and a disabled policy)",
             highlight=False,
         )
         raise typer.Exit(1)

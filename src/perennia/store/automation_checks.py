@@ -223,3 +223,13 @@ def check_update_fields(fields: dict[str, Any]) -> dict[str, Any]:
         "detail": check_detail,
     }
     return {name: checks[name](value) for name, value in fields.items() if value is not None}
+
+
+def check_expected_state(expected_state: Any) -> str:
+    """Return `expected_state` checked (one of the retraining states), or raise InvalidInput."""
+    try:
+        return check_state(expected_state)
+    except InvalidInput:
+        raise InvalidInput(
+            f"expected_state must be one of the retraining states, got {expected_state!r:.40}"
+        ) from None

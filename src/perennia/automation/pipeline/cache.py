@@ -6,6 +6,7 @@ searches on tags: no table of their own.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 
@@ -15,6 +16,8 @@ from perennia.clock import now_ms
 from perennia.entities import Run, RunStatus, ViewType
 from perennia.errors import Conflict, InvalidInput
 from perennia.tracking.client import Client
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Reusable:
 def metas_of(run: Run) -> dict[str, OutputMeta]:
     """Return the output records a step run's tags hold."""
     return {
-        key[len(r.OUTPUT) :]: OutputMeta.from_json(value)
+        key[len(r.OUTPUT) :]: OutputMeta.from_json(value, key)
         for key, value in run.data.tags.items()
         if key.startswith(r.OUTPUT)
     }
@@ -59,17 +62,25 @@ def lookup(
         ["attributes.start_time DESC"],
     )
     for run in page.items:
-        found = reusable(run, outputs, allow_pickle)
+        try:
+            found = reusable(run, outputs, allow_pickle)
+        except InvalidInput as exc:  # a tampered or foreign record: never a cache source
+            logger.warning("run %s cannot serve as a cache: %s", run.info.run_id, exc)
+            continue
         if found is not None:
             return found
     return None
 
 
-def resume_state(client: Client, run_id: str, pipeline: str) -> tuple[Run, dict[str, Run]]:
+def resume_state(
+    client: Client, run_id: str, pipeline: str, force: bool = False
+) -> tuple[Run, dict[str, Run]]:
     """Return the pipeline run to resume and its latest run per step.
 
     Step runs left RUNNING by a process that died are marked FAILED here, and so is the
-    pipeline run; a pipeline still running in a live process on this host is a Conflict.
+    pipeline run. A pipeline still running is a Conflict: on this host, while its process
+    exists; on another host, while its heartbeat is fresh. When neither can be checked (another
+    host, no heartbeat) it is a Conflict too, unless `force=True`.
     """
     run = client.get_run(run_id)
     tags = run.data.tags
@@ -79,11 +90,8 @@ def resume_state(client: Client, run_id: str, pipeline: str) -> tuple[Run, dict[
         raise InvalidInput(
             f"resume={run_id!r} is a run of pipeline {tags.get(r.NAME)!r}, not {pipeline!r}"
         )
-    if run.info.status == RunStatus.RUNNING.value and _alive(tags):
-        raise Conflict(
-            f"pipeline run {run_id} is still running (process {tags.get(r.PID)}); cancel it "
-            "first or wait for it to end"
-        )
+    if run.info.status == RunStatus.RUNNING.value:
+        _refuse_if_running(client, run, force)
     steps: dict[str, Run] = {}
     page_token = None
     while True:
@@ -109,10 +117,37 @@ def resume_state(client: Client, run_id: str, pipeline: str) -> tuple[Run, dict[
     return run, steps
 
 
+def _refuse_if_running(client: Client, run: Run, force: bool) -> None:
+    """Raise Conflict when the RUNNING pipeline run may still have a live runner."""
+    tags, run_id = run.data.tags, run.info.run_id
+    host = tags.get(r.HOST, "")
+    if host == socket.gethostname():
+        if _alive(tags):
+            raise Conflict(
+                f"resume: pipeline run {run_id} is still running (process {tags.get(r.PID)}); "
+                "cancel it first or wait for it to end"
+            )
+        return
+    beat = run.info.heartbeat_time
+    if beat is None:
+        if not force:
+            raise Conflict(
+                f"resume: pipeline run {run_id} is RUNNING on host {host or 'unknown'} and has no "
+                "heartbeat to tell whether it is alive; check that host, then pass force=True"
+            )
+        return
+    timeout_ms = int(client.settings.heartbeat_timeout * 1000)
+    if now_ms() - beat < timeout_ms:
+        raise Conflict(
+            f"resume: pipeline run {run_id} is still running on host {host} (heartbeat "
+            f"{(now_ms() - beat) // 1000} s ago); cancel it first or wait for it to end"
+        )
+
+
 def _alive(tags: dict[str, str]) -> bool:
     """Return True when the tags name a process on this host that still exists (not this one)."""
     pid = tags.get(r.PID, "")
-    if tags.get(r.HOST) != socket.gethostname() or not pid.isdigit():
+    if not pid.isdigit():
         return False
     if int(pid) == os.getpid():
         return False

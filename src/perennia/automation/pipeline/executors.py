@@ -6,7 +6,7 @@ only the runner's process writes to the store.
   its inputs from files, writes its outputs to a folder and exits; a step past its timeout is
   killed, and a child that dies (SIGKILL, out of memory) fails its step with the signal.
 - "ray": each step a `ray.remote` task; Ray schedules them on its workers (a local Ray, or a
-  cluster with `ray_address=`). Values travel through Ray's object store.
+  cluster with `ray_address=`). Values travel through Ray's object store, which pickles them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Task:
     timeout: float | None
     run: Any  # the step's Run (the local executor makes it the active fluent run)
     settings: tuple[str, str | None] = ("", None)  # tracking URI, artifacts URI for children
+    code: str | None = None  # the code hash in the cache key (a child checks it loaded that code)
 
 
 def make_executor(kind: str, max_workers: int | None, ray_address: str | None) -> Any:
@@ -128,7 +129,8 @@ class ProcessExecutor:
 
     A fresh interpreter (not a fork, not multiprocessing's re-import of `__main__`) so a script
     without a main guard, a file loaded as an entrypoint, and a parent holding threads and
-    connections all work: the step's function travels by cloudpickle.
+    connections all work. The task goes through `transport`: the function by reference when the
+    child can import it, by value otherwise, in a folder only this user can read.
     """
 
     kind = "process"
@@ -144,12 +146,11 @@ class ProcessExecutor:
         import subprocess
         import sys
 
-        import cloudpickle
+        from perennia.automation.pipeline import transport
 
-        _by_value(task.fn)
         payload = task.folder.with_name(task.folder.name + ".task")
-        payload.write_bytes(
-            cloudpickle.dumps((task.fn, task.spec, task.kwargs, str(task.folder), task.settings))
+        transport.write_task(
+            payload, task.fn, task.spec, task.kwargs, task.folder, task.settings, task.code
         )
         result = task.folder.with_name(task.folder.name + ".result.json")
         env = dict(os.environ)
@@ -172,6 +173,8 @@ class ProcessExecutor:
 
     def _poll(self) -> list[tuple[str, Outcome]]:
         done = []
+        from perennia.automation.pipeline.transport import discard
+
         for name, (process, deadline, result, task) in list(self._running.items()):
             if process.poll() is not None:
                 done.append((name, _collect(process.returncode, result)))
@@ -184,14 +187,18 @@ class ProcessExecutor:
                 done.append((name, Outcome(False, error=error)))
             else:
                 continue
+            discard(task.folder.with_name(task.folder.name + ".task"))
             del self._running[name]
         return done
 
     def cancel(self) -> list[tuple[str, Outcome]]:
         """Kill every running step; return them as cancelled."""
         out = []
-        for name, (process, _, _, _) in list(self._running.items()):
+        from perennia.automation.pipeline.transport import discard
+
+        for name, (process, _, _, task) in list(self._running.items()):
             _kill(process)
+            discard(task.folder.with_name(task.folder.name + ".task"))
             out.append((name, Outcome(False, error="cancelled", cancelled=True)))
         self._running.clear()
         return out
@@ -199,17 +206,6 @@ class ProcessExecutor:
     def close(self) -> None:
         """Kill any child still running (the runner is leaving)."""
         self.cancel()
-
-
-def _by_value(fn: Any) -> None:
-    """Have cloudpickle carry functions from modules a child cannot import by name."""
-    import sys
-
-    import cloudpickle
-
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if module is not None and module.__name__.startswith("perennia_entrypoint_"):
-        cloudpickle.register_pickle_by_value(module)
 
 
 def _kill(process: Any) -> None:
@@ -222,7 +218,7 @@ def _collect(exitcode: int | None, result: Path) -> Outcome:
         data = json.loads(result.read_text(encoding="utf-8"))
         return Outcome(
             data["ok"],
-            metas={m["name"]: OutputMeta(**m) for m in data["metas"]},
+            metas={m["name"]: OutputMeta.from_dict(m) for m in data["metas"]},
             metrics=data["metrics"],
             error=data["error"],
             retryable=data["retryable"],
@@ -247,7 +243,12 @@ def _ray_call(fn: Any, spec: StepSpec, kwargs: dict[str, Any]) -> tuple[str, Any
 
 
 class RayExecutor:
-    """Runs each step as a Ray task; `ray.init()` (or `ray.init(address=...)`) when needed."""
+    """Runs each step as a Ray task; `ray.init()` (or `ray.init(address=...)`) when needed.
+
+    Choosing executor="ray" means Ray pickles the step's function, its params and inputs, and its
+    returned values: that is how its object store moves them between processes and machines.
+    Use it with a Ray cluster only you (and people you trust with your code) can reach.
+    """
 
     kind = "ray"
     wants_files = False

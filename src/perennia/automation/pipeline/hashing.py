@@ -1,4 +1,4 @@
-"""Content hashes: of a step's code, of plain values, arrays, tables, and the cache key of a step.
+"""Content hashes: of plain values, arrays, tables, and the cache key of a step.
 
 Tables are hashed column by column from their buffers (sha256 runs at memory speed with the
 CPU's SHA extensions, and hashlib releases the GIL, so columns hash on several threads); a
@@ -11,14 +11,11 @@ default index changes nothing, while a meaningful index (dates, ids) counts.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import marshal
-import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-SCHEME = "perennia-pipeline-hash/1"
+SCHEME = "perennia-pipeline-hash/2"  # /2: code hashes follow closures and constants
 _PARALLEL_BYTES = 32 << 20  # below this, threads cost more than they save
 
 
@@ -127,38 +124,6 @@ def _bit_width(arrow_type: Any) -> int | None:
         return arrow_type.bit_width
     except ValueError:
         return None
-
-
-def code_hash(fn: Callable[..., Any]) -> str:
-    """Return the hash of a function's source and of the same-module functions it calls.
-
-    Only one level of helpers is followed, found by the global names the code reads: it is cheap
-    and catches the common case (a step calling a helper in its own file). A function whose
-    source cannot be read (defined in a REPL) is hashed by its compiled code instead.
-    """
-    parts = [_source(fn)]
-    module = getattr(fn, "__module__", None)
-    for name in sorted(set(_global_names(fn.__code__))):
-        helper = getattr(fn, "__globals__", {}).get(name)
-        inner = getattr(helper, "fn", helper)  # a Step called as a helper: its function
-        if inspect.isfunction(inner) and inner.__module__ == module and inner is not fn:
-            parts.append(f"{name}={_source(inner)}")
-    return sha256_text("code", *parts)
-
-
-def _global_names(code: Any) -> list[str]:
-    names = list(code.co_names)
-    for const in code.co_consts:
-        if inspect.iscode(const):  # comprehensions and nested functions
-            names.extend(_global_names(const))
-    return names
-
-
-def _source(fn: Callable[..., Any]) -> str:
-    try:
-        return textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        return marshal.dumps(fn.__code__).hex()
 
 
 def cache_key(

@@ -32,6 +32,10 @@ KINDS_HELP = (
 )
 
 
+KINDS = ("table", "ndarray", "json", "model", "dataset")
+LIBRARIES = ("", "pandas", "pandas-series", "polars", "arrow")
+
+
 class UnstorableOutput(InvalidInput):
     """A step returned a value no output kind can store (retrying it cannot help)."""
 
@@ -53,9 +57,46 @@ class OutputMeta:
         return canonical_json(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> OutputMeta:
-        """Return the record `to_json` wrote."""
-        return cls(**json.loads(text))
+    def from_json(cls, text: str, tag: str = "output record") -> OutputMeta:
+        """Return the record `to_json` wrote; InvalidInput naming `tag` when it is not one.
+
+        The record comes from a run tag, which anyone who can edit the experiment can write, and
+        `file` becomes a path: only plain file names and known kinds get through.
+        """
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"tag {tag!r} is not an output record (not JSON)") from None
+        return cls.from_dict(data, tag)
+
+    @classmethod
+    def from_dict(cls, data: Any, tag: str = "output record") -> OutputMeta:
+        """Return the record held in `data`, checked as `from_json` does."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict) or not {"name", "kind", "hash", "file"} <= set(data):
+            raise InvalidInput(f"tag {tag!r} needs name, kind, hash and file; got {data!r:.200}")
+        if set(data) - fields:
+            raise InvalidInput(f"tag {tag!r} has unknown fields {sorted(set(data) - fields)}")
+        texts = ("name", "kind", "hash", "file", "library", "flavor")
+        if any(not isinstance(data.get(k, ""), str) for k in texts):
+            raise InvalidInput(f"tag {tag!r}: {', '.join(texts)} must be strings")
+        if not isinstance(data.get("safe", True), bool):
+            raise InvalidInput(f"tag {tag!r}: safe must be true or false")
+        if data["kind"] not in KINDS:
+            raise InvalidInput(f"tag {tag!r}: kind must be one of {', '.join(KINDS)}")
+        if data.get("library", "") not in LIBRARIES:
+            raise InvalidInput(f"tag {tag!r}: library must be one of {LIBRARIES}")
+        if not _plain_name(data["file"]):
+            raise InvalidInput(
+                f"tag {tag!r}: file {data['file']!r:.100} must be a plain file name (no folders, "
+                "'..' or absolute paths)"
+            )
+        return cls(**data)
+
+
+def _plain_name(text: str) -> bool:
+    bad = ("/", "\\", "\0", ":")
+    return bool(text) and text not in (".", "..") and not any(c in text for c in bad)
 
 
 def classify(value: Any) -> str:

@@ -46,6 +46,7 @@ class Pipeline:
         ray_address: str | None = None,
         allow_pickle: bool = False,
         on_start: Callable[[str], None] | None = None,
+        force: bool = False,
     ) -> PipelineRun:
         """Run the pipeline and return its PipelineRun (status FAILED rather than raising when
         a step fails; InvalidInput before anything runs when the input is bad).
@@ -54,6 +55,8 @@ class Pipeline:
         and inputs are unchanged) and the rest run, with that run's params unless overridden.
         `cache=False` runs every step. `allow_pickle=True` lets cached model outputs that load
         only by unpickling be reused. `on_start(run_id)` is called once the run is recorded.
+        `force=True` resumes a run left RUNNING on another host that has no heartbeat to show
+        whether it is alive (check that host first); a fresh heartbeat is still a Conflict.
         """
         from perennia.automation.pipeline.runner import Runner
 
@@ -69,6 +72,7 @@ class Pipeline:
             ray_address=ray_address,
             allow_pickle=allow_pickle,
             on_start=on_start,
+            force=force,
         ).run()
 
     def __repr__(self) -> str:

@@ -32,6 +32,7 @@ PID = "perennia.pipeline.pid"
 PIPELINE_RUN = "perennia.pipeline.run"  # on a step run: its pipeline run's id
 STEP = "perennia.step.name"
 CACHE_KEY = "perennia.step.cache_key"  # only on runs that executed: the cache looks these up
+CACHE_OFF = "perennia.step.cache_off"  # why a step has no cache key (it runs every time)
 KEY = "perennia.step.key"  # the key of a step that reused outputs (not a cache source itself)
 CACHED_FROM = "perennia.step.cached_from"
 ATTEMPTS = "perennia.step.attempts"
@@ -89,11 +90,22 @@ class Recorder:
         self._end(self.run_id, tracking, error)
 
     def start_step(
-        self, name: str, key: str, params: Mapping[str, str], inputs: Mapping[str, tuple[str, str]]
+        self,
+        name: str,
+        key: str,
+        params: Mapping[str, str],
+        inputs: Mapping[str, tuple[str, str]],
+        cache_off: str = "",
     ) -> Run:
-        """Return the RUNNING run of a step about to execute, with its params and input lineage."""
+        """Return the RUNNING run of a step about to execute, with its params and input lineage.
+
+        A step without a cache key (`key=""`) gets the reason in its cache_off tag instead.
+        """
         tags = {KIND: "step", NAME: self.pipeline, PIPELINE_RUN: self.run_id, STEP: name}
-        tags[CACHE_KEY] = key
+        if key:
+            tags[CACHE_KEY] = key
+        if cache_off:
+            tags[CACHE_OFF] = cache_off
         tags.update(_input_tags(inputs))
         run = self._create(name, tags, self.run_id)
         if params:

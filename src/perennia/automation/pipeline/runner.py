@@ -21,8 +21,9 @@ from perennia.automation.pipeline.control import cancel_requested
 from perennia.automation.pipeline.execution import FileInput, StepSpec
 from perennia.automation.pipeline.executors import Task, make_executor
 from perennia.automation.pipeline.graph import Graph, check_params
-from perennia.automation.pipeline.hashing import cache_key, canonical_json, code_hash
-from perennia.automation.pipeline.outputs import UnstorableOutput, classify, value_hash
+from perennia.automation.pipeline.hashing import cache_key, canonical_json
+from perennia.automation.pipeline.keys import Uncacheable, code_hash, param_hash
+from perennia.automation.pipeline.outputs import UnstorableOutput
 from perennia.automation.pipeline.results import LazyOutputs, OutputRef, PipelineRun, StepResult
 from perennia.clock import now_ms
 from perennia.errors import InvalidInput
@@ -32,17 +33,22 @@ _TICK = 0.5  # seconds between cancellation checks while steps run
 _DONE = "FINISHED"
 
 
-def prepare_params(pipeline: str, graph: Graph, params: Mapping[str, Any]) -> dict[str, str]:
-    """Return each run param's content hash; InvalidInput for a value no kind can store."""
-    hashes = {}
+def prepare_params(
+    pipeline: str, params: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Return (param -> content hash, param -> why it has none); InvalidInput if unstorable.
+
+    A param without a hash turns caching off for the steps that read it.
+    """
+    hashes, problems = {}, {}
     for key, value in params.items():
         try:
-            hashes[key] = value_hash(value, classify(value))
+            hashes[key] = param_hash(value)
         except UnstorableOutput as exc:
             raise InvalidInput(f"pipeline {pipeline!r}: param {key!r}: {exc}") from None
-        except InvalidInput:  # a model passed as a param: hashed by its class and parameters
-            hashes[key] = f"object:{type(value).__qualname__}:{value!r:.2000}"
-    return hashes
+        except Uncacheable as exc:
+            problems[key] = f"param {key!r} is {exc}"
+    return hashes, problems
 
 
 def param_text(value: Any) -> str:
@@ -70,9 +76,12 @@ class Runner:
         ray_address: str | None = None,
         allow_pickle: bool = False,
         on_start: Callable[[str], None] | None = None,
+        force: bool = False,
     ) -> None:
         if not isinstance(cache, bool):
             raise InvalidInput(f"cache must be True or False, got {cache!r}")
+        if not isinstance(force, bool):
+            raise InvalidInput(f"force must be True or False, got {force!r}")
         if params is not None and not isinstance(params, Mapping):
             raise InvalidInput(f"params must be a dict of name -> value, got {params!r:.80}")
         self.name, self.graph = name, graph
@@ -80,13 +89,19 @@ class Runner:
         self.earlier, self.earlier_steps = None, {}
         given = dict(params or {})
         if resume is not None:
-            self.earlier, self.earlier_steps = resume_state(self.client, resume, name)
+            self.earlier, self.earlier_steps = resume_state(self.client, resume, name, force)
             stored = json.loads(self.earlier.data.tags.get(r.PARAMS, "{}"))
             given = {**{k: v for k, v in stored.items() if k in graph.params}, **given}
         check_params(name, graph, given)
         self.params = given
-        self.param_hashes = prepare_params(name, graph, given)
-        self.codes = {key: code_hash(item.fn) for key, item in graph.steps.items()}
+        self.param_hashes, self.param_problems = prepare_params(name, given)
+        self.codes: dict[str, str] = {}
+        self.code_problems: dict[str, str] = {}
+        for key, item in graph.steps.items():
+            try:
+                self.codes[key] = code_hash(item.fn)
+            except Uncacheable as exc:
+                self.code_problems[key] = f"its code: {exc}"
         self.cache, self.allow_pickle, self.on_start = cache, allow_pickle, on_start
         self.experiment_id = self._experiment(experiment)
         self.executor = make_executor(executor, max_workers, ray_address)
@@ -175,16 +190,15 @@ class Runner:
     def _begin(self, name: str) -> None:
         target = self.graph.steps[name]
         params = self.graph.step_params(name, self.params)
-        param_hashes = {
-            k: self.param_hashes.get(k) or prepare_params(self.name, self.graph, {k: v})[k]
-            for k, v in params.items()
-        }
+        param_hashes, problems = self._param_hashes(name, params)
         inputs = {i: self.refs[i] for i in target.inputs if i in self.graph.producer}
         input_hashes = {i: ref.meta.hash for i, ref in inputs.items()}
-        key = cache_key(name, self.codes[name], target.outputs, param_hashes, input_hashes)
+        key = ""  # no key: the step runs, and no later run can reuse it
+        if not problems:
+            key = cache_key(name, self.codes[name], target.outputs, param_hashes, input_hashes)
         lineage = {i: (ref.meta.hash, ref.run_id) for i, ref in inputs.items()}
         lineage.update({k: (h, "") for k, h in param_hashes.items()})
-        found = self._reuse(name, key)
+        found = self._reuse(name, key) if key else None
         if found is not None:
             run = self.recorder.cached_step(name, key, found.source, found.metas, lineage)
             for output, meta in found.metas.items():
@@ -195,12 +209,32 @@ class Runner:
             )
             return
         run = self.recorder.start_step(
-            name, key, {k: param_text(v) for k, v in params.items()}, lineage
+            name,
+            key,
+            {k: param_text(v) for k, v in params.items()},
+            lineage,
+            cache_off="; ".join(problems),
         )
         self.recorder.log_dataset_inputs(run.info.run_id, self._dataset_versions(params, inputs))
         self.running[name] = (run, key)
         self.attempts[name] = 0
         self._submit(name)
+
+    def _param_hashes(
+        self, name: str, params: Mapping[str, Any]
+    ) -> tuple[dict[str, str], list[str]]:
+        """Return the step's param hashes and why its key cannot be made (empty when it can)."""
+        given = {k for k in params if k in self.param_hashes or k in self.param_problems}
+        hashes = {k: self.param_hashes[k] for k in given if k in self.param_hashes}
+        problems = [self.param_problems[k] for k in sorted(given) if k in self.param_problems]
+        defaults, default_problems = prepare_params(
+            self.name, {k: v for k, v in params.items() if k not in given}
+        )
+        hashes.update(defaults)
+        problems += [default_problems[k] for k in sorted(default_problems)]
+        if name in self.code_problems:
+            problems.insert(0, self.code_problems[name])
+        return hashes, problems
 
     def _dataset_versions(self, params: Mapping[str, Any], inputs: Mapping[str, OutputRef]) -> list:
         from perennia.entities import DatasetVersion
@@ -245,6 +279,7 @@ class Runner:
                 timeout=target.timeout,
                 run=run,
                 settings=(settings.resolved_tracking_uri(), settings.resolved_artifacts_uri()),
+                code=self.codes.get(name),
             )
         )
 

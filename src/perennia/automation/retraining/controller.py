@@ -15,10 +15,12 @@ import time
 from typing import Any
 
 from perennia.automation.retraining.flow import step
+from perennia.automation.retraining.moves import Superseded, move
+from perennia.automation.retraining.promotion import finish
 from perennia.automation.retraining.triggers import check_triggers
 from perennia.clock import now_ms as _now_ms
 from perennia.entities import Retraining, RetrainingEvent
-from perennia.errors import Conflict, NotFound, StoreUnavailable
+from perennia.errors import NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_MS = 60_000  # an idle policy's triggers are read once a minute
@@ -33,9 +35,11 @@ def _store() -> Any:
 
 
 def trigger(model_name: str, reason: str = "manual", force: bool = False) -> Retraining | None:
-    """Return a new retraining of `model_name`, or None when one is in flight or it cools down.
+    """Return a new retraining of `model_name`, or None when one is in flight, it cools down or
+    the policy is disabled.
 
-    `force` skips the cooldown (never the one-in-flight guard). NotFound without a policy.
+    `force` skips the cooldown and a disabled policy (never the one-in-flight guard). NotFound
+    without a policy.
     """
     from perennia.data.session import acting_user
 
@@ -126,27 +130,53 @@ def _advance(store: Any, retraining_id: int) -> Retraining:
     try:
         policy = retrainings.get_retraining_policy(retraining.model_name)
     except NotFound:
-        return retrainings.update_retraining(
-            retraining.id,
-            "cancelled",
-            "the retraining policy was deleted",
-            reason=f"the retraining policy of {retraining.model_name} was deleted",
-        )
+        return _cancel(store, retraining)
     try:
         return step(retraining, policy, store)
+    except Superseded as exc:  # another process moved it on: nothing more to do here
+        log.info("retraining %s: left to another process: %s", retraining.id, exc)
+        return retrainings.get_retraining(retraining.id)
     except StoreUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - every terminal state says why, bugs included
         log.exception("retraining %s: step from %s failed", retraining.id, retraining.state)
-        try:
-            return retrainings.update_retraining(
-                retraining.id,
-                "failed",
-                f"unexpected error while {retraining.state}",
-                reason=f"{retraining.state}: {type(exc).__name__}: {exc}"[:2000],
-            )
-        except Conflict:  # the step had ended it already
-            return retrainings.get_retraining(retraining.id)
+        return _fail(store, retraining, policy, exc)
+
+
+def _cancel(store: Any, retraining: Retraining) -> Retraining:
+    """Return the retraining cancelled because its policy is gone."""
+    try:
+        return move(
+            store,
+            retraining,
+            "cancelled",
+            "the retraining policy was deleted",
+            reason=f"the retraining policy of {retraining.model_name} was deleted",
+        )
+    except Superseded:
+        return store.retraining.get_retraining(retraining.id)
+
+
+def _fail(store: Any, read: Retraining, policy: Any, exc: Exception) -> Retraining:
+    """Return the retraining ended as failed by `exc`, raised by a step from `read`'s state.
+
+    The step may have moved it on before failing (the alias included): it is read again, and
+    `finish` moves @alias back when the approval had moved it.
+    """
+    current = store.retraining.get_retraining(read.id)
+    if not current.active:  # the step had ended it already
+        return current
+    try:
+        return finish(
+            store,
+            current,
+            policy,
+            "failed",
+            f"unexpected error while {read.state}",
+            f"{read.state}: {type(exc).__name__}: {exc}",
+        )
+    except Superseded:
+        return store.retraining.get_retraining(read.id)
 
 
 def get_retraining(retraining_id: int) -> Retraining:

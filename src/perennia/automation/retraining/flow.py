@@ -16,30 +16,43 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from perennia.automation.retraining import promotion
+from perennia.automation.retraining.moves import Superseded, move
 from perennia.clock import now_ms
 from perennia.entities import Retraining, RetrainingPolicy
 from perennia.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 RETRAINING_TAG = "perennia.retraining"
-# A retraining found "training" was started by an advance that is still running the pipeline,
-# or by one that died. Only once it has been quiet this long is the pipeline run again.
+# A retraining found "training" is either being trained by another advance (maybe in another
+# process) or was abandoned by one that died. Its pipeline's tracking run says which: alive while
+# RUNNING with a fresh heartbeat. Without a recorded run (a function entrypoint, or the moments
+# before the pipeline starts) only this long a silence counts as abandoned.
 STALE_TRAINING_MS = 15 * 60 * 1000
+# Once the pipeline run has ended, the advance that ran it registers the model; only when nothing
+# moved the retraining on for this long was that advance lost.
+HANDOFF_MS = 5 * 60 * 1000
 DEFAULT_RESAMPLES = 200
 
 
 def step(retraining: Retraining, policy: RetrainingPolicy, store: Any) -> Retraining:
-    """Return the retraining after moving it on by one state (as it was when it must wait)."""
+    """Return the retraining after moving it on by one state (as it was when it must wait).
+
+    Raises Superseded when another process moved it meanwhile.
+    """
     if not retraining.active:
         return retraining
-    if retraining.state == "training" and now_ms() - retraining.updated_ms < STALE_TRAINING_MS:
-        return retraining
+    if retraining.state == "training":
+        why = abandoned(retraining, store)
+        if why is None:
+            return retraining
+        again = move(store, retraining, "triggered", f"training abandoned: {why}; retrying")
+        return train(again, policy, store, again=True)
     handlers = {
         "triggered": train,
-        "training": train,
         "evaluating": evaluate,
         "awaiting_approval": promotion.check_approval,
         "canary": promotion.watch_canary,
@@ -47,34 +60,98 @@ def step(retraining: Retraining, policy: RetrainingPolicy, store: Any) -> Retrai
     return handlers[retraining.state](retraining, policy, store)
 
 
-def train(retraining: Retraining, policy: RetrainingPolicy, store: Any) -> Retraining:
+def abandoned(retraining: Retraining, store: Any) -> str | None:
+    """Return why a "training" retraining counts as abandoned, or None while it is being trained."""
+    now = now_ms()
+    run_id = retraining.detail.get("live_run")
+    if not run_id:
+        quiet = now - retraining.updated_ms
+        if quiet < STALE_TRAINING_MS:
+            return None
+        return f"no pipeline run recorded and nothing heard for {quiet // 60_000} min"
+    try:
+        info = store.runs.get(run_id).info
+    except NotFound:
+        return f"its pipeline run {run_id} is gone"
+    if info.status == "RUNNING":
+        silent = now - (info.heartbeat_time or info.start_time)
+        if silent <= _heartbeat_timeout_ms():
+            return None
+        return f"its pipeline run {run_id} sent no heartbeat for {silent // 1000} s"
+    if now - max(info.end_time or 0, retraining.updated_ms) < HANDOFF_MS:
+        return None
+    return f"its pipeline run {run_id} ended {info.status} and nothing moved the retraining on"
+
+
+def _heartbeat_timeout_ms() -> int:
+    from perennia.config import Settings
+
+    return int(Settings.from_env().heartbeat_timeout * 1000)
+
+
+class _RunRecorder:
+    """Records the pipeline's run on the retraining the moment it starts (its liveness)."""
+
+    def __init__(self, store: Any, retraining: Retraining) -> None:
+        self.store, self.retraining = store, retraining
+        self.lost: Superseded | None = None
+
+    def started(self, run_id: str) -> None:
+        """Record `run_id` as the retraining's live pipeline run (never raises into the runner)."""
+        try:
+            self.retraining = move(
+                self.store,
+                self.retraining,
+                "training",
+                f"pipeline run {run_id} started",
+                pipeline_run_id=run_id,
+                detail={"live_run": run_id},
+            )
+        except Superseded as exc:
+            self.lost = exc
+        except Exception:  # noqa: BLE001 - the pipeline runs on; liveness falls back to time
+            log.warning(
+                "retraining %s: recording run %s failed", self.retraining.id, run_id, exc_info=True
+            )
+
+    def current(self) -> Retraining:
+        """Return the retraining as last moved; Superseded when another process took it over."""
+        if self.lost is not None:
+            raise self.lost
+        return self.retraining
+
+
+def train(
+    retraining: Retraining, policy: RetrainingPolicy, store: Any, *, again: bool = False
+) -> Retraining:
     """Return the retraining after its pipeline ran: evaluating a registered challenger, or failed."""
-    retrainings = store.retraining
     params, data_ref = _params(policy, store)
-    again = " again (the previous attempt did not finish)" if retraining.state == "training" else ""
-    retrainings.update_retraining(
-        retraining.id,
-        "training",
-        f"pipeline {policy.pipeline} started{again}",
-        detail={"params": params, **({"data": data_ref} if data_ref else {})},
+    note = " again (the previous attempt did not finish)" if again else ""
+    detail = {"params": params, "live_run": None, **({"data": data_ref} if data_ref else {})}
+    training = move(
+        store, retraining, "training", f"pipeline {policy.pipeline} started{note}", detail=detail
     )
-    run_id, model_uri, error = _run_pipeline(policy, retraining.id, params)
+    recorder = _RunRecorder(store, training)
+    run_id, model_uri, error = _run_pipeline(policy, training.id, params, recorder.started)
+    training = recorder.current()
     if error is not None:
-        return retrainings.update_retraining(
-            retraining.id,
+        return move(
+            store,
+            training,
             "failed",
             "pipeline failed; the champion is untouched",
             pipeline_run_id=run_id,
             reason=f"the pipeline failed: {error}"[:2000],
         )
-    retrainings.update_retraining(
-        retraining.id,
+    finished = move(
+        store,
+        training,
         "training",
         f"pipeline run {run_id or '(untracked)'} finished with model {model_uri}",
         pipeline_run_id=run_id,
         detail={"model_uri": model_uri},
     )
-    return _register(retraining, policy, store, model_uri)
+    return _register(finished, policy, store, model_uri)
 
 
 def _register(
@@ -91,15 +168,17 @@ def _register(
             tags=tags,
         )
     except (InvalidInput, NotFound) as exc:
-        return store.retraining.update_retraining(
-            retraining.id,
+        return move(
+            store,
+            retraining,
             "failed",
             "the challenger could not be registered; the champion is untouched",
             reason=f"registering {model_uri} failed: {exc}"[:2000],
         )
     champion = promotion.champion_version(policy)
-    return store.retraining.update_retraining(
-        retraining.id,
+    return move(
+        store,
+        retraining,
         "evaluating",
         f"challenger version {version.version} of {policy.model_name} registered",
         challenger_version=version.version,
@@ -113,17 +192,19 @@ def evaluate(retraining: Retraining, policy: RetrainingPolicy, store: Any) -> Re
     config = policy.config
     alias = config.get("alias", "champion")
     if retraining.champion_version is None:
-        store.retraining.update_retraining(
-            retraining.id,
+        noted = move(
+            store,
+            retraining,
             "evaluating",
             f"no @{alias} yet: version {retraining.challenger_version} has no champion to beat",
         )
-        return promotion.seek_approval(retraining, policy, store)
+        return promotion.seek_approval(noted, policy, store)
     try:
         comparison, eval_ref = _compare(retraining, policy)
     except Exception as exc:  # noqa: BLE001 - any failure to judge leaves the champion in place
-        return store.retraining.update_retraining(
-            retraining.id,
+        return move(
+            store,
+            retraining,
             "failed",
             "the comparison could not run; the champion is untouched",
             reason=f"comparing with @{alias} failed: {type(exc).__name__}: {exc}"[:2000],
@@ -132,20 +213,22 @@ def evaluate(retraining: Retraining, policy: RetrainingPolicy, store: Any) -> Re
     detail = {"comparison": {"eval_data": eval_ref, "passed": comparison.passed, "gates": outcomes}}
     if not comparison.passed:
         failed = "; ".join(str(o) for o in comparison.failures())
-        return store.retraining.update_retraining(
-            retraining.id,
+        return move(
+            store,
+            retraining,
             "gate_failed",
             f"challenger lost to @{alias} on {eval_ref}; the champion is untouched",
             reason=f"gate failed: {failed}"[:2000],
             detail=detail,
         )
-    store.retraining.update_retraining(
-        retraining.id,
+    passed = move(
+        store,
+        retraining,
         "evaluating",
         f"challenger passed {len(outcomes)} gate(s) against @{alias} on {eval_ref}",
         detail=detail,
     )
-    return promotion.seek_approval(retraining, policy, store)
+    return promotion.seek_approval(passed, policy, store)
 
 
 def _compare(retraining: Retraining, policy: RetrainingPolicy) -> tuple[Any, str]:
@@ -185,9 +268,16 @@ def _params(policy: RetrainingPolicy, store: Any) -> tuple[dict[str, Any], str |
 
 
 def _run_pipeline(
-    policy: RetrainingPolicy, retraining_id: int, params: dict[str, Any]
+    policy: RetrainingPolicy,
+    retraining_id: int,
+    params: dict[str, Any],
+    on_start: Callable[[str], None],
 ) -> tuple[str | None, str | None, str | None]:
-    """Return (run id, model URI, error): the pipeline's run and model, or why it failed."""
+    """Return (run id, model URI, error): the pipeline's run and model, or why it failed.
+
+    A Pipeline calls `on_start(run_id)` once its tracking run exists.
+    """
+    from perennia.automation.pipeline.pipeline import Pipeline
     from perennia.automation.retraining.policy import check_target
 
     try:
@@ -199,7 +289,10 @@ def _run_pipeline(
             run_id = _run_of(uri)
             _tag(run_id, retraining_id)
             return run_id, uri, None
-        run = target.run(params=params)
+        if isinstance(target, Pipeline):
+            run = target.run(params=params, on_start=on_start)
+        else:
+            run = target.run(params=params)
     except Exception as exc:  # noqa: BLE001 - the training code is the user's: record any failure
         log.warning(
             "retraining %s: pipeline %s raised", retraining_id, policy.pipeline, exc_info=True

@@ -57,10 +57,13 @@ def set_policy(
     ("1h") or milliseconds. Unknown names raise NotFound, bad values InvalidInput; nothing is
     stored then.
     """
+    from perennia.automation.entrypoints import normalise_entrypoint
     from perennia.data.session import acting_user, current_store
 
     store = current_store()
     store.registry.get_registered_model(model_name)  # NotFound for an unknown model
+    # A relative "file.py:attr" names a file here; the server runs it from its own folder.
+    pipeline = normalise_entrypoint(pipeline, "pipeline")
     check_target(pipeline)
     config = {
         "params": _params(params),

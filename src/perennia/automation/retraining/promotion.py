@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from perennia.automation.retraining.moves import move
 from perennia.clock import now_ms
 from perennia.entities import Retraining, RetrainingPolicy
 from perennia.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -46,13 +47,14 @@ def seek_approval(retraining: Retraining, policy: RetrainingPolicy, store: Any) 
     auto = bool(policy.config.get("auto_approve"))
     guarded = get_approval_policy(name, alias) is not None
     if auto and not guarded:
-        store.retraining.update_retraining(
-            retraining.id,
+        noted = move(
+            store,
+            retraining,
             "evaluating",
             f"auto-approved: @{alias} has no approval policy and the retraining policy allows it",
             detail={"approval": "auto"},
         )
-        return after_approval(retraining, policy, store, alias_moved=False)
+        return after_approval(noted, policy, store, alias_moved=False)
     request = request_approval(
         name, version, alias, comment=f"retraining {retraining.id}: challenger passed its gates"
     )
@@ -60,14 +62,16 @@ def seek_approval(retraining: Retraining, policy: RetrainingPolicy, store: Any) 
         try:
             request = approve(request.request_id, comment=AUTO_APPROVE_COMMENT)
         except PermissionDenied as exc:
-            store.retraining.update_retraining(
-                retraining.id,
+            retraining = move(
+                store,
+                retraining,
                 "evaluating",
                 f"auto-approval refused by @{alias}'s policy, a reviewer must decide: {exc}"[:2000],
                 approval_request_id=request.request_id,
             )
-    waiting = store.retraining.update_retraining(
-        retraining.id,
+    waiting = move(
+        store,
+        retraining,
         "awaiting_approval",
         f"approval request {request.request_id} to point @{alias} at version {version}"
         + (f" (needs: {'; '.join(request.unmet)})" if request.unmet else ""),
@@ -89,16 +93,19 @@ def check_approval(retraining: Retraining, policy: RetrainingPolicy, store: Any)
         for r in request.reviews
     )
     if request.status == "APPLIED":
-        store.retraining.update_retraining(
-            retraining.id,
+        applied = move(
+            store,
+            retraining,
             "awaiting_approval",
             f"approval request {request.request_id} applied: @{request.alias} is version "
             f"{request.version} ({reviews})",
+            detail={"alias_moved": True},  # from here on, every end moves the alias back
         )
-        return after_approval(retraining, policy, store, alias_moved=True)
+        return after_approval(applied, policy, store, alias_moved=True)
     state = "rejected" if request.status == "REJECTED" else "cancelled"
-    return store.retraining.update_retraining(
-        retraining.id,
+    return move(
+        store,
+        retraining,
         state,
         f"approval request {request.request_id} {request.status.lower()}; the champion is untouched",
         reason=f"approval request {request.request_id} {request.status.lower()}"
@@ -120,16 +127,18 @@ def after_approval(
     try:
         started = start_canary(deployment, retraining.challenger_version, canary)
     except (Conflict, InvalidInput, NotFound, PermissionDenied) as exc:
-        undone = _undo_alias(retraining, policy) if alias_moved else ""
-        return store.retraining.update_retraining(
-            retraining.id,
+        return finish(
+            store,
+            retraining,
+            policy,
             "failed",
-            f"the canary could not start{undone}",
+            "the canary could not start",
+            f"starting the canary on {deployment} failed: {exc}",
             deployment=deployment,
-            reason=f"starting the canary on {deployment} failed: {exc}"[:2000],
         )
-    return store.retraining.update_retraining(
-        retraining.id,
+    return move(
+        store,
+        retraining,
         "canary",
         f"canary of version {retraining.challenger_version} started on {deployment} at "
         f"{started.variant('canary').weight:g}%",
@@ -148,29 +157,32 @@ def watch_canary(retraining: Retraining, policy: RetrainingPolicy, store: Any) -
     if deployment.revision <= started:
         return retraining
     if deployment.state == RolloutState.PROMOTED and deployment.stable.version == version:
-        store.retraining.update_retraining(
-            retraining.id,
+        passed = move(
+            store,
+            retraining,
             "canary",
             f"canary analysis passed every step: {deployment.name} serves version {version}",
         )
-        return promote(retraining, policy, store)
+        return promote(passed, policy, store)
     if deployment.state == RolloutState.ROLLED_BACK:
-        why = _rollback_reason(store, deployment.name)
-        undone = _undo_alias(retraining, policy) if retraining.detail.get("alias_moved") else ""
-        return store.retraining.update_retraining(
-            retraining.id,
+        return finish(
+            store,
+            retraining,
+            policy,
             "rolled_back",
             f"canary rolled back: {deployment.name} serves version "
-            f"{deployment.stable.version} again{undone}",
-            reason=f"canary rolled back: {why}"[:2000],
+            f"{deployment.stable.version} again",
+            f"canary rolled back: {_rollback_reason(store, deployment.name)}",
         )
     canary = deployment.variant("canary")
     if canary is None or canary.version != version:
-        return store.retraining.update_retraining(
-            retraining.id,
+        return finish(
+            store,
+            retraining,
+            policy,
             "failed",
             f"{deployment.name} changed under the canary (now {deployment.state})",
-            reason=f"deployment {deployment.name} no longer canaries version {version}",
+            f"deployment {deployment.name} no longer canaries version {version}",
         )
     return retraining
 
@@ -184,15 +196,17 @@ def promote(retraining: Retraining, policy: RetrainingPolicy, store: Any) -> Ret
         try:
             set_alias(policy.model_name, alias, version)
         except (Conflict, PermissionDenied) as exc:
-            return store.retraining.update_retraining(
-                retraining.id,
+            return move(
+                store,
+                retraining,
                 "failed",
                 f"@{alias} could not be moved to version {version}",
                 reason=f"promoting version {version} to @{alias} failed: {exc}"[:2000],
             )
     moved, skipped = update_references(retraining, policy, store)
-    return store.retraining.update_retraining(
-        retraining.id,
+    return move(
+        store,
+        retraining,
         "promoted",
         f"version {version} is @{alias}; monitors' references updated: "
         f"{', '.join(moved) or 'none'}",
@@ -269,18 +283,56 @@ def _rollback_reason(store: Any, deployment: str) -> str:
     return "the deployment was rolled back"
 
 
-def _undo_alias(retraining: Retraining, policy: RetrainingPolicy) -> str:
-    """Roll the alias back if it points at the challenger; return a note for the event."""
+def finish(
+    store: Any,
+    retraining: Retraining,
+    policy: RetrainingPolicy,
+    state: str,
+    message: str,
+    reason: str,
+    **fields: Any,
+) -> Retraining:
+    """Return the retraining ended in `state`, @alias first moved back if the loop had moved it.
+
+    When the move back fails, the reason says so and how to do it by hand, and the detail
+    records it (`alias_undo`), so no retraining ends quietly with the challenger as champion.
+    """
+    note, failure = (
+        undo_alias(retraining, policy) if retraining.detail.get("alias_moved") else ("", None)
+    )
+    if failure is not None:  # cut the cause, never the way out at the end
+        reason = f"{reason[:1200]}, and {failure}"
+    undo = {"moved_back": failure is None, "message": failure or note.lstrip("; ")}
+    detail = {"alias_undo": undo} if note else None
+    return move(
+        store,
+        retraining,
+        state,
+        f"{message}{note}",
+        reason=reason[:2000],
+        detail=detail,
+        **fields,
+    )
+
+
+def undo_alias(retraining: Retraining, policy: RetrainingPolicy) -> tuple[str, str | None]:
+    """Return (a note for the event, the failure or None) after moving @alias back off the
+    challenger; nothing is done (and the note is empty) when it points elsewhere already."""
     from perennia.registry import rollback
 
-    alias = _alias(policy)
-    if champion_version(policy) != retraining.challenger_version:
-        return ""
+    name, alias, was = policy.model_name, _alias(policy), retraining.champion_version
     try:
-        back = rollback(policy.model_name, alias)
-    except (Conflict, InvalidInput, NotFound, PermissionDenied) as exc:
-        return f"; @{alias} could not be rolled back: {exc}"
-    return f"; @{alias} rolled back to version {back.version}"
+        if champion_version(policy) != retraining.challenger_version:
+            return "", None
+        back = rollback(name, alias)
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, with the way out
+        failure = (
+            f"@{alias} could not be moved back to {f'version {was}' if was else 'its previous version'}: "
+            f"{type(exc).__name__}: {str(exc)[:400]}; move it back by hand with "
+            f"`perennia models rollback {name} {alias}`"
+        )
+        return f"; @{alias} could not be moved back: {str(exc)[:400]}", failure
+    return f"; @{alias} moved back to version {back.version}", None
 
 
 def _alias(policy: RetrainingPolicy) -> str:

@@ -1,8 +1,9 @@
 """Where a study lives: Optuna's memory, an RDB URL, or "perennia" (the tracking store's database).
 
 Optuna and Perennia both stamp their schema in a table called `alembic_version`, so they cannot
-share one PostgreSQL schema: in the tracking store's database Optuna's tables go to a schema of
-their own (`optuna`), and next to a SQLite tracking file they go to a sibling file. Table creation
+share one PostgreSQL schema: in the tracking store's database (or any PostgreSQL database that
+holds Perennia's tables, however its host is spelt) Optuna's tables go to a schema of their own
+(`optuna`), and next to a SQLite tracking file they go to a sibling file. Table creation
 runs under a PostgreSQL advisory lock, so workers starting together do not race to create them.
 """
 
@@ -19,6 +20,9 @@ SQLITE_ADVICE = (
     'Optuna\'s documentation: "We would never recommend SQLite3 for parallel optimization." '
     'Use PostgreSQL (storage="postgresql+psycopg://...") or n_jobs=1'
 )
+# Perennia's first table and the Alembic stamp both Perennia and Optuna keep (a database with
+# both is not Optuna's: its tables have no `experiments`).
+PERENNIA_TABLES = ("experiments", "alembic_version")
 _LOCK_KEY = zlib.crc32(b"perennia-optuna-storage")
 
 
@@ -51,8 +55,10 @@ def resolve_storage(storage: Any, tracking_uri: str, n_jobs: int) -> Any:
         return _open(url, {})
     if backend == "postgresql":
         url = _with_default_driver(url)
+        # Its own schema also whenever the database turns out to hold Perennia's tables: host
+        # spellings differ ("localhost", "127.0.0.1", a DNS name) for one database.
         shared = storage == "perennia" or _same_database(parsed, tracking_uri)
-        return _open_postgres(url, OPTUNA_SCHEMA if shared else None)
+        return _open_postgres(url, always_own_schema=shared)
     return _open(url, {})
 
 
@@ -135,8 +141,9 @@ def _open(url: str, engine_kwargs: dict[str, Any]) -> Any:
         ) from None
 
 
-def _open_postgres(url: str, schema: str | None) -> Any:
-    """Return an RDBStorage on PostgreSQL (its tables in `schema` if given), made under a lock."""
+def _open_postgres(url: str, *, always_own_schema: bool) -> Any:
+    """Return an RDBStorage on PostgreSQL, made under a lock; its tables go to the `optuna`
+    schema when `always_own_schema` or when the database holds Perennia's tables."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
@@ -147,12 +154,12 @@ def _open_postgres(url: str, schema: str | None) -> Any:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
             conn.commit()
             try:
-                if schema is None:
+                if not (always_own_schema or _holds_perennia(conn)):
                     return _open(url, {})
-                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {OPTUNA_SCHEMA}"))
                 conn.commit()
                 # search_path: Optuna's unqualified table names resolve to its own schema.
-                return _open(url, {"connect_args": {"options": f"-csearch_path={schema}"}})
+                return _open(url, {"connect_args": {"options": f"-csearch_path={OPTUNA_SCHEMA}"}})
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
                 conn.commit()
@@ -162,6 +169,19 @@ def _open_postgres(url: str, schema: str | None) -> Any:
         ) from None
     finally:
         engine.dispose()
+
+
+def _holds_perennia(conn: Any) -> bool:
+    """Return True when the schema Optuna would use holds Perennia's tables (and its
+    `alembic_version`, which Optuna's own would collide with)."""
+    from sqlalchemy import text
+
+    found = conn.execute(
+        text("SELECT to_regclass(:a) IS NOT NULL AND to_regclass(:b) IS NOT NULL"),
+        {"a": PERENNIA_TABLES[0], "b": PERENNIA_TABLES[1]},
+    ).scalar()
+    conn.commit()
+    return bool(found)
 
 
 def _hidden(url: str) -> str:

@@ -100,6 +100,7 @@ class UpdateRetraining(Strict):
     deployment: StrictStr | None = None
     reason: StrictStr | None = None
     detail: dict[str, Any] | None = None
+    expected_state: StrictStr | None = None
 
 
 def _may_read(caller: Caller, model_name: str) -> bool:

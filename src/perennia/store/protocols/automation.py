@@ -134,8 +134,10 @@ class RetrainingStore(Protocol):
         """Return a new retraining in state "triggered", or None when the policy's guard says no.
 
         Atomic on the policy row: it starts only when no retraining of the model is in flight
-        and (unless `force`) the cooldown since the last trigger has passed; it then becomes
-        the policy's `in_flight` and `now_ms` its `last_triggered_ms`. NotFound without a policy.
+        and (unless `force`) the policy is enabled and the cooldown since the last trigger has
+        passed; it then becomes the policy's `in_flight` and `now_ms` its `last_triggered_ms`.
+        `force` overrides the cooldown and a disabled policy, never the one in flight. NotFound
+        without a policy.
         """
         ...
 
@@ -152,12 +154,15 @@ class RetrainingStore(Protocol):
         deployment: str | None = None,
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
+        expected_state: str | None = None,
     ) -> Retraining:
         """Return the retraining moved to `state`, with one event recorded (`message`, `detail`).
 
         Fields given (not None) are set; `detail` is merged into the stored detail. Moving to a
         terminal state sets `finished_ms` and frees the policy's `in_flight`; a terminal
-        retraining does not move again (Conflict).
+        retraining does not move again (Conflict). With `expected_state` the move is a
+        compare-and-set: it happens only if the stored state is that one, else Conflict
+        (another process moved it first), so of callers racing from one state one moves it.
         """
         ...
 

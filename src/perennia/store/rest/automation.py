@@ -27,6 +27,7 @@ from perennia.store.automation_checks import (
     MAX_CLAIMS,
     MAX_RETRAININGS_LISTED,
     check_cron,
+    check_expected_state,
     check_limit,
     check_message,
     check_params,
@@ -267,6 +268,7 @@ class RestRetrainingStore:
         deployment: str | None = None,
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
+        expected_state: str | None = None,
     ) -> Retraining:
         """Return the retraining moved to `state`, with one event recorded (see the protocol)."""
         path = _retraining_path(retraining_id)
@@ -282,6 +284,8 @@ class RestRetrainingStore:
             }
         )
         body = {"state": check_state(state), "message": check_message(message), **fields}
+        if expected_state is not None:
+            body["expected_state"] = check_expected_state(expected_state)
         return from_dict(Retraining, self.http.request("PATCH", path, json=body))
 
     def get_retraining(self, retraining_id: int) -> Retraining:

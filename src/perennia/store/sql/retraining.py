@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from perennia.clock import now_ms as clock_ms
@@ -23,6 +23,7 @@ from perennia.entities.automation import RETRAINING_TERMINAL_STATES
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.automation_checks import (
     MAX_RETRAININGS_LISTED,
+    check_expected_state,
     check_limit,
     check_message,
     check_policy,
@@ -78,7 +79,9 @@ def _read_retraining(conn: Connection, retraining_id: int, *, lock: bool = False
     query = select(t).where(t.c.retraining_id == retraining_id)
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
-        raise NotFound(f"no retraining with id {retraining_id}")
+        raise NotFound(
+            f"no retraining with id {retraining_id}; list them with `perennia retrain list`"
+        )
     return row
 
 
@@ -203,7 +206,8 @@ class SqlRetrainingStore:
         self, model_name: str, trigger: dict[str, Any], now_ms: int, *, force: bool = False
     ) -> Retraining | None:
         """Return a new retraining in state "triggered", or None when the policy's guard says no
-        (a retraining in flight, or, unless `force`, the cooldown); NotFound without a policy."""
+        (a retraining in flight, or, unless `force`, the cooldown or a disabled policy);
+        NotFound without a policy."""
         model_name = check_model_name(model_name)
         trigger = check_trigger(trigger)
         now = check_time(now_ms, "now_ms")
@@ -212,6 +216,7 @@ class SqlRetrainingStore:
         p, r = s.retraining_policies, s.retrainings
         guard = [p.c.model_name == model_name, p.c.in_flight.is_(None)]
         if not force:
+            guard.append(p.c.enabled == true())
             guard.append(
                 or_(p.c.last_triggered_ms.is_(None), p.c.last_triggered_ms + p.c.cooldown_ms <= now)
             )
@@ -245,15 +250,18 @@ class SqlRetrainingStore:
         deployment: str | None = None,
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
+        expected_state: str | None = None,
     ) -> Retraining:
         """Return the retraining moved to `state`, with one event recorded (`message`, `detail`).
 
         Fields given (not None) are set; `detail` is merged into the stored detail. Moving to a
         terminal state sets `finished_ms` and frees the policy's `in_flight`; a terminal
-        retraining does not move again (Conflict).
+        retraining does not move again (Conflict). With `expected_state` the move happens only
+        if the stored state is that one (Conflict otherwise: another process moved it).
         """
         retraining_id = check_retraining_id(retraining_id)
         state, message = check_state(state), check_message(message)
+        expected = None if expected_state is None else check_expected_state(expected_state)
         fields = check_update_fields(
             {
                 "pipeline_run_id": pipeline_run_id,
@@ -267,6 +275,11 @@ class SqlRetrainingStore:
         )
         with write_transaction(self.engine) as conn:
             old = _retraining_of(_read_retraining(conn, retraining_id, lock=True))
+            if expected is not None and old.state != expected:
+                raise Conflict(
+                    f"retraining {old.id} is {old.state} now, not {expected}: another process "
+                    "moved it; read it again"
+                )
             return _move(conn, old, state, message, fields)
 
     def get_retraining(self, retraining_id: int) -> Retraining:

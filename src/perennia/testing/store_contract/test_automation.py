@@ -395,3 +395,53 @@ def test_racing_terminal_moves_end_a_retraining_once(store) -> None:
         "cancelled",
     ]
     assert store.retraining.get_retraining_policy(MODEL).in_flight is None
+
+
+def test_a_move_with_an_expected_state_happens_only_from_that_state(store) -> None:
+    store.retraining.set_retraining_policy(_policy())
+    started = store.retraining.start_retraining(MODEL, {"kind": "alert"}, 1_000)
+    training = store.retraining.update_retraining(
+        started.id, "training", "pipeline started", expected_state="triggered"
+    )
+    assert training.state == "training"
+    with pytest.raises(Conflict, match="is training now, not triggered: another process"):
+        store.retraining.update_retraining(
+            started.id, "evaluating", "late", challenger_version=2, expected_state="triggered"
+        )
+    with pytest.raises(InvalidInput, match="expected_state"):
+        store.retraining.update_retraining(started.id, "evaluating", "x", expected_state="done")
+    assert store.retraining.get_retraining(started.id) == training  # the refused moves left no mark
+    assert len(store.retraining.list_retraining_events(started.id)) == 2
+    ended = store.retraining.update_retraining(
+        started.id, "failed", "x", reason="y", expected_state="training"
+    )
+    with pytest.raises(Conflict):
+        store.retraining.update_retraining(started.id, "failed", "x", expected_state="failed")
+    assert store.retraining.get_retraining(started.id) == ended
+
+
+def test_callers_racing_from_one_state_move_the_retraining_once(store) -> None:
+    store.retraining.set_retraining_policy(_policy(cooldown_ms=0))
+    started = store.retraining.start_retraining(MODEL, {"kind": "alert"}, 1_000)
+
+    def claim(i: int) -> str:
+        try:
+            store.retraining.update_retraining(
+                started.id, "training", f"caller {i} trains", expected_state="triggered"
+            )
+        except Conflict:
+            return "conflict"
+        return "moved"
+
+    assert sorted(_race(4, claim)) == ["conflict"] * 3 + ["moved"]
+    events = store.retraining.list_retraining_events(started.id)
+    assert [e.state for e in events] == ["triggered", "training"]
+
+
+def test_a_disabled_policy_starts_no_retraining_unless_forced(store) -> None:
+    store.retraining.set_retraining_policy(_policy(cooldown_ms=0, enabled=False))
+    assert store.retraining.start_retraining(MODEL, {"kind": "alert"}, 1_000) is None
+    assert store.retraining.get_retraining_policy(MODEL).last_triggered_ms is None
+    forced = store.retraining.start_retraining(MODEL, {"kind": "manual"}, 2_000, force=True)
+    assert forced is not None and forced.state == "triggered"
+    assert store.retraining.get_retraining_policy(MODEL).in_flight == forced.id
