@@ -35,6 +35,12 @@ def store(sqlite_uri, tmp_path, monkeypatch):
     reset_tracking()
     work = tmp_path / "repo"
     prepared = prepare(work / "data")
+    # The workflows' training step registers its candidate, so the check writes its card.
+    from perennia import registry
+
+    for kind in ("good", "bad"):
+        version = registry.register_model(prepared.uris[kind], "fraud").version
+        prepared.uris[kind] = f"models:/fraud/{version}"
     reset_tracking()
     return prepared, work, env
 
