@@ -2,9 +2,11 @@
 
 Several processes may advance one retraining at once (each server replica's periodic check,
 `perennia retrain trigger --wait`, `perennia retrain advance`). Every move the loop makes is a
-compare-and-set on the state it read (`update_retraining(..., expected_state=...)`): of two
-advances racing from one state, one moves it and the other gets `Superseded`, stops without
-touching anything more, and reads the retraining again.
+compare-and-set on the state and the version it read (`update_retraining(...,
+expected_state=..., expected_updated_ms=...)`): of two advances racing from one reading, one
+moves it and the other gets `Superseded`, stops without touching anything more, and reads the
+retraining again. The version matters for moves that keep the state (a note while waiting for
+a reviewer or a canary): the state alone would let both racers through.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ def move(store: Any, retraining: Retraining, state: str, message: str, **fields:
     """
     try:
         return store.retraining.update_retraining(
-            retraining.id, state, message, expected_state=retraining.state, **fields
+            retraining.id,
+            state,
+            message,
+            expected_state=retraining.state,
+            expected_updated_ms=retraining.updated_ms,
+            **fields,
         )
     except Conflict as exc:
         raise Superseded(str(exc)) from exc

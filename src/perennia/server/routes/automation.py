@@ -101,6 +101,7 @@ class UpdateRetraining(Strict):
     reason: StrictStr | None = None
     detail: dict[str, Any] | None = None
     expected_state: StrictStr | None = None
+    expected_updated_ms: StrictInt | None = None
 
 
 def _may_read(caller: Caller, model_name: str) -> bool:

@@ -155,6 +155,7 @@ class RetrainingStore(Protocol):
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
         expected_state: str | None = None,
+        expected_updated_ms: int | None = None,
     ) -> Retraining:
         """Return the retraining moved to `state`, with one event recorded (`message`, `detail`).
 
@@ -163,6 +164,8 @@ class RetrainingStore(Protocol):
         retraining does not move again (Conflict). With `expected_state` the move is a
         compare-and-set: it happens only if the stored state is that one, else Conflict
         (another process moved it first), so of callers racing from one state one moves it.
+        With `expected_updated_ms` it also happens only if nothing moved the retraining since it
+        was read (`updated_ms` grows with every move), which guards moves that keep the state.
         """
         ...
 

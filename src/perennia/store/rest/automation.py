@@ -269,6 +269,7 @@ class RestRetrainingStore:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
         expected_state: str | None = None,
+        expected_updated_ms: int | None = None,
     ) -> Retraining:
         """Return the retraining moved to `state`, with one event recorded (see the protocol)."""
         path = _retraining_path(retraining_id)
@@ -286,6 +287,8 @@ class RestRetrainingStore:
         body = {"state": check_state(state), "message": check_message(message), **fields}
         if expected_state is not None:
             body["expected_state"] = check_expected_state(expected_state)
+        if expected_updated_ms is not None:
+            body["expected_updated_ms"] = check_time(expected_updated_ms, "expected_updated_ms")
         return from_dict(Retraining, self.http.request("PATCH", path, json=body))
 
     def get_retraining(self, retraining_id: int) -> Retraining:

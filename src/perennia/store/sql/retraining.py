@@ -251,6 +251,7 @@ class SqlRetrainingStore:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
         expected_state: str | None = None,
+        expected_updated_ms: int | None = None,
     ) -> Retraining:
         """Return the retraining moved to `state`, with one event recorded (`message`, `detail`).
 
@@ -273,8 +274,14 @@ class SqlRetrainingStore:
                 "detail": detail,
             }
         )
+        since = check_time(expected_updated_ms, "expected_updated_ms", optional=True)
         with write_transaction(self.engine) as conn:
             old = _retraining_of(_read_retraining(conn, retraining_id, lock=True))
+            if since is not None and old.updated_ms != since:
+                raise Conflict(
+                    f"retraining {old.id} was moved at {old.updated_ms}, after it was read (at "
+                    f"{since}): another process moved it; read it again"
+                )
             if expected is not None and old.state != expected:
                 raise Conflict(
                     f"retraining {old.id} is {old.state} now, not {expected}: another process "
@@ -342,7 +349,8 @@ def _move(
             f"retraining {old.id} of {old.model_name!r} already ended as {old.state!r}; "
             "start a new retraining instead"
         )
-    now = max(clock_ms(), old.updated_ms)
+    # Strictly later than the last move: `updated_ms` is the version racing movers compare.
+    now = max(clock_ms(), old.updated_ms + 1)
     terminal = state in RETRAINING_TERMINAL_STATES
     event_detail = fields.get("detail") or {}
     if "detail" in fields:
