@@ -17,6 +17,7 @@ from perennia.cli import (
     deploy,
     evaluate,
     experiments,
+    importer,
     models,
     monitor,
     pipeline,
@@ -55,6 +56,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(retrain.app, name="retrain")
 app.add_typer(ci.app, name="ci")
+app.add_typer(importer.app, name="import")
 app.command("gc")(gc)
 app.command("info")(info)
 app.command("demo")(demo)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from perennia.errors import StoreUnavailable
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0013"
 MIGRATIONS_DIR = Path(__file__).parent
 # Every revision this package can upgrade from, read from the scripts so it cannot fall behind.
 KNOWN_REVISIONS = tuple(
