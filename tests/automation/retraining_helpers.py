@@ -141,19 +141,19 @@ MONITOR = "bc-inputs"
 DRIFT = 1.6
 
 
-def drift_monitor(reference_version: int = 1) -> None:
-    """Create MONITOR over DEPLOYMENT with a drift rule, against version `reference_version`."""
+def drift_monitor(reference_version: int = 1, name: str = MONITOR) -> None:
+    """Create monitor `name` over DEPLOYMENT with a drift rule, against `reference_version`."""
     from perennia.monitoring import create_monitor
 
     rule = {
         "name": "InputsDrifted",
-        "monitor": MONITOR,
+        "monitor": name,
         "value": "drift.share_drifted",
         "op": ">",
         "threshold": 0.25,
     }
     create_monitor(
-        MONITOR,
+        name,
         deployment=DEPLOYMENT,
         reference=f"models:/{MODEL}/{reference_version}",
         window="1h",
@@ -190,14 +190,14 @@ class Served:
         self.traffic.label(self.traffic.send(n))
         self.server.flush_log(expected_rows=self.traffic.answered)
 
-    def alert(self) -> Any:
-        """Run the monitor over the served hour; return its newest firing alert event."""
+    def alert(self, monitor: str = MONITOR) -> Any:
+        """Run `monitor` over the served hour; return its newest firing alert event."""
         from perennia.clock import now_ms
         from perennia.data.session import current_store
         from perennia.monitoring import run_monitor
 
-        run_monitor(MONITOR, until_ms=now_ms() + 2 * 3_600_000, location=self.log_location)
-        return current_store().alerts.list_alert_events(monitor=MONITOR, status="firing")[0]
+        run_monitor(monitor, until_ms=now_ms() + 2 * 3_600_000, location=self.log_location)
+        return current_store().alerts.list_alert_events(monitor=monitor, status="firing")[0]
 
     def drive_canary(self, retraining_id: int, chunks: int = 30) -> Any:
         """Send traffic, run the rollout controller's step and advance the retraining until it
