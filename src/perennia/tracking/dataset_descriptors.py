@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perennia._util import tables
-from perennia.entities import Dataset
+from perennia.entities import Dataset, DatasetInput
 from perennia.errors import InvalidInput
 
 DEFAULT_NAME = "dataset"
@@ -243,3 +243,29 @@ def from_any(
             " from_numpy(features, targets=y)"
         )
     return from_numpy(data, name=name)
+
+
+# MLflow keeps an input's context ("training", "eval") as this input tag.
+MLFLOW_CONTEXT_TAG = "mlflow.data.context"
+
+
+def from_mlflow_dataset(
+    name: str, digest: str, source: str, source_type: str, schema: Any, profile: Any, tags: dict
+) -> DatasetInput:
+    """Return the DatasetInput an MLflow dataset (its parsed schema and profile) and its input
+    tags describe: the one translation the server's MLflow adapter and `perennia import mlflow`
+    share."""
+    tags = dict(tags)
+    context = tags.pop(MLFLOW_CONTEXT_TAG, None)
+    columns = schema.get("mlflow_colspec", []) if isinstance(schema, dict) else schema
+    profile = profile if isinstance(profile, dict) else {}
+    dataset = Dataset(
+        name=str(name or ""),
+        digest=str(digest or ""),
+        source=str(source or ""),
+        source_type=str(source_type or ""),
+        schema=columns if isinstance(columns, list) else [],
+        row_count=int(profile.get("num_rows", 0) or 0),
+        profile=profile,
+    )
+    return DatasetInput(dataset, context, tags)

@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 from perennia.entities import (
-    Dataset,
     DatasetInput,
     Experiment,
     LoggedModel,
@@ -27,8 +26,9 @@ from perennia.entities import (
 )
 from perennia.errors import InvalidInput
 from perennia.server.mlflow_compat.arguments import invalid, missing
+from perennia.tracking.dataset_descriptors import MLFLOW_CONTEXT_TAG, from_mlflow_dataset
 
-CONTEXT_TAG = "mlflow.data.context"
+CONTEXT_TAG = MLFLOW_CONTEXT_TAG
 
 
 def artifact_uri(run: RunInfo) -> str:
@@ -120,23 +120,14 @@ def dataset_input_json(item: DatasetInput) -> dict[str, Any]:
 def dataset_input_from_json(body: dict[str, Any]) -> DatasetInput:
     """Return the DatasetInput an MLflow `log-inputs` entry describes."""
     data = body.get("dataset") or {}
-    tags = {t.get("key"): t.get("value", "") for t in body.get("tags") or []}
-    context = tags.pop(CONTEXT_TAG, None)
-    schema = _json_field(data.get("schema"), "schema")
-    profile = _json_field(data.get("profile"), "profile")
-    columns = schema.get("mlflow_colspec", []) if isinstance(schema, dict) else schema
-    return DatasetInput(
-        Dataset(
-            name=str(data.get("name", "")),
-            digest=str(data.get("digest", "")),
-            source=str(data.get("source", "")),
-            source_type=str(data.get("source_type", "")),
-            schema=columns if isinstance(columns, list) else [],
-            row_count=int((profile or {}).get("num_rows", 0)) if isinstance(profile, dict) else 0,
-            profile=profile if isinstance(profile, dict) else {},
-        ),
-        context,
-        tags,
+    return from_mlflow_dataset(
+        data.get("name", ""),
+        data.get("digest", ""),
+        data.get("source", ""),
+        data.get("source_type", ""),
+        _json_field(data.get("schema"), "schema"),
+        _json_field(data.get("profile"), "profile"),
+        {t.get("key"): t.get("value", "") for t in body.get("tags") or []},
     )
 
 
