@@ -20,6 +20,8 @@ ORDER = (
     "bench_runs",
     "bench_tune",
     "bench_search",
+    "bench_scale",
+    "bench_history",
     "bench_server",
     "bench_metrics",
     "bench_data_validation",

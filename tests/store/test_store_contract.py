@@ -7,6 +7,7 @@ from perennia.testing.store_contract.test_automation import *  # noqa: F403
 from perennia.testing.store_contract.test_datasets import *  # noqa: F403
 from perennia.testing.store_contract.test_deployments import *  # noqa: F403
 from perennia.testing.store_contract.test_experiments import *  # noqa: F403
+from perennia.testing.store_contract.test_metric_downsampling import *  # noqa: F403
 from perennia.testing.store_contract.test_metrics import *  # noqa: F403
 from perennia.testing.store_contract.test_model_cards import *  # noqa: F403
 from perennia.testing.store_contract.test_monitor_leases import *  # noqa: F403

@@ -185,12 +185,14 @@ class Client:
         run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Return matching runs as a pandas DataFrame (one row per run)."""
+        """Return matching runs as a pandas DataFrame (one row per run; only `columns`, such
+        as ["run_id", "params.lr", "metrics.loss"], when given)."""
         self._fresh()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
         return self.store.runs.search_frame(
-            ids, filter_string, ViewType(run_view_type), max_results, order_by
+            ids, filter_string, ViewType(run_view_type), max_results, order_by, columns=columns
         )
 
     # -- logging --------------------------------------------------------------------------------
@@ -246,6 +248,21 @@ class Client:
         self._fresh()
         validate_key(key, "metric key")
         return self.store.metrics.history(run_id, key)
+
+    def get_metric_history_downsampled(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int = 2000,
+        start: int | None = None,
+        end: int | None = None,
+        method: str = "minmax",
+    ) -> MetricBatch:
+        """Return at most `max_points` points of a metric for a chart, downsampled by the store:
+        every point when they fit, else each step bucket's exact min and max (or LTTB)."""
+        self._fresh()
+        validate_key(key, "metric key")
+        return self.store.metrics.history_downsampled(run_id, key, max_points, start, end, method)
 
     # -- artifacts ------------------------------------------------------------------------------
 

@@ -404,8 +404,10 @@ def search_runs(
     output_format: str = "pandas",
     search_all_experiments: bool = False,
     experiment_names: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame | list[Run]:
-    """Return runs matching an MLflow-style filter as a DataFrame (or a list of Run)."""
+    """Return runs matching an MLflow-style filter as a DataFrame (only `columns` when given)
+    or a list of Run."""
     client = Client(settings=_current_settings())
     ids = list(experiment_ids or [])
     for name in experiment_names or []:
@@ -416,7 +418,9 @@ def search_runs(
     if not ids and not search_all_experiments:
         ids = [_default_experiment_id()]
     if output_format == "pandas":
-        return client.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by)
+        return client.search_runs_frame(
+            ids, filter_string, run_view_type, max_results, order_by, columns=columns
+        )
     if output_format == "list":
         runs: list[Run] = []
         token = None

@@ -125,6 +125,27 @@ def metric_history(
     return entity(store.metrics.history(caller.run(run_id, Role.VIEWER), key))
 
 
+@router.get("/metrics/downsampled")
+def metric_downsampled(
+    run_id: str,
+    key: str = Query(...),
+    max_points: int = Query(2000),
+    start: int | None = Query(None),
+    end: int | None = Query(None),
+    method: str = Query("minmax"),
+    caller: Caller = Depends(caller_of),
+    store: ServerStore = Depends(store_of),
+) -> JSONResponse:
+    """Return at most `max_points` points of one metric as columns (values, steps, timestamps)."""
+    from perennia.entities import encode_floats
+
+    batch = store.metrics.history_downsampled(
+        caller.run(run_id, Role.VIEWER), key, max_points, start, end, method
+    )
+    body = {"values": encode_floats(batch.values), "steps": batch.steps}
+    return JSONResponse({**body, "timestamps": batch.timestamps})
+
+
 @router.post("/params")
 def log_params(
     run_id: str,

@@ -27,6 +27,20 @@ class MetricStore(Protocol):
         """Return every point of one metric ordered by step, then timestamp."""
         ...
 
+    def history_downsampled(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int = 2000,
+        start: int | None = None,
+        end: int | None = None,
+        method: str = "minmax",
+    ) -> MetricBatch:
+        """Return at most `max_points` points of one metric between steps `start` and `end`
+        (inclusive), ordered by step: every point when they fit, else each step bucket's exact
+        min and max (`minmax`) or the LTTB shape (`lttb`, ranges of up to 1,000,000 points)."""
+        ...
+
 
 class ParamStore(Protocol):
     """Record immutable params."""

@@ -87,8 +87,10 @@ class RunStore(Protocol):
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
         reader: Reader | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns."""
+        """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns
+        (only `columns`, such as ["run_id", "params.lr", "metrics.loss"], when given)."""
         ...
 
     def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:

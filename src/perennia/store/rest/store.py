@@ -277,11 +277,11 @@ class RestRunStore:
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
         reader: Reader | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Return matching runs as a DataFrame, rebuilt from the server's columns."""
-        import pandas as pd
-
-        from perennia.entities import decode_float
+        """Return matching runs as a DataFrame (only `columns` when given), read from the
+        server's Arrow stream."""
+        import json
 
         body = {
             "experiment_ids": [str(e) for e in experiment_ids],
@@ -290,18 +290,16 @@ class RestRunStore:
             "max_results": max_results,
             "order_by": list(order_by) if order_by else None,
         }
-        columns = self.http.request("POST", "/api/v1/runs/search-frame", json=body)["columns"]
-        frame: dict[str, Any] = {}
-        for name, values in columns.items():
-            if name in ("start_time", "end_time"):
-                frame[name] = pd.to_datetime(
-                    pd.Series(values, dtype="float64"), unit="ms", utc=True
-                )
-            elif name.startswith("metrics."):
-                frame[name] = [float("nan") if v is None else decode_float(v) for v in values]
-            else:
-                frame[name] = values
-        return pd.DataFrame(frame)
+        payload = json.dumps(body).encode()
+        # A read: sent as a body of its own, so it carries no Idempotency-Key to buffer under.
+        response = self.http.send(
+            "POST",
+            "/api/v1/runs/search-frame",
+            params=None if columns is None else {"columns": list(columns)},
+            content=lambda: payload,
+            headers={"Content-Type": "application/json", "Accept": _ARROW_STREAM},
+        )
+        return _frame_from_arrow(response.content)
 
     def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
         """Permanently remove runs trashed before the cutoff; return how many (with `dry_run`,
@@ -324,6 +322,27 @@ class RestMetricStore:
         """Return every point of one metric."""
         data = self.http.request("GET", _run_path(run_id, "/metrics/history"), params={"key": key})
         return from_dict(list[Metric], data)
+
+    def history_downsampled(
+        self,
+        run_id: str,
+        key: str,
+        max_points: int = 2000,
+        start: int | None = None,
+        end: int | None = None,
+        method: str = "minmax",
+    ) -> MetricBatch:
+        """Return at most `max_points` points of one metric, downsampled on the server."""
+        from perennia.entities import decode_floats
+
+        params = {"key": key, "max_points": max_points, "method": method}
+        params.update({k: v for k, v in (("start", start), ("end", end)) if v is not None})
+        path = _run_path(run_id, "/metrics/downsampled")
+        data = self.http.request("GET", path, params=params)
+        steps = data["steps"]
+        return MetricBatch(
+            [key] * len(steps), decode_floats(data["values"]), steps, data["timestamps"]
+        )
 
 
 class RestParamStore:
@@ -458,3 +477,24 @@ class RestStore:
 
     def __repr__(self) -> str:
         return f"RestStore({self.uri!r})"
+
+
+_ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _frame_from_arrow(data: bytes) -> pd.DataFrame:
+    """Return the DataFrame an Arrow IPC stream of search-frame columns holds (times: epoch ms)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    table = pa.ipc.open_stream(data).read_all()
+    frame: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in ("start_time", "end_time"):
+            millis = column.to_numpy(zero_copy_only=False).astype("float64")
+            frame[name] = pd.to_datetime(pd.Series(millis, dtype="float64"), unit="ms", utc=True)
+        elif pa.types.is_floating(column.type):
+            frame[name] = column.to_numpy(zero_copy_only=False)
+        else:
+            frame[name] = column.to_pylist()
+    return pd.DataFrame(frame, columns=table.column_names)

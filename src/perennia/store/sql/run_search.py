@@ -1,21 +1,31 @@
-"""Run search in SQL: the filter tree becomes WHERE clauses, order-by terms become outer joins.
+"""Run search in SQL: the filter tree becomes WHERE clauses, order-by terms become joins.
 
-Each comparison is a semi-join (`run_uuid IN (SELECT run_uuid FROM latest_metrics WHERE key=...
-AND value > ...)`), which both engines evaluate once with the (key, value) indexes and which
-composes under AND, OR and parentheses alike.
+Each comparison is a correlated EXISTS (one primary-key lookup of `params`, `tags` or
+`latest_metrics` per candidate run), which composes under AND, OR and parentheses alike and
+lets an ordered scan stop after k matches. A search ordered by a metric, param or tag walks the
+(key, value) index in order (phase 0, runs holding a value) and then the runs without one
+(phase 1); pages are keysets (see `perennia.store.paging`), so a page deep in a million runs
+costs what the first one does. The DataFrame form lives in `readers.search_frame`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, or_, select
+from sqlalchemy import Connection, Join, Select, and_, false, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from perennia.entities import Reader, ViewType
 from perennia.errors import InvalidFilter, InvalidInput
+from perennia.store.paging import (
+    Keyset,
+    decode_search_token,
+    encode_keyset_token,
+    encode_page_token,
+)
 from perennia.store.search_grammar import (
     ATTRIBUTE,
     DATASET,
@@ -27,17 +37,25 @@ from perennia.store.search_grammar import (
     BoolOp,
     Comparison,
     Node,
+    OrderBy,
     parse_filter,
     parse_order_by,
 )
 from perennia.store.sql import schema as s
 from perennia.store.sql.like import case_insensitive_like, case_sensitive_like
-from perennia.store.sql.readers import readable_experiments
-from perennia.store.sql.run_loader import CHUNK
+from perennia.store.sql.readers import readable_experiments, search_frame
 from perennia.store.validation import validate_experiment_id
 
-if TYPE_CHECKING:
-    import pandas as pd
+__all__ = [  # search_frame is re-exported from readers, where the DataFrame code lives
+    "after_condition",
+    "build_search_query",
+    "phase_count",
+    "phase_query",
+    "search_base",
+    "search_frame",
+    "search_page",
+    "search_run_ids",
+]
 
 _VALUE_TABLES = {METRIC: s.latest_metrics, PARAM: s.params, TAG: s.tags}
 _DATASET_COLUMNS = {
@@ -69,6 +87,26 @@ def _compare(column: Any, op: str, value: Any) -> Any:
     if op == "NOT IN":
         return column.not_in(list(value))
     raise InvalidFilter(f"unsupported comparator {op!r}")  # the parser never produces one
+
+
+class _DrivingJoin(Join):
+    """An inner join whose left side drives the loop: SQLite is told so (CROSS JOIN), since
+    with few rows per key its planner would rather scan the runs and sort them all."""
+
+    inherit_cache = True
+
+
+@compiles(_DrivingJoin)
+def _compile_driving_join(element: _DrivingJoin, compiler: Any, **kw: Any) -> str:
+    return compiler.visit_join(element, **kw)
+
+
+@compiles(_DrivingJoin, "sqlite")
+def _compile_driving_join_sqlite(element: _DrivingJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    return f"{left} CROSS JOIN {right} ON {compiler.process(element.onclause, **kw)}"
 
 
 class _BinaryOrder(FunctionElement):
@@ -114,6 +152,17 @@ def _attribute_condition(comp: Comparison) -> Any:
     return _compare(column, comp.op, value)
 
 
+def _exists(table: Any, *conditions: Any) -> Any:
+    """Return EXISTS over `table`'s rows of the outer run: one primary-key lookup per candidate,
+    so an ordered scan that stops after k matches never materializes a whole filter's matches."""
+    return (
+        select(table.c.run_uuid)
+        .where(table.c.run_uuid == s.runs.c.run_uuid, *conditions)
+        .correlate(s.runs)
+        .exists()
+    )
+
+
 def _condition(comp: Comparison) -> Any:
     if comp.kind == ATTRIBUTE:
         return _attribute_condition(comp)
@@ -123,19 +172,22 @@ def _condition(comp: Comparison) -> Any:
         if comp.op in ("IS NULL", "IS NOT NULL"):
             # Like a missing metric: IS NULL means no input of the run has the field ('' is the
             # stored form of no context), so a run without inputs matches too.
-            has_field = select(ri.c.run_uuid).where(column != "")
-            if comp.op == "IS NULL":
-                return s.runs.c.run_uuid.not_in(has_field)
-            return s.runs.c.run_uuid.in_(has_field)
-        cond = _compare(column, comp.op, comp.value)
-        return s.runs.c.run_uuid.in_(select(ri.c.run_uuid).where(cond))
+            has_field = _exists(ri, column != "")
+            return ~has_field if comp.op == "IS NULL" else has_field
+        return _exists(ri, _compare(column, comp.op, comp.value))
     table = _VALUE_TABLES[comp.kind]
-    has_key = select(table.c.run_uuid).where(table.c.key == comp.key)
     if comp.op == "IS NULL":
-        return s.runs.c.run_uuid.not_in(has_key)
+        return ~_exists(table, table.c.key == comp.key)
     if comp.op == "IS NOT NULL":
-        return s.runs.c.run_uuid.in_(has_key)
-    return s.runs.c.run_uuid.in_(has_key.where(_compare(table.c.value, comp.op, comp.value)))
+        return _exists(table, table.c.key == comp.key)
+    condition = _compare(table.c.value, comp.op, comp.value)
+    if comp.kind != METRIC and comp.op == "=":
+        # Spelled like the (key, value prefix) index, so either engine may use it. A value
+        # shorter than the prefix equals the column exactly when the prefix does; longer ones
+        # match the prefix through the index and are then compared whole.
+        prefix = s.value_prefix(table.c.value) == comp.value[: s.VALUE_PREFIX]
+        condition = prefix if len(comp.value) < s.VALUE_PREFIX else and_(prefix, condition)
+    return _exists(table, table.c.key == comp.key, condition)
 
 
 def _where(node: Node) -> Any:
@@ -146,19 +198,25 @@ def _where(node: Node) -> Any:
     return and_(*parts) if node.op == "AND" else or_(*parts)
 
 
-def build_search_query(
+@dataclass(frozen=True)
+class _Key:
+    """One position of the sort key: what to order and compare by, and what to select."""
+
+    order: Any
+    value: Any
+    ascending: bool
+    nullable: bool
+    numeric: bool
+
+
+def search_base(
     experiment_ids: Sequence[str],
     filter_string: str | None,
     view_type: ViewType | str,
-    order_by: Sequence[str] | None,
-    reader: Reader | None = None,
+    reader: Reader | None,
 ) -> Select:
-    """Return a SELECT of matching run ids in the requested order (ties: newest first, then id).
-
-    With a `reader`, only runs of experiments the reader holds a role in can match.
-    """
+    """Return an unordered SELECT of the ids of runs matching the filter, view and scope."""
     node = parse_filter(filter_string)
-    terms = parse_order_by(list(order_by) if order_by else None)
     runs = s.runs
     try:
         stages = ViewType(view_type).stages()
@@ -174,110 +232,173 @@ def build_search_query(
         query = query.where(runs.c.experiment_id.in_(readable_experiments(reader)))
     if node is not None:
         query = query.where(_where(node))
+    return query
+
+
+def _term_key(query: Select, term: OrderBy, index: int, inner: bool) -> tuple[Select, _Key]:
+    """Return the query joined to what `term` orders by, and that sort-key position."""
+    runs = s.runs
+    if term.kind == ATTRIBUTE:
+        column = _attribute_column(term.key)
+        numeric = term.key in NUMERIC_ATTRIBUTES or term.key == "experiment_id"
+        order = column if numeric else _BinaryOrder(column)
+        return query, _Key(order, column, term.ascending, column.nullable, numeric)
+    if term.kind not in _VALUE_TABLES:
+        raise InvalidFilter(
+            f"cannot order by {term.kind}s.{term.key}; order by metrics, params, tags or attributes"
+        )
+    table = _VALUE_TABLES[term.kind].alias(f"order_{index}")
+    on = and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == term.key)
+    if inner:
+        # Driven from the (key, value) index: only runs holding a value, none of them NULL.
+        query = query.select_from(_DrivingJoin(table, runs, on)).where(table.c.value.is_not(None))
+    else:
+        query = query.outerjoin(table, on)
+    numeric = term.kind == METRIC
+    order = table.c.value if numeric else _BinaryOrder(table.c.value)
+    return query, _Key(order, table.c.value, term.ascending, not inner, numeric)
+
+
+def phase_count(order_by: Sequence[str] | None) -> int:
+    """Return how many phases a keyset walk of this order has (2 when it starts with a value)."""
+    terms = parse_order_by(list(order_by) if order_by else None)
+    return 2 if terms and terms[0].kind in _VALUE_TABLES else 1
+
+
+def phase_query(
+    base: Select, order_by: Sequence[str] | None, phase: int
+) -> tuple[Select, list[_Key]]:
+    """Return one phase of an ordered search, selecting the run id then its sort key.
+
+    When the order starts with a metric, param or tag, phase 0 walks the runs holding a value
+    (an ordered scan of the (key, value) index, stopping after k matches, each other filter a
+    primary-key lookup per candidate) and phase 1 the runs without one, which sort last.
+    """
+    terms = parse_order_by(list(order_by) if order_by else None)
+    query, keys = base, []
+    for index, term in enumerate(terms):
+        if index == 0 and term.kind in _VALUE_TABLES:
+            if phase == 1:
+                table = _VALUE_TABLES[term.kind]
+                query = query.where(
+                    ~_exists(table, table.c.key == term.key, table.c.value.is_not(None))
+                )
+                continue
+            query, key = _term_key(query, term, index, inner=True)
+        else:
+            query, key = _term_key(query, term, index, inner=False)
+        keys.append(key)
+    runs = s.runs
+    keys.append(_Key(runs.c.start_time, runs.c.start_time, False, False, True))
+    keys.append(_Key(runs.c.run_uuid, runs.c.run_uuid, True, False, False))
+    ordering = []
+    for key in keys:
+        direction = key.order.asc() if key.ascending else key.order.desc()
+        # Runs lacking the value (or holding NaN) sort last in both directions.
+        ordering.append(direction.nulls_last() if key.nullable else direction)
+    query = query.add_columns(*(key.value for key in keys[:-1]))
+    return query.order_by(*ordering), keys
+
+
+def after_condition(keys: list[_Key], after: Sequence[Any]) -> Any:
+    """Return the WHERE clause of the rows sorting strictly after the sort key `after`."""
+    if len(after) != len(keys) or not all(_fits(k, v) for k, v in zip(keys, after, strict=True)):
+        raise InvalidInput("page_token does not match this search's order_by; start from page one")
+    later, equal = [], []
+    for key, value in zip(keys, after, strict=True):
+        if value is not None:
+            beyond = key.order > value if key.ascending else key.order < value
+            if key.nullable:
+                beyond = or_(beyond, key.value.is_(None))
+            later.append(and_(*equal, beyond))
+        equal.append(key.value.is_(None) if value is None else key.order == value)
+    condition = or_(*later) if later else false()
+    first, value = keys[0], after[0]
+    if not first.nullable:
+        # Implied by the above, but spelled as a range so the ordered index scan seeks to it.
+        bound = first.order >= value if first.ascending else first.order <= value
+        condition = and_(bound, condition)
+    return condition
+
+
+def _fits(key: _Key, value: Any) -> bool:
+    if value is None:
+        return key.nullable
+    if key.numeric:
+        return type(value) in (int, float)
+    return type(value) is str
+
+
+def build_search_query(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view_type: ViewType | str,
+    order_by: Sequence[str] | None,
+    reader: Reader | None = None,
+) -> Select:
+    """Return a SELECT of matching run ids in the requested order (ties: newest first, then id).
+
+    With a `reader`, only runs of experiments the reader holds a role in can match.
+    """
+    query = search_base(experiment_ids, filter_string, view_type, reader)
+    terms = parse_order_by(list(order_by) if order_by else None)
     ordering = []
     for index, term in enumerate(terms):
-        if term.kind == ATTRIBUTE:
-            column = _attribute_column(term.key)
-            if term.key in STRING_ATTRIBUTES and term.key != "experiment_id":
-                column = _BinaryOrder(column)
-        elif term.kind in _VALUE_TABLES:
-            table = _VALUE_TABLES[term.kind].alias(f"order_{index}")
-            query = query.outerjoin(
-                table, and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == term.key)
-            )
-            column = table.c.value if term.kind == METRIC else _BinaryOrder(table.c.value)
-        else:
-            raise InvalidFilter(
-                f"cannot order by {term.kind}s.{term.key}; order by metrics, params, tags or attributes"
-            )
-        # Runs lacking the value (or holding NaN) sort last in both directions.
-        ordering.append((column.asc() if term.ascending else column.desc()).nulls_last())
-    ordering += [runs.c.start_time.desc(), runs.c.run_uuid.asc()]
+        query, key = _term_key(query, term, index, inner=False)
+        direction = key.order.asc() if key.ascending else key.order.desc()
+        ordering.append(direction.nulls_last())
+    ordering += [s.runs.c.start_time.desc(), s.runs.c.run_uuid.asc()]
     return query.order_by(*ordering)
 
 
-def _pivot(rows: Any, index: dict[str, int], n: int, prefix: str, numeric: bool) -> dict[str, Any]:
-    import numpy as np
+def search_page(
+    conn: Connection,
+    base: Select,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    start: Keyset | None,
+) -> tuple[list[str], Keyset | None]:
+    """Return one page of run ids after `start` (None: the first page), and where the next
+    page starts (None when this one is the last)."""
+    phase, after = (start.phase, start.after) if start is not None else (0, None)
+    if phase >= phase_count(order_by):
+        raise InvalidInput("page_token does not match this search's order_by; start from page one")
+    rows: list[tuple[int, Any]] = []
+    while phase < phase_count(order_by) and len(rows) <= max_results:
+        query, keys = phase_query(base, order_by, phase)
+        if after is not None:
+            query = query.where(after_condition(keys, after))
+        found = conn.execute(query.limit(max_results + 1 - len(rows))).all()
+        rows += [(phase, tuple(row)) for row in found]
+        phase, after = phase + 1, None
+    ids = [row[0] for _, row in rows[:max_results]]
+    if len(rows) <= max_results:
+        return ids, None
+    last_phase, last = rows[max_results - 1]
+    return ids, Keyset(last_phase, (*last[1:], last[0]))
 
-    columns: dict[str, Any] = {}
-    for run_uuid, key, value in rows:
-        column = columns.get(key)
-        if column is None:
-            column = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
-            columns[key] = column
-        column[index[run_uuid]] = np.nan if value is None else value
-    return {f"{prefix}.{key}": columns[key] for key in sorted(columns)}
 
+def search_run_ids(
+    conn: Connection,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view_type: ViewType | str,
+    order_by: Sequence[str] | None,
+    reader: Reader | None,
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[str], str | None]:
+    """Return one page of matching run ids in order, and the next page's token (None: last).
 
-def search_frame(conn: Connection, query: Select, max_results: int | None) -> pd.DataFrame:
-    """Return the runs selected by `query` as one DataFrame, built column-wise."""
-    import pandas as pd
-
-    if max_results is not None:
-        query = query.limit(max_results)
-    run_ids = list(conn.execute(query).scalars())
-    n = len(run_ids)
-    index = {run_id: i for i, run_id in enumerate(run_ids)}
-    runs = s.runs
-    info_columns = (
-        runs.c.run_uuid,
-        runs.c.experiment_id,
-        runs.c.name,
-        runs.c.status,
-        runs.c.start_time,
-        runs.c.end_time,
-        runs.c.user_id,
-        runs.c.parent_run_uuid,
-        runs.c.lifecycle_stage,
-    )
-    info_rows: list[Any] = [None] * n
-    # A short selection goes back as id lists; a long one is joined as a subquery (one query per
-    # table instead of one per 900 ids), without its ORDER BY and LIMIT unless the limit cut it.
-    if n <= CHUNK:
-
-        def restrict(select_, table):
-            return select_.where(table.c.run_uuid.in_(bindparam("ids", expanding=True)))
-
-        parts = [{"ids": run_ids}] if n else []
-    else:
-        cut = max_results is not None and n >= max_results
-        selected = (query if cut else query.order_by(None).limit(None)).subquery()
-
-        def restrict(select_, table):
-            return select_.join(selected, table.c.run_uuid == selected.c.run_uuid)
-
-        parts = [{}]
-
-    def rows_of(table, *columns):
-        statement = restrict(select(*columns).select_from(table), table)
-        rows: list[Any] = []
-        for params in parts:
-            result = conn.execute(statement, params)
-            # Plain DBAPI tuples: these columns need no type processing, and Row objects for
-            # ~20 values per run cost more than the query.
-            rows.extend(result.cursor.fetchall())
-            result.close()
-        return rows
-
-    for row in rows_of(runs, *info_columns):
-        info_rows[index[row[0]]] = row
-    metric_rows, param_rows, tag_rows = (
-        rows_of(table, table.c.run_uuid, table.c.key, table.c.value)
-        for table in (s.latest_metrics, s.params, s.tags)
-    )
-    info = list(zip(*info_rows, strict=True)) if n else [()] * len(info_columns)
-    frame: dict[str, Any] = {
-        "run_id": list(info[0]),
-        "experiment_id": [str(e) for e in info[1]],
-        "run_name": list(info[2]),
-        "status": list(info[3]),
-        "start_time": pd.to_datetime(pd.Series(info[4], dtype="float64"), unit="ms", utc=True),
-        "end_time": pd.to_datetime(pd.Series(info[5], dtype="float64"), unit="ms", utc=True),
-        "user_id": list(info[6]),
-        "parent_run_id": list(info[7]),
-        "lifecycle_stage": list(info[8]),
-    }
-    frame.update(_pivot(metric_rows, index, n, "metrics", numeric=True))
-    frame.update(_pivot(param_rows, index, n, "params", numeric=False))
-    frame.update(_pivot(tag_rows, index, n, "tags", numeric=False))
-    return pd.DataFrame(frame)
+    Tokens are keysets; an offset token from before them still pages by offset.
+    """
+    start = decode_search_token(page_token)
+    if isinstance(start, int) and start:
+        query = build_search_query(experiment_ids, filter_string, view_type, order_by, reader)
+        ids = list(conn.execute(query.offset(start).limit(max_results + 1)).scalars())
+        more = len(ids) > max_results
+        return ids[:max_results], encode_page_token(start + max_results) if more else None
+    base = search_base(experiment_ids, filter_string, view_type, reader)
+    keyset = start if isinstance(start, Keyset) else None
+    ids, after = search_page(conn, base, order_by, max_results, keyset)
+    return ids, None if after is None else encode_keyset_token(after.phase, after.after)

@@ -21,12 +21,12 @@ from perennia.entities import (
 )
 from perennia.errors import Conflict, InvalidInput, NotFound
 from perennia.store.base import DEFAULT_SEARCH_MAX_RESULTS, MAX_SEARCH_RESULTS
-from perennia.store.paging import check_max_results, decode_page_token, encode_page_token
+from perennia.store.paging import check_max_results
 from perennia.store.run_names import generate_run_name
 from perennia.store.sql import schema as s
 from perennia.store.sql.engine import read_transaction, write_transaction
 from perennia.store.sql.run_loader import load_runs, run_info
-from perennia.store.sql.run_search import build_search_query, search_frame
+from perennia.store.sql.run_search import build_search_query, search_frame, search_run_ids
 from perennia.store.validation import (
     validate_experiment_id,
     validate_int64,
@@ -246,13 +246,18 @@ class SqlRunStore:
     ) -> Page[Run]:
         """Return a page of runs matching the filter, in the requested order."""
         check_max_results(max_results, MAX_SEARCH_RESULTS)
-        offset = decode_page_token(page_token)
-        query = build_search_query(experiment_ids, filter_string, view_type, order_by, reader)
-        query = query.offset(offset).limit(max_results + 1)
         with read_transaction(self.engine) as conn:
-            ids = list(conn.execute(query).scalars())
-            runs = load_runs(conn, ids[:max_results])
-        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+            ids, token = search_run_ids(
+                conn,
+                experiment_ids,
+                filter_string,
+                view_type,
+                order_by,
+                reader,
+                max_results,
+                page_token,
+            )
+            runs = load_runs(conn, ids)
         return Page(runs, token)
 
     def search_frame(
@@ -263,13 +268,15 @@ class SqlRunStore:
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
         reader: Reader | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns."""
+        """Return matching runs as a DataFrame with metrics.*, params.* and tags.* columns
+        (only `columns`, in that order, when given)."""
         if max_results is not None:
             check_max_results(max_results, 10**9)
         query = build_search_query(experiment_ids, filter_string, view_type, order_by, reader)
         with read_transaction(self.engine) as conn:
-            return search_frame(conn, query, max_results)
+            return search_frame(conn, query, max_results, columns)
 
     def purge_deleted(self, older_than_ms: int, *, dry_run: bool = False) -> int:
         """Permanently remove runs trashed before the cutoff; return how many (with `dry_run`,

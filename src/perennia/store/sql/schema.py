@@ -120,8 +120,26 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="latest_metrics_pk"),
-    Index("ix_latest_metrics_key_value", "key", "value"),
+    # Covering: an ordered top-k walks (key, value) and reads the run id from the index alone.
+    Index("ix_latest_metrics_key_value_run", "key", "value", "run_uuid"),
 )
+
+# Param and tag equality through (key, first VALUE_PREFIX characters of value): short enough for
+# PostgreSQL's btree entry limit whatever the value's length; longer values match on the prefix
+# through the index and are then compared whole (see run_search._condition).
+VALUE_PREFIX = 200
+
+
+def value_prefix(column):
+    """Return the indexed prefix expression of a params/tags `value` column (constants inlined,
+    so both engines match it against the index)."""
+    from sqlalchemy import func, literal_column
+
+    return func.substr(column, literal_column("1"), literal_column(str(VALUE_PREFIX)))
+
+
+Index("ix_params_key_value", params.c.key, value_prefix(params.c.value))
+Index("ix_tags_key_value", tags.c.key, value_prefix(tags.c.value))
 
 datasets = Table(
     "datasets",
@@ -463,6 +481,9 @@ from perennia.store.sql.schema_datasets import (  # noqa: E402, F401
 from perennia.store.sql.schema_deployments import (  # noqa: E402, F401
     deployment_events,
     deployments,
+)
+from perennia.store.sql.schema_metric_summaries import (  # noqa: E402, F401
+    metric_summaries,
 )
 from perennia.store.sql.schema_models import (  # noqa: E402, F401
     logged_model_metrics,

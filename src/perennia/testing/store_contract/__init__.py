@@ -7,6 +7,7 @@ MODULES = (
     "test_experiments",
     "test_runs",
     "test_metrics",
+    "test_metric_downsampling",
     "test_params_tags",
     "test_search_runs",
     "test_search_pages",
