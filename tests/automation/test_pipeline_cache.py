@@ -6,6 +6,7 @@ Executions are counted from a log file the steps append to, never from timings.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -208,6 +209,10 @@ def test_cancel_from_another_thread_stops_before_the_next_step(
 
     def cancel_then_release(run_id: str) -> None:
         def act() -> None:
+            # Cancel while `gate` runs: a cancel seen before the first step runs nothing at all.
+            deadline = time.monotonic() + 60
+            while "gate" not in executions(log) and time.monotonic() < deadline:
+                time.sleep(0.01)
             cancel(run_id)
             flag.touch()
 
