@@ -69,7 +69,7 @@ def test_failed_run_exits_1_and_bad_input_is_one_line(
     code, _, err = run_cli(capsys, "pipeline", "run", "tests.automation.pipelines_for_tests:note")
     assert code == 1 and "not a Pipeline" in err
     code, _, err = run_cli(capsys, "pipeline", "run", COUNTING, "-p", "nonsense")
-    assert code == 1 and "must be name=value" in err
+    assert code == 1 and "must be key=value" in err
 
 
 def test_cancel_from_another_process(tracking: str, tmp_path: Path) -> None:

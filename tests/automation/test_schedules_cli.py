@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from perennia.automation import schedules
-from perennia.cli.schedule import parse_params
+from perennia.cli.common import parse_params
 from perennia.errors import InvalidInput
 from tests.cli.test_cli import run_cli
 

@@ -61,3 +61,20 @@ def resolve_run_id(api: Client, text: str) -> str:
     if len(matches) > 1:
         raise InvalidInput(f"run id prefix {text!r} is ambiguous; give more characters")
     return matches[0].info.run_id
+
+
+def parse_params(items: list[str] | None) -> dict:
+    """Return `--param key=value` pairs as a dict; a value that reads as JSON (0.5, true,
+    [1, 2]) is that value, anything else stays text (data=train@3)."""
+    import json
+
+    params: dict = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--param {item!r} must be key=value, e.g. --param C=0.5")
+        try:
+            params[key.strip()] = json.loads(text)
+        except ValueError:
+            params[key.strip()] = text
+    return params

@@ -9,34 +9,18 @@ perennia pipeline cancel 3f2a9c...
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
 from rich.markup import escape
 
-from perennia.cli.common import client, resolve_run_id, use_tracking_uri
+from perennia.cli.common import client, parse_params, resolve_run_id, use_tracking_uri
 from perennia.cli.output import console, fmt_status, table
 from perennia.errors import InvalidInput
 
 app = typer.Typer(
     help="Pipelines of cached steps: run, resume, cancel, show.", no_args_is_help=True
 )
-
-
-def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """Return `k=v` pairs as a dict; a value that reads as JSON (0.5, true, [1,2]) is that value."""
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--param {item!r} must be name=value, e.g. --param C=0.5")
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text  # plain text: data=train@3
-        params[key.strip()] = value
-    return params
 
 
 def _steps_table(result: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from perennia.cli.common import use_tracking_uri
+from perennia.cli.common import parse_params, use_tracking_uri
 from perennia.cli.output import console, fmt_time, key_values, table
 from perennia.errors import InvalidInput
 
@@ -50,20 +50,6 @@ def parse_trigger(text: str) -> dict[str, Any]:
     raise InvalidInput(f"--trigger {text!r} is not understood. {TRIGGER_HELP}")
 
 
-def _params(items: list[str]) -> dict[str, Any]:
-    """Return KEY=VALUE pairs as a dict, each value read as JSON when it parses."""
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--param {item!r} must be KEY=VALUE, e.g. --param C=0.5")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
-
-
 @app.command("policy-set")
 def policy_set(
     model: str = typer.Argument(..., help="The registered model to retrain."),
@@ -93,7 +79,7 @@ def policy_set(
         data=data,
         eval_data=eval_data,
         target=target,
-        params=_params(param or []),
+        params=parse_params(param),
         gates=list(gate) if gate else None,
         alias=alias,
         deployment=deployment,

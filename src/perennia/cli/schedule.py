@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from perennia.cli.common import use_tracking_uri
+from perennia.cli.common import parse_params, use_tracking_uri
 from perennia.cli.output import console, fmt_status, fmt_time, key_values, table
 from perennia.errors import InvalidInput
 
@@ -31,20 +31,6 @@ def _schedules() -> Any:
 
     use_tracking_uri()
     return schedules
-
-
-def parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """Return `k=v` pairs as a dict; each value is read as JSON when it is JSON, else as text."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--param takes key=value, got {pair!r}")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except ValueError:
-            params[key.strip()] = raw
-    return params
 
 
 @app.command("create")
