@@ -273,3 +273,24 @@ def test_search_frame_returns_only_the_columns_asked_for_on_every_backend(store)
     pd.testing.assert_frame_equal(frame, whole[columns], check_dtype=False)
     with pytest.raises(InvalidInput, match="columns"):
         store.runs.search_frame([eid], columns=["nope"])
+
+
+def test_downsampled_history_route_needs_sign_in_and_refuses_bad_input(rest_server) -> None:
+    import httpx
+
+    url, _backing, token = rest_server
+    store = open_store(url, token=token)
+    eid, _ = populate(store, n=1)
+    run_id = store.runs.search([eid])[0].info.run_id
+    route = f"{url}/api/v1/runs/{run_id}/metrics/downsampled"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    good = httpx.get(route, params={"key": "acc", "max_points": 10}, headers=headers)
+    assert good.status_code == 200 and len(good.json()["values"]) == 1
+    if token:  # the access rule: a caller who has not signed in reads nothing
+        assert httpx.get(route, params={"key": "acc"}).status_code == 401
+    for bad in ({"key": "acc", "max_points": 1}, {"key": "acc", "start": 9, "end": 1}):
+        refused = httpx.get(route, params=bad, headers=headers)
+        assert (
+            refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        )
+    store.close()
